@@ -1,0 +1,32 @@
+# The short names. Each target creates .venv from the pinned requirements when they change.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
+
+.PHONY: run test lint format bench package clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade "pip<26.3"
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+## make run: the whole service on this machine (moto DynamoDB, demo tenant, API on PORT or 8000)
+run: $(STAMP)
+	$(PY) -m local.stack
+
+## make test: every test (unit, service, e2e, infra), then ruff
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+format: $(STAMP)
+	$(PY) -m ruff format .
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .ruff_cache

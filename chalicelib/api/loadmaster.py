@@ -1,0 +1,63 @@
+"""The LoadMaster's endpoints: which license types, activate, confirm."""
+
+from __future__ import annotations
+
+import re
+
+from chalice import Blueprint
+
+from chalicelib import clock
+from chalicelib.api.http import guarded, json_response, parse_body
+from chalicelib.api.schemas import (
+    ActivationRequest,
+    ActivationResponse,
+    DeviceResponse,
+    LicenseTypeResponse,
+    LicenseTypesResponse,
+    LoadMasterRequest,
+)
+from chalicelib.domain.errors import Code, DomainError
+from chalicelib.security import auth
+from chalicelib.services import activation
+
+bp = Blueprint(__name__)
+
+_IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def _idempotency_key() -> str | None:
+    value = bp.current_request.headers.get("idempotency-key")
+    if value is None:
+        return None
+    if not _IDEMPOTENCY_KEY.match(value):
+        raise DomainError(Code.INVALID_INITIALIZATION, detail={"fields": {"Idempotency-Key": "1-128 of A-Z a-z 0-9 . _ : -"}})
+    return value
+
+
+@bp.route("/v1/activation/license-types", methods=["POST"])
+@guarded
+def license_types():
+    tenant = auth.activation(bp.current_request.headers)
+    lm = parse_body(bp.current_request.raw_body, LoadMasterRequest, loadmaster=True).loadmaster()
+    types = activation.license_types_for(tenant, lm, clock.now())
+    return json_response(LicenseTypesResponse(license_types=[LicenseTypeResponse.of(t) for t in types]))
+
+
+@bp.route("/v1/activations", methods=["POST"])
+@guarded
+def activate():
+    tenant = auth.activation(bp.current_request.headers)
+    request = parse_body(bp.current_request.raw_body, ActivationRequest, loadmaster=True)
+    result = activation.activate(tenant, request.loadmaster(), request.lic_type_id,
+                                 idempotency_key=_idempotency_key(), now=clock.now())
+    body = ActivationResponse(device_id=result.device.device_id, status=str(result.device.status),
+                              device_token=result.device_token, confirm_by=result.device.confirm_by,
+                              license=result.lease.token, lease_expires_at=result.lease.expires_at)
+    return json_response(body, 201, {"Idempotent-Replayed": "true"} if result.replayed else None)
+
+
+@bp.route("/v1/devices/{device_id}/confirm", methods=["POST"])
+@guarded
+def confirm(device_id: str):
+    credential = auth.device(bp.current_request.headers, device_id)
+    return json_response(DeviceResponse.of(activation.confirm(credential, device_id, clock.now())))

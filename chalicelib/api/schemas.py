@@ -1,0 +1,225 @@
+"""Request and response models of the HTTP contract (``*Request`` / ``*Response``). The handlers
+parse with them and answer with them; the OpenAPI document is generated from them."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+
+from chalicelib.domain.licensing import ExistingLicense, LoadMaster
+from chalicelib.domain.model import Device, LicenseType, Tenant
+
+_MAC = re.compile(r"^[0-9a-f]{2}([:-]?)[0-9a-f]{2}(\1[0-9a-f]{2}){4}$")
+_EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$"
+
+
+def _normalise_mac(value: str) -> str:
+    value = value.strip().lower()
+    if not _MAC.match(value):
+        raise ValueError("not a MAC address")
+    digits = re.sub(r"[^0-9a-f]", "", value)
+    return ":".join(digits[i:i + 2] for i in range(0, 12, 2))
+
+
+def _normalise_ip(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError as e:
+        raise ValueError("not an IP address") from e
+
+
+Mac = Annotated[str, Field(min_length=12, max_length=17, examples=["00:50:56:aa:bb:cc"]),
+                AfterValidator(_normalise_mac)]
+Ip = Annotated[str, Field(max_length=45, examples=["10.0.0.5"]), AfterValidator(_normalise_ip)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Sku = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$", examples=["VLM-MAX-SPLA"])]
+Email = Annotated[str, Field(max_length=320, pattern=_EMAIL)]
+Timestamp = Annotated[datetime, PlainSerializer(
+    lambda v: v.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), return_type=str, when_used="json")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# LoadMaster requests ---------------------------------------------------------------------------
+
+
+class ExistingLicenseModel(BaseModel):
+    issuer: Annotated[str, Field(max_length=255)] = ""
+    active: bool
+
+
+class LoadMasterRequest(BaseModel):
+    # Unknown fields are ignored: a newer LoadMaster firmware may say more than we ask.
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    mac: Mac
+    ip: Ip
+    port: Port
+    sku: Sku
+    image: Annotated[str, Field(min_length=1, max_length=255)]
+    version: Annotated[str, Field(min_length=1, max_length=64)]
+    existing_license: ExistingLicenseModel | None = None
+
+    def loadmaster(self) -> LoadMaster:
+        existing = None
+        if self.existing_license is not None:
+            existing = ExistingLicense(self.existing_license.issuer, self.existing_license.active)
+        return LoadMaster(self.mac, self.ip, self.port, self.sku, self.image, self.version, existing)
+
+
+class ActivationRequest(LoadMasterRequest):
+    lic_type_id: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+# Tenant admin requests -------------------------------------------------------------------------
+
+
+class LicenseTypeCreateRequest(_Strict):
+    name: Name
+    sku: Sku
+    capacity: Annotated[int, Field(ge=0, le=10_000_000)]
+
+
+class LicenseTypeUpdateRequest(_Strict):
+    name: Name | None = None
+    capacity: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+
+
+# Operator requests -----------------------------------------------------------------------------
+
+
+class TenantCreateRequest(_Strict):
+    name: Name
+    owner_email: Email
+
+
+class TrialRequest(_Strict):
+    days: Annotated[int, Field(ge=1, le=365)] = 30
+    instances: Annotated[int, Field(ge=1, le=1000)] = 5
+    skus: Annotated[list[Sku], Field(min_length=1, max_length=20)] = ["VLM-MAX-SPLA"]
+
+
+class ContractRequest(_Strict):
+    contract_id: Annotated[str, Field(min_length=1, max_length=128)]
+    capacity: Annotated[int, Field(ge=1, le=10_000_000)]
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime | None = None
+
+
+class OwnerRequest(_Strict):
+    owner_email: Email
+
+
+class PageQuery(_Strict):
+    limit: Annotated[int, Field(ge=1, le=100)] = 50
+    next: Annotated[str, Field(max_length=4096)] | None = None
+
+
+# Responses -------------------------------------------------------------------------------------
+
+
+class LicenseTypeResponse(BaseModel):
+    lic_type_id: str
+    name: str
+    sku: str
+    capacity: int
+    in_use: int
+    available: int
+    trial: bool
+
+    @classmethod
+    def of(cls, t: LicenseType) -> LicenseTypeResponse:
+        return cls(lic_type_id=t.lic_type_id, name=t.name, sku=t.sku, capacity=t.capacity, in_use=t.in_use,
+                   available=t.available, trial=t.trial)
+
+
+class LicenseTypesResponse(BaseModel):
+    license_types: list[LicenseTypeResponse]
+
+
+class DeviceResponse(BaseModel):
+    device_id: str
+    status: Literal["PENDING", "ACTIVE", "BLOCKED", "DEACTIVATED"]
+    mac: str
+    ip: str
+    port: int
+    sku: str
+    image: str
+    version: str
+    lic_type_id: str
+    activated_at: Timestamp
+    confirm_by: Timestamp
+    confirmed_at: Timestamp | None
+    last_check_in_at: Timestamp | None
+    deactivated_at: Timestamp | None
+    reason: str | None
+
+    @classmethod
+    def of(cls, d: Device) -> DeviceResponse:
+        return cls(device_id=d.device_id, status=str(d.status), mac=d.mac, ip=d.ip, port=d.port, sku=d.sku,
+                   image=d.image, version=d.version, lic_type_id=d.lic_type_id, activated_at=d.activated_at,
+                   confirm_by=d.confirm_by, confirmed_at=d.confirmed_at, last_check_in_at=d.last_check_in_at,
+                   deactivated_at=d.deactivated_at, reason=d.reason)
+
+
+class ActivationResponse(BaseModel):
+    device_id: str
+    status: str
+    device_token: str
+    confirm_by: Timestamp
+    license: str
+    lease_expires_at: Timestamp
+
+
+class LicenseStateResponse(BaseModel):
+    state: Literal["UNLICENSED", "TRIAL", "LICENSED", "EXPIRED", "TERMINATED"]
+    trial_expires_at: Timestamp | None
+    contract_id: str | None
+    contract_ends_at: Timestamp | None
+    capacity: int
+    in_use: int
+
+    @classmethod
+    def of(cls, t: Tenant) -> LicenseStateResponse:
+        return cls(state=str(t.state), trial_expires_at=t.trial_expires_at, contract_id=t.contract_id,
+                   contract_ends_at=t.contract_ends_at, capacity=t.capacity, in_use=t.in_use)
+
+
+class TenantResponse(LicenseStateResponse):
+    tenant_id: str
+    name: str
+    owner_email: str
+    created_at: Timestamp
+
+    @classmethod
+    def of(cls, t: Tenant) -> TenantResponse:
+        return cls(tenant_id=t.tenant_id, name=t.name, owner_email=t.owner_email, created_at=t.created_at,
+                   **LicenseStateResponse.of(t).model_dump())
+
+
+class TenantCreatedResponse(TenantResponse):
+    api_key: str
+    activation_key: str
+
+
+class TenantsResponse(BaseModel):
+    tenants: list[TenantResponse]
+    next: str | None
+
+
+class TerminatedResponse(TenantResponse):
+    devices_deactivated: int
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok", "degraded"]
+    version: str
+    stage: str
+    checks: dict[str, str]

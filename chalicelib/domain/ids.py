@@ -1,0 +1,23 @@
+"""Identifiers. Services call these through the module so a test can force collisions."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+
+def new_device_id() -> str:
+    """The license UUID of a device."""
+    return str(uuid.uuid4())
+
+
+def new_tenant_id() -> str:
+    return f"t{secrets.token_hex(8)}"
+
+
+def new_lic_type_id() -> str:
+    return f"lt{secrets.token_hex(6)}"
+
+
+def new_event_suffix() -> str:
+    return secrets.token_hex(4)

@@ -1,0 +1,103 @@
+"""The domain objects. Plain data: the store builds them, the services reason on them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class TenantState(StrEnum):
+    UNLICENSED = "UNLICENSED"
+    TRIAL = "TRIAL"
+    LICENSED = "LICENSED"
+    EXPIRED = "EXPIRED"
+    TERMINATED = "TERMINATED"
+
+
+class DeviceStatus(StrEnum):
+    PENDING = "PENDING"
+    ACTIVE = "ACTIVE"
+    BLOCKED = "BLOCKED"
+    DEACTIVATED = "DEACTIVATED"
+
+
+# The statuses in which a device holds an instance of its license type's pool.
+HOLDING = (DeviceStatus.PENDING, DeviceStatus.ACTIVE)
+
+
+@dataclass(frozen=True)
+class TenantSettings:
+    confirm_window_s: int = 86400
+    check_in_interval_s: int = 3600
+    silent_after_s: int = 86400
+    lease_s: int = 604800
+
+
+@dataclass(frozen=True)
+class Tenant:
+    tenant_id: str
+    name: str
+    owner_email: str
+    state: TenantState
+    created_at: datetime
+    capacity: int = 0
+    in_use: int = 0
+    trial_expires_at: datetime | None = None
+    trial_used: bool = False
+    contract_id: str | None = None
+    contract_starts_at: datetime | None = None
+    contract_ends_at: datetime | None = None
+    settings: TenantSettings = field(default_factory=TenantSettings)
+    api_key_hash: str = field(default="", repr=False)
+    activation_key_hash: str = field(default="", repr=False)
+
+    def effective_state(self, now: datetime) -> TenantState:
+        """The state as of ``now``: a trial past its end is EXPIRED before the hourly sweep
+        records it, so no LoadMaster is licensed in the gap."""
+        if self.state == TenantState.TRIAL and self.trial_expires_at and now >= self.trial_expires_at:
+            return TenantState.EXPIRED
+        return self.state
+
+
+@dataclass(frozen=True)
+class LicenseType:
+    tenant_id: str
+    lic_type_id: str
+    name: str
+    sku: str
+    capacity: int
+    in_use: int
+    trial: bool = False
+
+    @property
+    def available(self) -> int:
+        return max(self.capacity - self.in_use, 0)
+
+
+@dataclass(frozen=True)
+class Device:
+    device_id: str
+    tenant_id: str
+    mac: str
+    ip: str
+    port: int
+    sku: str
+    image: str
+    version: str
+    lic_type_id: str
+    status: DeviceStatus
+    activated_at: datetime
+    confirm_by: datetime
+    credential_version: int = 1
+    confirmed_at: datetime | None = None
+    last_check_in_at: datetime | None = None
+    deactivated_at: datetime | None = None
+    reason: str | None = None
+
+    def confirm_deadline_passed(self, now: datetime) -> bool:
+        return self.status == DeviceStatus.PENDING and now >= self.confirm_by
+
+
+def plus_seconds(at: datetime, seconds: int) -> datetime:
+    return at + timedelta(seconds=seconds)

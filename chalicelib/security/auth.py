@@ -1,0 +1,87 @@
+"""Who is calling: one function per role of the contract, each taking the request's headers.
+
+A missing or malformed credential is 401; a valid credential of another role is 403. A
+LoadMaster credential that fails verification is the seed's "Can't verify check.".
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+
+from chalicelib.domain.errors import Code, DomainError
+from chalicelib.domain.model import Tenant
+from chalicelib.observability import logger
+from chalicelib.security.keys import KeyKind, matches, sha256_hex, tenant_of
+from chalicelib.security.signing import InvalidToken
+from chalicelib.security.tokens import DeviceCredential, verify_device_token
+from chalicelib.settings import get_settings
+from chalicelib.store.tenants import get_tenant
+
+MAX_CREDENTIAL_LENGTH = 4096
+
+
+def _credential(headers: Mapping[str, str], scheme: str) -> str | None:
+    value = headers.get("authorization") or ""
+    prefix = f"{scheme} "
+    if not value.startswith(prefix) or len(value) > MAX_CREDENTIAL_LENGTH:
+        return None
+    return value[len(prefix):].strip() or None
+
+
+def _is_operator_key(value: str) -> bool:
+    expected = get_settings().operator_key_sha256
+    return bool(expected) and hmac.compare_digest(sha256_hex(value), expected)
+
+
+def operator(headers: Mapping[str, str]) -> None:
+    key = _credential(headers, "Bearer")
+    if key is None:
+        raise DomainError(Code.UNAUTHORIZED)
+    if _is_operator_key(key):
+        return
+    if tenant_of(key, KeyKind.API):
+        raise DomainError(Code.FORBIDDEN, "Operator credentials are required.")
+    raise DomainError(Code.UNAUTHORIZED, "Invalid credentials.")
+
+
+def tenant_admin(headers: Mapping[str, str]) -> Tenant:
+    key = _credential(headers, "Bearer")
+    if key is None:
+        raise DomainError(Code.UNAUTHORIZED)
+    tenant_id = tenant_of(key, KeyKind.API)
+    if tenant_id is None:
+        if _is_operator_key(key):
+            raise DomainError(Code.FORBIDDEN, "A tenant API key is required.")
+        raise DomainError(Code.UNAUTHORIZED, "Invalid credentials.")
+    tenant = get_tenant(tenant_id)
+    if tenant is None or not matches(key, tenant.api_key_hash):
+        raise DomainError(Code.UNAUTHORIZED, "Invalid credentials.")
+    logger.append_keys(tenant_id=tenant.tenant_id)
+    return tenant
+
+
+def activation(headers: Mapping[str, str]) -> Tenant:
+    key = (headers.get("x-activation-key") or "").strip()
+    tenant_id = tenant_of(key, KeyKind.ACTIVATION) if len(key) <= MAX_CREDENTIAL_LENGTH else None
+    tenant = get_tenant(tenant_id) if tenant_id else None
+    if tenant is None or not matches(key, tenant.activation_key_hash):
+        raise DomainError(Code.VERIFY_FAILED)
+    logger.append_keys(tenant_id=tenant.tenant_id)
+    return tenant
+
+
+def device(headers: Mapping[str, str], device_id: str) -> DeviceCredential:
+    """The device token's claims, checked without a read: the credential version is checked by
+    the condition of the write that follows."""
+    token = _credential(headers, "Device")
+    if token is None:
+        raise DomainError(Code.VERIFY_FAILED)
+    try:
+        credential = verify_device_token(token)
+    except InvalidToken as e:
+        raise DomainError(Code.VERIFY_FAILED) from e
+    if credential.device_id != device_id:
+        raise DomainError(Code.VERIFY_FAILED)
+    logger.append_keys(tenant_id=credential.tenant_id, device_id=device_id)
+    return credential

@@ -1,0 +1,63 @@
+"""Device tokens and leases, both Ed25519-signed JWS.
+
+A device token authenticates a LoadMaster's calls after activation. Verifying it needs no
+DynamoDB read: it is signed by the service and names the device, its tenant and the credential
+version, which every write on the device checks in its condition (bump it to revoke).
+
+A lease is what the LoadMaster keeps: a JWT it can verify offline with the JWKS, saying which
+license it holds until ``exp``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from chalicelib.domain.model import Device
+from chalicelib.security.signing import InvalidToken, key_ring
+
+DEVICE_TOKEN_TYP = "device+jwt"
+LEASE_TYP = "JWT"
+
+
+@dataclass(frozen=True)
+class DeviceCredential:
+    device_id: str
+    tenant_id: str
+    version: int
+    mac: str
+
+
+def issue_device_token(device: Device) -> str:
+    claims = {"sub": device.device_id, "tid": device.tenant_id, "ver": device.credential_version,
+              "mac": device.mac}
+    return key_ring().sign(claims, DEVICE_TOKEN_TYP)
+
+
+def verify_device_token(token: str) -> DeviceCredential:
+    claims = key_ring().verify(token, DEVICE_TOKEN_TYP)
+    sub, tid, ver, mac = claims.get("sub"), claims.get("tid"), claims.get("ver"), claims.get("mac")
+    if not (isinstance(sub, str) and isinstance(tid, str) and isinstance(ver, int) and isinstance(mac, str)):
+        raise InvalidToken("device token lacks sub, tid, ver or mac")
+    return DeviceCredential(sub, tid, ver, mac)
+
+
+@dataclass(frozen=True)
+class Lease:
+    token: str
+    expires_at: datetime
+
+
+def issue_lease(device: Device, now: datetime, lease_s: int) -> Lease:
+    issued = int(now.timestamp())
+    claims = {
+        "sub": device.device_id,
+        "tid": device.tenant_id,
+        "lic_type_id": device.lic_type_id,
+        "sku": device.sku,
+        "mac": device.mac,
+        "status": str(device.status),
+        "iat": issued,
+        "exp": issued + lease_s,
+    }
+    return Lease(key_ring().sign(claims, LEASE_TYP), datetime.fromtimestamp(issued + lease_s, UTC))

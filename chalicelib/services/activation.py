@@ -1,0 +1,207 @@
+"""Activation and confirmation: steps 6 to 9 of the seed's procedure ("Click Activate ... the
+available license types are displayed ... Select the License Type ... Set Password").
+
+The happy path of an activation is one read (the tenant, which also authenticated the key) and
+one transaction; the reads that explain a refusal happen only when the transaction was refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from chalicelib.domain import ids
+from chalicelib.domain.errors import Code, DomainError, conflict
+from chalicelib.domain.licensing import (
+    LoadMaster,
+    image_is_spla,
+    is_spla_image,
+    license_type_fits,
+    tenant_may_license,
+    types_for_sku,
+)
+from chalicelib.domain.model import HOLDING, Device, DeviceStatus, LicenseType, Tenant
+from chalicelib.observability import count, logger
+from chalicelib.security.tokens import DeviceCredential, Lease, issue_device_token, issue_lease
+from chalicelib.settings import get_settings
+from chalicelib.store import devices as device_store
+from chalicelib.store import tenants as tenant_store
+from chalicelib.store.transaction import TransactionCancelled
+
+
+@dataclass(frozen=True)
+class Activation:
+    device: Device
+    device_token: str
+    lease: Lease
+    replayed: bool = False
+
+
+def refused(code: Code, tenant: Tenant, lm: LoadMaster, lic_type_id: str | None = None) -> None:
+    """Count and log a refusal (the caller raises it)."""
+    count("ActivationsRefused", code=str(code))
+    logger.info("activation refused", extra={"tenant_id": tenant.tenant_id, "code": str(code), "mac": lm.mac,
+                                             "ip": lm.ip, "port": lm.port, "lic_type_id": lic_type_id})
+
+
+def _mac_blocked(tenant: Tenant, lm: LoadMaster, now: datetime) -> bool:
+    claim = device_store.get_claim(device_store.mac_claim(tenant.tenant_id, lm.mac), now)
+    return claim is not None and claim.blocked
+
+
+def license_types_for(tenant: Tenant, lm: LoadMaster, now: datetime) -> list[LicenseType]:
+    """The license types this LoadMaster may take (step 6: "the available license types are
+    displayed"), after the checks in the contract's order."""
+    try:
+        tenant_may_license(tenant, lm, now)
+        # "This LoadMaster cannot be licensed ... at this time.": its MAC is BLOCKED here.
+        if _mac_blocked(tenant, lm, now):
+            raise DomainError(Code.DEVICE_BLOCKED)
+        image_is_spla(lm)
+        return types_for_sku(tenant_store.list_license_types(tenant.tenant_id), lm.sku)
+    except DomainError as e:
+        refused(e.code, tenant, lm)
+        raise
+
+
+def request_fingerprint(lm: LoadMaster, lic_type_id: str) -> str:
+    body = json.dumps({**asdict(lm), "lic_type_id": lic_type_id}, sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def activate(tenant: Tenant, lm: LoadMaster, lic_type_id: str, *, idempotency_key: str | None,
+             now: datetime) -> Activation:
+    """Take one instance of ``lic_type_id`` for this LoadMaster (step 7). A retry (same
+    Idempotency-Key, or the same MAC asking for the same type while its device holds an
+    instance) answers the same device and takes nothing more."""
+    try:
+        activation = _activate(tenant, lm, lic_type_id, idempotency_key, now)
+    except DomainError as e:
+        refused(e.code, tenant, lm, lic_type_id)
+        raise
+    if not activation.replayed:
+        count("ActivationsGranted")
+    logger.info("activation granted", extra={
+        "tenant_id": tenant.tenant_id, "device_id": activation.device.device_id, "mac": lm.mac,
+        "lic_type_id": lic_type_id, "replayed": activation.replayed})
+    return activation
+
+
+class _Retry(Exception):
+    """The transaction lost to something that is gone now (a UUID collision, a claim released
+    between the refusal and the read): try again with a fresh device id."""
+
+
+def _activate(tenant: Tenant, lm: LoadMaster, lic_type_id: str, idempotency_key: str | None,
+              now: datetime) -> Activation:
+    tenant_may_license(tenant, lm, now)
+    if not is_spla_image(lm.image):
+        # The seed's order puts "blocked" before "not an SPLA image".
+        if _mac_blocked(tenant, lm, now):
+            raise DomainError(Code.DEVICE_BLOCKED)
+        image_is_spla(lm)
+    fingerprint = request_fingerprint(lm, lic_type_id) if idempotency_key else None
+    for _ in range(get_settings().activation_uuid_attempts):
+        device = Device(
+            device_id=ids.new_device_id(), tenant_id=tenant.tenant_id, mac=lm.mac, ip=lm.ip, port=lm.port,
+            sku=lm.sku, image=lm.image, version=lm.version, lic_type_id=lic_type_id,
+            status=DeviceStatus.PENDING, activated_at=now,
+            confirm_by=now + timedelta(seconds=tenant.settings.confirm_window_s),
+        )
+        try:
+            device_store.insert_activation(device, tenant_state=tenant.state, now=now,
+                                           silent_after_s=tenant.settings.silent_after_s,
+                                           idempotency_key=idempotency_key, request_hash=fingerprint)
+        except TransactionCancelled as e:
+            try:
+                replay = _explain_refusal(e.failed, tenant, lm, lic_type_id, idempotency_key, fingerprint, now)
+            except _Retry:
+                continue
+            return _issue(tenant, replay, now, replayed=True)
+        return _issue(tenant, device, now)
+    # "Unable to generate license UUID": every attempt collided with an existing license.
+    raise DomainError(Code.UUID_GENERATION_FAILED)
+
+
+def _explain_refusal(failed: set[str], tenant: Tenant, lm: LoadMaster, lic_type_id: str,
+                     idempotency_key: str | None, fingerprint: str | None, now: datetime) -> Device:
+    """Turn the failed conditions into the seed's answer, or into the device a retry asked for."""
+    t = tenant.tenant_id
+    if "idempotency" in failed:
+        claim = device_store.get_claim(device_store.idempotency_claim(t, idempotency_key or ""), now)
+        if claim is None:
+            raise _Retry
+        if claim.request_hash != fingerprint:
+            raise conflict("This Idempotency-Key was used with a different request.")
+        return _existing(claim.device_id)
+    if "mac" in failed:
+        claim = device_store.get_claim(device_store.mac_claim(t, lm.mac), now)
+        if claim is None:
+            raise _Retry
+        # "This LoadMaster cannot be licensed ... at this time.": the MAC is BLOCKED here.
+        if claim.blocked:
+            raise DomainError(Code.DEVICE_BLOCKED)
+        device = _existing(claim.device_id)
+        if device.status in HOLDING and device.lic_type_id == lic_type_id:
+            return device
+        # Invariant 2: a MAC holds at most one license in a tenant.
+        raise conflict("This MAC already holds a license of another license type.",
+                       device_id=device.device_id, lic_type_id=device.lic_type_id)
+    if "type" in failed:
+        lic_type = tenant_store.get_license_type(t, lic_type_id)
+        if lic_type is None or lic_type.sku != lm.sku:
+            types_for_sku(tenant_store.list_license_types(t), lm.sku)
+            license_type_fits(lic_type, lm)
+    # "Device with same IP Address already exist.": another device holds this IP and port.
+    if "address" in failed:
+        raise DomainError(Code.DUPLICATE_ADDRESS)
+    if "tenant" in failed:
+        # The tenant may have changed since it was read (terminated, trial over): say so.
+        current = tenant_store.require_tenant(t)
+        tenant_may_license(current, lm, now)
+    # "Local license instance limit reached.": the pool or the contract has no free instance.
+    if "type" in failed or "tenant" in failed:
+        raise DomainError(Code.INSTANCE_LIMIT_REACHED)
+    raise _Retry  # only the device id collided
+
+
+def _existing(device_id: str) -> Device:
+    device = device_store.get_device(device_id)
+    if device is None:
+        raise _Retry
+    return device
+
+
+def _issue(tenant: Tenant, device: Device, now: datetime, *, replayed: bool = False) -> Activation:
+    return Activation(device, issue_device_token(device), issue_lease(device, now, tenant.settings.lease_s), replayed)
+
+
+def confirm(credential: DeviceCredential, device_id: str, now: datetime) -> Device:
+    """Step 9: the LoadMaster's ``bal`` password is set. PENDING becomes ACTIVE, if it comes
+    before the confirm deadline; after it the device is BLOCKED ("Block unconfirmed local
+    license activation after")."""
+    if credential.device_id != device_id:
+        raise DomainError(Code.VERIFY_FAILED)
+    for _ in range(3):
+        confirmed = device_store.confirm(device_id, credential.tenant_id, credential.version, now)
+        if confirmed is not None:
+            logger.info("device confirmed", extra={"tenant_id": credential.tenant_id, "device_id": device_id})
+            return confirmed
+        device = device_store.get_device(device_id)
+        if device is None or device.tenant_id != credential.tenant_id:
+            raise DomainError(Code.UNKNOWN_DEVICE, mac=credential.mac)
+        if device.credential_version != credential.version:
+            raise DomainError(Code.VERIFY_FAILED)
+        if device.status == DeviceStatus.ACTIVE:
+            return device  # a retried confirm
+        if device.status == DeviceStatus.DEACTIVATED:
+            raise DomainError(Code.DEVICE_DEACTIVATED)
+        if device.status == DeviceStatus.BLOCKED:
+            raise DomainError(Code.DEVICE_BLOCKED)
+        if device.confirm_deadline_passed(now):
+            # Do the sweep's work now rather than leave a late LoadMaster in limbo.
+            device_store.release(device, DeviceStatus.BLOCKED, "not confirmed in time", now)
+            raise DomainError(Code.DEVICE_BLOCKED)
+    raise DomainError(Code.UNAVAILABLE)

@@ -1,0 +1,68 @@
+"""The service's configuration: the only reader of ``os.environ``.
+
+Read and validated once per container (cold start). Every variable is documented in the
+README's configuration table.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not describe a runnable service."""
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    region: str
+    table_prefix: str
+    aws_endpoint_url: str | None
+    operator_key_sha256: str
+    signing_key_secret_id: str
+    signing_key_autocreate: bool
+    max_body_bytes: int
+    activation_uuid_attempts: int
+    version: str
+
+    @classmethod
+    def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        operator_hash = env.get("OPERATOR_KEY_SHA256", "").strip().lower()
+        if operator_hash and (len(operator_hash) != 64 or not _is_hex(operator_hash)):
+            raise ConfigurationError("OPERATOR_KEY_SHA256 must be 64 hex characters")
+        settings = cls(
+            stage=env.get("STAGE", "dev"),
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+            table_prefix=env.get("TABLE_PREFIX", "licensing-dev-"),
+            aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            operator_key_sha256=operator_hash,
+            signing_key_secret_id=env.get("SIGNING_KEY_SECRET_ID", "licensing/dev/lease-signing-key"),
+            signing_key_autocreate=_flag(env.get("SIGNING_KEY_AUTOCREATE", "false")),
+            max_body_bytes=int(env.get("MAX_BODY_BYTES", "16384")),
+            activation_uuid_attempts=int(env.get("ACTIVATION_UUID_ATTEMPTS", "5")),
+            version=env.get("SERVICE_VERSION", "0.1.0"),
+        )
+        if settings.max_body_bytes < 1024 or settings.activation_uuid_attempts < 1:
+            raise ConfigurationError("MAX_BODY_BYTES must be >= 1024 and ACTIVATION_UUID_ATTEMPTS >= 1")
+        return settings
+
+
+def _is_hex(value: str) -> bool:
+    try:
+        int(value, 16)
+    except ValueError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_environ()

@@ -1,0 +1,199 @@
+"""Devices, their uniqueness claims, and the transactions that take and release instances.
+
+Invariant 1 lives here: an instance is taken or released only in the same transaction as the
+device's change of status, and every item in it is guarded by a condition on the state that was
+read, so retries, concurrent activations and sweeps can neither oversubscribe a pool nor release
+an instance twice.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pynamodb.exceptions import DoesNotExist, UpdateError
+
+from chalicelib.domain.model import Device, DeviceStatus, TenantState
+from chalicelib.store.models import DUE_SHARDS, ClaimItem, DeviceItem, LicenseTypeItem, TenantItem
+from chalicelib.store.transaction import Transaction, TransactionCancelled
+
+IDEMPOTENCY_TTL = timedelta(hours=24)
+
+
+def mac_claim(tenant_id: str, mac: str) -> str:
+    return f"mac#{tenant_id}#{mac}"
+
+
+def address_claim(tenant_id: str, address: str) -> str:
+    return f"addr#{tenant_id}#{address}"
+
+
+def idempotency_claim(tenant_id: str, key: str) -> str:
+    return f"idem#{tenant_id}#{key}"
+
+
+def _address(ip: str, port: int) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def _shard(device_id: str) -> int:
+    return zlib.crc32(device_id.encode()) % DUE_SHARDS
+
+
+@dataclass(frozen=True)
+class Claim:
+    device_id: str
+    lic_type_id: str | None
+    blocked: bool
+    request_hash: str | None
+
+
+def device_from_item(item: DeviceItem) -> Device:
+    return Device(
+        device_id=item.device_id, tenant_id=item.tenant_id, mac=item.mac, ip=item.ip, port=int(item.port),
+        sku=item.sku, image=item.image, version=item.version, lic_type_id=item.lic_type_id,
+        status=DeviceStatus(item.status), activated_at=item.activated_at, confirm_by=item.confirm_by,
+        credential_version=int(item.credential_version), confirmed_at=item.confirmed_at,
+        last_check_in_at=item.last_check_in_at, deactivated_at=item.deactivated_at, reason=item.reason,
+    )
+
+
+def get_device(device_id: str) -> Device | None:
+    try:
+        return device_from_item(DeviceItem.get(device_id))
+    except DoesNotExist:
+        return None
+
+
+def get_claim(key: str, now: datetime) -> Claim | None:
+    try:
+        item = ClaimItem.get(key)
+    except DoesNotExist:
+        return None
+    # TTL deletes lazily (and moto never does): an expired claim is no claim.
+    if item.expires_at is not None and item.expires_at <= now:
+        return None
+    return Claim(item.device_id, item.lic_type_id, bool(item.blocked), item.request_hash)
+
+
+def insert_activation(device: Device, *, tenant_state: TenantState, silent_after_s: int, now: datetime,
+                      idempotency_key: str | None, request_hash: str | None) -> None:
+    """Take one instance of the device's license type and of the tenant's capacity, write the
+    device PENDING and claim its MAC, its address and the idempotency key, all or nothing.
+
+    Raises ``TransactionCancelled`` naming the conditions that failed: ``device`` (the UUID
+    exists), ``mac``, ``address``, ``idempotency``, ``type`` (missing, other SKU or full),
+    ``tenant`` (state changed or capacity full).
+    """
+    t, shard = device.tenant_id, _shard(device.device_id)
+    tx = Transaction()
+    tx.put("device", DeviceItem(
+        device.device_id, tenant_id=t, mac=device.mac, ip=device.ip, port=device.port, sku=device.sku,
+        image=device.image, version=device.version, lic_type_id=device.lic_type_id,
+        status=str(DeviceStatus.PENDING), credential_version=device.credential_version,
+        activated_at=device.activated_at, confirm_by=device.confirm_by,
+        pending_shard=f"P{shard}", silent_shard=f"S{shard}",
+        silent_due=int(now.timestamp()) + silent_after_s,
+    ), condition=DeviceItem.device_id.does_not_exist())
+    claim = {"tenant_id": t, "device_id": device.device_id, "lic_type_id": device.lic_type_id, "created_at": now}
+    tx.put("mac", ClaimItem(mac_claim(t, device.mac), **claim), condition=ClaimItem.claim.does_not_exist())
+    tx.put("address", ClaimItem(address_claim(t, _address(device.ip, device.port)), **claim),
+           condition=ClaimItem.claim.does_not_exist())
+    if idempotency_key:
+        tx.put("idempotency", ClaimItem(idempotency_claim(t, idempotency_key), request_hash=request_hash,
+                                        expires_at=now + IDEMPOTENCY_TTL, **claim),
+               condition=ClaimItem.claim.does_not_exist())
+    tx.update("type", LicenseTypeItem(t, device.lic_type_id), [LicenseTypeItem.in_use.add(1)],
+              condition=LicenseTypeItem.lic_type_id.exists() & (LicenseTypeItem.sku == device.sku)
+              & (LicenseTypeItem.in_use < LicenseTypeItem.capacity))
+    tenant_condition = (TenantItem.state == str(tenant_state)) & (TenantItem.in_use < TenantItem.capacity)
+    if tenant_state == TenantState.TRIAL:
+        tenant_condition &= TenantItem.trial_expires_at > now
+    tx.update("tenant", TenantItem(t), [TenantItem.in_use.add(1)], condition=tenant_condition)
+    tx.commit()
+
+
+def confirm(device_id: str, tenant_id: str, credential_version: int, now: datetime) -> Device | None:
+    """PENDING becomes ACTIVE before the confirm deadline; None when the device is not in that
+    state (the caller reads it to say why)."""
+    item = DeviceItem(device_id)
+    try:
+        item.update(
+            [DeviceItem.status.set(str(DeviceStatus.ACTIVE)), DeviceItem.confirmed_at.set(now),
+             DeviceItem.pending_shard.remove()],
+            condition=(DeviceItem.tenant_id == tenant_id) & (DeviceItem.credential_version == credential_version)
+            & (DeviceItem.status == str(DeviceStatus.PENDING)) & (DeviceItem.confirm_by > now),
+        )
+    except UpdateError as e:
+        if e.cause_response_code == "ConditionalCheckFailedException":
+            return None
+        raise
+    return device_from_item(item)
+
+
+def release(device: Device, to: DeviceStatus, reason: str, now: datetime) -> bool:
+    """Move a device that holds an instance (as read: ``device.status``) to BLOCKED or
+    DEACTIVATED and give its instance back, exactly once: if the device has moved since it was
+    read (a check-in, a confirm, another sweep), nothing is written and the answer is False.
+
+    A BLOCKED device keeps its MAC claim, marked blocked, so the MAC is refused until unblocked.
+    """
+    t = device.tenant_id
+    tx = Transaction()
+    actions = [DeviceItem.status.set(str(to)), DeviceItem.reason.set(reason), DeviceItem.pending_shard.remove(),
+               DeviceItem.silent_shard.remove(), DeviceItem.silent_due.remove()]
+    if to == DeviceStatus.DEACTIVATED:
+        actions.append(DeviceItem.deactivated_at.set(now))
+    condition = (DeviceItem.status == str(device.status)) & (DeviceItem.credential_version == device.credential_version)
+    # A check-in that landed after the read moves last_check_in_at: the write must then fail.
+    if device.last_check_in_at is None:
+        condition &= DeviceItem.last_check_in_at.does_not_exist()
+    else:
+        condition &= DeviceItem.last_check_in_at == device.last_check_in_at
+    tx.update("device", DeviceItem(device.device_id), actions, condition=condition)
+    tx.update("type", LicenseTypeItem(t, device.lic_type_id), [LicenseTypeItem.in_use.add(-1)],
+              condition=LicenseTypeItem.in_use > 0)
+    tx.update("tenant", TenantItem(t), [TenantItem.in_use.add(-1)], condition=TenantItem.in_use > 0)
+    held_by_device = ClaimItem.device_id == device.device_id
+    tx.delete("address", ClaimItem(address_claim(t, _address(device.ip, device.port))), condition=held_by_device)
+    if to == DeviceStatus.BLOCKED:
+        tx.update("mac", ClaimItem(mac_claim(t, device.mac)), [ClaimItem.blocked.set(True)], condition=held_by_device)
+    else:
+        tx.delete("mac", ClaimItem(mac_claim(t, device.mac)), condition=held_by_device)
+    try:
+        tx.commit()
+    except TransactionCancelled as e:
+        if "device" in e.failed:
+            return False
+        raise
+    return True
+
+
+def unblock(device: Device, now: datetime) -> bool:
+    """BLOCKED becomes DEACTIVATED and the MAC may activate again."""
+    tx = Transaction()
+    tx.update("device", DeviceItem(device.device_id),
+              [DeviceItem.status.set(str(DeviceStatus.DEACTIVATED)), DeviceItem.deactivated_at.set(now),
+               DeviceItem.reason.set("unblocked")],
+              condition=DeviceItem.status == str(DeviceStatus.BLOCKED))
+    tx.delete("mac", ClaimItem(mac_claim(device.tenant_id, device.mac)),
+              condition=ClaimItem.device_id == device.device_id)
+    try:
+        tx.commit()
+    except TransactionCancelled as e:
+        if "device" in e.failed:
+            return False
+        raise
+    return True
+
+
+def devices_of_tenant(tenant_id: str, *, limit: int | None = None, cursor: dict | None = None,
+                      holding_only: bool = False) -> tuple[list[Device], dict | None]:
+    condition = None
+    if holding_only:
+        condition = DeviceItem.status.is_in(str(DeviceStatus.PENDING), str(DeviceStatus.ACTIVE))
+    result = DeviceItem.by_tenant.query(tenant_id, filter_condition=condition, limit=limit,
+                                        last_evaluated_key=cursor, scan_index_forward=False)
+    devices = [device_from_item(i) for i in result]
+    return devices, result.last_evaluated_key

@@ -1,0 +1,187 @@
+"""PynamoDB models: every table and index the service uses.
+
+Table names come from the settings at import (PynamoDB reads ``Meta.table_name`` when the class
+is created), so settings must be in place before this module is imported. ``infra/`` declares
+the same tables for CloudFormation; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from chalicelib.settings import get_settings
+
+_settings = get_settings()
+
+# Due-index shards: the sweeps query each shard, so no partition key is hot however large the
+# fleet. A device's shard is fixed by its id.
+DUE_SHARDS = 8
+
+
+def _meta(name: str) -> type:
+    return type(
+        "Meta",
+        (),
+        {
+            "table_name": f"{_settings.table_prefix}{name}",
+            "region": _settings.region,
+            "host": _settings.aws_endpoint_url,
+            "billing_mode": "PAY_PER_REQUEST",
+            # Lambda has seconds, not minutes: fail fast and let the caller retry.
+            "connect_timeout_seconds": 2,
+            "read_timeout_seconds": 5,
+            "max_retry_attempts": 3,
+        },
+    )
+
+
+def _index_meta(name: str, projection) -> type:
+    return type("Meta", (), {"index_name": name, "projection": projection})
+
+
+class TenantSettingsMap(MapAttribute):
+    confirm_window_s = NumberAttribute(default=86400)
+    check_in_interval_s = NumberAttribute(default=3600)
+    silent_after_s = NumberAttribute(default=86400)
+    lease_s = NumberAttribute(default=604800)
+
+
+class TenantItem(Model):
+    Meta = _meta("tenants")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    owner_email = UnicodeAttribute()
+    state = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    # The contract's (or trial's) capacity and the instances held across all license types:
+    # every take and release updates ``in_use`` in the same transaction as the pool's.
+    capacity = NumberAttribute(default=0)
+    in_use = NumberAttribute(default=0)
+    trial_expires_at = UTCDateTimeAttribute(null=True)
+    trial_used = BooleanAttribute(default=False)
+    contract_id = UnicodeAttribute(null=True)
+    contract_starts_at = UTCDateTimeAttribute(null=True)
+    contract_ends_at = UTCDateTimeAttribute(null=True)
+    settings = TenantSettingsMap(default=TenantSettingsMap)
+    api_key_hash = UnicodeAttribute()
+    activation_key_hash = UnicodeAttribute()
+
+
+class LicenseTypeItem(Model):
+    Meta = _meta("license-types")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    lic_type_id = UnicodeAttribute(range_key=True)
+    name = UnicodeAttribute()
+    sku = UnicodeAttribute()
+    capacity = NumberAttribute(default=0)
+    in_use = NumberAttribute(default=0)
+    trial = BooleanAttribute(default=False)
+    created_at = UTCDateTimeAttribute()
+
+
+class TenantDevicesIndex(GlobalSecondaryIndex):
+    Meta = _index_meta("by-tenant", AllProjection())
+    tenant_id = UnicodeAttribute(hash_key=True)
+    activated_at = UTCDateTimeAttribute(range_key=True)
+
+
+class PendingDueIndex(GlobalSecondaryIndex):
+    """Sparse: only PENDING devices carry ``pending_shard``; ordered by their confirm deadline."""
+
+    Meta = _index_meta("pending-due", KeysOnlyProjection())
+    pending_shard = UnicodeAttribute(hash_key=True)
+    confirm_by = UTCDateTimeAttribute(range_key=True)
+
+
+class SilentDueIndex(GlobalSecondaryIndex):
+    """Sparse: only devices holding an instance carry ``silent_shard``; ordered by the time
+    they fall silent."""
+
+    Meta = _index_meta("silent-due", KeysOnlyProjection())
+    silent_shard = UnicodeAttribute(hash_key=True)
+    silent_due = NumberAttribute(range_key=True)
+
+
+class DeviceItem(Model):
+    Meta = _meta("devices")
+
+    device_id = UnicodeAttribute(hash_key=True)
+    tenant_id = UnicodeAttribute()
+    mac = UnicodeAttribute()
+    ip = UnicodeAttribute()
+    port = NumberAttribute()
+    sku = UnicodeAttribute()
+    image = UnicodeAttribute()
+    version = UnicodeAttribute()
+    lic_type_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    # Bumped to revoke every device token issued so far; checked in each write's condition.
+    credential_version = NumberAttribute(default=1)
+    activated_at = UTCDateTimeAttribute()
+    confirm_by = UTCDateTimeAttribute()
+    confirmed_at = UTCDateTimeAttribute(null=True)
+    last_check_in_at = UTCDateTimeAttribute(null=True)
+    deactivated_at = UTCDateTimeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+    pending_shard = UnicodeAttribute(null=True)
+    silent_shard = UnicodeAttribute(null=True)
+    silent_due = NumberAttribute(null=True)
+
+    by_tenant = TenantDevicesIndex()
+    pending_due = PendingDueIndex()
+    silent_due_index = SilentDueIndex()
+
+
+class ClaimItem(Model):
+    """A uniqueness claim: ``mac#<tenant>#<MAC>``, ``addr#<tenant>#<IP>:<port>`` or
+    ``idem#<tenant>#<Idempotency-Key>``. Written in the activation's transaction with
+    ``attribute_not_exists``, so uniqueness is a condition, not a query."""
+
+    Meta = _meta("claims")
+
+    claim = UnicodeAttribute(hash_key=True)
+    tenant_id = UnicodeAttribute()
+    device_id = UnicodeAttribute()
+    lic_type_id = UnicodeAttribute(null=True)
+    blocked = BooleanAttribute(default=False)
+    request_hash = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    # Idempotency claims expire (TTL); MAC and address claims live as long as the license.
+    expires_at = TTLAttribute(null=True)
+
+
+class UsageItem(Model):
+    Meta = _meta("usage")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    hour_type = UnicodeAttribute(range_key=True)  # "<YYYY-MM-DDTHH>#<lic_type_id>"
+    lic_type_id = UnicodeAttribute()
+    in_use = NumberAttribute()
+    capacity = NumberAttribute()
+    metered_at = UTCDateTimeAttribute()
+
+
+class EventItem(Model):
+    Meta = _meta("events")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    event_id = UnicodeAttribute(range_key=True)  # "<RFC 3339 time>#<random>": time-ordered
+    kind = UnicodeAttribute()
+    device_id = UnicodeAttribute(null=True)
+    code = UnicodeAttribute(null=True)
+    detail = MapAttribute(default=dict)
+    expires_at = TTLAttribute()
+
+
+ALL_MODELS: tuple[type[Model], ...] = (TenantItem, LicenseTypeItem, DeviceItem, ClaimItem, UsageItem, EventItem)

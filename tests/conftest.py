@@ -1,0 +1,167 @@
+"""Shared fixtures. The environment is set before the app is imported: PynamoDB reads table
+names when the model classes are created."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+OPERATOR_KEY = "lk_op.test-operator-key-0123456789"
+
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "STAGE": "dev",
+    "TABLE_PREFIX": "licensing-dev-",
+    "SIGNING_KEY_SECRET_ID": "licensing/dev/lease-signing-key",
+    "SIGNING_KEY_AUTOCREATE": "true",
+    "OPERATOR_KEY_SHA256": hashlib.sha256(OPERATOR_KEY.encode()).hexdigest(),
+    "POWERTOOLS_METRICS_NAMESPACE": "MeteredLicensing",
+    "POWERTOOLS_DEV": "false",
+})
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+T0 = datetime(2026, 11, 28, 20, 0, 0, tzinfo=UTC)
+
+LM = {"mac": "00:50:56:aa:bb:01", "ip": "10.0.0.5", "port": 443, "sku": "VLM-MAX-SPLA",
+      "image": "LoadMaster-VLM-7.2.47-SPLA.ova", "version": "7.2.47"}
+
+
+@pytest.fixture
+def clock():
+    from chalicelib import clock as clock_module
+
+    clock_module.set_now(T0)
+    yield clock_module
+    clock_module.set_now(None)
+
+
+@pytest.fixture
+def aws(clock):
+    """A fresh in-process moto with every table created."""
+    from moto import mock_aws
+
+    from chalicelib.security.signing import reset_key_ring
+    from chalicelib.store import create_tables
+
+    with mock_aws():
+        reset_key_ring()
+        create_tables()
+        yield
+        reset_key_ring()
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+    @property
+    def code(self) -> str | None:
+        return (self.body or {}).get("error", {}).get("code") if isinstance(self.body, dict) else None
+
+
+class Api:
+    """Chalice's test client, speaking JSON."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def call(self, method: str, path: str, body: Any = None, *, headers: dict[str, str] | None = None,
+             raw: bytes | str | None = None) -> Reply:
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        response = getattr(self.client.http, method.lower())(path, headers=all_headers, body=payload)
+        text = response.body.decode() if isinstance(response.body, bytes) else response.body
+        try:
+            parsed = json.loads(text) if text else None
+        except ValueError:
+            parsed = text
+        return Reply(response.status_code, parsed, dict(response.headers))
+
+    def get(self, path, **kw):
+        return self.call("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.call("POST", path, body, **kw)
+
+    def patch(self, path, body=None, **kw):
+        return self.call("PATCH", path, body, **kw)
+
+    def delete(self, path, **kw):
+        return self.call("DELETE", path, **kw)
+
+
+def operator_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {OPERATOR_KEY}"}
+
+
+@dataclass
+class TenantKeys:
+    tenant_id: str
+    api_key: str
+    activation_key: str
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    @property
+    def loadmaster(self) -> dict[str, str]:
+        return {"X-Activation-Key": self.activation_key}
+
+
+@pytest.fixture
+def api(aws):
+    from chalice.test import Client
+
+    from app import app
+
+    with Client(app, stage_name="dev") as client:
+        yield Api(client)
+
+
+@pytest.fixture
+def new_tenant(api):
+    def make(name: str = "Acme", trial: dict | None = None, contract: dict | None = None) -> TenantKeys:
+        created = api.post("/v1/tenants", {"name": name, "owner_email": "admin@acme.example"},
+                           headers=operator_headers())
+        assert created.status == 201, created.body
+        keys = TenantKeys(created.body["tenant_id"], created.body["api_key"], created.body["activation_key"])
+        if trial is not None:
+            r = api.post(f"/v1/tenants/{keys.tenant_id}/trial", trial, headers=operator_headers())
+            assert r.status == 201, r.body
+        if contract is not None:
+            r = api.post(f"/v1/tenants/{keys.tenant_id}/contracts", contract, headers=operator_headers())
+            assert r.status == 201, r.body
+        return keys
+
+    return make
+
+
+@pytest.fixture
+def trial_tenant(new_tenant) -> TenantKeys:
+    return new_tenant(trial={})
+
+
+def lm(**overrides) -> dict:
+    return {**LM, **overrides}
+
+
+def first_type_id(api, keys: TenantKeys) -> str:
+    return api.get("/v1/license-types", headers=keys.admin).body["license_types"][0]["lic_type_id"]
+
+
+def activate(api, keys: TenantKeys, lic_type_id: str, headers: dict | None = None, **overrides) -> Reply:
+    return api.post("/v1/activations", {**lm(**overrides), "lic_type_id": lic_type_id},
+                    headers={**keys.loadmaster, **(headers or {})})
