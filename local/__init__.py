@@ -1,0 +1,1 @@
+"""Running the service on this machine: ``python -m local.stack`` (``make run``)."""
