@@ -165,3 +165,42 @@ def first_type_id(api, keys: TenantKeys) -> str:
 def activate(api, keys: TenantKeys, lic_type_id: str, headers: dict | None = None, **overrides) -> Reply:
     return api.post("/v1/activations", {**lm(**overrides), "lic_type_id": lic_type_id},
                     headers={**keys.loadmaster, **(headers or {})})
+
+
+@pytest.fixture
+def atomic_moto(monkeypatch):
+    """Make each moto request atomic, as each DynamoDB request is. moto has no per-item lock, so
+    without this a concurrency test would test moto's races instead of our conditions. A tiny
+    thread switch interval makes our own read-then-write gaps interleave as much as possible."""
+    import sys
+    import threading
+
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    lock = threading.Lock()
+    original = BotocoreStubber.process_request
+
+    def atomic(self, request):
+        with lock:
+            return original(self, request)
+
+    monkeypatch.setattr(BotocoreStubber, "process_request", atomic)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(interval)
+
+
+@pytest.fixture
+def threaded_app(monkeypatch):
+    """The app with a per-thread ``current_request``, as ``chalice local`` makes it, so several
+    threads can drive it through one test client."""
+    from chalice.local import LocalChalice
+
+    from app import app
+
+    class ThreadLocalChalice(LocalChalice, app.__class__):
+        pass
+
+    monkeypatch.setattr(app, "__class__", ThreadLocalChalice)
+    return app
