@@ -14,7 +14,8 @@ app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_s
 @app.middleware("http")
 def request_context(event, get_response):
     # Every log line of the request carries its id (API Gateway's, else Lambda's) and path.
-    logger.append_keys(request_id=(event.context or {}).get("requestId"), path=event.path)
+    request_id = (event.context or {}).get("requestId") or getattr(event.lambda_context, "aws_request_id", None)
+    logger.append_keys(request_id=request_id, path=event.path)
     try:
         return get_response(event)
     finally:

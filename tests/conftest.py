@@ -204,3 +204,32 @@ def threaded_app(monkeypatch):
 
     monkeypatch.setattr(app, "__class__", ThreadLocalChalice)
     return app
+
+
+@pytest.fixture
+def log_lines():
+    """Everything the service logs during the test, as parsed JSON lines (and the raw text)."""
+    import io
+    import logging
+
+    from chalicelib.observability import logger
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    logger._logger.addHandler(handler)
+
+    class Lines:
+        @property
+        def text(self) -> str:
+            return stream.getvalue()
+
+        def __iter__(self):
+            for line in self.text.splitlines():
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    continue
+
+    yield Lines()
+    logger._logger.removeHandler(handler)
