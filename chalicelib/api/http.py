@@ -45,7 +45,8 @@ def parse_body(raw: bytes | None, model: type[M], *, loadmaster: bool = False) -
     raw = raw or b""
     try:
         if len(raw) > get_settings().max_body_bytes:
-            raise validation("The request body is too large.", {"body": f"at most {get_settings().max_body_bytes} bytes"})
+            limit = get_settings().max_body_bytes
+            raise validation("The request body is too large.", {"body": f"at most {limit} bytes"})
         data = json.loads(raw.decode("utf-8")) if raw.strip() else {}
         if not isinstance(data, dict):
             raise validation("The request body must be a JSON object.", {"body": "not an object"})

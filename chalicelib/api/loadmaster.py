@@ -30,7 +30,8 @@ def _idempotency_key() -> str | None:
     if value is None:
         return None
     if not _IDEMPOTENCY_KEY.match(value):
-        raise DomainError(Code.INVALID_INITIALIZATION, detail={"fields": {"Idempotency-Key": "1-128 of A-Z a-z 0-9 . _ : -"}})
+        fields = {"Idempotency-Key": "1-128 of A-Z a-z 0-9 . _ : -"}
+        raise DomainError(Code.INVALID_INITIALIZATION, detail={"fields": fields})
     return value
 
 

@@ -91,7 +91,8 @@ def start_trial(tenant_id: str, expires_at: datetime, instances: int, types: lis
         & (TenantItem.trial_used == False),  # noqa: E712 (a PynamoDB condition, not a bool)
     )
     for t in types:
-        tx.put(f"type:{t.lic_type_id}", _license_type_item(t, now), condition=LicenseTypeItem.lic_type_id.does_not_exist())
+        tx.put(f"type:{t.lic_type_id}", _license_type_item(t, now),
+               condition=LicenseTypeItem.lic_type_id.does_not_exist())
     try:
         tx.commit()
     except TransactionCancelled as e:

@@ -199,7 +199,7 @@ def _blocked_device(api, keys, clock):
 
 
 def test_confirming_after_the_deadline_blocks_the_device_and_frees_its_instance(api, trial_tenant, clock):
-    granted, late = _blocked_device(api, trial_tenant, clock)
+    _granted, late = _blocked_device(api, trial_tenant, clock)
 
     _assert_error(late, 403, "DEVICE_BLOCKED",
                   "This LoadMaster cannot be licensed against this Kemp 360 Central at this time.")

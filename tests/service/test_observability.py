@@ -42,7 +42,8 @@ def test_activations_are_counted_granted_and_refused_by_code(api, trial_tenant, 
 def test_no_key_or_token_is_ever_logged(api, new_tenant, capsys, log_lines):
     keys = new_tenant(trial={})
     granted = activate(api, keys, first_type_id(api, keys)).body
-    api.post(f"/v1/devices/{granted['device_id']}/confirm", headers={"Authorization": f"Device {granted['device_token']}"})
+    api.post(f"/v1/devices/{granted['device_id']}/confirm",
+             headers={"Authorization": f"Device {granted['device_token']}"})
     api.get("/v1/license", headers={"Authorization": "Bearer lk_api.tx.wrong-key-wrong-key-wrong"})
 
     out = capsys.readouterr()
