@@ -1,14 +1,24 @@
 """The Chalice app: wiring only. Routes live in blueprints under ``chalicelib/api``; the rules
 they call live in ``chalicelib/services`` and ``chalicelib/domain``."""
 
-from chalice import Chalice, ConvertToMiddleware
+from chalice import Chalice, ConvertToMiddleware, Rate
 
+from chalicelib import clock
 from chalicelib.api import loadmaster, operator, public, tenant_admin
 from chalicelib.observability import flush_metrics, logger
+from chalicelib.services import sweeps
 
 app = Chalice(app_name="metered-licensing", configure_logs=False)
 
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
+
+
+@app.middleware("all")
+def publish_metrics(event, get_response):
+    try:
+        return get_response(event)
+    finally:
+        flush_metrics()
 
 
 @app.middleware("http")
@@ -16,11 +26,32 @@ def request_context(event, get_response):
     # Every log line of the request carries its id (API Gateway's, else Lambda's) and path.
     request_id = (event.context or {}).get("requestId") or getattr(event.lambda_context, "aws_request_id", None)
     logger.append_keys(request_id=request_id, path=event.path)
-    try:
-        return get_response(event)
-    finally:
-        flush_metrics()
+    return get_response(event)
 
 
 for blueprint in (public, operator, tenant_admin, loadmaster):
     app.register_blueprint(blueprint.bp)
+
+
+# The scheduled functions take "now" from their event, so a replayed or late event acts as of
+# its own time, and tests and operators can run any of them at a chosen time.
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="expire_trials")
+def expire_trials(event):
+    return sweeps.expire_trials(clock.parse_rfc3339(event.time))
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="block_unconfirmed")
+def block_unconfirmed(event):
+    return sweeps.block_unconfirmed(clock.parse_rfc3339(event.time))
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="deactivate_silent")
+def deactivate_silent(event):
+    return sweeps.deactivate_silent(clock.parse_rfc3339(event.time))
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="meter_usage")
+def meter_usage(event):
+    return sweeps.meter_usage(clock.parse_rfc3339(event.time))

@@ -30,6 +30,8 @@ class Settings:
     signing_key_autocreate: bool
     max_body_bytes: int
     activation_uuid_attempts: int
+    silent_bucket_s: int
+    sweep_batch: int
     version: str
 
     @classmethod
@@ -48,10 +50,14 @@ class Settings:
             signing_key_autocreate=_flag(env.get("SIGNING_KEY_AUTOCREATE", "false")),
             max_body_bytes=int(env.get("MAX_BODY_BYTES", "16384")),
             activation_uuid_attempts=int(env.get("ACTIVATION_UUID_ATTEMPTS", "5")),
+            silent_bucket_s=int(env.get("SILENT_BUCKET_S", "43200")),
+            sweep_batch=int(env.get("SWEEP_BATCH", "2000")),
             version=env.get("SERVICE_VERSION", "0.1.0"),
         )
         if settings.max_body_bytes < 1024 or settings.activation_uuid_attempts < 1:
             raise ConfigurationError("MAX_BODY_BYTES must be >= 1024 and ACTIVATION_UUID_ATTEMPTS >= 1")
+        if not 60 <= settings.silent_bucket_s <= 86400 or settings.sweep_batch < 1:
+            raise ConfigurationError("SILENT_BUCKET_S must be 60..86400 and SWEEP_BATCH >= 1")
         return settings
 
 

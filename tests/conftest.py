@@ -132,6 +132,17 @@ def api(aws):
 
 
 @pytest.fixture
+def sweep(api):
+    """Run a scheduled function as EventBridge would, at a chosen time; returns its report."""
+
+    def run(name: str, at: datetime | str) -> dict:
+        response = api.client.lambda_.invoke(name, scheduled_event(at))
+        return response.payload
+
+    return run
+
+
+@pytest.fixture
 def new_tenant(api):
     def make(name: str = "Acme", trial: dict | None = None, contract: dict | None = None) -> TenantKeys:
         created = api.post("/v1/tenants", {"name": name, "owner_email": "admin@acme.example"},
@@ -152,6 +163,15 @@ def new_tenant(api):
 @pytest.fixture
 def trial_tenant(new_tenant) -> TenantKeys:
     return new_tenant(trial={})
+
+
+def scheduled_event(at: datetime | str) -> dict:
+    """An EventBridge scheduled event carrying ``at`` as its time (Chalice's generator fixes it
+    to 2015)."""
+    time = at if isinstance(at, str) else at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"version": "0", "id": "e-1", "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": time, "region": "us-east-1",
+            "resources": ["arn:aws:events:us-east-1:123456789012:rule/sweep"], "detail": {}}
 
 
 def lm(**overrides) -> dict:

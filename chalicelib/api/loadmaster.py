@@ -11,6 +11,8 @@ from chalicelib.api.http import guarded, json_response, parse_body
 from chalicelib.api.schemas import (
     ActivationRequest,
     ActivationResponse,
+    CheckInRequest,
+    CheckInResponse,
     DeviceResponse,
     LicenseTypeResponse,
     LicenseTypesResponse,
@@ -18,7 +20,7 @@ from chalicelib.api.schemas import (
 )
 from chalicelib.domain.errors import Code, DomainError
 from chalicelib.security import auth
-from chalicelib.services import activation
+from chalicelib.services import activation, check_in
 
 bp = Blueprint(__name__)
 
@@ -62,3 +64,23 @@ def activate():
 def confirm(device_id: str):
     credential = auth.device(bp.current_request.headers, device_id)
     return json_response(DeviceResponse.of(activation.confirm(credential, device_id, clock.now())))
+
+
+@bp.route("/v1/devices/{device_id}/check-ins", methods=["POST"])
+@guarded
+def check_ins(device_id: str):
+    credential = auth.device(bp.current_request.headers, device_id)
+    request = parse_body(bp.current_request.raw_body, CheckInRequest, loadmaster=True)
+    result = check_in.check_in(credential, device_id, mac=request.mac, ip=request.ip, port=request.port,
+                               version=request.version, now=clock.now())
+    return json_response(CheckInResponse(status=str(result.device.status), license=result.lease.token,
+                                         lease_expires_at=result.lease.expires_at,
+                                         next_check_in_after=result.next_check_in_after,
+                                         device_token=result.device_token))
+
+
+@bp.route("/v1/devices/{device_id}/deactivate", methods=["POST"])
+@guarded
+def deactivate(device_id: str):
+    credential = auth.device(bp.current_request.headers, device_id)
+    return json_response(DeviceResponse.of(check_in.deactivate(credential, device_id, clock.now())))

@@ -78,6 +78,15 @@ class ActivationRequest(LoadMasterRequest):
     lic_type_id: Annotated[str, Field(min_length=1, max_length=64)]
 
 
+class CheckInRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    mac: Mac
+    ip: Ip
+    port: Port
+    version: Annotated[str, Field(min_length=1, max_length=64)]
+
+
 # Tenant admin requests -------------------------------------------------------------------------
 
 
@@ -176,6 +185,14 @@ class ActivationResponse(BaseModel):
     confirm_by: Timestamp
     license: str
     lease_expires_at: Timestamp
+
+
+class CheckInResponse(BaseModel):
+    status: str
+    license: str
+    lease_expires_at: Timestamp
+    next_check_in_after: Timestamp
+    device_token: str = Field(description="A fresh device token: use it from now on (keys rotate).")
 
 
 class LicenseStateResponse(BaseModel):

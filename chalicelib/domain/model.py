@@ -90,6 +90,9 @@ class Device:
     activated_at: datetime
     confirm_by: datetime
     credential_version: int = 1
+    lease_s: int = 604800
+    silent_after_s: int = 86400
+    check_in_interval_s: int = 3600
     confirmed_at: datetime | None = None
     last_check_in_at: datetime | None = None
     deactivated_at: datetime | None = None

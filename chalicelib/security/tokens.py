@@ -48,8 +48,9 @@ class Lease:
     expires_at: datetime
 
 
-def issue_lease(device: Device, now: datetime, lease_s: int) -> Lease:
-    issued = int(now.timestamp())
+def issue_lease(device: Device, now: datetime) -> Lease:
+    """A lease for ``device.lease_s`` seconds from ``now``."""
+    issued, lease_s = int(now.timestamp()), device.lease_s
     claims = {
         "sub": device.device_id,
         "tid": device.tenant_id,

@@ -109,18 +109,19 @@ def _activate(tenant: Tenant, lm: LoadMaster, lic_type_id: str, idempotency_key:
             sku=lm.sku, image=lm.image, version=lm.version, lic_type_id=lic_type_id,
             status=DeviceStatus.PENDING, activated_at=now,
             confirm_by=now + timedelta(seconds=tenant.settings.confirm_window_s),
+            lease_s=tenant.settings.lease_s, silent_after_s=tenant.settings.silent_after_s,
+            check_in_interval_s=tenant.settings.check_in_interval_s,
         )
         try:
             device_store.insert_activation(device, tenant_state=tenant.state, now=now,
-                                           silent_after_s=tenant.settings.silent_after_s,
                                            idempotency_key=idempotency_key, request_hash=fingerprint)
         except TransactionCancelled as e:
             try:
                 replay = _explain_refusal(e.failed, tenant, lm, lic_type_id, idempotency_key, fingerprint, now)
             except _Retry:
                 continue
-            return _issue(tenant, replay, now, replayed=True)
-        return _issue(tenant, device, now)
+            return _issue(replay, now, replayed=True)
+        return _issue(device, now)
     # "Unable to generate license UUID": every attempt collided with an existing license.
     raise DomainError(Code.UUID_GENERATION_FAILED)
 
@@ -174,8 +175,8 @@ def _existing(device_id: str) -> Device:
     return device
 
 
-def _issue(tenant: Tenant, device: Device, now: datetime, *, replayed: bool = False) -> Activation:
-    return Activation(device, issue_device_token(device), issue_lease(device, now, tenant.settings.lease_s), replayed)
+def _issue(device: Device, now: datetime, *, replayed: bool = False) -> Activation:
+    return Activation(device, issue_device_token(device), issue_lease(device, now), replayed)
 
 
 def confirm(credential: DeviceCredential, device_id: str, now: datetime) -> Device:
@@ -202,6 +203,6 @@ def confirm(credential: DeviceCredential, device_id: str, now: datetime) -> Devi
             raise DomainError(Code.DEVICE_BLOCKED)
         if device.confirm_deadline_passed(now):
             # Do the sweep's work now rather than leave a late LoadMaster in limbo.
-            device_store.release(device, DeviceStatus.BLOCKED, "not confirmed in time", now)
+            device_store.release(device_store.Holder.of(device), DeviceStatus.BLOCKED, "not confirmed in time", now)
             raise DomainError(Code.DEVICE_BLOCKED)
     raise DomainError(Code.UNAVAILABLE)

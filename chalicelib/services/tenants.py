@@ -94,7 +94,7 @@ def _deactivate(device, reason: str, now: datetime) -> int:
     for _ in range(5):
         if device is None or device.status not in HOLDING:
             return 0
-        if device_store.release(device, DeviceStatus.DEACTIVATED, reason, now):
+        if device_store.release(device_store.Holder.of(device), DeviceStatus.DEACTIVATED, reason, now):
             return 1
         device = device_store.get_device(device.device_id)
     raise RuntimeError(f"device {device.device_id} kept changing while being deactivated")

@@ -8,13 +8,17 @@ an instance twice.
 
 from __future__ import annotations
 
+import math
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
-from chalicelib.domain.model import Device, DeviceStatus, TenantState
+from chalicelib.domain.model import HOLDING, Device, DeviceStatus, TenantState
+from chalicelib.settings import get_settings
 from chalicelib.store.models import DUE_SHARDS, ClaimItem, DeviceItem, LicenseTypeItem, TenantItem
 from chalicelib.store.transaction import Transaction, TransactionCancelled
 
@@ -41,6 +45,34 @@ def _shard(device_id: str) -> int:
     return zlib.crc32(device_id.encode()) % DUE_SHARDS
 
 
+def silent_bucket_base(now: datetime) -> int:
+    """``now`` rounded *up* to the silent bucket (SILENT_BUCKET_S). A device's ``silent_due`` is
+    this plus its ``silent_after_s``: never earlier than the exact moment it falls silent, so
+    the sweep reads only devices that really are due; and it moves (rewriting the index entry)
+    only once per bucket, not on every check-in."""
+    width = get_settings().silent_bucket_s
+    return math.ceil(now.timestamp() / width) * width
+
+
+@dataclass(frozen=True)
+class Holder:
+    """What releasing a device's instance needs: the sweeps get it from the due indexes'
+    projection without reading the device."""
+
+    device_id: str
+    tenant_id: str
+    lic_type_id: str
+    mac: str
+    ip: str
+    port: int
+    status: DeviceStatus
+    credential_version: int
+
+    @classmethod
+    def of(cls, d: Device) -> Holder:
+        return cls(d.device_id, d.tenant_id, d.lic_type_id, d.mac, d.ip, d.port, d.status, d.credential_version)
+
+
 @dataclass(frozen=True)
 class Claim:
     device_id: str
@@ -54,7 +86,9 @@ def device_from_item(item: DeviceItem) -> Device:
         device_id=item.device_id, tenant_id=item.tenant_id, mac=item.mac, ip=item.ip, port=int(item.port),
         sku=item.sku, image=item.image, version=item.version, lic_type_id=item.lic_type_id,
         status=DeviceStatus(item.status), activated_at=item.activated_at, confirm_by=item.confirm_by,
-        credential_version=int(item.credential_version), confirmed_at=item.confirmed_at,
+        credential_version=int(item.credential_version), lease_s=int(item.lease_s),
+        silent_after_s=int(item.silent_after_s), check_in_interval_s=int(item.check_in_interval_s),
+        confirmed_at=item.confirmed_at,
         last_check_in_at=item.last_check_in_at, deactivated_at=item.deactivated_at, reason=item.reason,
     )
 
@@ -77,7 +111,7 @@ def get_claim(key: str, now: datetime) -> Claim | None:
     return Claim(item.device_id, item.lic_type_id, bool(item.blocked), item.request_hash)
 
 
-def insert_activation(device: Device, *, tenant_state: TenantState, silent_after_s: int, now: datetime,
+def insert_activation(device: Device, *, tenant_state: TenantState, now: datetime,
                       idempotency_key: str | None, request_hash: str | None) -> None:
     """Take one instance of the device's license type and of the tenant's capacity, write the
     device PENDING and claim its MAC, its address and the idempotency key, all or nothing.
@@ -92,9 +126,10 @@ def insert_activation(device: Device, *, tenant_state: TenantState, silent_after
         device.device_id, tenant_id=t, mac=device.mac, ip=device.ip, port=device.port, sku=device.sku,
         image=device.image, version=device.version, lic_type_id=device.lic_type_id,
         status=str(DeviceStatus.PENDING), credential_version=device.credential_version,
-        activated_at=device.activated_at, confirm_by=device.confirm_by,
+        activated_at=device.activated_at, confirm_by=device.confirm_by, lease_s=device.lease_s,
+        silent_after_s=device.silent_after_s, check_in_interval_s=device.check_in_interval_s,
         pending_shard=f"P{shard}", silent_shard=f"S{shard}",
-        silent_due=int(now.timestamp()) + silent_after_s,
+        silent_due=silent_bucket_base(now) + device.silent_after_s,
     ), condition=DeviceItem.device_id.does_not_exist())
     claim = {"tenant_id": t, "device_id": device.device_id, "lic_type_id": device.lic_type_id, "created_at": now}
     tx.put("mac", ClaimItem(mac_claim(t, device.mac), **claim), condition=ClaimItem.claim.does_not_exist())
@@ -132,35 +167,33 @@ def confirm(device_id: str, tenant_id: str, credential_version: int, now: dateti
     return device_from_item(item)
 
 
-def release(device: Device, to: DeviceStatus, reason: str, now: datetime) -> bool:
-    """Move a device that holds an instance (as read: ``device.status``) to BLOCKED or
+def release(holder: Holder, to: DeviceStatus, reason: str, now: datetime, *, only_if=None) -> bool:
+    """Move a device that holds an instance (as read: ``holder.status``) to BLOCKED or
     DEACTIVATED and give its instance back, exactly once: if the device has moved since it was
     read (a check-in, a confirm, another sweep), nothing is written and the answer is False.
+    ``only_if`` adds the caller's own condition on the device (a sweep's exact deadline).
 
     A BLOCKED device keeps its MAC claim, marked blocked, so the MAC is refused until unblocked.
     """
-    t = device.tenant_id
+    t = holder.tenant_id
     tx = Transaction()
     actions = [DeviceItem.status.set(str(to)), DeviceItem.reason.set(reason), DeviceItem.pending_shard.remove(),
                DeviceItem.silent_shard.remove(), DeviceItem.silent_due.remove()]
     if to == DeviceStatus.DEACTIVATED:
         actions.append(DeviceItem.deactivated_at.set(now))
-    condition = (DeviceItem.status == str(device.status)) & (DeviceItem.credential_version == device.credential_version)
-    # A check-in that landed after the read moves last_check_in_at: the write must then fail.
-    if device.last_check_in_at is None:
-        condition &= DeviceItem.last_check_in_at.does_not_exist()
-    else:
-        condition &= DeviceItem.last_check_in_at == device.last_check_in_at
-    tx.update("device", DeviceItem(device.device_id), actions, condition=condition)
-    tx.update("type", LicenseTypeItem(t, device.lic_type_id), [LicenseTypeItem.in_use.add(-1)],
+    condition = (DeviceItem.status == str(holder.status)) & (DeviceItem.credential_version == holder.credential_version)
+    if only_if is not None:
+        condition &= only_if
+    tx.update("device", DeviceItem(holder.device_id), actions, condition=condition)
+    tx.update("type", LicenseTypeItem(t, holder.lic_type_id), [LicenseTypeItem.in_use.add(-1)],
               condition=LicenseTypeItem.in_use > 0)
     tx.update("tenant", TenantItem(t), [TenantItem.in_use.add(-1)], condition=TenantItem.in_use > 0)
-    held_by_device = ClaimItem.device_id == device.device_id
-    tx.delete("address", ClaimItem(address_claim(t, _address(device.ip, device.port))), condition=held_by_device)
+    held_by_device = ClaimItem.device_id == holder.device_id
+    tx.delete("address", ClaimItem(address_claim(t, _address(holder.ip, holder.port))), condition=held_by_device)
     if to == DeviceStatus.BLOCKED:
-        tx.update("mac", ClaimItem(mac_claim(t, device.mac)), [ClaimItem.blocked.set(True)], condition=held_by_device)
+        tx.update("mac", ClaimItem(mac_claim(t, holder.mac)), [ClaimItem.blocked.set(True)], condition=held_by_device)
     else:
-        tx.delete("mac", ClaimItem(mac_claim(t, device.mac)), condition=held_by_device)
+        tx.delete("mac", ClaimItem(mac_claim(t, holder.mac)), condition=held_by_device)
     try:
         tx.commit()
     except TransactionCancelled as e:
@@ -197,3 +230,76 @@ def devices_of_tenant(tenant_id: str, *, limit: int | None = None, cursor: dict 
                                         last_evaluated_key=cursor, scan_index_forward=False)
     devices = [device_from_item(i) for i in result]
     return devices, result.last_evaluated_key
+
+
+def check_in(device_id: str, *, tenant_id: str, credential_version: int, ip: str, port: int, version: str,
+             now: datetime) -> tuple[bool, Device | None]:
+    """The periodic activation check: one conditional UpdateItem, nothing read first.
+
+    Written only while the device holds an instance under this credential, at the address it
+    holds. Answers ``(True, device after)``, or ``(False, device as it was)`` from the failed
+    condition's own return (``None`` when there is no such device).
+    """
+    item = DeviceItem(device_id)
+    actions = [DeviceItem.last_check_in_at.set(now), DeviceItem.version.set(version),
+               DeviceItem.silent_due.set(DeviceItem.silent_after_s + silent_bucket_base(now))]
+    condition = ((DeviceItem.tenant_id == tenant_id) & (DeviceItem.credential_version == credential_version)
+                 & DeviceItem.status.is_in(*(str(s) for s in HOLDING))
+                 & (DeviceItem.ip == ip) & (DeviceItem.port == port))
+    kwargs = item.get_update_kwargs_from_instance(actions=actions, condition=condition,
+                                                  return_values_on_condition_failure="ALL_OLD")
+    kwargs["ReturnValues"] = "ALL_NEW"
+    try:
+        # The botocore client itself: PynamoDB's error wrapper drops the item that
+        # ReturnValuesOnConditionCheckFailure returns, which saves the read on a refusal.
+        response = DeviceItem._get_connection().connection.client.update_item(**kwargs)
+    except ClientError as e:
+        if e.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise UpdateError("check-in failed", e) from e
+        old = e.response.get("Item")
+        return False, device_from_item(DeviceItem.from_raw_data(old)) if old else None
+    return True, device_from_item(DeviceItem.from_raw_data(response["Attributes"]))
+
+
+def move_address(device: Device, ip: str, port: int) -> bool:
+    """A LoadMaster that holds a license reports a new IP address or port: move its address
+    claim with it (invariant 2), or raise ``TransactionCancelled`` with ``address`` when another
+    device holds the new one. False when the device moved meanwhile."""
+    t = device.tenant_id
+    tx = Transaction()
+    tx.update("device", DeviceItem(device.device_id), [DeviceItem.ip.set(ip), DeviceItem.port.set(port)],
+              condition=(DeviceItem.ip == device.ip) & (DeviceItem.port == device.port)
+              & DeviceItem.status.is_in(*(str(s) for s in HOLDING))
+              & (DeviceItem.credential_version == device.credential_version))
+    tx.delete("old-address", ClaimItem(address_claim(t, _address(device.ip, device.port))),
+              condition=ClaimItem.device_id == device.device_id)
+    tx.put("address", ClaimItem(address_claim(t, _address(ip, port)), tenant_id=t, device_id=device.device_id,
+                                lic_type_id=device.lic_type_id, created_at=device.activated_at),
+           condition=ClaimItem.claim.does_not_exist())
+    try:
+        tx.commit()
+    except TransactionCancelled as e:
+        if "device" in e.failed or "old-address" in e.failed:
+            return False
+        raise
+    return True
+
+
+def _holder(item: DeviceItem) -> Holder:
+    return Holder(item.device_id, item.tenant_id, item.lic_type_id, item.mac, item.ip, int(item.port),
+                  DeviceStatus(item.status), int(item.credential_version))
+
+
+def pending_due(now: datetime, limit: int) -> Iterator[Holder]:
+    """PENDING devices whose confirm deadline has passed, from the sparse index, shard by shard."""
+    for shard in range(DUE_SHARDS):
+        for item in DeviceItem.pending_due.query(f"P{shard}", DeviceItem.confirm_by <= now, limit=limit):
+            yield _holder(item)
+
+
+def silent_due(now: datetime, limit: int) -> Iterator[Holder]:
+    """Devices holding an instance whose silent deadline has passed, shard by shard."""
+    for shard in range(DUE_SHARDS):
+        for item in DeviceItem.silent_due_index.query(f"S{shard}", DeviceItem.silent_due <= int(now.timestamp()),
+                                                      limit=limit):
+            yield _holder(item)

@@ -15,7 +15,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from chalicelib.settings import get_settings
@@ -96,19 +96,24 @@ class TenantDevicesIndex(GlobalSecondaryIndex):
     activated_at = UTCDateTimeAttribute(range_key=True)
 
 
+# What a sweep needs to release a device without reading it: none of these change on a check-in,
+# so a check-in never rewrites the index entry (only ``silent_due`` moving to a new bucket does).
+SWEEP_PROJECTION = ["tenant_id", "lic_type_id", "mac", "ip", "port", "status", "credential_version"]
+
+
 class PendingDueIndex(GlobalSecondaryIndex):
     """Sparse: only PENDING devices carry ``pending_shard``; ordered by their confirm deadline."""
 
-    Meta = _index_meta("pending-due", KeysOnlyProjection())
+    Meta = _index_meta("pending-due", IncludeProjection(SWEEP_PROJECTION))
     pending_shard = UnicodeAttribute(hash_key=True)
     confirm_by = UTCDateTimeAttribute(range_key=True)
 
 
 class SilentDueIndex(GlobalSecondaryIndex):
     """Sparse: only devices holding an instance carry ``silent_shard``; ordered by the time
-    they fall silent."""
+    they fall silent, rounded up to a bucket (see ``chalicelib.store.devices``)."""
 
-    Meta = _index_meta("silent-due", KeysOnlyProjection())
+    Meta = _index_meta("silent-due", IncludeProjection(SWEEP_PROJECTION))
     silent_shard = UnicodeAttribute(hash_key=True)
     silent_due = NumberAttribute(range_key=True)
 
@@ -134,9 +139,14 @@ class DeviceItem(Model):
     last_check_in_at = UTCDateTimeAttribute(null=True)
     deactivated_at = UTCDateTimeAttribute(null=True)
     reason = UnicodeAttribute(null=True)
+    # The tenant's settings as of activation (a settings change rewrites them): a check-in
+    # computes its lease and its silent deadline from the item it writes, reading nothing.
+    lease_s = NumberAttribute(default=604800)
+    silent_after_s = NumberAttribute(default=86400)
+    check_in_interval_s = NumberAttribute(default=3600)
     pending_shard = UnicodeAttribute(null=True)
     silent_shard = UnicodeAttribute(null=True)
-    silent_due = NumberAttribute(null=True)
+    silent_due = NumberAttribute(null=True)  # epoch seconds
 
     by_tenant = TenantDevicesIndex()
     pending_due = PendingDueIndex()

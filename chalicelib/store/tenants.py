@@ -204,3 +204,18 @@ def delete_license_type(tenant_id: str, lic_type_id: str) -> None:
                 raise not_found("License type") from e
             raise conflict("A license type with instances in use cannot be deleted.") from e
         raise
+
+
+def tenants_to_wind_down(now: datetime):
+    """Trials past their end, and expired or terminated tenants still holding instances. The
+    tenants table holds one small item per customer; this reads it page by page."""
+    ending = (TenantItem.state == str(TenantState.TRIAL)) & (TenantItem.trial_expires_at <= now)
+    stopped = TenantItem.state.is_in(str(TenantState.EXPIRED), str(TenantState.TERMINATED)) & (TenantItem.in_use > 0)
+    for item in TenantItem.scan(ending | stopped):
+        yield tenant_from_item(item)
+
+
+def all_license_types():
+    """Every license type of every tenant, for the meter: one small item per pool."""
+    for item in LicenseTypeItem.scan():
+        yield license_type_from_item(item)

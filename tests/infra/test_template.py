@@ -122,13 +122,16 @@ def test_expected_schema_agrees_with_what_create_table_sends():
     for model in ALL_MODELS:
         expected, schema = _expected_table(model), model._get_schema()
         assert expected["AttributeDefinitions"] == {
-            d["AttributeName"]: d["AttributeType"] for d in schema["attribute_definitions"]}
+            d["AttributeName"]: d["AttributeType"] for d in schema["attribute_definitions"]
+        }
         assert _keys(expected["KeySchema"]) == _keys(schema["key_schema"])
-        for kind, sent in (("GlobalSecondaryIndexes", schema["global_secondary_indexes"]),
-                           ("LocalSecondaryIndexes", schema["local_secondary_indexes"])):
-            assert {name: (_keys(i["KeySchema"]), i["Projection"]["ProjectionType"])
-                    for name, i in expected[kind].items()} == {
-                i["index_name"]: (_keys(i["key_schema"]), i["projection"]["ProjectionType"]) for i in sent}
+        for kind, sent in (
+            ("GlobalSecondaryIndexes", schema["global_secondary_indexes"]),
+            ("LocalSecondaryIndexes", schema["local_secondary_indexes"]),
+        ):
+            assert {
+                name: (_keys(i["KeySchema"]), i["Projection"]["ProjectionType"]) for name, i in expected[kind].items()
+            } == {i["index_name"]: (_keys(i["key_schema"]), i["projection"]["ProjectionType"]) for i in sent}
 
 
 @pytest.mark.parametrize("model", ALL_MODELS, ids=lambda m: m.__name__)
@@ -140,13 +143,12 @@ def test_every_model_has_its_table(template, model):
     expected = _expected_table(model)
 
     assert props["KeySchema"] == expected["KeySchema"], f"{lid}: key schema"
+    assert _declared_indexes(props, "GlobalSecondaryIndexes") == expected["GlobalSecondaryIndexes"], f"{lid}: GSIs"
+    assert _declared_indexes(props, "LocalSecondaryIndexes") == expected["LocalSecondaryIndexes"], f"{lid}: LSIs"
     declared_types = {d["AttributeName"]: d["AttributeType"] for d in props["AttributeDefinitions"]}
     assert len(declared_types) == len(props["AttributeDefinitions"]), f"{lid}: duplicate attribute definitions"
     # DynamoDB rejects definitions of attributes no key uses, so the sets must be equal.
     assert declared_types == expected["AttributeDefinitions"], f"{lid}: attribute definitions"
-
-    assert _declared_indexes(props, "GlobalSecondaryIndexes") == expected["GlobalSecondaryIndexes"], f"{lid}: GSIs"
-    assert _declared_indexes(props, "LocalSecondaryIndexes") == expected["LocalSecondaryIndexes"], f"{lid}: LSIs"
 
     if expected["TTL"] is None:
         assert "TimeToLiveSpecification" not in props, f"{lid}: TTL on a table whose model has no TTLAttribute"
@@ -219,7 +221,12 @@ def packaged(tmp_path_factory) -> dict[str, Any]:
     env.pop("AWS_ENDPOINT_URL", None)
     result = subprocess.run(
         [_venv_tool("chalice"), "package", "--stage", "prod", "--merge-template", str(TEMPLATE), str(out)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=PACKAGE_TIMEOUT_S, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=PACKAGE_TIMEOUT_S,
+        check=False,
     )
     assert result.returncode == 0, f"chalice package failed:\n{result.stdout}\n{result.stderr}"
     sam = out / "sam.json"
@@ -229,7 +236,12 @@ def packaged(tmp_path_factory) -> dict[str, Any]:
 def test_packaged_template_passes_cfn_lint(packaged):
     result = subprocess.run(
         [_venv_tool("cfn-lint"), "--", str(packaged["path"])],
-        cwd=ROOT, env=packaged["env"], capture_output=True, text=True, timeout=PACKAGE_TIMEOUT_S, check=False,
+        cwd=ROOT,
+        env=packaged["env"],
+        capture_output=True,
+        text=True,
+        timeout=PACKAGE_TIMEOUT_S,
+        check=False,
     )
     # No errors and no warnings: exit code 0 (2 = errors, 4 = warnings, 8 = informational).
     assert result.returncode == 0, f"cfn-lint exit {result.returncode}:\n{result.stdout}\n{result.stderr}"

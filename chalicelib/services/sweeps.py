@@ -1,0 +1,101 @@
+"""The scheduled compliance sweeps and the hourly meter.
+
+Each takes "now" from its event, reads only what is due (sparse, sharded indexes; never a scan
+of devices), writes each change conditionally on the state it read, and can run twice or
+concurrently with itself and with check-ins: a device that checks in while a sweep looks at it
+stays active, and every instance is released exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from chalicelib.domain.model import DeviceStatus, TenantState
+from chalicelib.observability import MetricUnit, logger, metrics
+from chalicelib.services.tenants import deactivate_all
+from chalicelib.settings import get_settings
+from chalicelib.store import devices as device_store
+from chalicelib.store import tenants as tenant_store
+from chalicelib.store import usage as usage_store
+from chalicelib.store.models import DeviceItem
+
+
+@dataclass
+class SweepReport:
+    sweep: str
+    due: int = 0
+    acted: int = 0
+    skipped: int = 0  # lost a race: the item moved after it was read
+
+    def publish(self) -> dict:
+        for metric, value in (("Due", self.due), ("Acted", self.acted), ("SkippedLostRace", self.skipped)):
+            metrics.add_metric(name=f"{self.sweep}.{metric}", unit=MetricUnit.Count, value=value)
+        logger.info("sweep finished", extra=asdict(self))
+        return asdict(self)
+
+
+def block_unconfirmed(now: datetime) -> dict:
+    """PENDING devices past ``confirm_by`` become BLOCKED and give their instance back (seed:
+    "Block unconfirmed local license activation after")."""
+    report = SweepReport("block_unconfirmed")
+    for holder in device_store.pending_due(now, get_settings().sweep_batch):
+        report.due += 1
+        # The exact deadline and the status are re-checked in the write: a confirm that landed
+        # after the read wins.
+        if device_store.release(holder, DeviceStatus.BLOCKED, "not confirmed in time", now,
+                                only_if=DeviceItem.confirm_by <= now):
+            report.acted += 1
+        else:
+            report.skipped += 1
+    return report.publish()
+
+
+def deactivate_silent(now: datetime) -> dict:
+    """Devices not heard from for their ``silent_after_s`` become DEACTIVATED and give their
+    instance back."""
+    report = SweepReport("deactivate_silent")
+    deadline = int(now.timestamp())
+    for holder in device_store.silent_due(now, get_settings().sweep_batch):
+        report.due += 1
+        # Every check-in moves silent_due past now: if one landed after the read, this fails.
+        if device_store.release(holder, DeviceStatus.DEACTIVATED, "silent", now,
+                                only_if=DeviceItem.silent_due <= deadline):
+            report.acted += 1
+        else:
+            report.skipped += 1
+    return report.publish()
+
+
+def expire_trials(now: datetime) -> dict:
+    """Trials past their end become EXPIRED and their devices are deactivated. A tenant left
+    EXPIRED or TERMINATED with instances still held (an interrupted run) is finished too."""
+    report = SweepReport("expire_trials")
+    for tenant in tenant_store.tenants_to_wind_down(now):
+        report.due += 1
+        if tenant.state == TenantState.TRIAL and not tenant_store.set_state(
+                tenant.tenant_id, TenantState.EXPIRED, expected=TenantState.TRIAL):
+            report.skipped += 1  # a contract arrived meanwhile
+            continue
+        reason = "contract terminated" if tenant.state == TenantState.TERMINATED else "trial expired"
+        deactivate_all(tenant.tenant_id, reason, now)
+        report.acted += 1
+    return report.publish()
+
+
+def meter_usage(now: datetime) -> dict:
+    """Record the hour's instances in use per tenant and license type. Reads license types, not
+    devices; the record's key is the tenant, the hour and the type, and the first reading of
+    an hour stands, so metering an hour twice writes one record."""
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    report = SweepReport("meter_usage")
+    for lic_type in tenant_store.all_license_types():
+        report.due += 1
+        if usage_store.record(lic_type, hour, now):
+            report.acted += 1
+        else:
+            report.skipped += 1
+    return report.publish()
+
+
+SWEEPS = {f.__name__: f for f in (expire_trials, block_unconfirmed, deactivate_silent, meter_usage)}

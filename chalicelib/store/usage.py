@@ -1,0 +1,27 @@
+"""Hourly usage records for billing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pynamodb.exceptions import PutError
+
+from chalicelib.domain.model import LicenseType
+from chalicelib.store.models import UsageItem
+
+
+def hour_key(hour: datetime, lic_type_id: str) -> str:
+    return f"{hour.strftime('%Y-%m-%dT%H')}#{lic_type_id}"
+
+
+def record(lic_type: LicenseType, hour: datetime, now: datetime) -> bool:
+    """Write the hour's record once; False if the hour was already metered (invariant 5)."""
+    item = UsageItem(lic_type.tenant_id, hour_key(hour, lic_type.lic_type_id), lic_type_id=lic_type.lic_type_id,
+                     in_use=lic_type.in_use, capacity=lic_type.capacity, metered_at=now)
+    try:
+        item.save(condition=UsageItem.hour_type.does_not_exist())
+    except PutError as e:
+        if e.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
