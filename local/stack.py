@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import secrets
 import shlex
@@ -63,7 +64,7 @@ class StackError(RuntimeError):
     """The stack could not start (port taken, the API died, a dependency failed)."""
 
 
-class StopRequested(Exception):  # noqa: N818 - a request, not an error
+class StopRequested(Exception):
     """A stop signal arrived while the stack was starting."""
 
 
@@ -112,12 +113,11 @@ class LocalStack:
             self._claim_port()
             self._start_moto()
             self._set_environment()
+            self._start_api()  # its ~1 s of imports overlap the tables and the demo tenant
             self._prepare_store()
             self._check_stop()
             if self.with_demo:
                 self.demo = self._seed_demo()
-            self._check_stop()
-            self._start_api()
             self._wait_until_healthy()
         except BaseException:
             self.stop()
@@ -151,15 +151,20 @@ class LocalStack:
     def _claim_port(self) -> None:
         """Fail early and clearly when the port is taken; port 0 picks a free one."""
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            # As the API's server does: connections in TIME_WAIT from a previous run do not count.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind((HOST, self.port))
             except OSError as e:
-                raise StackError(f"{HOST}:{self.port} is in use ({e.strerror}); choose another with --port or PORT") from e
+                raise StackError(f"{HOST}:{self.port} is in use ({e.strerror}); "
+                                 "choose another port with --port or PORT") from e
             self.port = probe.getsockname()[1]
 
     def _start_moto(self) -> None:
         from moto.server import ThreadedMotoServer
 
+        # One access-log line per DynamoDB call drowns the API's own log: keep moto's warnings only.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         server = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
         server.start()
         self._cleanup.callback(server.stop)
@@ -232,6 +237,8 @@ class LocalStack:
 
     def _start_api(self) -> None:
         chalice = str(Path(sys.executable).with_name("chalice"))
+        if not Path(chalice).is_file():
+            raise StackError(f"no chalice next to {sys.executable}: run with the project's venv (make run)")
         command = [sys.executable, chalice, "local", "--host", HOST, "--port", str(self.port),
                    "--no-autoreload", "--stage", STAGE]
         if sys.platform.startswith("linux"):
