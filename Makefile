@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
 
-.PHONY: run test lint format bench package clean
+.PHONY: run sweep test lint format bench package clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 ## make run: the whole service on this machine (moto DynamoDB, demo tenant, API on PORT or 8000)
 run: $(STAMP)
 	$(PY) -m local.stack
+
+## make sweep NAME=deactivate_silent AT=2026-12-01T00:00:00Z: run a scheduled function once on the local stack
+sweep: $(STAMP)
+	$(PY) -m local.sweep $(NAME) $(if $(AT),--at $(AT))
 
 ## make test: every test (unit, service, e2e, infra), then ruff
 test: $(STAMP)

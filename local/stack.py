@@ -40,6 +40,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+STATE_DIR = ROOT / ".local"
+
+
+def state_file(port: int) -> Path:
+    """Where the stack serving ``port`` says where its moto is (for ``python -m local.sweep``)."""
+    return STATE_DIR / f"stack-{port}.json"
+
 HOST = "127.0.0.1"
 STAGE = "dev"
 
@@ -58,6 +65,24 @@ if os.getppid() != int(sys.argv[1]):
     sys.exit(1)  # the stack is already gone
 os.execv(sys.argv[2], sys.argv[2:])
 """
+
+
+def use_app_environment(moto_endpoint: str, operator_key_sha256: str = "") -> None:
+    """Point this process's app configuration (chalicelib/settings.py) at a local moto."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        os.environ.pop(name, None)
+    os.environ.update({
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "STAGE": STAGE,
+        "TABLE_PREFIX": "licensing-dev-",
+        "SIGNING_KEY_SECRET_ID": "licensing/dev/lease-signing-key",
+        "SIGNING_KEY_AUTOCREATE": "true",
+        "OPERATOR_KEY_SHA256": operator_key_sha256,
+    })
 
 
 class StackError(RuntimeError):
@@ -89,8 +114,10 @@ class LocalStack:
     """
 
     def __init__(self, port: int = 8000, *, operator_key: str | None = None, demo: bool = True,
-                 stop_event: threading.Event | None = None, startup_timeout_s: float = 60.0) -> None:
+                 stop_event: threading.Event | None = None, startup_timeout_s: float = 60.0,
+                 schedule_every_s: float = 60.0) -> None:
         self.port = port
+        self.schedule_every_s = schedule_every_s
         self.operator_key = operator_key or f"lk_op.{secrets.token_urlsafe(24)}"
         self.with_demo = demo
         self.startup_timeout_s = startup_timeout_s
@@ -119,6 +146,8 @@ class LocalStack:
             if self.with_demo:
                 self.demo = self._seed_demo()
             self._wait_until_healthy()
+            self._write_state()
+            self._start_schedules()
         except BaseException:
             self.stop()
             raise
@@ -173,20 +202,7 @@ class LocalStack:
 
     def _set_environment(self) -> None:
         """The app's configuration (see chalicelib/settings.py), before chalicelib is imported."""
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-            os.environ.pop(name, None)
-        os.environ.update({
-            "AWS_ENDPOINT_URL": self.moto_endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_REGION": "us-east-1",
-            "STAGE": STAGE,
-            "TABLE_PREFIX": "licensing-dev-",
-            "SIGNING_KEY_SECRET_ID": "licensing/dev/lease-signing-key",
-            "SIGNING_KEY_AUTOCREATE": "true",
-            "OPERATOR_KEY_SHA256": hashlib.sha256(self.operator_key.encode()).hexdigest(),
-        })
+        use_app_environment(self.moto_endpoint, hashlib.sha256(self.operator_key.encode()).hexdigest())
         models = sys.modules.get("chalicelib.store.models")
         if models is not None and models.TenantItem.Meta.host != self.moto_endpoint:
             raise StackError("chalicelib was imported before the local stack set its environment; "
@@ -250,6 +266,33 @@ class LocalStack:
         process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
         self.api_process = process
         self._cleanup.callback(_stop_process_group, process)
+
+    def _write_state(self) -> None:
+        """Where this stack's moto is, for ``python -m local.sweep`` (removed on stop)."""
+        path = state_file(self.port)
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps({"moto_endpoint": self.moto_endpoint, "base_url": self.base_url,
+                                    "pid": os.getpid()}))
+        self._cleanup.callback(path.unlink, missing_ok=True)
+
+    def _start_schedules(self) -> None:
+        """The scheduled functions on the real clock, every ``schedule_every_s`` (production runs
+        them hourly and every five minutes; locally a minute shows them at work)."""
+        if self.schedule_every_s <= 0:
+            return
+        stopped = threading.Event()
+
+        def tick() -> None:
+            while not stopped.wait(self.schedule_every_s):
+                at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                for name, report in run_scheduled(SCHEDULED, at).items():
+                    if report.get("acted"):
+                        print(f"local stack: {name} at {at}: {report}", file=sys.stderr, flush=True)
+
+        thread = threading.Thread(target=tick, name="schedules", daemon=True)
+        thread.start()
+        self._cleanup.callback(thread.join, 10)
+        self._cleanup.callback(stopped.set)
 
     def _wait_until_healthy(self) -> None:
         deadline = time.monotonic() + self.startup_timeout_s
@@ -349,6 +392,25 @@ def _stop_process_group(process: subprocess.Popen, grace_s: float = 5.0) -> None
 def _killpg(pgid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, sig)
+
+
+SCHEDULED = ("expire_trials", "block_unconfirmed", "deactivate_silent", "meter_usage")
+
+
+def run_scheduled(names: tuple[str, ...] | list[str], at: str) -> dict[str, dict]:
+    """Invoke scheduled functions of the app as EventBridge would, with ``at`` as the event's
+    time, in this process (whose environment points at the stack's moto)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from chalice.test import Client
+
+    from app import app
+
+    event = {"version": "0", "id": f"local-{secrets.token_hex(4)}", "detail-type": "Scheduled Event",
+             "source": "aws.events", "account": "123456789012", "time": at, "region": "us-east-1",
+             "resources": [], "detail": {}}
+    with Client(app, stage_name=STAGE, project_dir=str(ROOT)) as client:
+        return {name: client.lambda_.invoke(name, event).payload for name in names}
 
 
 def main(argv: list[str] | None = None) -> int:

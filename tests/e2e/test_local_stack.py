@@ -102,3 +102,30 @@ def test_ctrl_c_stops_the_api_and_moto(stack: RunningStack):
     assert chalice_local_pids(stack.port) == [stack.info["api_pid"]]
 
     assert_stopped_cleanly(stack, signal.SIGINT)
+
+
+def test_a_sweep_run_at_a_chosen_time_blocks_an_unconfirmed_loadmaster(stack: RunningStack):
+    import os
+    import subprocess
+    import sys
+
+    from tests.e2e.conftest import ROOT
+
+    info = stack.info
+    granted = requests.post(f"{stack.base_url}/v1/activations", json={**LOADMASTER, "lic_type_id": info["lic_type_id"]},
+                            headers={"X-Activation-Key": info["activation_key"]}, timeout=TIMEOUT).json()
+
+    from datetime import UTC, datetime, timedelta
+
+    in_two_days = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    swept = subprocess.run([sys.executable, "-m", "local.sweep", "block_unconfirmed", "--port", str(stack.port),
+                            "--at", in_two_days], cwd=ROOT, capture_output=True, text=True,
+                           timeout=60, env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")})
+    check_in = requests.post(f"{stack.base_url}/v1/devices/{granted['device_id']}/check-ins",
+                             json={k: LOADMASTER[k] for k in ("mac", "ip", "port", "version")},
+                             headers={"Authorization": f"Device {granted['device_token']}"}, timeout=TIMEOUT)
+
+    assert swept.returncode == 0, swept.stderr
+    reports = json.loads(swept.stdout)
+    assert reports["block_unconfirmed"]["acted"] == 1
+    assert check_in.status_code == 403 and check_in.json()["error"]["code"] == "DEVICE_BLOCKED"
