@@ -7,7 +7,7 @@ import re
 from chalice import Blueprint
 
 from chalicelib import clock
-from chalicelib.api.http import guarded, json_response, parse_body
+from chalicelib.api.http import json_response, parse_body, route
 from chalicelib.api.schemas import (
     ActivationRequest,
     ActivationResponse,
@@ -37,8 +37,7 @@ def _idempotency_key() -> str | None:
     return value
 
 
-@bp.route("/v1/activation/license-types", methods=["POST"])
-@guarded
+@route(bp, "/v1/activation/license-types", ["POST"])
 def license_types():
     tenant = auth.activation(bp.current_request.headers)
     lm = parse_body(bp.current_request.raw_body, LoadMasterRequest, loadmaster=True).loadmaster()
@@ -46,8 +45,7 @@ def license_types():
     return json_response(LicenseTypesResponse(license_types=[LicenseTypeResponse.of(t) for t in types]))
 
 
-@bp.route("/v1/activations", methods=["POST"])
-@guarded
+@route(bp, "/v1/activations", ["POST"])
 def activate():
     tenant = auth.activation(bp.current_request.headers)
     request = parse_body(bp.current_request.raw_body, ActivationRequest, loadmaster=True)
@@ -59,15 +57,13 @@ def activate():
     return json_response(body, 201, {"Idempotent-Replayed": "true"} if result.replayed else None)
 
 
-@bp.route("/v1/devices/{device_id}/confirm", methods=["POST"])
-@guarded
+@route(bp, "/v1/devices/{device_id}/confirm", ["POST"])
 def confirm(device_id: str):
     credential = auth.device(bp.current_request.headers, device_id)
     return json_response(DeviceResponse.of(activation.confirm(credential, device_id, clock.now())))
 
 
-@bp.route("/v1/devices/{device_id}/check-ins", methods=["POST"])
-@guarded
+@route(bp, "/v1/devices/{device_id}/check-ins", ["POST"])
 def check_ins(device_id: str):
     credential = auth.device(bp.current_request.headers, device_id)
     request = parse_body(bp.current_request.raw_body, CheckInRequest, loadmaster=True)
@@ -79,8 +75,7 @@ def check_ins(device_id: str):
                                          device_token=result.device_token))
 
 
-@bp.route("/v1/devices/{device_id}/deactivate", methods=["POST"])
-@guarded
+@route(bp, "/v1/devices/{device_id}/deactivate", ["POST"])
 def deactivate(device_id: str):
     credential = auth.device(bp.current_request.headers, device_id)
     return json_response(DeviceResponse.of(check_in.deactivate(credential, device_id, clock.now())))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib import clock
-from chalicelib.api.http import decode_cursor, encode_cursor, guarded, json_response, parse_body, parse_query
+from chalicelib.api.http import decode_cursor, encode_cursor, json_response, parse_body, parse_query, route
 from chalicelib.api.schemas import (
     ContractRequest,
     OwnerRequest,
@@ -29,8 +29,7 @@ def _tenant_view(tenant) -> TenantResponse:
     return TenantResponse.of(tenants.with_effective_state(tenant, clock.now()))
 
 
-@bp.route("/v1/tenants", methods=["POST"])
-@guarded
+@route(bp, "/v1/tenants", ["POST"])
 def create_tenant():
     auth.operator(bp.current_request.headers)
     request = parse_body(bp.current_request.raw_body, TenantCreateRequest)
@@ -40,8 +39,7 @@ def create_tenant():
     return json_response(body, 201)
 
 
-@bp.route("/v1/tenants", methods=["GET"])
-@guarded
+@route(bp, "/v1/tenants", ["GET"])
 def list_tenants():
     auth.operator(bp.current_request.headers)
     page = parse_query(bp.current_request.query_params, PageQuery)
@@ -50,15 +48,13 @@ def list_tenants():
                                          next=encode_cursor(last_key, _CURSOR_SCOPE)))
 
 
-@bp.route("/v1/tenants/{tenant_id}", methods=["GET"])
-@guarded
+@route(bp, "/v1/tenants/{tenant_id}", ["GET"])
 def get_tenant(tenant_id: str):
     auth.operator(bp.current_request.headers)
     return json_response(_tenant_view(tenants.get_tenant(tenant_id)))
 
 
-@bp.route("/v1/tenants/{tenant_id}/trial", methods=["POST"])
-@guarded
+@route(bp, "/v1/tenants/{tenant_id}/trial", ["POST"])
 def start_trial(tenant_id: str):
     auth.operator(bp.current_request.headers)
     request = parse_body(bp.current_request.raw_body, TrialRequest)
@@ -67,8 +63,7 @@ def start_trial(tenant_id: str):
     return json_response(_tenant_view(tenant), 201)
 
 
-@bp.route("/v1/tenants/{tenant_id}/contracts", methods=["POST"])
-@guarded
+@route(bp, "/v1/tenants/{tenant_id}/contracts", ["POST"])
 def apply_contract(tenant_id: str):
     auth.operator(bp.current_request.headers)
     request = parse_body(bp.current_request.raw_body, ContractRequest)
@@ -77,16 +72,14 @@ def apply_contract(tenant_id: str):
     return json_response(_tenant_view(tenant), 201)
 
 
-@bp.route("/v1/tenants/{tenant_id}/terminate", methods=["POST"])
-@guarded
+@route(bp, "/v1/tenants/{tenant_id}/terminate", ["POST"])
 def terminate(tenant_id: str):
     auth.operator(bp.current_request.headers)
     tenant, deactivated = tenants.terminate(tenant_id, clock.now())
     return json_response(TerminatedResponse(devices_deactivated=deactivated, **_tenant_view(tenant).model_dump()))
 
 
-@bp.route("/v1/tenants/{tenant_id}/owner", methods=["POST"])
-@guarded
+@route(bp, "/v1/tenants/{tenant_id}/owner", ["POST"])
 def change_owner(tenant_id: str):
     auth.operator(bp.current_request.headers)
     request = parse_body(bp.current_request.raw_body, OwnerRequest)

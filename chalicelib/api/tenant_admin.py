@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib import clock
-from chalicelib.api.http import guarded, json_response, parse_body
+from chalicelib.api.http import json_response, parse_body, route
 from chalicelib.api.schemas import (
     LicenseStateResponse,
     LicenseTypeCreateRequest,
@@ -20,23 +20,20 @@ from chalicelib.services.tenants import with_effective_state
 bp = Blueprint(__name__)
 
 
-@bp.route("/v1/license", methods=["GET"])
-@guarded
+@route(bp, "/v1/license", ["GET"])
 def license_state():
     tenant = auth.tenant_admin(bp.current_request.headers)
     return json_response(LicenseStateResponse.of(with_effective_state(tenant, clock.now())))
 
 
-@bp.route("/v1/license-types", methods=["GET"])
-@guarded
+@route(bp, "/v1/license-types", ["GET"])
 def list_license_types():
     tenant = auth.tenant_admin(bp.current_request.headers)
     types = license_types.list_license_types(tenant)
     return json_response(LicenseTypesResponse(license_types=[LicenseTypeResponse.of(t) for t in types]))
 
 
-@bp.route("/v1/license-types", methods=["POST"])
-@guarded
+@route(bp, "/v1/license-types", ["POST"])
 def create_license_type():
     tenant = auth.tenant_admin(bp.current_request.headers)
     request = parse_body(bp.current_request.raw_body, LicenseTypeCreateRequest)
@@ -45,15 +42,13 @@ def create_license_type():
     return json_response(LicenseTypeResponse.of(created), 201)
 
 
-@bp.route("/v1/license-types/{lic_type_id}", methods=["GET"])
-@guarded
+@route(bp, "/v1/license-types/{lic_type_id}", ["GET"])
 def get_license_type(lic_type_id: str):
     tenant = auth.tenant_admin(bp.current_request.headers)
     return json_response(LicenseTypeResponse.of(license_types.get_license_type(tenant, lic_type_id)))
 
 
-@bp.route("/v1/license-types/{lic_type_id}", methods=["PATCH"])
-@guarded
+@route(bp, "/v1/license-types/{lic_type_id}", ["PATCH"])
 def update_license_type(lic_type_id: str):
     tenant = auth.tenant_admin(bp.current_request.headers)
     request = parse_body(bp.current_request.raw_body, LicenseTypeUpdateRequest)
@@ -61,8 +56,7 @@ def update_license_type(lic_type_id: str):
     return json_response(LicenseTypeResponse.of(updated))
 
 
-@bp.route("/v1/license-types/{lic_type_id}", methods=["DELETE"])
-@guarded
+@route(bp, "/v1/license-types/{lic_type_id}", ["DELETE"])
 def delete_license_type(lic_type_id: str):
     tenant = auth.tenant_admin(bp.current_request.headers)
     license_types.delete_license_type(tenant, lic_type_id)

@@ -133,3 +133,15 @@ def test_no_mangled_activation_produces_a_5xx(api, trial_tenant, overrides):
 
     assert reply.status < 500, reply.body
     assert "error" in reply.body or reply.status == 201
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain"])
+def test_other_content_types_are_answered_in_the_contracts_terms(api, trial_tenant, content_type):
+    body = json.dumps({**LM, "lic_type_id": first_type_id(api, trial_tenant)})
+
+    as_text = api.post("/v1/activations", raw=body, headers={**trial_tenant.loadmaster, "Content-Type": content_type})
+    form = api.post("/v1/activations", raw="mac=1&ip=2", headers={**trial_tenant.loadmaster,
+                                                                  "Content-Type": content_type})
+
+    assert as_text.status == 201
+    assert form.status == 400 and form.code == "INVALID_INITIALIZATION"
