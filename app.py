@@ -4,7 +4,7 @@ they call live in ``chalicelib/services`` and ``chalicelib/domain``."""
 from chalice import Chalice, ConvertToMiddleware, Rate
 
 from chalicelib import clock
-from chalicelib.api import loadmaster, operator, public, tenant_admin
+from chalicelib.api import console, loadmaster, operator, public, tenant_admin
 from chalicelib.observability import flush_metrics, logger
 from chalicelib.services import sweeps
 
@@ -29,7 +29,7 @@ def request_context(event, get_response):
     return get_response(event)
 
 
-for blueprint in (public, operator, tenant_admin, loadmaster):
+for blueprint in (public, operator, tenant_admin, loadmaster, console):
     app.register_blueprint(blueprint.bp)
 
 
