@@ -32,6 +32,7 @@ class Settings:
     activation_uuid_attempts: int
     silent_bucket_s: int
     sweep_batch: int
+    event_ttl_days: int
     version: str
 
     @classmethod
@@ -52,12 +53,15 @@ class Settings:
             activation_uuid_attempts=int(env.get("ACTIVATION_UUID_ATTEMPTS", "5")),
             silent_bucket_s=int(env.get("SILENT_BUCKET_S", "43200")),
             sweep_batch=int(env.get("SWEEP_BATCH", "2000")),
+            event_ttl_days=int(env.get("EVENT_TTL_DAYS", "90")),
             version=env.get("SERVICE_VERSION", "0.1.0"),
         )
         if settings.max_body_bytes < 1024 or settings.activation_uuid_attempts < 1:
             raise ConfigurationError("MAX_BODY_BYTES must be >= 1024 and ACTIVATION_UUID_ATTEMPTS >= 1")
         if not 60 <= settings.silent_bucket_s <= 86400 or settings.sweep_batch < 1:
             raise ConfigurationError("SILENT_BUCKET_S must be 60..86400 and SWEEP_BATCH >= 1")
+        if not 1 <= settings.event_ttl_days <= 3650:
+            raise ConfigurationError("EVENT_TTL_DAYS must be 1..3650")
         return settings
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
 
 from chalicelib.domain.licensing import ExistingLicense, LoadMaster
-from chalicelib.domain.model import Device, LicenseType, Tenant
+from chalicelib.domain.model import Device, Event, LicenseType, OveragePolicy, Tenant, TenantSettings
 
 _MAC = re.compile(r"^[0-9a-f]{2}([:-]?)[0-9a-f]{2}(\1[0-9a-f]{2}){4}$")
 _EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$"
@@ -90,15 +90,51 @@ class CheckInRequest(BaseModel):
 # Tenant admin requests -------------------------------------------------------------------------
 
 
+Capacity = Annotated[int, Field(ge=0, le=10_000_000)]
+Seconds = Annotated[int, Field(ge=60, le=90 * 86400)]
+
+
 class LicenseTypeCreateRequest(_Strict):
     name: Name
     sku: Sku
-    capacity: Annotated[int, Field(ge=0, le=10_000_000)]
+    capacity: Capacity
+    overage_policy: OveragePolicy | None = None
 
 
 class LicenseTypeUpdateRequest(_Strict):
     name: Name | None = None
-    capacity: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+    capacity: Capacity | None = None
+    overage_policy: OveragePolicy | None = None
+
+
+class DeviceQuery(_Strict):
+    status: Literal["PENDING", "ACTIVE", "BLOCKED", "DEACTIVATED"] | None = None
+    lic_type_id: Annotated[str, Field(max_length=64)] | None = None
+    mac: Mac | None = None
+    ip: Ip | None = None
+    limit: Annotated[int, Field(ge=1, le=100)] = 50
+    next: Annotated[str, Field(max_length=4096)] | None = None
+
+
+class EventQuery(_Strict):
+    device_id: Annotated[str, Field(max_length=64)] | None = None
+    limit: Annotated[int, Field(ge=1, le=100)] = 50
+    next: Annotated[str, Field(max_length=4096)] | None = None
+
+
+class SettingsUpdateRequest(_Strict):
+    confirm_window_s: Seconds | None = None
+    check_in_interval_s: Seconds | None = None
+    silent_after_s: Seconds | None = None
+    lease_s: Seconds | None = None
+
+
+class KeyRotateRequest(_Strict):
+    kind: Literal["api", "activation"]
+
+
+class UsageQuery(_Strict):
+    month: Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])]
 
 
 # Operator requests -----------------------------------------------------------------------------
@@ -141,12 +177,14 @@ class LicenseTypeResponse(BaseModel):
     capacity: int
     in_use: int
     available: int
+    overage: int = Field(description="Instances in use beyond capacity (granted by the overage policy).")
+    overage_policy: OveragePolicy
     trial: bool
 
     @classmethod
     def of(cls, t: LicenseType) -> LicenseTypeResponse:
         return cls(lic_type_id=t.lic_type_id, name=t.name, sku=t.sku, capacity=t.capacity, in_use=t.in_use,
-                   available=t.available, trial=t.trial)
+                   available=t.available, overage=t.overage, overage_policy=t.overage_policy, trial=t.trial)
 
 
 class LicenseTypesResponse(BaseModel):
@@ -176,6 +214,84 @@ class DeviceResponse(BaseModel):
                    image=d.image, version=d.version, lic_type_id=d.lic_type_id, activated_at=d.activated_at,
                    confirm_by=d.confirm_by, confirmed_at=d.confirmed_at, last_check_in_at=d.last_check_in_at,
                    deactivated_at=d.deactivated_at, reason=d.reason)
+
+
+class DevicesResponse(BaseModel):
+    devices: list[DeviceResponse]
+    next: str | None
+
+
+class EventResponse(BaseModel):
+    event_id: str
+    at: Timestamp
+    kind: str
+    device_id: str | None
+    code: str | None
+    detail: dict
+
+    @classmethod
+    def of(cls, e: Event) -> EventResponse:
+        return cls(event_id=e.event_id, at=e.at, kind=e.kind, device_id=e.device_id, code=e.code, detail=e.detail)
+
+
+class EventsResponse(BaseModel):
+    events: list[EventResponse]
+    next: str | None
+
+
+class DeviceDetailResponse(DeviceResponse):
+    history: list[EventResponse] = Field(description="The device's latest events, newest first.")
+
+
+class SettingsResponse(BaseModel):
+    confirm_window_s: int
+    check_in_interval_s: int
+    silent_after_s: int
+    lease_s: int
+
+    @classmethod
+    def of(cls, s: TenantSettings) -> SettingsResponse:
+        return cls(confirm_window_s=s.confirm_window_s, check_in_interval_s=s.check_in_interval_s,
+                   silent_after_s=s.silent_after_s, lease_s=s.lease_s)
+
+
+class KeyRotatedResponse(BaseModel):
+    kind: Literal["api", "activation"]
+    key: str = Field(description="The new key, shown this once; the old one no longer works.")
+
+
+class LicenseTypeUsageResponse(BaseModel):
+    lic_type_id: str
+    name: str
+    sku: str
+    instance_hours: int
+    peak_instances: int
+    capacity: int
+    overage_hours: int
+
+
+class HourResponse(BaseModel):
+    hour: Timestamp
+    lic_type_id: str
+    in_use: int
+    capacity: int
+
+
+class UsageResponse(BaseModel):
+    month: str
+    license_types: list[LicenseTypeUsageResponse]
+    hours: list[HourResponse]
+
+
+class TenantUsageResponse(BaseModel):
+    tenant_id: str
+    name: str
+    license_types: list[LicenseTypeUsageResponse]
+
+
+class OperatorUsageResponse(BaseModel):
+    month: str
+    tenants: list[TenantUsageResponse]
 
 
 class ActivationResponse(BaseModel):

@@ -22,6 +22,18 @@ class DeviceStatus(StrEnum):
     DEACTIVATED = "DEACTIVATED"
 
 
+@dataclass(frozen=True)
+class Event:
+    """A line of the tenant's debug log: what happened to which device, and why."""
+
+    event_id: str
+    at: datetime
+    kind: str
+    device_id: str | None = None
+    code: str | None = None
+    detail: dict = field(default_factory=dict)
+
+
 # The statuses in which a device holds an instance of its license type's pool.
 HOLDING = (DeviceStatus.PENDING, DeviceStatus.ACTIVE)
 
@@ -60,6 +72,21 @@ class Tenant:
         return self.state
 
 
+class OveragePolicy(StrEnum):
+    """How far past its capacity a pool may grant: the seed's hard limit by default."""
+
+    NO_OVERAGE = "NO_OVERAGE"
+    ALLOW_1_25X = "ALLOW_1_25X"
+    ALLOW_1_5X = "ALLOW_1_5X"
+    ALLOW_2X = "ALLOW_2X"
+    ALWAYS_ALLOW = "ALWAYS_ALLOW"
+
+    def max_in_use(self, capacity: int) -> int | None:
+        """The most instances a pool of ``capacity`` may hold; None for no limit."""
+        factor = {"NO_OVERAGE": 4, "ALLOW_1_25X": 5, "ALLOW_1_5X": 6, "ALLOW_2X": 8}.get(self.value)
+        return None if factor is None else capacity * factor // 4
+
+
 @dataclass(frozen=True)
 class LicenseType:
     tenant_id: str
@@ -69,10 +96,15 @@ class LicenseType:
     capacity: int
     in_use: int
     trial: bool = False
+    overage_policy: OveragePolicy = OveragePolicy.NO_OVERAGE
 
     @property
     def available(self) -> int:
         return max(self.capacity - self.in_use, 0)
+
+    @property
+    def overage(self) -> int:
+        return max(self.in_use - self.capacity, 0)
 
 
 @dataclass(frozen=True)

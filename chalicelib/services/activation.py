@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
 from chalicelib.domain import ids
@@ -27,6 +27,7 @@ from chalicelib.observability import count, logger
 from chalicelib.security.tokens import DeviceCredential, Lease, issue_device_token, issue_lease
 from chalicelib.settings import get_settings
 from chalicelib.store import devices as device_store
+from chalicelib.store import events
 from chalicelib.store import tenants as tenant_store
 from chalicelib.store.transaction import TransactionCancelled
 
@@ -37,13 +38,15 @@ class Activation:
     device_token: str
     lease: Lease
     replayed: bool = False
+    overage: bool = False
 
 
-def refused(code: Code, tenant: Tenant, lm: LoadMaster, lic_type_id: str | None = None) -> None:
-    """Count and log a refusal (the caller raises it)."""
+def refused(code: Code, tenant: Tenant, lm: LoadMaster, now: datetime, lic_type_id: str | None = None) -> None:
+    """Count, log and put in the tenant's debug log a refusal (the caller raises it)."""
     count("ActivationsRefused", code=str(code))
-    logger.info("activation refused", extra={"tenant_id": tenant.tenant_id, "code": str(code), "mac": lm.mac,
-                                             "ip": lm.ip, "port": lm.port, "lic_type_id": lic_type_id})
+    detail = {"mac": lm.mac, "ip": lm.ip, "port": lm.port, "sku": lm.sku, "lic_type_id": lic_type_id}
+    logger.info("activation refused", extra={"tenant_id": tenant.tenant_id, "code": str(code), **detail})
+    events.record(tenant.tenant_id, "activation.refused", now, code=str(code), **detail)
 
 
 def _mac_blocked(tenant: Tenant, lm: LoadMaster, now: datetime) -> bool:
@@ -62,7 +65,7 @@ def license_types_for(tenant: Tenant, lm: LoadMaster, now: datetime) -> list[Lic
         image_is_spla(lm)
         return types_for_sku(tenant_store.list_license_types(tenant.tenant_id), lm.sku)
     except DomainError as e:
-        refused(e.code, tenant, lm)
+        refused(e.code, tenant, lm, now)
         raise
 
 
@@ -79,10 +82,12 @@ def activate(tenant: Tenant, lm: LoadMaster, lic_type_id: str, *, idempotency_ke
     try:
         activation = _activate(tenant, lm, lic_type_id, idempotency_key, now)
     except DomainError as e:
-        refused(e.code, tenant, lm, lic_type_id)
+        refused(e.code, tenant, lm, now, lic_type_id)
         raise
     if not activation.replayed:
         count("ActivationsGranted")
+        if activation.overage:
+            count("OverageGranted")
     logger.info("activation granted", extra={
         "tenant_id": tenant.tenant_id, "device_id": activation.device.device_id, "mac": lm.mac,
         "lic_type_id": lic_type_id, "replayed": activation.replayed})
@@ -97,11 +102,17 @@ class _Retry(Exception):
 def _activate(tenant: Tenant, lm: LoadMaster, lic_type_id: str, idempotency_key: str | None,
               now: datetime) -> Activation:
     tenant_may_license(tenant, lm, now)
-    if not is_spla_image(lm.image):
-        # The seed's order puts "blocked" before "not an SPLA image".
+    lic_type = tenant_store.get_license_type(tenant.tenant_id, lic_type_id)
+    if not is_spla_image(lm.image) or lic_type is None or lic_type.sku != lm.sku:
+        # A refusal is coming: give the one the seed's order puts first (blocked, not SPLA, no
+        # type for the SKU, invalid type).
         if _mac_blocked(tenant, lm, now):
             raise DomainError(Code.DEVICE_BLOCKED)
         image_is_spla(lm)
+        types_for_sku(tenant_store.list_license_types(tenant.tenant_id), lm.sku)
+        license_type_fits(lic_type, lm)
+    # Over capacity but within the overage policy: granted, metered as overage, and said so.
+    overage = lic_type.in_use >= lic_type.capacity
     fingerprint = request_fingerprint(lm, lic_type_id) if idempotency_key else None
     for _ in range(get_settings().activation_uuid_attempts):
         device = Device(
@@ -113,7 +124,7 @@ def _activate(tenant: Tenant, lm: LoadMaster, lic_type_id: str, idempotency_key:
             check_in_interval_s=tenant.settings.check_in_interval_s,
         )
         try:
-            device_store.insert_activation(device, tenant_state=tenant.state, now=now,
+            device_store.insert_activation(device, tenant_state=tenant.state, now=now, overage=overage,
                                            idempotency_key=idempotency_key, request_hash=fingerprint)
         except TransactionCancelled as e:
             try:
@@ -121,7 +132,7 @@ def _activate(tenant: Tenant, lm: LoadMaster, lic_type_id: str, idempotency_key:
             except _Retry:
                 continue
             return _issue(replay, now, replayed=True)
-        return _issue(device, now)
+        return replace(_issue(device, now), overage=overage)
     # "Unable to generate license UUID": every attempt collided with an existing license.
     raise DomainError(Code.UUID_GENERATION_FAILED)
 
@@ -151,6 +162,7 @@ def _explain_refusal(failed: set[str], tenant: Tenant, lm: LoadMaster, lic_type_
         raise conflict("This MAC already holds a license of another license type.",
                        device_id=device.device_id, lic_type_id=device.lic_type_id)
     if "type" in failed:
+        # Deleted or changed since it was read.
         lic_type = tenant_store.get_license_type(t, lic_type_id)
         if lic_type is None or lic_type.sku != lm.sku:
             types_for_sku(tenant_store.list_license_types(t), lm.sku)
@@ -189,6 +201,7 @@ def confirm(credential: DeviceCredential, device_id: str, now: datetime) -> Devi
         confirmed = device_store.confirm(device_id, credential.tenant_id, credential.version, now)
         if confirmed is not None:
             logger.info("device confirmed", extra={"tenant_id": credential.tenant_id, "device_id": device_id})
+            events.record(credential.tenant_id, "device.confirmed", now, device_id=device_id, mac=confirmed.mac)
             return confirmed
         device = device_store.get_device(device_id)
         if device is None or device.tenant_id != credential.tenant_id:

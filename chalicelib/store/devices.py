@@ -19,6 +19,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib.domain.model import HOLDING, Device, DeviceStatus, TenantState
 from chalicelib.settings import get_settings
+from chalicelib.store.events import event_item
 from chalicelib.store.models import DUE_SHARDS, ClaimItem, DeviceItem, LicenseTypeItem, TenantItem
 from chalicelib.store.transaction import Transaction, TransactionCancelled
 
@@ -111,14 +112,14 @@ def get_claim(key: str, now: datetime) -> Claim | None:
     return Claim(item.device_id, item.lic_type_id, bool(item.blocked), item.request_hash)
 
 
-def insert_activation(device: Device, *, tenant_state: TenantState, now: datetime,
-                      idempotency_key: str | None, request_hash: str | None) -> None:
-    """Take one instance of the device's license type and of the tenant's capacity, write the
-    device PENDING and claim its MAC, its address and the idempotency key, all or nothing.
+def insert_activation(device: Device, *, tenant_state: TenantState, now: datetime, idempotency_key: str | None,
+                      request_hash: str | None, overage: bool = False) -> None:
+    """Take one instance of the device's license type, write the device PENDING and claim its
+    MAC, its address and the idempotency key, with the event that says so: all or nothing.
 
     Raises ``TransactionCancelled`` naming the conditions that failed: ``device`` (the UUID
-    exists), ``mac``, ``address``, ``idempotency``, ``type`` (missing, other SKU or full),
-    ``tenant`` (state changed or capacity full).
+    exists), ``mac``, ``address``, ``idempotency``, ``type`` (gone, other SKU, or at the most
+    its overage policy allows), ``tenant`` (state changed, or a trial's shared capacity full).
     """
     t, shard = device.tenant_id, _shard(device.device_id)
     tx = Transaction()
@@ -139,12 +140,16 @@ def insert_activation(device: Device, *, tenant_state: TenantState, now: datetim
         tx.put("idempotency", ClaimItem(idempotency_claim(t, idempotency_key), request_hash=request_hash,
                                         expires_at=now + IDEMPOTENCY_TTL, **claim),
                condition=ClaimItem.claim.does_not_exist())
+    tx.put("event", event_item(t, "activation.granted", now, device_id=device.device_id, mac=device.mac,
+                               ip=device.ip, port=device.port, lic_type_id=device.lic_type_id,
+                               overage=overage or None))
     tx.update("type", LicenseTypeItem(t, device.lic_type_id), [LicenseTypeItem.in_use.add(1)],
               condition=LicenseTypeItem.lic_type_id.exists() & (LicenseTypeItem.sku == device.sku)
-              & (LicenseTypeItem.in_use < LicenseTypeItem.capacity))
-    tenant_condition = (TenantItem.state == str(tenant_state)) & (TenantItem.in_use < TenantItem.capacity)
+              & (LicenseTypeItem.max_in_use.does_not_exist() | (LicenseTypeItem.in_use < LicenseTypeItem.max_in_use)))
+    tenant_condition = TenantItem.state == str(tenant_state)
     if tenant_state == TenantState.TRIAL:
-        tenant_condition &= TenantItem.trial_expires_at > now
+        # A trial's instances are shared by its license types (one per SKU): the tenant counts.
+        tenant_condition &= (TenantItem.trial_expires_at > now) & (TenantItem.in_use < TenantItem.capacity)
     tx.update("tenant", TenantItem(t), [TenantItem.in_use.add(1)], condition=tenant_condition)
     tx.commit()
 
@@ -190,6 +195,8 @@ def release(holder: Holder, to: DeviceStatus, reason: str, now: datetime, *, onl
     tx.update("tenant", TenantItem(t), [TenantItem.in_use.add(-1)], condition=TenantItem.in_use > 0)
     held_by_device = ClaimItem.device_id == holder.device_id
     tx.delete("address", ClaimItem(address_claim(t, _address(holder.ip, holder.port))), condition=held_by_device)
+    tx.put("event", event_item(t, f"device.{to.lower()}", now, device_id=holder.device_id, reason=reason,
+                               mac=holder.mac, ip=holder.ip, port=holder.port, lic_type_id=holder.lic_type_id))
     if to == DeviceStatus.BLOCKED:
         tx.update("mac", ClaimItem(mac_claim(t, holder.mac)), [ClaimItem.blocked.set(True)], condition=held_by_device)
     else:
@@ -212,6 +219,26 @@ def unblock(device: Device, now: datetime) -> bool:
               condition=DeviceItem.status == str(DeviceStatus.BLOCKED))
     tx.delete("mac", ClaimItem(mac_claim(device.tenant_id, device.mac)),
               condition=ClaimItem.device_id == device.device_id)
+    tx.put("event", event_item(device.tenant_id, "device.unblocked", now, device_id=device.device_id, mac=device.mac))
+    try:
+        tx.commit()
+    except TransactionCancelled as e:
+        if "device" in e.failed:
+            return False
+        raise
+    return True
+
+
+def delete_released(device: Device, now: datetime) -> bool:
+    """Remove a device that holds no instance (BLOCKED or DEACTIVATED) and its MAC claim if it
+    still has one; a later check-in of it is then UNKNOWN_DEVICE. False if it moved meanwhile."""
+    tx = Transaction()
+    tx.delete("device", DeviceItem(device.device_id), condition=DeviceItem.status == str(device.status))
+    if device.status == DeviceStatus.BLOCKED:
+        tx.delete("mac", ClaimItem(mac_claim(device.tenant_id, device.mac)),
+                  condition=ClaimItem.device_id == device.device_id)
+    tx.put("event", event_item(device.tenant_id, "device.deleted", now, device_id=device.device_id, mac=device.mac,
+                               ip=device.ip, port=device.port, lic_type_id=device.lic_type_id))
     try:
         tx.commit()
     except TransactionCancelled as e:
@@ -222,10 +249,19 @@ def unblock(device: Device, now: datetime) -> bool:
 
 
 def devices_of_tenant(tenant_id: str, *, limit: int | None = None, cursor: dict | None = None,
-                      holding_only: bool = False) -> tuple[list[Device], dict | None]:
-    condition = None
+                      holding_only: bool = False, status: str | None = None, lic_type_id: str | None = None,
+                      mac: str | None = None, ip: str | None = None) -> tuple[list[Device], dict | None]:
+    """A page of the tenant's devices, newest activation first, filtered."""
+    conditions = []
     if holding_only:
-        condition = DeviceItem.status.is_in(str(DeviceStatus.PENDING), str(DeviceStatus.ACTIVE))
+        conditions.append(DeviceItem.status.is_in(*(str(s) for s in HOLDING)))
+    for attribute, value in ((DeviceItem.status, status), (DeviceItem.lic_type_id, lic_type_id),
+                             (DeviceItem.mac, mac), (DeviceItem.ip, ip)):
+        if value is not None:
+            conditions.append(attribute == value)
+    condition = None
+    for c in conditions:
+        condition = c if condition is None else condition & c
     result = DeviceItem.by_tenant.query(tenant_id, filter_condition=condition, limit=limit,
                                         last_evaluated_key=cursor, scan_index_forward=False)
     devices = [device_from_item(i) for i in result]
@@ -303,3 +339,37 @@ def silent_due(now: datetime, limit: int) -> Iterator[Holder]:
         for item in DeviceItem.silent_due_index.query(f"S{shard}", DeviceItem.silent_due <= int(now.timestamp()),
                                                       limit=limit):
             yield _holder(item)
+
+
+def apply_settings(tenant_id: str, settings, now: datetime) -> int:
+    """Write the tenant's check-in interval, silent window and lease length onto each device that
+    holds an instance, moving its silent deadline to match. Each write is conditional on the
+    last check-in it was computed from: a check-in landing meanwhile is never undone."""
+    updated, cursor = 0, None
+    while True:
+        page, cursor = devices_of_tenant(tenant_id, holding_only=True, limit=100, cursor=cursor)
+        for device in page:
+            updated += _apply_settings(device, settings)
+        if cursor is None:
+            return updated
+
+
+def _apply_settings(device: Device, settings) -> int:
+    for _ in range(3):
+        last_seen = device.last_check_in_at or device.activated_at
+        seen = (DeviceItem.last_check_in_at.does_not_exist() if device.last_check_in_at is None
+                else DeviceItem.last_check_in_at == device.last_check_in_at)
+        try:
+            DeviceItem(device.device_id).update(
+                [DeviceItem.lease_s.set(settings.lease_s), DeviceItem.silent_after_s.set(settings.silent_after_s),
+                 DeviceItem.check_in_interval_s.set(settings.check_in_interval_s),
+                 DeviceItem.silent_due.set(silent_bucket_base(last_seen) + settings.silent_after_s)],
+                condition=seen & DeviceItem.status.is_in(*(str(s) for s in HOLDING)))
+            return 1
+        except UpdateError as e:
+            if e.cause_response_code != "ConditionalCheckFailedException":
+                raise
+        device = get_device(device.device_id)
+        if device is None or device.status not in HOLDING:
+            return 0
+    return 0

@@ -86,6 +86,9 @@ class LicenseTypeItem(Model):
     sku = UnicodeAttribute()
     capacity = NumberAttribute(default=0)
     in_use = NumberAttribute(default=0)
+    # The most instances the overage policy lets this pool hold; absent: no limit (ALWAYS_ALLOW).
+    max_in_use = NumberAttribute(null=True)
+    overage_policy = UnicodeAttribute(default="NO_OVERAGE")
     trial = BooleanAttribute(default=False)
     created_at = UTCDateTimeAttribute()
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 
 from chalicelib.domain.errors import conflict, not_found
-from chalicelib.domain.model import LicenseType, Tenant, TenantSettings, TenantState
+from chalicelib.domain.model import LicenseType, OveragePolicy, Tenant, TenantSettings, TenantState
 from chalicelib.store.models import LicenseTypeItem, TenantItem, TenantSettingsMap
 from chalicelib.store.transaction import Transaction, TransactionCancelled
 
@@ -40,12 +40,13 @@ def tenant_from_item(item: TenantItem) -> Tenant:
 
 def license_type_from_item(item: LicenseTypeItem) -> LicenseType:
     return LicenseType(item.tenant_id, item.lic_type_id, item.name, item.sku, int(item.capacity),
-                       int(item.in_use), bool(item.trial))
+                       int(item.in_use), bool(item.trial), OveragePolicy(item.overage_policy))
 
 
 def _license_type_item(t: LicenseType, now: datetime) -> LicenseTypeItem:
     return LicenseTypeItem(t.tenant_id, t.lic_type_id, name=t.name, sku=t.sku, capacity=t.capacity,
-                           in_use=t.in_use, trial=t.trial, created_at=now)
+                           in_use=t.in_use, trial=t.trial, created_at=now, overage_policy=str(t.overage_policy),
+                           max_in_use=t.overage_policy.max_in_use(t.capacity))
 
 
 def create_tenant(tenant: Tenant) -> None:
@@ -117,7 +118,8 @@ def apply_contract(tenant: Tenant, contract_id: str, capacity: int, starts_at: d
         type_actions = [LicenseTypeItem.trial.set(False)]
         condition = LicenseTypeItem.lic_type_id.exists()
         if total > capacity:
-            type_actions.append(LicenseTypeItem.capacity.set(LicenseTypeItem.in_use))
+            type_actions += [LicenseTypeItem.capacity.set(LicenseTypeItem.in_use),
+                             LicenseTypeItem.max_in_use.set(LicenseTypeItem.in_use)]
         tx.update(f"type:{t.lic_type_id}", LicenseTypeItem(t.tenant_id, t.lic_type_id), type_actions,
                   condition=condition)
     try:
@@ -168,27 +170,34 @@ def create_license_type(t: LicenseType, now: datetime) -> None:
     _license_type_item(t, now).save(condition=LicenseTypeItem.lic_type_id.does_not_exist())
 
 
-def update_license_type(tenant_id: str, lic_type_id: str, *, name: str | None, capacity: int | None) -> LicenseType:
-    """Rename or resize a pool; a pool never shrinks below its instances in use (the condition
-    holds even against an activation landing at the same moment)."""
-    actions = []
-    condition = LicenseTypeItem.lic_type_id.exists()
+def update_license_type(current: LicenseType, *, name: str | None, capacity: int | None,
+                        overage_policy: OveragePolicy | None) -> LicenseType:
+    """Rename, resize or change the overage policy of a pool, as read in ``current``. A pool
+    never shrinks below its instances in use, and the write fails if the pool changed since
+    it was read (the limit it stores is computed from what was read)."""
+    capacity = current.capacity if capacity is None else capacity
+    policy = current.overage_policy if overage_policy is None else overage_policy
+    limit = policy.max_in_use(capacity)
+    actions = [LicenseTypeItem.capacity.set(capacity), LicenseTypeItem.overage_policy.set(str(policy)),
+               LicenseTypeItem.max_in_use.set(limit) if limit is not None else LicenseTypeItem.max_in_use.remove()]
     if name is not None:
         actions.append(LicenseTypeItem.name.set(name))
-    if capacity is not None:
-        actions.append(LicenseTypeItem.capacity.set(capacity))
-        condition &= LicenseTypeItem.in_use <= capacity
-    item = LicenseTypeItem(tenant_id, lic_type_id)
-    if actions:
-        try:
-            item.update(actions, condition=condition)
-        except UpdateError as e:
-            if _failed_condition(e):
-                if get_license_type(tenant_id, lic_type_id) is None:
-                    raise not_found("License type") from e
-                raise conflict("A license type cannot shrink below its instances in use.") from e
-            raise
-    found = get_license_type(tenant_id, lic_type_id)
+    condition = (LicenseTypeItem.lic_type_id.exists() & (LicenseTypeItem.in_use <= capacity)
+                 & (LicenseTypeItem.capacity == current.capacity)
+                 & (LicenseTypeItem.overage_policy == str(current.overage_policy)))
+    try:
+        LicenseTypeItem(current.tenant_id, current.lic_type_id).update(actions, condition=condition)
+    except UpdateError as e:
+        if _failed_condition(e):
+            found = get_license_type(current.tenant_id, current.lic_type_id)
+            if found is None:
+                raise not_found("License type") from e
+            if found.in_use > capacity:
+                raise conflict("A license type cannot shrink below its instances in use.",
+                               in_use=found.in_use) from e
+            raise conflict("The license type changed meanwhile; read it again.") from e
+        raise
+    found = get_license_type(current.tenant_id, current.lic_type_id)
     if found is None:
         raise not_found("License type")
     return found
@@ -219,3 +228,15 @@ def all_license_types():
     """Every license type of every tenant, for the meter: one small item per pool."""
     for item in LicenseTypeItem.scan():
         yield license_type_from_item(item)
+
+
+def set_settings(tenant_id: str, settings: TenantSettings) -> None:
+    TenantItem(tenant_id).update(
+        [TenantItem.settings.set(TenantSettingsMap(**{k: getattr(settings, k) for k in (
+            "confirm_window_s", "check_in_interval_s", "silent_after_s", "lease_s")}))],
+        condition=TenantItem.tenant_id.exists())
+
+
+def set_key_hash(tenant_id: str, attribute: str, sha256: str) -> None:
+    """Replace a key's hash: the old key stops working with this write."""
+    TenantItem(tenant_id).update([getattr(TenantItem, attribute).set(sha256)], condition=TenantItem.tenant_id.exists())

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from pynamodb.exceptions import PutError
 
 from chalicelib.domain.model import LicenseType
 from chalicelib.store.models import UsageItem
+
+
+@dataclass(frozen=True)
+class HourOfUse:
+    hour: datetime
+    lic_type_id: str
+    in_use: int
+    capacity: int
 
 
 def hour_key(hour: datetime, lic_type_id: str) -> str:
@@ -25,3 +34,10 @@ def record(lic_type: LicenseType, hour: datetime, now: datetime) -> bool:
             return False
         raise
     return True
+
+
+def hours_of_month(tenant_id: str, month: str) -> list[HourOfUse]:
+    """The tenant's metered hours of ``month`` (``YYYY-MM``), in time order: one query."""
+    return [HourOfUse(datetime.strptime(i.hour_type.split("#", 1)[0], "%Y-%m-%dT%H").replace(tzinfo=UTC),
+                      i.lic_type_id, int(i.in_use), int(i.capacity))
+            for i in UsageItem.query(tenant_id, UsageItem.hour_type.startswith(f"{month}-"))]

@@ -1,0 +1,21 @@
+"""Key rotation: a new tenant API key or activation key, shown once; the old one stops at once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from chalicelib.domain.model import Tenant
+from chalicelib.observability import logger
+from chalicelib.security.keys import KeyKind, issue_key
+from chalicelib.store import events
+from chalicelib.store import tenants as store
+
+ATTRIBUTE = {KeyKind.API: "api_key_hash", KeyKind.ACTIVATION: "activation_key_hash"}
+
+
+def rotate(tenant: Tenant, kind: KeyKind, now: datetime) -> str:
+    issued = issue_key(kind, tenant.tenant_id)
+    store.set_key_hash(tenant.tenant_id, ATTRIBUTE[kind], issued.sha256)
+    logger.info("key rotated", extra={"tenant_id": tenant.tenant_id, "kind": str(kind)})
+    events.record(tenant.tenant_id, "key.rotated", now, kind="api" if kind == KeyKind.API else "activation")
+    return issued.plaintext
