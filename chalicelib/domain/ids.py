@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import uuid
+
+# Orders events written by one container within the same second (times have second precision).
+_event_sequence = itertools.count()
 
 
 def new_device_id() -> str:
@@ -20,4 +24,4 @@ def new_lic_type_id() -> str:
 
 
 def new_event_suffix() -> str:
-    return secrets.token_hex(4)
+    return f"{next(_event_sequence):010d}{secrets.token_hex(3)}"

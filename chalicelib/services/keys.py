@@ -15,7 +15,8 @@ ATTRIBUTE = {KeyKind.API: "api_key_hash", KeyKind.ACTIVATION: "activation_key_ha
 
 def rotate(tenant: Tenant, kind: KeyKind, now: datetime) -> str:
     issued = issue_key(kind, tenant.tenant_id)
-    store.set_key_hash(tenant.tenant_id, ATTRIBUTE[kind], issued.sha256)
-    logger.info("key rotated", extra={"tenant_id": tenant.tenant_id, "kind": str(kind)})
-    events.record(tenant.tenant_id, "key.rotated", now, kind="api" if kind == KeyKind.API else "activation")
+    which = "api" if kind == KeyKind.API else "activation"
+    store.set_key_hash(tenant.tenant_id, ATTRIBUTE[kind], issued.sha256,
+                       events.event_item(tenant.tenant_id, "key.rotated", now, key_kind=which))
+    logger.info("key rotated", extra={"tenant_id": tenant.tenant_id, "key_kind": which})
     return issued.plaintext

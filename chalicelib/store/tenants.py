@@ -8,7 +8,7 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 
 from chalicelib.domain.errors import conflict, not_found
 from chalicelib.domain.model import LicenseType, OveragePolicy, Tenant, TenantSettings, TenantState
-from chalicelib.store.models import LicenseTypeItem, TenantItem, TenantSettingsMap
+from chalicelib.store.models import EventItem, LicenseTypeItem, TenantItem, TenantSettingsMap
 from chalicelib.store.transaction import Transaction, TransactionCancelled
 
 
@@ -237,6 +237,13 @@ def set_settings(tenant_id: str, settings: TenantSettings) -> None:
         condition=TenantItem.tenant_id.exists())
 
 
-def set_key_hash(tenant_id: str, attribute: str, sha256: str) -> None:
-    """Replace a key's hash: the old key stops working with this write."""
-    TenantItem(tenant_id).update([getattr(TenantItem, attribute).set(sha256)], condition=TenantItem.tenant_id.exists())
+def set_key_hash(tenant_id: str, attribute: str, sha256: str, event: EventItem) -> None:
+    """Replace a key's hash, with the event that says so: the old key stops working at once."""
+    tx = Transaction()
+    tx.update("tenant", TenantItem(tenant_id), [getattr(TenantItem, attribute).set(sha256)],
+              condition=TenantItem.tenant_id.exists())
+    tx.put("event", event)
+    try:
+        tx.commit()
+    except TransactionCancelled as e:
+        raise not_found("Tenant") from e
