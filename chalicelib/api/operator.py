@@ -68,7 +68,7 @@ def apply_contract(tenant_id: str):
     auth.operator(bp.current_request.headers)
     request = parse_body(bp.current_request.raw_body, ContractRequest)
     tenant = tenants.apply_contract(tenant_id, contract_id=request.contract_id, capacity=request.capacity,
-                                    starts_at=request.starts_at, ends_at=request.ends_at)
+                                    starts_at=request.starts_at, ends_at=request.ends_at, now=clock.now())
     return json_response(_tenant_view(tenant), 201)
 
 
@@ -83,4 +83,4 @@ def terminate(tenant_id: str):
 def change_owner(tenant_id: str):
     auth.operator(bp.current_request.headers)
     request = parse_body(bp.current_request.raw_body, OwnerRequest)
-    return json_response(_tenant_view(tenants.change_owner(tenant_id, request.owner_email)))
+    return json_response(_tenant_view(tenants.change_owner(tenant_id, request.owner_email, clock.now())))

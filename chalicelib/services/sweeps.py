@@ -16,6 +16,7 @@ from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.services.tenants import deactivate_all
 from chalicelib.settings import get_settings
 from chalicelib.store import devices as device_store
+from chalicelib.store import events
 from chalicelib.store import tenants as tenant_store
 from chalicelib.store import usage as usage_store
 from chalicelib.store.models import DeviceItem
@@ -73,10 +74,11 @@ def expire_trials(now: datetime) -> dict:
     report = SweepReport("expire_trials")
     for tenant in tenant_store.tenants_to_wind_down(now):
         report.due += 1
-        if tenant.state == TenantState.TRIAL and not tenant_store.set_state(
-                tenant.tenant_id, TenantState.EXPIRED, expected=TenantState.TRIAL):
-            report.skipped += 1  # a contract arrived meanwhile
-            continue
+        if tenant.state == TenantState.TRIAL:
+            if not tenant_store.set_state(tenant.tenant_id, TenantState.EXPIRED, expected=TenantState.TRIAL):
+                report.skipped += 1  # a contract arrived meanwhile
+                continue
+            events.record(tenant.tenant_id, "trial.expired", now)
         reason = "contract terminated" if tenant.state == TenantState.TERMINATED else "trial expired"
         deactivate_all(tenant.tenant_id, reason, now)
         report.acted += 1

@@ -12,6 +12,7 @@ from chalicelib.domain.model import HOLDING, DeviceStatus, LicenseType, Tenant, 
 from chalicelib.observability import logger
 from chalicelib.security.keys import KeyKind, issue_key
 from chalicelib.store import devices as device_store
+from chalicelib.store import events
 from chalicelib.store import tenants as store
 
 
@@ -30,6 +31,7 @@ def create_tenant(name: str, owner_email: str, now: datetime) -> NewTenant:
                     created_at=now, api_key_hash=api_key.sha256, activation_key_hash=activation_key.sha256)
     store.create_tenant(tenant)
     logger.info("tenant created", extra={"tenant_id": tenant_id})
+    events.record(tenant_id, "tenant.created", now, name=name)
     return NewTenant(tenant, api_key.plaintext, activation_key.plaintext)
 
 
@@ -51,11 +53,12 @@ def start_trial(tenant_id: str, *, days: int, instances: int, skus: list[str], n
              for sku in dict.fromkeys(skus)]
     store.start_trial(tenant_id, now + timedelta(days=days), instances, types, now)
     logger.info("trial started", extra={"tenant_id": tenant_id, "days": days, "instances": instances})
+    events.record(tenant_id, "trial.started", now, days=days, instances=instances, skus=list(dict.fromkeys(skus)))
     return store.require_tenant(tenant_id)
 
 
 def apply_contract(tenant_id: str, *, contract_id: str, capacity: int, starts_at: datetime,
-                   ends_at: datetime | None) -> Tenant:
+                   ends_at: datetime | None, now: datetime) -> Tenant:
     """The Metered Licensing contract: LICENSED with its capacity. Devices licensed under the
     trial keep their instances inside the new capacity."""
     tenant = store.require_tenant(tenant_id)
@@ -63,6 +66,7 @@ def apply_contract(tenant_id: str, *, contract_id: str, capacity: int, starts_at
         raise conflict("The contract's capacity is below the instances in use.", in_use=tenant.in_use)
     store.apply_contract(tenant, contract_id, capacity, starts_at, ends_at, store.list_license_types(tenant_id))
     logger.info("contract applied", extra={"tenant_id": tenant_id, "contract_id": contract_id, "capacity": capacity})
+    events.record(tenant_id, "contract.applied", now, contract_id=contract_id, capacity=capacity)
     return store.require_tenant(tenant_id)
 
 
@@ -72,6 +76,7 @@ def terminate(tenant_id: str, now: datetime) -> tuple[Tenant, int]:
     Running it again finishes what an interrupted run left."""
     store.require_tenant(tenant_id)
     store.set_state(tenant_id, TenantState.TERMINATED)
+    events.record(tenant_id, "tenant.terminated", now)
     deactivated = deactivate_all(tenant_id, "contract terminated", now)
     logger.info("tenant terminated", extra={"tenant_id": tenant_id, "deactivated": deactivated})
     return store.require_tenant(tenant_id), deactivated
@@ -100,10 +105,11 @@ def _deactivate(device, reason: str, now: datetime) -> int:
     raise RuntimeError(f"device {device.device_id} kept changing while being deactivated")
 
 
-def change_owner(tenant_id: str, owner_email: str) -> Tenant:
+def change_owner(tenant_id: str, owner_email: str, now: datetime) -> Tenant:
     """Change of ownership (seed 2.3): the account moves to another owner's email."""
     store.set_owner(tenant_id, owner_email)
     logger.info("owner changed", extra={"tenant_id": tenant_id})
+    events.record(tenant_id, "owner.changed", now)
     return store.require_tenant(tenant_id)
 
 

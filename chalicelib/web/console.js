@@ -484,7 +484,7 @@
     fillTypeFilter();
     let body;
     try {
-      body = await api("GET", "v1/devices", { ...d.filters, limit: PAGE_SIZE, next: d.cursors[d.page] });
+      body = await api("GET", "v1/devices", { limit: PAGE_SIZE, ...d.filters, next: d.cursors[d.page] });
       errorBox(errorBoxEl, null);
     } catch (e) {
       errorBox(errorBoxEl, e, "The devices could not be loaded");
@@ -495,7 +495,8 @@
     d.next = body.next || null;
     tbody.replaceChildren(...(devices.length ? devices.map(deviceRow)
       : [h("tr", {}, h("td", { colspan: 8, class: "empty" },
-        Object.keys(d.filters).length ? "No LoadMaster matches these filters." : "No LoadMaster has activated yet."))]));
+        Object.keys(d.filters).some((k) => k !== "limit") ? "No LoadMaster matches these filters."
+          : "No LoadMaster has activated yet."))]));
     $("#devices-next").disabled = !d.next;
     $("#devices-first").disabled = d.page === 0;
     $("#devices-page").textContent = `Page ${d.page + 1}`;
