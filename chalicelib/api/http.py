@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from chalice import Blueprint, Response
@@ -19,10 +20,36 @@ from chalicelib.settings import get_settings
 M = TypeVar("M", bound=BaseModel)
 
 
-def route(bp: Blueprint, path: str, methods: list[str]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a view on ``bp``, ``guarded``. Any Content-Type is let through: the body must
-    still be JSON, and a wrong one is answered in the contract's terms (INVALID_INITIALIZATION
-    for a LoadMaster) instead of Chalice's own 415 body."""
+@dataclass(frozen=True)
+class Operation:
+    """What the OpenAPI document says of a route; declared where the route is."""
+
+    method: str
+    path: str
+    summary: str
+    auth: str | None = None  # operator, tenant, activation, device, tenant_or_operator
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | tuple[type[BaseModel], ...] | None = None
+    status: int = 200
+    content_type: str = "application/json"
+    headers: tuple[str, ...] = ()
+
+
+OPERATIONS: list[Operation] = []
+
+
+def route(bp: Blueprint, path: str, methods: list[str], *, summary: str = "", auth: str | None = None,
+          body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
+          response: type[BaseModel] | tuple[type[BaseModel], ...] | None = None, status: int = 200,
+          content_type: str = "application/json",
+          headers: tuple[str, ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a view on ``bp``, ``guarded``, and describe it for the OpenAPI document. Any
+    Content-Type is let through: the body must still be JSON, and a wrong one is answered in the
+    contract's terms (INVALID_INITIALIZATION for a LoadMaster) instead of Chalice's own 415."""
+    for method in methods:
+        OPERATIONS.append(Operation(method, path, summary, auth, body, query, response, status, content_type,
+                                    headers))
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
         bp.route(path, methods=methods, content_types=["*/*"])(guarded(view))

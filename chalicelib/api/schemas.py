@@ -351,6 +351,33 @@ class TerminatedResponse(TenantResponse):
     devices_deactivated: int
 
 
+class DeletedResponse(BaseModel):
+    deleted: str
+
+
+class Jwk(BaseModel):
+    kty: Literal["OKP"]
+    crv: Literal["Ed25519"]
+    alg: Literal["EdDSA"]
+    use: Literal["sig"]
+    kid: str
+    x: str
+
+
+class JwksResponse(BaseModel):
+    keys: list[Jwk]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    detail: dict
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
 class HealthResponse(BaseModel):
     status: Literal["ok", "degraded"]
     version: str
