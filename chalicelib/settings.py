@@ -33,6 +33,8 @@ class Settings:
     silent_bucket_s: int
     sweep_batch: int
     event_ttl_days: int
+    activations_per_mac_per_hour: int
+    refusals_per_key_per_minute: int
     version: str
 
     @classmethod
@@ -54,6 +56,8 @@ class Settings:
             silent_bucket_s=int(env.get("SILENT_BUCKET_S", "43200")),
             sweep_batch=int(env.get("SWEEP_BATCH", "2000")),
             event_ttl_days=int(env.get("EVENT_TTL_DAYS", "90")),
+            activations_per_mac_per_hour=int(env.get("ACTIVATIONS_PER_MAC_PER_HOUR", "10")),
+            refusals_per_key_per_minute=int(env.get("REFUSALS_PER_KEY_PER_MINUTE", "30")),
             version=env.get("SERVICE_VERSION", "0.1.0"),
         )
         if settings.max_body_bytes < 1024 or settings.activation_uuid_attempts < 1:
@@ -62,6 +66,8 @@ class Settings:
             raise ConfigurationError("SILENT_BUCKET_S must be 60..86400 and SWEEP_BATCH >= 1")
         if not 1 <= settings.event_ttl_days <= 3650:
             raise ConfigurationError("EVENT_TTL_DAYS must be 1..3650")
+        if settings.activations_per_mac_per_hour < 1 or settings.refusals_per_key_per_minute < 1:
+            raise ConfigurationError("ACTIVATIONS_PER_MAC_PER_HOUR and REFUSALS_PER_KEY_PER_MINUTE must be >= 1")
         return settings
 
 

@@ -67,6 +67,8 @@ def is_transient(exc: Exception) -> bool:
                                                     "ProvisionedThroughputExceeded"} for r in reasons)
         # No response at all: the connection failed or timed out.
         return cause is None
-    from botocore.exceptions import BotoCoreError
+    from botocore.exceptions import BotoCoreError, ClientError
 
+    if isinstance(exc, ClientError):  # the check-in speaks to botocore directly
+        return exc.response.get("Error", {}).get("Code") in TRANSIENT_CAUSES
     return isinstance(exc, BotoCoreError)

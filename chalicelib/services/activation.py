@@ -26,9 +26,10 @@ from chalicelib.domain.model import HOLDING, Device, DeviceStatus, LicenseType, 
 from chalicelib.observability import count, logger
 from chalicelib.security.tokens import DeviceCredential, Lease, issue_device_token, issue_lease
 from chalicelib.settings import get_settings
+from chalicelib.store import counters, events
 from chalicelib.store import devices as device_store
-from chalicelib.store import events
 from chalicelib.store import tenants as tenant_store
+from chalicelib.store.counters import Window
 from chalicelib.store.transaction import TransactionCancelled
 
 
@@ -41,12 +42,20 @@ class Activation:
     overage: bool = False
 
 
-def refused(code: Code, tenant: Tenant, lm: LoadMaster, now: datetime, lic_type_id: str | None = None) -> None:
-    """Count, log and put in the tenant's debug log a refusal (the caller raises it)."""
-    count("ActivationsRefused", code=str(code))
+def refused(error: DomainError, tenant: Tenant, lm: LoadMaster, now: datetime,
+            lic_type_id: str | None = None) -> DomainError:
+    """Count, log and put in the tenant's debug log a refusal; the error to answer. Past
+    REFUSALS_PER_KEY_PER_MINUTE refusals for the tenant's activation key, the answer is
+    RATE_LIMITED instead, and nothing more is written: a key being probed costs little."""
+    window = Window.of(f"refused#{tenant.tenant_id}", now, 60)
+    if error.code != Code.RATE_LIMITED and not counters.take(window, get_settings().refusals_per_key_per_minute):
+        error = DomainError(Code.RATE_LIMITED, detail={"retry_after_s": window.retry_after_s})
+    count("ActivationsRefused", code=str(error.code))
     detail = {"mac": lm.mac, "ip": lm.ip, "port": lm.port, "sku": lm.sku, "lic_type_id": lic_type_id}
-    logger.info("activation refused", extra={"tenant_id": tenant.tenant_id, "code": str(code), **detail})
-    events.record(tenant.tenant_id, "activation.refused", now, code=str(code), **detail)
+    logger.info("activation refused", extra={"tenant_id": tenant.tenant_id, "code": str(error.code), **detail})
+    if error.code != Code.RATE_LIMITED:
+        events.record(tenant.tenant_id, "activation.refused", now, code=str(error.code), **detail)
+    return error
 
 
 def _mac_blocked(tenant: Tenant, lm: LoadMaster, now: datetime) -> bool:
@@ -65,8 +74,7 @@ def license_types_for(tenant: Tenant, lm: LoadMaster, now: datetime) -> list[Lic
         image_is_spla(lm)
         return types_for_sku(tenant_store.list_license_types(tenant.tenant_id), lm.sku)
     except DomainError as e:
-        refused(e.code, tenant, lm, now)
-        raise
+        raise refused(e, tenant, lm, now) from e
 
 
 def request_fingerprint(lm: LoadMaster, lic_type_id: str) -> str:
@@ -82,8 +90,7 @@ def activate(tenant: Tenant, lm: LoadMaster, lic_type_id: str, *, idempotency_ke
     try:
         activation = _activate(tenant, lm, lic_type_id, idempotency_key, now)
     except DomainError as e:
-        refused(e.code, tenant, lm, now, lic_type_id)
-        raise
+        raise refused(e, tenant, lm, now, lic_type_id) from e
     if not activation.replayed:
         count("ActivationsGranted")
         if activation.overage:
@@ -114,6 +121,9 @@ def _activate(tenant: Tenant, lm: LoadMaster, lic_type_id: str, idempotency_key:
     # Over capacity but within the overage policy: granted, metered as overage, and said so.
     overage = lic_type.in_use >= lic_type.capacity
     fingerprint = request_fingerprint(lm, lic_type_id) if idempotency_key else None
+    # At most ACTIVATIONS_PER_MAC_PER_HOUR activations of one MAC: counted in the transaction.
+    rate_window = Window.of(f"act#{tenant.tenant_id}#{lm.mac}", now, 3600)
+    rate = counters.take_action(rate_window, get_settings().activations_per_mac_per_hour)
     for _ in range(get_settings().activation_uuid_attempts):
         device = Device(
             device_id=ids.new_device_id(), tenant_id=tenant.tenant_id, mac=lm.mac, ip=lm.ip, port=lm.port,
@@ -125,10 +135,11 @@ def _activate(tenant: Tenant, lm: LoadMaster, lic_type_id: str, idempotency_key:
         )
         try:
             device_store.insert_activation(device, tenant_state=tenant.state, now=now, overage=overage,
-                                           idempotency_key=idempotency_key, request_hash=fingerprint)
+                                           idempotency_key=idempotency_key, request_hash=fingerprint, rate=rate)
         except TransactionCancelled as e:
             try:
-                replay = _explain_refusal(e.failed, tenant, lm, lic_type_id, idempotency_key, fingerprint, now)
+                replay = _explain_refusal(e.failed, tenant, lm, lic_type_id, idempotency_key, fingerprint, now,
+                                          rate_window)
             except _Retry:
                 continue
             return _issue(replay, now, replayed=True)
@@ -138,7 +149,8 @@ def _activate(tenant: Tenant, lm: LoadMaster, lic_type_id: str, idempotency_key:
 
 
 def _explain_refusal(failed: set[str], tenant: Tenant, lm: LoadMaster, lic_type_id: str,
-                     idempotency_key: str | None, fingerprint: str | None, now: datetime) -> Device:
+                     idempotency_key: str | None, fingerprint: str | None, now: datetime,
+                     rate_window: Window) -> Device:
     """Turn the failed conditions into the seed's answer, or into the device a retry asked for."""
     t = tenant.tenant_id
     if "idempotency" in failed:
@@ -161,6 +173,9 @@ def _explain_refusal(failed: set[str], tenant: Tenant, lm: LoadMaster, lic_type_
         # Invariant 2: a MAC holds at most one license in a tenant.
         raise conflict("This MAC already holds a license of another license type.",
                        device_id=device.device_id, lic_type_id=device.lic_type_id)
+    if "rate" in failed:
+        raise DomainError(Code.RATE_LIMITED, "This LoadMaster has activated too often this hour.",
+                          detail={"retry_after_s": rate_window.retry_after_s})
     if "type" in failed:
         # Deleted or changed since it was read.
         lic_type = tenant_store.get_license_type(t, lic_type_id)

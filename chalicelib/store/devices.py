@@ -113,13 +113,14 @@ def get_claim(key: str, now: datetime) -> Claim | None:
 
 
 def insert_activation(device: Device, *, tenant_state: TenantState, now: datetime, idempotency_key: str | None,
-                      request_hash: str | None, overage: bool = False) -> None:
+                      request_hash: str | None, rate: tuple | None = None, overage: bool = False) -> None:
     """Take one instance of the device's license type, write the device PENDING and claim its
     MAC, its address and the idempotency key, with the event that says so: all or nothing.
 
     Raises ``TransactionCancelled`` naming the conditions that failed: ``device`` (the UUID
     exists), ``mac``, ``address``, ``idempotency``, ``type`` (gone, other SKU, or at the most
-    its overage policy allows), ``tenant`` (state changed, or a trial's shared capacity full).
+    its overage policy allows), ``tenant`` (state changed, or a trial's shared capacity full),
+    ``rate`` (the MAC's activations this hour: ``rate`` is a counter's update and condition).
     """
     t, shard = device.tenant_id, _shard(device.device_id)
     tx = Transaction()
@@ -151,6 +152,9 @@ def insert_activation(device: Device, *, tenant_state: TenantState, now: datetim
         # A trial's instances are shared by its license types (one per SKU): the tenant counts.
         tenant_condition &= (TenantItem.trial_expires_at > now) & (TenantItem.in_use < TenantItem.capacity)
     tx.update("tenant", TenantItem(t), [TenantItem.in_use.add(1)], condition=tenant_condition)
+    if rate is not None:
+        counter, actions, condition = rate
+        tx.update("rate", counter, actions, condition=condition)
     tx.commit()
 
 

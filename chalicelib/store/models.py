@@ -197,4 +197,16 @@ class EventItem(Model):
     expires_at = TTLAttribute()
 
 
-ALL_MODELS: tuple[type[Model], ...] = (TenantItem, LicenseTypeItem, DeviceItem, ClaimItem, UsageItem, EventItem)
+class CounterItem(Model):
+    """A rate counter for one key and window (``act#<tenant>#<MAC>#<hour>``,
+    ``refused#<tenant>#<minute>``); it expires with its window."""
+
+    Meta = _meta("counters")
+
+    counter = UnicodeAttribute(hash_key=True)
+    n = NumberAttribute(default=0)
+    expires_at = TTLAttribute()
+
+
+ALL_MODELS: tuple[type[Model], ...] = (TenantItem, LicenseTypeItem, DeviceItem, ClaimItem, UsageItem, EventItem,
+                                       CounterItem)

@@ -32,6 +32,22 @@
     ALLOW_2X: "overage allowed up to 2× capacity",
     ALWAYS_ALLOW: "overage always allowed",
   };
+  // The seed's error table (installation guide 7.1 and 7.2): what a refusal in the debug log means.
+  const LICENSING_MESSAGES = {
+    INVALID_INITIALIZATION: "Invalid local license initialization.",
+    TRIAL_EXPIRED: "Trial has Expired.",
+    VERIFY_FAILED: "Can't verify check.",
+    DEVICE_BLOCKED: "This LoadMaster cannot be licensed against this Kemp 360 Central at this time.",
+    UNKNOWN_DEVICE: "LM not added in the system because Kemp Analytics or update license is called from LM UP with MAC {mac}.",
+    TRIAL_CONFLICT: "Not issuing license to LM because Kemp 360 Central has trial license and LM has active license from another Central/ALSI",
+    DUPLICATE_ADDRESS: "Device with same IP Address already exist.",
+    UUID_GENERATION_FAILED: "Unable to generate license UUID",
+    CENTRAL_UNLICENSED: "Kemp 360 is unlicensed.",
+    INSTANCE_LIMIT_REACHED: "Local license instance limit reached.",
+    INVALID_LICENSE_TYPE: "Invalid License Type ID provided.",
+    NO_LOCAL_LICENSE: "No Local license found.",
+    NO_LICENSE_FOR_SKU: "No License configured for LM SKU {sku}.",
+  };
   const STATE_TEXT = {
     UNLICENSED: "Kemp 360 is unlicensed.",
     TRIAL: "Trial license",
@@ -152,6 +168,14 @@
   function timeUtc(value) {
     const t = parseTime(value);
     return t ? h("time", { datetime: t.toISOString(), title: fmtTime(value) }, fmtAgo(value)) : "—";
+  }
+
+  /** For the debug log: to the second, with "5 min ago" as its tooltip. */
+  function timeExact(value) {
+    const t = parseTime(value);
+    if (!t) return "—";
+    return h("time", { datetime: t.toISOString(), title: fmtAgo(value) },
+      `${fmtTime(value).replace(" UTC", "")}:${pad(t.getUTCSeconds())}`);
   }
 
   function currentMonth() {
@@ -672,7 +696,7 @@
       if (row.name && !labels.get(key)) labels.set(key, seriesLabel(row));
     }
     const color = new Map(keys.map((k, i) => [k, COLORS[i % COLORS.length]]));
-    $("#usage-chart").replaceChildren(drawChart(month, hours, keys, color, labels, body !== null));
+    $("#usage-chart").replaceChildren(drawChart(month, hours, keys, color, labels, body !== null, $("#usage-whole").checked));
     $("#usage-legend").replaceChildren(...keys.flatMap((k) => {
       const line = h("span", { class: "swatch" });
       line.style.background = color.get(k);
@@ -723,22 +747,26 @@
     return t ? Math.floor((t.getTime() - start) / 3600000) : null;
   }
 
-  function drawChart(month, hours, keys, color, labels, loaded) {
+  const TICK_STEPS = [1, 2, 3, 6, 12, 24, 48, 72, 168];
+
+  function drawChart(month, hours, keys, color, labels, loaded, whole) {
     const [y, m] = month.split("-").map(Number);
     const start = Date.UTC(y, m - 1, 1);
     const days = new Date(Date.UTC(y, m, 0)).getUTCDate();
     const total = days * 24;
     const W = 960;
-    const H = 300;
+    const H = 310;
     const L = 44;
-    const R = 14;
+    const R = 18;
     const T = 14;
-    const B = 36;
+    const B = 46;
     const pw = W - L - R;
     const ph = H - T - B;
 
     const points = new Map(keys.map((k) => [k, []]));
     let top = 1;
+    let first = total;
+    let last = -1;
     for (const p of hours) {
       const i = hourIndex(p.hour, start);
       if (i === null || i < 0 || i >= total) continue;
@@ -746,10 +774,23 @@
       if (!points.has(key)) points.set(key, []);
       points.get(key).push({ i, inUse: Number(p.in_use) || 0, capacity: Number(p.capacity) || 0 });
       top = Math.max(top, Number(p.in_use) || 0, Number(p.capacity) || 0);
+      first = Math.min(first, i);
+      last = Math.max(last, i);
+    }
+    // The whole month, or the metered hours only (at least six hours wide).
+    let lo = 0;
+    let hi = total;
+    if (!whole && last >= 0) {
+      lo = first;
+      hi = last + 1;
+      while (hi - lo < 6) {
+        if (hi < total) hi += 1;
+        if (hi - lo < 6 && lo > 0) lo -= 1;
+      }
     }
     const step = Math.max(1, Math.ceil(top / 5));
     const yMax = step * Math.ceil(top / step) + (top % step === 0 ? step : 0);
-    const x = (i) => L + (i / total) * pw;
+    const x = (i) => L + ((i - lo) / (hi - lo)) * pw;
     const yy = (v) => T + ph - (v / yMax) * ph;
 
     const title = `Hourly instances in use per license type, ${month}`;
@@ -761,10 +802,22 @@
         s("text", { x: L - 8, y: yy(v) + 4, "text-anchor": "end" }, String(v)));
     }
     const monthName = new Date(start).toLocaleString("en-US", { month: "short", timeZone: "UTC" });
-    for (const day of [1, 5, 10, 15, 20, 25, days]) {
-      const i = (day - 1) * 24;
+    const ticks = [];
+    if (lo === 0 && hi === total) {
+      for (const day of [1, 5, 10, 15, 20, 25, days]) ticks.push([(day - 1) * 24, day === 1 ? `${monthName} 1` : String(day)]);
+    } else {
+      const every = TICK_STEPS.find((n) => (hi - lo) / n <= 8) || 168;
+      for (let i = Math.ceil(lo / every) * every; i <= hi; i += every) {
+        const at = new Date(start + i * 3600000);
+        const day = `${monthName} ${at.getUTCDate()}`;
+        const hour = `${pad(at.getUTCHours())}:00`;
+        ticks.push([i, every >= 24 ? day : (ticks.length === 0 || at.getUTCHours() === 0 ? `${day} ${hour}` : hour)]);
+      }
+    }
+    for (const [i, label] of ticks) {
+      const anchor = x(i) - L < 30 ? "start" : W - R - x(i) < 30 ? "end" : "middle";
       grid.append(s("line", { class: "axis", x1: x(i), x2: x(i), y1: T + ph, y2: T + ph + 5 }),
-        s("text", { x: x(i), y: T + ph + 19, "text-anchor": day === 1 ? "start" : "middle" }, day === 1 ? `${monthName} 1` : String(day)));
+        s("text", { x: x(i), y: T + ph + 19, "text-anchor": anchor }, label));
     }
     grid.append(s("line", { class: "axis", x1: L, x2: W - R, y1: T + ph, y2: T + ph }),
       s("text", { x: L, y: H - 2 }, "instances in use, per hour (UTC)"));
@@ -842,7 +895,9 @@
     const detail = { ...(ev.detail && typeof ev.detail === "object" ? ev.detail : {}) };
     const parts = [];
     if (ev.code) parts.push(h("span", { class: "badge bad" }, ev.code));
-    const message = ev.message || detail.message;
+    const known = LICENSING_MESSAGES[ev.code];
+    const message = ev.message || detail.message ||
+      (known ? known.replace(/\{(\w+)\}/g, (_, name) => detail[name] || name) : null);
     delete detail.message;
     if (message) parts.push(" ", message);
     if (detail.ip && detail.port) {
@@ -854,7 +909,7 @@
       detail["license type"] = typeName(detail.lic_type_id);
       delete detail.lic_type_id;
     }
-    const rest = Object.entries(detail).map(([k, v]) => `${k} ${typeof v === "object" ? JSON.stringify(v) : v}`);
+    const rest = Object.entries(detail).map(([k, v]) => `${k.replace(/_/g, " ")}: ${typeof v === "object" ? JSON.stringify(v) : v}`);
     if (rest.length) parts.push(h("span", { class: "detail" }, (message || ev.code ? " · " : "") + rest.join(" · ")));
     return parts.length ? parts : "—";
   }
@@ -862,8 +917,8 @@
   function eventRow(ev) {
     const at = ev.at || ev.time || ev.created_at || (ev.event_id ? String(ev.event_id).split("#")[0] : null);
     return h("tr", { "data-kind": ev.kind || ev.type || "" },
-      h("td", {}, timeUtc(at)),
-      h("td", {}, humanKind(ev.kind || ev.type)),
+      h("td", { class: "nowrap" }, timeExact(at)),
+      h("td", { class: "nowrap" }, humanKind(ev.kind || ev.type)),
       h("td", {}, ev.device_id
         ? h("button", { type: "button", class: "link mono", title: `Show only ${ev.device_id}`, onclick: () => filterEvents(ev.device_id) },
           String(ev.device_id).slice(0, 8))
@@ -1028,6 +1083,9 @@
       loadUsage();
     });
     $("#usage-csv").addEventListener("click", downloadCsv);
+    $("#usage-whole").addEventListener("change", () => {
+      if (state.usage.month) renderUsage(state.usage.month, state.usage.body);
+    });
 
     const eventForm = $("#event-filters");
     eventForm.addEventListener("submit", (event) => {
