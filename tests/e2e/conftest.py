@@ -102,11 +102,12 @@ class RunningStack:
                         f"{self.output()[-4000:]}")
 
 
-def start_stack(tmp_path: Path) -> RunningStack:
+def start_stack(tmp_path: Path, extra_env: dict[str, str] | None = None) -> RunningStack:
     port = free_port()
     log_path = tmp_path / "stack.log"
     env = {name: os.environ[name] for name in _PASSED_ON if name in os.environ}
     env["OPERATOR_KEY"] = OPERATOR_KEY
+    env.update(extra_env or {})
     with log_path.open("wb") as log:  # a file, not a pipe: nobody has to drain it
         process = subprocess.Popen([sys.executable, "-m", "local.stack", "--port", str(port), "--json"],
                                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
