@@ -15,17 +15,16 @@ from pathlib import Path
 from chalice import Blueprint, Response
 
 from chalicelib.api.http import route
-from chalicelib.domain.errors import Code, DomainError
 
 bp = Blueprint(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 # Only text types: Chalice (and API Gateway) would base64 a binary type such as image/png.
+PAGE = ("console.html", "text/html; charset=utf-8")
 ASSETS: dict[str, str] = {
-    "console.html": "text/html; charset=utf-8",
-    "console.css": "text/css; charset=utf-8",
     "console.js": "text/javascript; charset=utf-8",
+    "console.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }
 
@@ -41,9 +40,9 @@ def _asset(name: str) -> str:
     return (WEB_DIR / name).read_text(encoding="utf-8")
 
 
-def _serve(name: str) -> Response:
+def _serve(name: str, content_type: str) -> Response:
     return Response(body=_asset(name), status_code=200, headers={
-        "Content-Type": ASSETS[name],
+        "Content-Type": content_type,
         "Cache-Control": "no-cache",
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": CONTENT_SECURITY_POLICY,
@@ -52,13 +51,21 @@ def _serve(name: str) -> Response:
     })
 
 
-@route(bp, "/console", ["GET"])
+@route(bp, "/console", ["GET"], summary="The web console (sign in with a tenant API key or the operator key)",
+       content_type="text/html")
 def console_page():
-    return _serve("console.html")
+    return _serve(*PAGE)
 
 
-@route(bp, "/console/{name}", ["GET"])
-def console_asset(name: str):
-    if name not in ASSETS or name == "console.html":
-        raise DomainError(Code.NOT_FOUND)
-    return _serve(name)
+def _asset_view(name: str, content_type: str):
+    def view():
+        return _serve(name, content_type)
+
+    view.__name__ = f"console_{name.replace('.', '_')}"
+    return view
+
+
+# One fixed route per asset (no path parameter): nothing else under /console can be asked for.
+for _name, _type in ASSETS.items():
+    route(bp, f"/console/{_name}", ["GET"], summary=f"The console's {_name}",
+          content_type=_type.split(";")[0])(_asset_view(_name, _type))

@@ -46,6 +46,10 @@ TRANSIENT_CAUSES = {
 }
 
 
+# A transaction cancelled for these reasons may pass on a retry; a failed condition will not.
+TRANSIENT_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
+
+
 def error_response(error: DomainError) -> Response:
     status = STATUS[error.code]
     headers = {"Content-Type": "application/json"}
@@ -57,18 +61,16 @@ def error_response(error: DomainError) -> Response:
 
 def is_transient(exc: Exception) -> bool:
     """A dependency's passing failure: throttling, a conflicting transaction, a timeout."""
-    if isinstance(exc, PynamoDBException):
-        cause = exc.cause_response_code
-        if cause in TRANSIENT_CAUSES:
-            return True
-        if cause == "TransactionCanceledException":
-            reasons = getattr(exc, "cancellation_reasons", None) or []
-            return any(r is not None and r.code in {"TransactionConflict", "ThrottlingError",
-                                                    "ProvisionedThroughputExceeded"} for r in reasons)
-        # No response at all: the connection failed or timed out.
-        return cause is None
     from botocore.exceptions import BotoCoreError, ClientError
 
-    if isinstance(exc, ClientError):  # the check-in speaks to botocore directly
-        return exc.response.get("Error", {}).get("Code") in TRANSIENT_CAUSES
-    return isinstance(exc, BotoCoreError)
+    cause = exc.cause if isinstance(exc, PynamoDBException) else exc
+    if isinstance(cause, ClientError):
+        code = cause.response.get("Error", {}).get("Code")
+        if code == "TransactionCanceledException":
+            # PynamoDB keeps the reasons on its error, botocore in the response.
+            reasons = [r.code for r in getattr(cause, "cancellation_reasons", None) or [] if r is not None]
+            reasons += [r.get("Code") for r in cause.response.get("CancellationReasons") or []]
+            return bool(TRANSIENT_REASONS & set(reasons))
+        return code in TRANSIENT_CAUSES
+    # No answer at all: the connection failed or timed out (botocore's own errors).
+    return isinstance(cause, BotoCoreError)

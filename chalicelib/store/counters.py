@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.store.models import CounterItem
+from chalicelib.store.transaction import failed_condition
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ def take(window: Window, limit: int) -> bool:
     try:
         item.update(actions, condition=condition)
     except UpdateError as e:
-        if e.cause_response_code == "ConditionalCheckFailedException":
+        if failed_condition(e):
             return False
         raise
     return True

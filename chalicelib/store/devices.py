@@ -21,7 +21,7 @@ from chalicelib.domain.model import HOLDING, Device, DeviceStatus, TenantState
 from chalicelib.settings import get_settings
 from chalicelib.store.events import event_item
 from chalicelib.store.models import DUE_SHARDS, ClaimItem, DeviceItem, LicenseTypeItem, TenantItem
-from chalicelib.store.transaction import Transaction, TransactionCancelled
+from chalicelib.store.transaction import Transaction, TransactionCancelled, failed_condition
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 
@@ -170,7 +170,7 @@ def confirm(device_id: str, tenant_id: str, credential_version: int, now: dateti
             & (DeviceItem.status == str(DeviceStatus.PENDING)) & (DeviceItem.confirm_by > now),
         )
     except UpdateError as e:
-        if e.cause_response_code == "ConditionalCheckFailedException":
+        if failed_condition(e):
             return None
         raise
     return device_from_item(item)
@@ -371,7 +371,7 @@ def _apply_settings(device: Device, settings) -> int:
                 condition=seen & DeviceItem.status.is_in(*(str(s) for s in HOLDING)))
             return 1
         except UpdateError as e:
-            if e.cause_response_code != "ConditionalCheckFailedException":
+            if not failed_condition(e):
                 raise
         device = get_device(device.device_id)
         if device is None or device.status not in HOLDING:

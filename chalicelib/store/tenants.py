@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
 
 from chalicelib.domain.errors import conflict, not_found
 from chalicelib.domain.model import LicenseType, OveragePolicy, Tenant, TenantSettings, TenantState
 from chalicelib.store.models import EventItem, LicenseTypeItem, TenantItem, TenantSettingsMap
-from chalicelib.store.transaction import Transaction, TransactionCancelled
-
-
-def _failed_condition(e: PutError | UpdateError | DeleteError) -> bool:
-    return e.cause_response_code == "ConditionalCheckFailedException"
+from chalicelib.store.transaction import Transaction, TransactionCancelled, failed_condition
 
 
 def tenant_from_item(item: TenantItem) -> Tenant:
@@ -136,7 +132,7 @@ def set_state(tenant_id: str, state: TenantState, *, expected: TenantState | Non
     try:
         TenantItem(tenant_id).update([TenantItem.state.set(str(state))], condition=condition)
     except UpdateError as e:
-        if _failed_condition(e):
+        if failed_condition(e):
             return False
         raise
     return True
@@ -147,7 +143,7 @@ def set_owner(tenant_id: str, owner_email: str) -> None:
         TenantItem(tenant_id).update([TenantItem.owner_email.set(owner_email)],
                                      condition=TenantItem.tenant_id.exists())
     except UpdateError as e:
-        if _failed_condition(e):
+        if failed_condition(e):
             raise not_found("Tenant") from e
         raise
 
@@ -188,7 +184,7 @@ def update_license_type(current: LicenseType, *, name: str | None, capacity: int
     try:
         LicenseTypeItem(current.tenant_id, current.lic_type_id).update(actions, condition=condition)
     except UpdateError as e:
-        if _failed_condition(e):
+        if failed_condition(e):
             found = get_license_type(current.tenant_id, current.lic_type_id)
             if found is None:
                 raise not_found("License type") from e
@@ -208,7 +204,7 @@ def delete_license_type(tenant_id: str, lic_type_id: str) -> None:
         LicenseTypeItem(tenant_id, lic_type_id).delete(
             condition=LicenseTypeItem.lic_type_id.exists() & (LicenseTypeItem.in_use == 0))
     except DeleteError as e:
-        if _failed_condition(e):
+        if failed_condition(e):
             if get_license_type(tenant_id, lic_type_id) is None:
                 raise not_found("License type") from e
             raise conflict("A license type with instances in use cannot be deleted.") from e

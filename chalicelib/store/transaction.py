@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.settings import get_settings
@@ -27,6 +27,13 @@ def connection() -> Connection:
         _connection = Connection(region=settings.region, host=settings.aws_endpoint_url,
                                  connect_timeout_seconds=2, read_timeout_seconds=5, max_retry_attempts=3)
     return _connection
+
+
+def failed_condition(e: PynamoDBException) -> bool:
+    """The write was refused by its condition (not throttled, not lost in a timeout). Safe for
+    every cause: PynamoDB's own ``cause_response_code`` fails on a timeout, which has no answer."""
+    response = getattr(e.cause, "response", None) or {}
+    return response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 class TransactionCancelled(Exception):

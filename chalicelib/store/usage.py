@@ -9,6 +9,7 @@ from pynamodb.exceptions import PutError
 
 from chalicelib.domain.model import LicenseType
 from chalicelib.store.models import UsageItem
+from chalicelib.store.transaction import failed_condition
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ def record(lic_type: LicenseType, hour: datetime, now: datetime) -> bool:
     try:
         item.save(condition=UsageItem.hour_type.does_not_exist())
     except PutError as e:
-        if e.cause_response_code == "ConditionalCheckFailedException":
+        if failed_condition(e):
             return False
         raise
     return True
