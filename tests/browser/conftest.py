@@ -1,0 +1,276 @@
+"""The web console in headless Chromium, against the local stack in a subprocess.
+
+Chromium is Debian's (``/usr/bin/chromium``), driven by Playwright's Python package with
+``executable_path``: Playwright's own browser download is never used (``playwright install``
+cannot run here). When the browser is missing, the session installs it with ``apt-get`` if it
+runs as root, and skips the browser tests with the reason otherwise.
+
+One stack and one seeded tenant per module; one browser per session; a fresh context (so a
+fresh ``sessionStorage``) per test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.e2e.conftest import _PASSED_ON, ROOT, RunningStack, kill_everything, start_stack
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+APT_TIMEOUT_S = 900
+HTTP_TIMEOUT_S = 10
+
+# Set CONSOLE_SCREENSHOTS=docs to refresh docs/console-*.png; otherwise they go to a temp dir.
+SCREENSHOTS_ENV = "CONSOLE_SCREENSHOTS"
+
+LOADMASTER = {"sku": "VLM-MAX-SPLA", "image": "LoadMaster-VLM-7.2.47-SPLA.ova", "version": "7.2.47"}
+
+
+def rfc3339(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "browser: drives the web console in headless Chromium")
+
+
+# Chromium ---------------------------------------------------------------------------------------
+
+
+def _apt_get(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    return subprocess.run(["apt-get", *args], env=env, capture_output=True, text=True, timeout=APT_TIMEOUT_S,
+                          check=False)
+
+
+def ensure_chromium() -> Path:
+    """Debian's chromium, installed on first use when this process may (root, apt-get)."""
+    if CHROMIUM.exists():
+        return CHROMIUM
+    if shutil.which("apt-get") is None:
+        pytest.skip(f"the browser tests need Debian's chromium at {CHROMIUM}, and there is no apt-get to install it")
+    if os.geteuid() != 0:
+        pytest.skip(f"the browser tests need Debian's chromium at {CHROMIUM}: run `sudo apt-get install -y chromium` "
+                    "(the tests install it themselves only when run as root)")
+    result = _apt_get("install", "-y", "chromium")
+    if result.returncode != 0 or not CHROMIUM.exists():
+        update = _apt_get("update")
+        result = _apt_get("install", "-y", "chromium")
+        if result.returncode != 0 or not CHROMIUM.exists():
+            pytest.fail("could not install Debian's chromium for the browser tests:\n"
+                        f"{update.stdout[-1500:]}{update.stderr[-1500:]}{result.stdout[-2000:]}{result.stderr[-2000:]}")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements-dev.txt)")
+    executable = ensure_chromium()
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+# The stack and its seeded tenant ----------------------------------------------------------------
+
+
+@dataclass
+class Seeded:
+    """The stack's demo tenant after ``seed``: what the console should show."""
+
+    stack: RunningStack
+    api_key: str
+    operator_key: str
+    lic_type_id: str
+    devices: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {device_id, mac, ip, port}
+    metered_hours: list[str] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return self.stack.base_url
+
+    @property
+    def console_url(self) -> str:
+        return f"{self.base_url}/console"
+
+    def admin(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    def get(self, path: str, **params: Any) -> requests.Response:
+        return requests.get(f"{self.base_url}{path}", headers=self.admin(), params=params, timeout=HTTP_TIMEOUT_S)
+
+    def device(self, name: str) -> dict[str, Any]:
+        reply = self.get(f"/v1/devices/{self.devices[name]['device_id']}")
+        return {"http_status": reply.status_code, **reply.json()}
+
+
+def _clean_env() -> dict[str, str]:
+    return {name: os.environ[name] for name in _PASSED_ON if name in os.environ}
+
+
+def run_sweep(stack: RunningStack, name: str, at: datetime) -> dict:
+    """``python -m local.sweep NAME --port P --at T``, as an operator would run it."""
+    result = subprocess.run([sys.executable, "-m", "local.sweep", name, "--port", str(stack.port), "--at", rfc3339(at)],
+                            cwd=ROOT, env=_clean_env(), capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout)
+
+
+_METER = """\
+import json, sys
+from local.stack import run_scheduled, use_app_environment
+use_app_environment(sys.argv[1])
+print(json.dumps([run_scheduled(["meter_usage"], at) for at in json.loads(sys.argv[2])]))
+"""
+
+
+def meter_hours(stack: RunningStack, hours: list[datetime]) -> None:
+    """``meter_usage`` at several hours in one process (as ``local.sweep`` does for one)."""
+    result = subprocess.run([sys.executable, "-c", _METER, stack.info["moto_endpoint"],
+                             json.dumps([rfc3339(h) for h in hours])],
+                            cwd=ROOT, env=_clean_env(), capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def _activate(stack: RunningStack, name: str, n: int, lic_type_id: str) -> dict[str, Any]:
+    body = {**LOADMASTER, "mac": f"00:50:56:c0:ff:{n:02x}", "ip": f"10.20.0.{n}", "port": 443,
+            "lic_type_id": lic_type_id}
+    reply = requests.post(f"{stack.base_url}/v1/activations", json=body, timeout=HTTP_TIMEOUT_S,
+                          headers={"X-Activation-Key": stack.info["activation_key"]})
+    assert reply.status_code == 201, reply.text
+    return {"name": name, "mac": body["mac"], "ip": body["ip"], "port": body["port"], **reply.json()}
+
+
+def _device_call(stack: RunningStack, device: dict[str, Any], action: str, body: dict | None = None) -> None:
+    reply = requests.post(f"{stack.base_url}/v1/devices/{device['device_id']}/{action}", json=body,
+                          headers={"Authorization": f"Device {device['device_token']}"}, timeout=HTTP_TIMEOUT_S)
+    assert reply.status_code == 200, reply.text
+
+
+def seed(stack: RunningStack) -> Seeded:
+    """The demo tenant (trial, 5 instances of VLM-MAX-SPLA) with eleven LoadMasters: two
+    confirmed and checking in, one confirmed then deactivated by itself, one that never
+    confirmed (BLOCKED by ``block_unconfirmed`` two days later), one still PENDING, six more
+    that deactivated themselves (two pages of 10 rows); and a few metered hours of the current
+    month with the instances in use changing."""
+    info = stack.info
+    seeded = Seeded(stack, info["api_key"], info["operator_key"], info["lic_type_id"])
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    month_start = now.replace(day=1, hour=0)
+    first_hour = max(month_start, now - timedelta(hours=6))
+    hours = [first_hour + timedelta(hours=i) for i in range(5)]
+
+    def add(name: str, n: int) -> dict[str, Any]:
+        device = _activate(stack, name, n, seeded.lic_type_id)
+        seeded.devices[name] = device
+        return device
+
+    alpha, bravo = add("alpha", 1), add("bravo", 2)
+    meter_hours(stack, hours[:1])                       # 2 in use
+    charlie, _ = add("charlie", 3), add("delta", 4)
+    meter_hours(stack, hours[1:3])                      # 4 in use
+    for device in (alpha, bravo, charlie):
+        _device_call(stack, device, "confirm")
+    for device in (alpha, bravo):
+        _device_call(stack, device, "check-ins", {"mac": device["mac"], "ip": device["ip"], "port": device["port"],
+                                                  "version": LOADMASTER["version"]})
+    _device_call(stack, charlie, "deactivate")
+    # delta never confirms: two days later block_unconfirmed blocks it (and gives its instance back).
+    report = run_sweep(stack, "block_unconfirmed", datetime.now(UTC) + timedelta(days=2))
+    assert report["block_unconfirmed"]["acted"] == 1, report
+    again = {**LOADMASTER, "mac": seeded.devices["delta"]["mac"], "ip": "10.20.0.44", "port": 443,
+             "lic_type_id": seeded.lic_type_id}
+    refused = requests.post(f"{stack.base_url}/v1/activations", json=again, timeout=HTTP_TIMEOUT_S,
+                            headers={"X-Activation-Key": info["activation_key"]})
+    assert refused.json()["error"]["code"] == "DEVICE_BLOCKED", refused.text  # in the debug log too
+    add("echo", 5)                                      # PENDING, within its confirm window
+    for n, name in enumerate(("foxtrot", "golf", "hotel", "india", "juliett", "kilo"), start=6):
+        _device_call(stack, add(name, n), "deactivate")  # old LoadMasters, gone: enough rows for two pages
+    meter_hours(stack, hours[3:])                       # 3 in use
+    seeded.metered_hours = [rfc3339(h) for h in hours]
+    assert seeded.device("delta")["status"] == "BLOCKED"
+    return seeded
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory) -> Iterator[Seeded]:
+    running = start_stack(tmp_path_factory.mktemp("browser-stack"))
+    try:
+        yield seed(running)
+    finally:
+        kill_everything(running.process, running.api_pgid)
+
+
+# Pages ------------------------------------------------------------------------------------------
+
+
+class Console:
+    """A page of the console, with what the browser said (console errors, page errors)."""
+
+    def __init__(self, page, seeded: Seeded, shots: Path) -> None:
+        self.page = page
+        self.seeded = seeded
+        self.shots = shots
+        self.errors: list[str] = []
+        page.on("console", lambda m: self.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
+
+    def open(self) -> Console:
+        self.page.goto(self.seeded.console_url)
+        self.page.wait_for_selector("#screen-signin:not([hidden])")
+        return self
+
+    def sign_in(self, key: str | None = None, *, expect: str = "#nav") -> Console:
+        self.page.fill("#signin-key", key or self.seeded.api_key)
+        self.page.click("#signin-form button[type=submit]")
+        self.page.wait_for_selector(f"{expect}:not([hidden])")
+        return self
+
+    def go(self, screen: str) -> Console:
+        self.page.click(f"#nav a[data-screen={screen}]")
+        self.page.wait_for_selector(f"#screen-{screen}:not([hidden])")
+        return self
+
+    def screenshot(self, name: str) -> Path:
+        path = self.shots / f"console-{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def assert_no_errors(self) -> None:
+        assert self.errors == [], self.errors
+
+
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory) -> Path:
+    target = os.environ.get(SCREENSHOTS_ENV)
+    if target:
+        path = (ROOT / target).resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    return tmp_path_factory.mktemp("screenshots")
+
+
+@pytest.fixture
+def console(browser, seeded, shots) -> Iterator[Console]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    context.set_default_timeout(10_000)
+    try:
+        yield Console(context.new_page(), seeded, shots)
+    finally:
+        context.close()
