@@ -31,6 +31,9 @@ SECURITY_SCHEMES = {
                     "description": "`Device <device token>`: the token an activation returned."},
 }
 
+# Path ids and the Idempotency-Key: what the service issues and accepts.
+ID_SCHEMA = {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"}
+
 ERROR_STATUSES = {"400": "Bad input", "401": "Missing or invalid credentials", "403": "Refused",
                   "404": "Not found", "409": "Conflict", "410": "Deactivated", "429": "Too many requests",
                   "500": "Internal error", "503": "A dependency is unavailable; retry (Retry-After)"}
@@ -64,15 +67,14 @@ def document() -> dict[str, Any]:
 
 
 def _operation(op: Operation, refs: dict, defs: dict) -> dict[str, Any]:
-    parameters = [{"name": name, "in": "path", "required": True, "schema": {"type": "string", "maxLength": 128}}
+    parameters = [{"name": name, "in": "path", "required": True, "schema": ID_SCHEMA}
                   for name in re.findall(r"{(\w+)}", op.path)]
     if op.query is not None:
         schema = op.query.model_json_schema(ref_template="#/components/schemas/{model}")
         for name, prop in schema.get("properties", {}).items():
             parameters.append({"name": name, "in": "query", "required": name in schema.get("required", []),
                                "schema": prop})
-    parameters += [{"name": h, "in": "header", "required": False, "schema": {"type": "string", "maxLength": 128}}
-                   for h in op.headers]
+    parameters += [{"name": h, "in": "header", "required": False, "schema": ID_SCHEMA} for h in op.headers]
     error = {"description": "", "content": {"application/json": {"schema": refs[(ErrorResponse, "serialization")]}}}
     if op.content_type == "application/json":
         schemas = [refs[(m, "serialization")] for m in _responses(op)]
