@@ -129,6 +129,12 @@ class SettingsUpdateRequest(_Strict):
     lease_s: Seconds | None = None
 
 
+class ReplaceRequest(_Strict):
+    mac: Mac
+    ip: Ip
+    port: Port
+
+
 class KeyRotateRequest(_Strict):
     kind: Literal["api", "activation"]
 
@@ -292,6 +298,12 @@ class TenantUsageResponse(BaseModel):
 class OperatorUsageResponse(BaseModel):
     month: str
     tenants: list[TenantUsageResponse]
+
+
+class ReplacedResponse(DeviceResponse):
+    device_token: str = Field(description="The successor LoadMaster's token; the old one no longer works.")
+    license: str
+    lease_expires_at: Timestamp
 
 
 class ActivationResponse(BaseModel):

@@ -26,6 +26,8 @@ from chalicelib.api.schemas import (
     LicenseTypeUpdateRequest,
     LicenseTypeUsageResponse,
     OperatorUsageResponse,
+    ReplacedResponse,
+    ReplaceRequest,
     SettingsResponse,
     SettingsUpdateRequest,
     TenantUsageResponse,
@@ -327,3 +329,14 @@ def get_usage_csv():
             "Content-Disposition": f'attachment; filename="usage-{month}.csv"',
         },
     )
+
+
+@route(bp, "/v1/devices/{device_id}/replace", ["POST"], summary="Move the license to a successor LoadMaster",
+       auth="tenant", body=ReplaceRequest, response=ReplacedResponse)
+def replace_device(device_id: str):
+    tenant = auth.tenant_admin(_headers())
+    request = _body(ReplaceRequest)
+    result = devices.replace(tenant, device_id, mac=request.mac, ip=request.ip, port=request.port, now=clock.now())
+    return json_response(ReplacedResponse(device_token=result.device_token, license=result.lease.token,
+                                          lease_expires_at=result.lease.expires_at,
+                                          **DeviceResponse.of(result.device).model_dump()))

@@ -7,11 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from chalicelib.domain.errors import conflict, not_found
+from chalicelib.domain.errors import Code, DomainError, conflict, not_found
 from chalicelib.domain.model import HOLDING, Device, DeviceStatus, Event, Tenant
 from chalicelib.observability import logger
+from chalicelib.security.tokens import Lease, issue_device_token, issue_lease
 from chalicelib.services import events
 from chalicelib.store import devices as store
+from chalicelib.store.transaction import TransactionCancelled
 
 
 @dataclass(frozen=True)
@@ -63,3 +65,30 @@ def delete(tenant: Tenant, device_id: str, now: datetime) -> None:
             logger.info("device deleted", extra={"device_id": device_id})
             return
     raise conflict("The device kept changing; try again.")
+
+
+@dataclass(frozen=True)
+class Replacement:
+    device: Device
+    device_token: str
+    lease: Lease
+
+
+def replace(tenant: Tenant, device_id: str, *, mac: str, ip: str, port: int, now: datetime) -> Replacement:
+    """Move a license to the LoadMaster that replaces this one (its MAC changed, or it was
+    rebuilt), keeping the instance, the license type and the history, in one call. The old
+    LoadMaster's token stops working; the answer carries the successor's token and lease."""
+    device = get_device(tenant, device_id)
+    if device.status not in HOLDING:
+        raise conflict("Only a device that holds a license can be replaced.", status=str(device.status))
+    try:
+        replaced = store.replace(device, mac=mac, ip=ip, port=port, now=now)
+    except TransactionCancelled as e:
+        if "mac" in e.failed:
+            raise conflict("Another device of this tenant holds that MAC.", mac=mac) from e
+        # "Device with same IP Address already exist."
+        raise DomainError(Code.DUPLICATE_ADDRESS) from e
+    if replaced is None:
+        raise conflict("The device changed meanwhile; try again.")
+    logger.info("device replaced", extra={"device_id": device_id})
+    return Replacement(replaced, issue_device_token(replaced), issue_lease(replaced, now))

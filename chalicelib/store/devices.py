@@ -377,3 +377,38 @@ def _apply_settings(device: Device, settings) -> int:
         if device is None or device.status not in HOLDING:
             return 0
     return 0
+
+
+def replace(device: Device, *, mac: str, ip: str, port: int, now: datetime) -> Device | None:
+    """Move a held license to the LoadMaster that succeeds ``device`` (a new MAC, a rebuilt
+    appliance): same device id, instance, license type and history; the MAC and address claims
+    move with it, and the credential version is bumped so only the successor's token works.
+    Raises ``TransactionCancelled`` with ``mac`` or ``address`` when another device holds the
+    new one; None when the device moved meanwhile."""
+    t = device.tenant_id
+    tx = Transaction()
+    tx.update("device", DeviceItem(device.device_id),
+              [DeviceItem.mac.set(mac), DeviceItem.ip.set(ip), DeviceItem.port.set(port),
+               DeviceItem.credential_version.add(1), DeviceItem.last_check_in_at.set(now),
+               DeviceItem.silent_due.set(DeviceItem.silent_after_s + silent_bucket_base(now))],
+              condition=(DeviceItem.status == str(device.status))
+              & (DeviceItem.credential_version == device.credential_version))
+    claim = {"tenant_id": t, "device_id": device.device_id, "lic_type_id": device.lic_type_id, "created_at": now}
+    held_by_device = ClaimItem.device_id == device.device_id
+    if mac != device.mac:
+        tx.delete("old-mac", ClaimItem(mac_claim(t, device.mac)), condition=held_by_device)
+        tx.put("mac", ClaimItem(mac_claim(t, mac), **claim), condition=ClaimItem.claim.does_not_exist())
+    if (ip, port) != (device.ip, device.port):
+        tx.delete("old-address", ClaimItem(address_claim(t, _address(device.ip, device.port))),
+                  condition=held_by_device)
+        tx.put("address", ClaimItem(address_claim(t, _address(ip, port)), **claim),
+               condition=ClaimItem.claim.does_not_exist())
+    tx.put("event", event_item(t, "device.replaced", now, device_id=device.device_id, old_mac=device.mac, mac=mac,
+                               old_ip=device.ip, ip=ip, port=port, lic_type_id=device.lic_type_id))
+    try:
+        tx.commit()
+    except TransactionCancelled as e:
+        if e.failed & {"device", "old-mac", "old-address"}:
+            return None
+        raise
+    return get_device(device.device_id)

@@ -43,7 +43,7 @@ def _credentials(case, stack, device) -> dict[str, str]:
         return {"Authorization": f"Bearer {OPERATOR_KEY}"}
     if path.startswith("/v1/activation"):
         return {"X-Activation-Key": info["activation_key"]}
-    if path.startswith("/v1/devices/{device_id}/") and not path.endswith("unblock"):
+    if path.rsplit("/", 1)[-1] in ("confirm", "check-ins", "deactivate"):
         return {"Authorization": f"Device {device['device_token']}"}
     return {"Authorization": f"Bearer {info['api_key']}"}
 
