@@ -35,6 +35,7 @@ class Settings:
     event_ttl_days: int
     activations_per_mac_per_hour: int
     refusals_per_key_per_minute: int
+    event_bus_name: str
     version: str
 
     @classmethod
@@ -58,6 +59,7 @@ class Settings:
             event_ttl_days=int(env.get("EVENT_TTL_DAYS", "90")),
             activations_per_mac_per_hour=int(env.get("ACTIVATIONS_PER_MAC_PER_HOUR", "10")),
             refusals_per_key_per_minute=int(env.get("REFUSALS_PER_KEY_PER_MINUTE", "30")),
+            event_bus_name=env.get("EVENT_BUS_NAME", "default"),
             version=env.get("SERVICE_VERSION", "0.1.0"),
         )
         if settings.max_body_bytes < 1024 or settings.activation_uuid_attempts < 1:

@@ -50,14 +50,17 @@ def aws(clock):
     """A fresh in-process moto with every table created."""
     from moto import mock_aws
 
+    from chalicelib.notifications import reset_client
     from chalicelib.security.signing import reset_key_ring
     from chalicelib.store import create_tables
 
     with mock_aws():
         reset_key_ring()
+        reset_client()
         create_tables()
         yield
         reset_key_ring()
+        reset_client()
 
 
 @dataclass

@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
+from chalicelib import notifications
 from chalicelib.domain import ids
 from chalicelib.domain.errors import Code, DomainError, conflict
 from chalicelib.domain.licensing import (
@@ -143,6 +144,10 @@ def _activate(tenant: Tenant, lm: LoadMaster, lic_type_id: str, idempotency_key:
             except _Retry:
                 continue
             return _issue(replay, now, replayed=True)
+        limit = lic_type.overage_policy.max_in_use(lic_type.capacity)
+        if limit is not None and lic_type.in_use + 1 >= limit:
+            notifications.publish(notifications.LICENSE_TYPE_AT_LIMIT, tenant.tenant_id, lic_type_id=lic_type_id,
+                                  name=lic_type.name, sku=lic_type.sku, capacity=lic_type.capacity, limit=limit)
         return replace(_issue(device, now), overage=overage)
     # "Unable to generate license UUID": every attempt collided with an existing license.
     raise DomainError(Code.UUID_GENERATION_FAILED)

@@ -9,8 +9,9 @@ stays active, and every instance is released exactly once.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from chalicelib import clock, notifications
 from chalicelib.domain.model import DeviceStatus, TenantState
 from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.services.tenants import deactivate_all
@@ -47,6 +48,8 @@ def block_unconfirmed(now: datetime) -> dict:
         if device_store.release(holder, DeviceStatus.BLOCKED, "not confirmed in time", now,
                                 only_if=DeviceItem.confirm_by <= now):
             report.acted += 1
+            notifications.publish(notifications.DEVICE_BLOCKED, holder.tenant_id, device_id=holder.device_id,
+                                  mac=holder.mac, lic_type_id=holder.lic_type_id)
         else:
             report.skipped += 1
     return report.publish()
@@ -63,22 +66,35 @@ def deactivate_silent(now: datetime) -> dict:
         if device_store.release(holder, DeviceStatus.DEACTIVATED, "silent", now,
                                 only_if=DeviceItem.silent_due <= deadline):
             report.acted += 1
+            notifications.publish(notifications.DEVICE_SILENT, holder.tenant_id, device_id=holder.device_id,
+                                  mac=holder.mac, lic_type_id=holder.lic_type_id)
         else:
             report.skipped += 1
     return report.publish()
 
 
+TRIAL_WARNING = timedelta(days=7)
+
+
 def expire_trials(now: datetime) -> dict:
-    """Trials past their end become EXPIRED and their devices are deactivated. A tenant left
-    EXPIRED or TERMINATED with instances still held (an interrupted run) is finished too."""
+    """Trials past their end become EXPIRED and their devices are deactivated; trials seven days
+    from their end are announced once. A tenant left EXPIRED or TERMINATED with instances still
+    held (an interrupted run) is finished too."""
     report = SweepReport("expire_trials")
-    for tenant in tenant_store.tenants_to_wind_down(now):
+    for tenant, warned in tenant_store.tenants_to_wind_down(now, TRIAL_WARNING):
         report.due += 1
+        if tenant.state == TenantState.TRIAL and tenant.trial_expires_at > now:
+            if not warned and tenant_store.mark_trial_warned(tenant.tenant_id):
+                notifications.publish(notifications.TRIAL_ENDING, tenant.tenant_id, name=tenant.name,
+                                      trial_expires_at=clock.rfc3339(tenant.trial_expires_at))
+                report.acted += 1
+            continue
         if tenant.state == TenantState.TRIAL:
             if not tenant_store.set_state(tenant.tenant_id, TenantState.EXPIRED, expected=TenantState.TRIAL):
                 report.skipped += 1  # a contract arrived meanwhile
                 continue
             events.record(tenant.tenant_id, "trial.expired", now)
+            notifications.publish(notifications.TRIAL_EXPIRED, tenant.tenant_id, name=tenant.name)
         reason = "contract terminated" if tenant.state == TenantState.TERMINATED else "trial expired"
         deactivate_all(tenant.tenant_id, reason, now)
         report.acted += 1

@@ -69,6 +69,7 @@ class TenantItem(Model):
     in_use = NumberAttribute(default=0)
     trial_expires_at = UTCDateTimeAttribute(null=True)
     trial_used = BooleanAttribute(default=False)
+    trial_warned = BooleanAttribute(default=False)  # the 7-days-left notification was sent
     contract_id = UnicodeAttribute(null=True)
     contract_starts_at = UTCDateTimeAttribute(null=True)
     contract_ends_at = UTCDateTimeAttribute(null=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
 
@@ -211,13 +211,29 @@ def delete_license_type(tenant_id: str, lic_type_id: str) -> None:
         raise
 
 
-def tenants_to_wind_down(now: datetime):
-    """Trials past their end, and expired or terminated tenants still holding instances. The
-    tenants table holds one small item per customer; this reads it page by page."""
-    ending = (TenantItem.state == str(TenantState.TRIAL)) & (TenantItem.trial_expires_at <= now)
+def tenants_to_wind_down(now: datetime, warn_before: timedelta):
+    """Trials past their end or within ``warn_before`` of it (not yet warned), and expired or
+    terminated tenants still holding instances. The tenants table holds one small item per
+    customer; this reads it page by page."""
+    trial = TenantItem.state == str(TenantState.TRIAL)
+    ending = trial & (TenantItem.trial_expires_at <= now)
+    warn = trial & (TenantItem.trial_expires_at <= now + warn_before) & (TenantItem.trial_warned != True)  # noqa: E712
     stopped = TenantItem.state.is_in(str(TenantState.EXPIRED), str(TenantState.TERMINATED)) & (TenantItem.in_use > 0)
-    for item in TenantItem.scan(ending | stopped):
-        yield tenant_from_item(item)
+    for item in TenantItem.scan(ending | warn | stopped):
+        yield tenant_from_item(item), bool(item.trial_warned)
+
+
+def mark_trial_warned(tenant_id: str) -> bool:
+    """Record that the trial's end was announced; False if it already was (or is no trial)."""
+    try:
+        TenantItem(tenant_id).update([TenantItem.trial_warned.set(True)],
+                                     condition=(TenantItem.state == str(TenantState.TRIAL))
+                                     & (TenantItem.trial_warned != True))  # noqa: E712
+    except UpdateError as e:
+        if failed_condition(e):
+            return False
+        raise
+    return True
 
 
 def all_license_types():

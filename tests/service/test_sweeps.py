@@ -171,7 +171,7 @@ def test_trial_past_its_end_expires_and_its_devices_are_deactivated(api, trial_t
 def test_trial_not_yet_ended_is_left_alone(api, trial_tenant, sweep):
     _device(api, trial_tenant, 1)
 
-    report = sweep("expire_trials", T0 + timedelta(days=29))
+    report = sweep("expire_trials", T0 + timedelta(days=22))
 
     assert report["due"] == 0
     assert api.get("/v1/license", headers=trial_tenant.admin).body["state"] == "TRIAL"
