@@ -50,7 +50,8 @@ def test_blocked_and_silent_devices_are_announced(api, trial_tenant, sweep, inbo
     lic_type_id = first_type_id(api, trial_tenant)
     pending = activate(api, trial_tenant, lic_type_id).body
     active = activate(api, trial_tenant, lic_type_id, mac="00:50:56:00:60:02", ip="10.60.0.2").body
-    api.post(f"/v1/devices/{active['device_id']}/confirm", headers={"Authorization": f"Device {active['device_token']}"})
+    api.post(f"/v1/devices/{active['device_id']}/confirm",
+             headers={"Authorization": f"Device {active['device_token']}"})
 
     sweep("block_unconfirmed", T0 + timedelta(days=2))
     sweep("deactivate_silent", T0 + timedelta(days=3))
