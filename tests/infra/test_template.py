@@ -34,7 +34,8 @@ def template() -> dict[str, Any]:
 
 
 def _resources(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
-    return {lid: r for lid, r in template["Resources"].items() if r["Type"] == type_}
+    # A resource without a Type is merged into one of Chalice's (the RestAPI's throttling).
+    return {lid: r for lid, r in template["Resources"].items() if r.get("Type") == type_}
 
 
 def _tables_by_name(template: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -190,19 +191,25 @@ def test_signing_key_secret_is_a_placeholder_the_service_refuses(template):
         parse_secret(secret["Properties"]["SecretString"])
 
 
-def test_lambda_role_may_use_every_table_and_the_secret(template):
-    # Chalice's autogen policy sees only boto3 calls in app.py, not PynamoDB's or chalicelib's:
-    # the template grants the data access to Chalice's DefaultRole itself.
-    (policy,) = _resources(template, "AWS::IAM::Policy").values()
-    assert policy["Properties"]["Roles"] == [{"Ref": "DefaultRole"}]
-    statements = policy["Properties"]["PolicyDocument"]["Statement"]
-    resources = [r for s in statements for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
-    for lid, props in _tables_by_name(template).values():
-        assert {"Fn::GetAtt": [lid, "Arn"]} in resources, lid
-        if props.get("GlobalSecondaryIndexes"):
-            assert {"Fn::Sub": f"${{{lid}.Arn}}/index/*"} in resources, lid
-    (secret_id,) = _resources(template, "AWS::SecretsManager::Secret")
-    assert {"Ref": secret_id} in resources
+def test_every_function_table_and_the_api_have_alarms(template):
+    alarms = _resources(template, "AWS::CloudWatch::Alarm")
+    described = {a["Properties"]["AlarmDescription"] for a in alarms.values()}
+    for function, scheduled in (("APIHandler", False), ("ExpireTrials", True), ("BlockUnconfirmed", True),
+                                ("DeactivateSilent", True), ("MeterUsage", True)):
+        assert {f"{function} failed", f"{function} was throttled"} <= described, function
+        assert (f"{function} did not run" in described) is scheduled, function
+    for lid in _tables_by_name(template).values():
+        assert {f"{lid[0]}: ReadThrottleEvents", f"{lid[0]}: WriteThrottleEvents",
+                f"{lid[0]}: DynamoDB system errors"} <= described
+    assert {"The API answered 5xx", "The API's p99 latency is over 1 s"} <= described
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopicArn"}]
+
+
+def test_the_api_is_throttled(template):
+    (setting,) = template["Resources"]["RestAPI"]["Properties"]["MethodSettings"]
+    assert setting["ThrottlingRateLimit"] == {"Ref": "ApiRateLimit"}
+    assert setting["ThrottlingBurstLimit"] == {"Ref": "ApiBurstLimit"}
 
 
 # --- the packaged template ------------------------------------------------------------------
@@ -251,11 +258,16 @@ def test_packaged_template_holds_the_merged_resources(packaged, template):
     sam = packaged["template"]
     assert sam["Parameters"]["Stage"] == template["Parameters"]["Stage"]
     for lid, resource in template["Resources"].items():
-        assert sam["Resources"][lid] == resource, lid
+        if "Type" in resource:
+            assert sam["Resources"][lid] == resource, lid
+    assert sam["Resources"]["RestAPI"]["Properties"]["MethodSettings"] == template["Resources"]["RestAPI"][
+        "Properties"]["MethodSettings"]
     for name in template["Outputs"]:
         assert name in sam["Outputs"], name
-    # The data-access policy reaches every function Chalice packaged.
+    # Every function Chalice packaged runs under a role holding exactly the stage's policy file.
+    policy = json.loads((ROOT / ".chalice" / "policy-prod.json").read_text())
     functions = _resources(sam, "AWS::Serverless::Function")
-    assert functions
+    assert len(functions) == 5
     for lid, function in functions.items():
-        assert function["Properties"]["Role"] == {"Fn::GetAtt": ["DefaultRole", "Arn"]}, lid
+        role = sam["Resources"][function["Properties"]["Role"]["Fn::GetAtt"][0]]
+        assert [p["PolicyDocument"] for p in role["Properties"]["Policies"]] == [policy], lid
