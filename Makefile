@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: run sweep test lint format bench package clean
+.PHONY: run sweep test lint format bench package deploy clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,24 @@ sweep: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+## make package STAGE=prod: the CloudFormation (SAM) template and zip in out/STAGE, checked by cfn-lint
+STAGE ?= prod
+package: $(STAMP)
+	rm -rf out/$(STAGE)
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage $(STAGE) \
+		--merge-template infra/resources.json out/$(STAGE)
+	$(VENV)/bin/cfn-lint out/$(STAGE)/sam.json
+
+## make deploy STAGE=prod BUCKET=... ALARM_TOPIC_ARN=... OPERATOR_KEY_SHA256=...: see docs/DEPLOY.md
+deploy: package
+	@test -n "$(BUCKET)" -a -n "$(ALARM_TOPIC_ARN)" -a -n "$(OPERATOR_KEY_SHA256)" || \
+		{ echo "set BUCKET, ALARM_TOPIC_ARN and OPERATOR_KEY_SHA256 (docs/DEPLOY.md)"; exit 2; }
+	aws cloudformation package --template-file out/$(STAGE)/sam.json --s3-bucket $(BUCKET) \
+		--output-template-file out/$(STAGE)/packaged.yaml
+	aws cloudformation deploy --template-file out/$(STAGE)/packaged.yaml --stack-name licensing-$(STAGE) \
+		--capabilities CAPABILITY_IAM --parameter-overrides Stage=$(STAGE) AlarmTopicArn=$(ALARM_TOPIC_ARN) \
+		OperatorKeySha256=$(OPERATOR_KEY_SHA256)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -162,6 +162,21 @@ def devices_unblock(env: Env, device_id: str) -> None:
     _show_device(env, env.client.call("POST", f"/v1/devices/{_id(device_id)}/unblock", credential=env.tenant))
 
 
+@devices.command("replace")
+@click.argument("device_id")
+@click.option("--mac", required=True, help="The successor LoadMaster's MAC address.")
+@click.option("--ip", required=True, help="Its IP address.")
+@click.option("--port", type=click.IntRange(1, 65535), default=443, show_default=True, help="Its port.")
+@pass_env
+def devices_replace(env: Env, device_id: str, mac: str, ip: str, port: int) -> None:
+    """Move a license to the LoadMaster that replaces this one (same instance, type and history).
+
+    Prints the successor's device token: give it to the new LoadMaster; the old token stops working."""
+    replaced = env.client.call("POST", f"/v1/devices/{_id(device_id)}/replace", credential=env.tenant,
+                               json={"mac": mac, "ip": ip, "port": port})
+    env.show(replaced, lambda d: output.fields(d, (*DEVICE_FIELDS, "device_token", "lease_expires_at")))
+
+
 @devices.command("delete")
 @click.argument("device_id")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")

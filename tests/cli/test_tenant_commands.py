@@ -225,3 +225,16 @@ def test_a_tenant_command_without_a_key_says_which_variable(licensing):
 def test_the_operator_key_is_not_a_tenant_key(licensing):
     result = licensing("license", env={"LICENSING_API_KEY": "lk_op.test-operator-key-0123456789"})
     assert result.exit_code == 1 and result.stderr.startswith("Error: FORBIDDEN:")
+
+
+def test_device_replace_moves_the_license_and_prints_the_successors_token(licensing, api, trial_tenant):
+    device = activate(api, trial_tenant, first_type_id(api, trial_tenant)).body
+
+    replaced = licensing.json("devices", "replace", device["device_id"], "--mac", "00:50:56:aa:bb:99",
+                              "--ip", "10.0.0.99", tenant=trial_tenant)
+    refused = licensing("devices", "replace", device["device_id"], "--mac", "nope", "--ip", "10.0.0.99",
+                        tenant=trial_tenant)
+
+    assert replaced["device_id"] == device["device_id"] and replaced["mac"] == "00:50:56:aa:bb:99"
+    assert replaced["device_token"] != device["device_token"]
+    assert refused.exit_code == 1 and "Error: VALIDATION_ERROR:" in refused.stderr

@@ -262,6 +262,10 @@ def test_packaged_template_holds_the_merged_resources(packaged, template):
             assert sam["Resources"][lid] == resource, lid
     assert sam["Resources"]["RestAPI"]["Properties"]["MethodSettings"] == template["Resources"]["RestAPI"][
         "Properties"]["MethodSettings"]
+    # The operator key's hash is a deploy parameter, merged into the API function's environment.
+    variables = sam["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert variables["OPERATOR_KEY_SHA256"] == {"Ref": "OperatorKeySha256"}
+    assert variables["TABLE_PREFIX"] == "licensing-prod-"
     for name in template["Outputs"]:
         assert name in sam["Outputs"], name
     # Every function Chalice packaged runs under a role holding exactly the stage's policy file.
