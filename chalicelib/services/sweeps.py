@@ -40,34 +40,30 @@ class SweepReport:
 def block_unconfirmed(now: datetime) -> dict:
     """PENDING devices past ``confirm_by`` become BLOCKED and give their instance back (seed:
     "Block unconfirmed local license activation after")."""
-    report = SweepReport("block_unconfirmed")
-    for holder in device_store.pending_due(now, get_settings().sweep_batch):
-        report.due += 1
-        # The exact deadline and the status are re-checked in the write: a confirm that landed
-        # after the read wins.
-        if device_store.release(holder, DeviceStatus.BLOCKED, "not confirmed in time", now,
-                                only_if=DeviceItem.confirm_by <= now):
-            report.acted += 1
-            notifications.publish(notifications.DEVICE_BLOCKED, holder.tenant_id, device_id=holder.device_id,
-                                  mac=holder.mac, lic_type_id=holder.lic_type_id)
-        else:
-            report.skipped += 1
-    return report.publish()
+    # The exact deadline and the status are re-checked in the write: a confirm that landed after
+    # the read wins.
+    return _release_due(SweepReport("block_unconfirmed"), device_store.pending_due(now, get_settings().sweep_batch),
+                        DeviceStatus.BLOCKED, "not confirmed in time", now, DeviceItem.confirm_by <= now,
+                        notifications.DEVICE_BLOCKED)
 
 
 def deactivate_silent(now: datetime) -> dict:
     """Devices not heard from for their ``silent_after_s`` become DEACTIVATED and give their
     instance back."""
-    report = SweepReport("deactivate_silent")
-    deadline = int(now.timestamp())
-    for holder in device_store.silent_due(now, get_settings().sweep_batch):
+    # Every check-in moves silent_due past now: if one landed after the read, the write fails.
+    return _release_due(SweepReport("deactivate_silent"), device_store.silent_due(now, get_settings().sweep_batch),
+                        DeviceStatus.DEACTIVATED, "silent", now, DeviceItem.silent_due <= int(now.timestamp()),
+                        notifications.DEVICE_SILENT)
+
+
+def _release_due(report: SweepReport, due, to: DeviceStatus, reason: str, now: datetime, only_if,
+                 notice: str) -> dict:
+    for holder in due:
         report.due += 1
-        # Every check-in moves silent_due past now: if one landed after the read, this fails.
-        if device_store.release(holder, DeviceStatus.DEACTIVATED, "silent", now,
-                                only_if=DeviceItem.silent_due <= deadline):
+        if device_store.release(holder, to, reason, now, only_if=only_if):
             report.acted += 1
-            notifications.publish(notifications.DEVICE_SILENT, holder.tenant_id, device_id=holder.device_id,
-                                  mac=holder.mac, lic_type_id=holder.lic_type_id)
+            notifications.publish(notice, holder.tenant_id, device_id=holder.device_id, mac=holder.mac,
+                                  lic_type_id=holder.lic_type_id)
         else:
             report.skipped += 1
     return report.publish()

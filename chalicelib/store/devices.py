@@ -21,7 +21,7 @@ from chalicelib.domain.model import HOLDING, Device, DeviceStatus, TenantState
 from chalicelib.settings import get_settings
 from chalicelib.store.events import event_item
 from chalicelib.store.models import DUE_SHARDS, ClaimItem, DeviceItem, LicenseTypeItem, TenantItem
-from chalicelib.store.transaction import Transaction, TransactionCancelled, failed_condition
+from chalicelib.store.transaction import Transaction, failed_condition
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 
@@ -205,13 +205,7 @@ def release(holder: Holder, to: DeviceStatus, reason: str, now: datetime, *, onl
         tx.update("mac", ClaimItem(mac_claim(t, holder.mac)), [ClaimItem.blocked.set(True)], condition=held_by_device)
     else:
         tx.delete("mac", ClaimItem(mac_claim(t, holder.mac)), condition=held_by_device)
-    try:
-        tx.commit()
-    except TransactionCancelled as e:
-        if "device" in e.failed:
-            return False
-        raise
-    return True
+    return tx.commit_if_current("device")
 
 
 def unblock(device: Device, now: datetime) -> bool:
@@ -224,13 +218,7 @@ def unblock(device: Device, now: datetime) -> bool:
     tx.delete("mac", ClaimItem(mac_claim(device.tenant_id, device.mac)),
               condition=ClaimItem.device_id == device.device_id)
     tx.put("event", event_item(device.tenant_id, "device.unblocked", now, device_id=device.device_id, mac=device.mac))
-    try:
-        tx.commit()
-    except TransactionCancelled as e:
-        if "device" in e.failed:
-            return False
-        raise
-    return True
+    return tx.commit_if_current("device")
 
 
 def delete_released(device: Device, now: datetime) -> bool:
@@ -243,13 +231,7 @@ def delete_released(device: Device, now: datetime) -> bool:
                   condition=ClaimItem.device_id == device.device_id)
     tx.put("event", event_item(device.tenant_id, "device.deleted", now, device_id=device.device_id, mac=device.mac,
                                ip=device.ip, port=device.port, lic_type_id=device.lic_type_id))
-    try:
-        tx.commit()
-    except TransactionCancelled as e:
-        if "device" in e.failed:
-            return False
-        raise
-    return True
+    return tx.commit_if_current("device")
 
 
 def devices_of_tenant(tenant_id: str, *, limit: int | None = None, cursor: dict | None = None,
@@ -316,13 +298,7 @@ def move_address(device: Device, ip: str, port: int) -> bool:
     tx.put("address", ClaimItem(address_claim(t, _address(ip, port)), tenant_id=t, device_id=device.device_id,
                                 lic_type_id=device.lic_type_id, created_at=device.activated_at),
            condition=ClaimItem.claim.does_not_exist())
-    try:
-        tx.commit()
-    except TransactionCancelled as e:
-        if "device" in e.failed or "old-address" in e.failed:
-            return False
-        raise
-    return True
+    return tx.commit_if_current("device", "old-address")
 
 
 def _holder(item: DeviceItem) -> Holder:
@@ -405,10 +381,6 @@ def replace(device: Device, *, mac: str, ip: str, port: int, now: datetime) -> D
                condition=ClaimItem.claim.does_not_exist())
     tx.put("event", event_item(t, "device.replaced", now, device_id=device.device_id, old_mac=device.mac, mac=mac,
                                old_ip=device.ip, ip=ip, port=port, lic_type_id=device.lic_type_id))
-    try:
-        tx.commit()
-    except TransactionCancelled as e:
-        if e.failed & {"device", "old-mac", "old-address"}:
-            return None
-        raise
+    if not tx.commit_if_current("device", "old-mac", "old-address"):
+        return None
     return get_device(device.device_id)

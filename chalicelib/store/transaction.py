@@ -79,3 +79,14 @@ class Transaction:
                 # Throttling, a conflicting transaction, a validation error: not a rule.
                 raise
             raise TransactionCancelled(failed, e) from e
+
+    def commit_if_current(self, *labels: str) -> bool:
+        """Commit; False (nothing written) when one of ``labels``' conditions failed, that is
+        when what they guard moved since it was read. Any other failed condition raises."""
+        try:
+            self.commit()
+        except TransactionCancelled as e:
+            if e.failed & set(labels):
+                return False
+            raise
+        return True
