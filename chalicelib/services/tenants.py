@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from chalicelib.domain import ids
-from chalicelib.domain.errors import conflict
+from chalicelib.domain.errors import Code, DomainError, conflict
 from chalicelib.domain.model import HOLDING, DeviceStatus, LicenseType, Tenant, TenantState
 from chalicelib.observability import logger
 from chalicelib.security.keys import KeyKind, issue_key
@@ -102,7 +102,8 @@ def _deactivate(device, reason: str, now: datetime) -> int:
         if device_store.release(device_store.Holder.of(device), DeviceStatus.DEACTIVATED, reason, now):
             return 1
         device = device_store.get_device(device.device_id)
-    raise RuntimeError(f"device {device.device_id} kept changing while being deactivated")
+    # A device this busy is left to the next run (terminate again, or the hourly sweep).
+    raise DomainError(Code.UNAVAILABLE, detail={"device_id": device.device_id})
 
 
 def change_owner(tenant_id: str, owner_email: str, now: datetime) -> Tenant:
