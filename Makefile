@@ -45,6 +45,10 @@ deploy: package
 		--capabilities CAPABILITY_IAM --parameter-overrides Stage=$(STAGE) AlarmTopicArn=$(ALARM_TOPIC_ARN) \
 		OperatorKeySha256=$(OPERATOR_KEY_SHA256)
 
+## make bench: the benchmarks behind docs/PERFORMANCE.md (--devices 100000 for the issue's fleet)
+bench: $(STAMP)
+	$(PY) -m bench
+
 lint: $(STAMP)
 	$(PY) -m ruff check .
 

@@ -250,8 +250,10 @@ def devices_of_tenant(tenant_id: str, *, limit: int | None = None, cursor: dict 
         condition = c if condition is None else condition & c
     result = DeviceItem.by_tenant.query(tenant_id, filter_condition=condition, limit=limit,
                                         last_evaluated_key=cursor, scan_index_forward=False)
-    devices = [device_from_item(i) for i in result]
-    return devices, result.last_evaluated_key
+    ids = [i.device_id for i in result]
+    # The page's items in one BatchGetItem (the index holds only what the filters need).
+    found = {i.device_id: device_from_item(i) for i in DeviceItem.batch_get(ids)} if ids else {}
+    return [found[i] for i in ids if i in found], result.last_evaluated_key
 
 
 def check_in(device_id: str, *, tenant_id: str, credential_version: int, ip: str, port: int, version: str,

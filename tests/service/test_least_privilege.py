@@ -32,6 +32,8 @@ def recorded(api, new_tenant, sweep, clock, monkeypatch):
                 for item in params["TransactItems"]:
                     (kind, body), = item.items()
                     calls.add((f"dynamodb:{TRANSACT[kind]}", body["TableName"]))
+            elif "RequestItems" in params:  # BatchGetItem, BatchWriteItem
+                calls.update((f"dynamodb:{operation}", table) for table in params["RequestItems"])
             else:
                 table = params.get("TableName", "")
                 calls.add((f"dynamodb:{operation}", f"{table}/index/{params['IndexName']}" if "IndexName" in params
