@@ -221,11 +221,18 @@ def threaded_app(monkeypatch):
     from chalice.local import LocalChalice
 
     from app import app
+    from chalicelib.store.models import ALL_MODELS
+    from chalicelib.store.transaction import connection
 
     class ThreadLocalChalice(LocalChalice, app.__class__):
         pass
 
     monkeypatch.setattr(app, "__class__", ThreadLocalChalice)
+    # A Lambda container serves one request at a time; these threads share one process, so the
+    # lazily made DynamoDB clients are made here first, not by racing threads.
+    for model in ALL_MODELS:
+        assert model._get_connection().connection.client is not None
+    assert connection().client is not None
     return app
 
 
