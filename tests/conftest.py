@@ -168,6 +168,22 @@ def trial_tenant(new_tenant) -> TenantKeys:
     return new_tenant(trial={})
 
 
+@pytest.fixture
+def licensed_tenant(api, new_tenant):
+    """A tenant under a 20-instance contract with one license type (``keys.lic_type_id``) of
+    ``capacity`` instances for VLM-MAX-SPLA."""
+
+    def make(capacity: int) -> TenantKeys:
+        keys = new_tenant("Licensed", contract={"contract_id": "C-1", "capacity": 20,
+                                                "starts_at": "2026-11-01T00:00:00Z"})
+        created = api.post("/v1/license-types", {"name": "Max", "sku": "VLM-MAX-SPLA", "capacity": capacity},
+                           headers=keys.admin)
+        keys.lic_type_id = created.body["lic_type_id"]
+        return keys
+
+    return make
+
+
 def scheduled_event(at: datetime | str) -> dict:
     """An EventBridge scheduled event carrying ``at`` as its time (Chalice's generator fixes it
     to 2015)."""

@@ -6,15 +6,10 @@ import pytest
 
 from tests.conftest import T0, activate, operator_headers
 
-CONTRACT = {"contract_id": "C-1", "capacity": 20, "starts_at": "2026-11-01T00:00:00Z"}
-
 
 @pytest.fixture
-def licensed(api, new_tenant):
-    keys = new_tenant("Licensed", contract=CONTRACT)
-    created = api.post("/v1/license-types", {"name": "Max", "sku": "VLM-MAX-SPLA", "capacity": 4}, headers=keys.admin)
-    keys.lic_type_id = created.body["lic_type_id"]
-    return keys
+def licensed(licensed_tenant):
+    return licensed_tenant(4)
 
 
 def _activate(api, keys, n):
