@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
 
+from chalicelib.domain.errors import message_for
 from chalicelib.domain.licensing import ExistingLicense, LoadMaster
 from chalicelib.domain.model import Device, Event, LicenseType, OveragePolicy, Tenant, TenantSettings
 
@@ -233,11 +234,13 @@ class EventResponse(BaseModel):
     kind: str
     device_id: str | None
     code: str | None
+    message: str | None = Field(description="For a refusal, the error's message (the seed's text).")
     detail: dict
 
     @classmethod
     def of(cls, e: Event) -> EventResponse:
-        return cls(event_id=e.event_id, at=e.at, kind=e.kind, device_id=e.device_id, code=e.code, detail=e.detail)
+        return cls(event_id=e.event_id, at=e.at, kind=e.kind, device_id=e.device_id, code=e.code,
+                   message=message_for(e.code, e.detail), detail=e.detail)
 
 
 class EventsResponse(BaseModel):

@@ -67,6 +67,18 @@ MESSAGES: dict[Code, str] = {
 }
 
 
+def message_for(code: str | None, detail: dict[str, Any]) -> str | None:
+    """The catalogue's text for a code recorded in the debug log, filled in from its detail."""
+    if code not in Code.__members__:
+        return None
+    return MESSAGES[Code(code)].format_map(_Missing({k: str(v) for k, v in detail.items()}))
+
+
+class _Missing(dict):
+    def __missing__(self, key: str) -> str:
+        return f"<{key}>"
+
+
 class DomainError(Exception):
     """A refusal with a stable code. ``message`` overrides the catalogue text only for the
     service's own codes; the seed's texts are always the catalogue's, filled in."""

@@ -32,22 +32,6 @@
     ALLOW_2X: "overage allowed up to 2× capacity",
     ALWAYS_ALLOW: "overage always allowed",
   };
-  // The seed's error table (installation guide 7.1 and 7.2): what a refusal in the debug log means.
-  const LICENSING_MESSAGES = {
-    INVALID_INITIALIZATION: "Invalid local license initialization.",
-    TRIAL_EXPIRED: "Trial has Expired.",
-    VERIFY_FAILED: "Can't verify check.",
-    DEVICE_BLOCKED: "This LoadMaster cannot be licensed against this Kemp 360 Central at this time.",
-    UNKNOWN_DEVICE: "LM not added in the system because Kemp Analytics or update license is called from LM UP with MAC {mac}.",
-    TRIAL_CONFLICT: "Not issuing license to LM because Kemp 360 Central has trial license and LM has active license from another Central/ALSI",
-    DUPLICATE_ADDRESS: "Device with same IP Address already exist.",
-    UUID_GENERATION_FAILED: "Unable to generate license UUID",
-    CENTRAL_UNLICENSED: "Kemp 360 is unlicensed.",
-    INSTANCE_LIMIT_REACHED: "Local license instance limit reached.",
-    INVALID_LICENSE_TYPE: "Invalid License Type ID provided.",
-    NO_LOCAL_LICENSE: "No Local license found.",
-    NO_LICENSE_FOR_SKU: "No License configured for LM SKU {sku}.",
-  };
   const STATE_TEXT = {
     UNLICENSED: "Kemp 360 is unlicensed.",
     TRIAL: "Trial license",
@@ -895,9 +879,8 @@
     const detail = { ...(ev.detail && typeof ev.detail === "object" ? ev.detail : {}) };
     const parts = [];
     if (ev.code) parts.push(h("span", { class: "badge bad" }, ev.code));
-    const known = LICENSING_MESSAGES[ev.code];
-    const message = ev.message || detail.message ||
-      (known ? known.replace(/\{(\w+)\}/g, (_, name) => detail[name] || name) : null);
+    // The service gives a refusal's message (the seed's text) with the event.
+    const message = ev.message || detail.message || null;
     delete detail.message;
     if (message) parts.push(" ", message);
     if (detail.ip && detail.port) {

@@ -158,3 +158,13 @@ def test_unknown_overage_policy_is_a_validation_error(api, licensed):
                       headers=licensed.admin)
 
     assert reply.status == 400 and reply.code == "VALIDATION_ERROR"
+
+
+def test_a_refusal_in_the_log_carries_the_seeds_message(api, licensed):
+    activate(api, licensed, licensed.lic_type_id, sku="VLM-200-SPLA", mac="00:50:56:00:30:09", ip="10.4.0.9")
+
+    [refusal] = [e for e in api.get("/v1/events", headers=licensed.admin).body["events"]
+                 if e["kind"] == "activation.refused"]
+
+    assert refusal["code"] == "NO_LICENSE_FOR_SKU"
+    assert refusal["message"] == "No License configured for LM SKU VLM-200-SPLA."
