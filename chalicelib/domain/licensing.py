@@ -36,11 +36,8 @@ class LoadMaster:
 def tenant_may_license(tenant: Tenant, lm: LoadMaster, now: datetime) -> None:
     """The tenant-level guards, before anything about the device is read."""
     state = tenant.effective_state(now)
-    # "Kemp 360 is unlicensed.": no trial and no contract, or the contract was terminated.
+    # "Kemp 360 is unlicensed.": no trial and no contract (or it ended), or it was terminated.
     if state in (TenantState.UNLICENSED, TenantState.TERMINATED):
-        raise DomainError(Code.CENTRAL_UNLICENSED)
-    # A contract past its end licenses nothing more, like a terminated one.
-    if state == TenantState.LICENSED and tenant.contract_ends_at and now >= tenant.contract_ends_at:
         raise DomainError(Code.CENTRAL_UNLICENSED)
     # "Trial has Expired.": licensing against a Central whose MELA trial has expired.
     if state == TenantState.EXPIRED:

@@ -65,10 +65,13 @@ class Tenant:
     activation_key_hash: str = field(default="", repr=False)
 
     def effective_state(self, now: datetime) -> TenantState:
-        """The state as of ``now``: a trial past its end is EXPIRED before the hourly sweep
-        records it, so no LoadMaster is licensed in the gap."""
+        """The state as of ``now``: a trial past its end is EXPIRED, and a contract past its end
+        leaves the tenant UNLICENSED, before the hourly sweep records it, so no LoadMaster is
+        licensed in the gap."""
         if self.state == TenantState.TRIAL and self.trial_expires_at and now >= self.trial_expires_at:
             return TenantState.EXPIRED
+        if self.state == TenantState.LICENSED and self.contract_ends_at and now >= self.contract_ends_at:
+            return TenantState.UNLICENSED
         return self.state
 
 

@@ -73,9 +73,10 @@ TRIAL_WARNING = timedelta(days=7)
 
 
 def expire_trials(now: datetime) -> dict:
-    """Trials past their end become EXPIRED and their devices are deactivated; trials seven days
-    from their end are announced once. A tenant left EXPIRED or TERMINATED with instances still
-    held (an interrupted run) is finished too."""
+    """Trials past their end become EXPIRED, contracts past their end leave the tenant
+    UNLICENSED, and their devices are deactivated; trials seven days from their end are announced
+    once. A tenant left without a license but with instances still held (an interrupted run) is
+    finished too."""
     report = SweepReport("expire_trials")
     for tenant, warned in tenant_store.tenants_to_wind_down(now, TRIAL_WARNING):
         report.due += 1
@@ -91,7 +92,13 @@ def expire_trials(now: datetime) -> dict:
                 continue
             events.record(tenant.tenant_id, "trial.expired", now)
             notifications.publish(notifications.TRIAL_EXPIRED, tenant.tenant_id, name=tenant.name)
-        reason = "contract terminated" if tenant.state == TenantState.TERMINATED else "trial expired"
+        if tenant.state == TenantState.LICENSED:
+            if not tenant_store.end_contract(tenant.tenant_id, now):
+                report.skipped += 1  # renewed meanwhile
+                continue
+            events.record(tenant.tenant_id, "contract.ended", now, contract_id=tenant.contract_id)
+        reason = {TenantState.TERMINATED: "contract terminated", TenantState.LICENSED: "contract ended",
+                  TenantState.UNLICENSED: "contract ended"}.get(tenant.state, "trial expired")
         deactivate_all(tenant.tenant_id, reason, now)
         report.acted += 1
     return report.publish()

@@ -138,6 +138,19 @@ def set_state(tenant_id: str, state: TenantState, *, expected: TenantState | Non
     return True
 
 
+def end_contract(tenant_id: str, now: datetime) -> bool:
+    """A contract past its end leaves the tenant UNLICENSED; False if it was renewed meanwhile."""
+    try:
+        TenantItem(tenant_id).update([TenantItem.state.set(str(TenantState.UNLICENSED))],
+                                     condition=(TenantItem.state == str(TenantState.LICENSED))
+                                     & (TenantItem.contract_ends_at <= now))
+    except UpdateError as e:
+        if failed_condition(e):
+            return False
+        raise
+    return True
+
+
 def set_owner(tenant_id: str, owner_email: str) -> None:
     try:
         TenantItem(tenant_id).update([TenantItem.owner_email.set(owner_email)],
@@ -212,14 +225,16 @@ def delete_license_type(tenant_id: str, lic_type_id: str) -> None:
 
 
 def tenants_to_wind_down(now: datetime, warn_before: timedelta):
-    """Trials past their end or within ``warn_before`` of it (not yet warned), and expired or
-    terminated tenants still holding instances. The tenants table holds one small item per
-    customer; this reads it page by page."""
+    """Trials past their end or within ``warn_before`` of it (not yet warned), contracts past
+    their end, and expired, terminated or unlicensed tenants still holding instances. The tenants
+    table holds one small item per customer; this reads it page by page."""
+    ended = (TenantItem.state == str(TenantState.LICENSED)) & (TenantItem.contract_ends_at <= now)
     trial = TenantItem.state == str(TenantState.TRIAL)
     ending = trial & (TenantItem.trial_expires_at <= now)
     warn = trial & (TenantItem.trial_expires_at <= now + warn_before) & (TenantItem.trial_warned != True)  # noqa: E712
-    stopped = TenantItem.state.is_in(str(TenantState.EXPIRED), str(TenantState.TERMINATED)) & (TenantItem.in_use > 0)
-    for item in TenantItem.scan(ending | warn | stopped):
+    stopped = TenantItem.state.is_in(str(TenantState.EXPIRED), str(TenantState.TERMINATED),
+                                     str(TenantState.UNLICENSED)) & (TenantItem.in_use > 0)
+    for item in TenantItem.scan(ending | warn | ended | stopped):
         yield tenant_from_item(item), bool(item.trial_warned)
 
 

@@ -211,3 +211,37 @@ def test_meter_reads_license_types_not_devices(api, trial_tenant, sweep, monkeyp
     sweep("meter_usage", T0)
 
     assert not [c for c in calls if c[1] and c[1].endswith("devices")]
+
+
+def test_a_contract_past_its_end_leaves_the_tenant_unlicensed_and_its_devices_deactivated(api, new_tenant, sweep,
+                                                                                         clock):
+    keys = new_tenant("Ending", contract={"contract_id": "C-E", "capacity": 5, "starts_at": "2026-11-01T00:00:00Z",
+                                          "ends_at": "2026-12-01T00:00:00Z"})
+    keys.lic_type_id = api.post("/v1/license-types", {"name": "M", "sku": "VLM-MAX-SPLA", "capacity": 5},
+                                headers=keys.admin).body["lic_type_id"]
+    device = activate(api, keys, keys.lic_type_id).body
+
+    before = sweep("expire_trials", "2026-11-30T23:00:00Z")
+    after = sweep("expire_trials", "2026-12-01T01:00:00Z")
+    clock.set_now(T0 + timedelta(days=3))
+
+    assert before["due"] == 0 and after["acted"] == 1
+    assert api.get("/v1/license", headers=keys.admin).body["state"] == "UNLICENSED"
+    assert _status(device["device_id"]) == "DEACTIVATED"
+    assert api.get("/v1/license", headers=keys.admin).body["in_use"] == 0
+    assert activate(api, keys, keys.lic_type_id, mac="00:50:56:00:00:77").code == "CENTRAL_UNLICENSED"
+
+
+def test_a_contract_renewed_before_its_end_is_left_alone(api, new_tenant, sweep):
+    from tests.conftest import operator_headers
+
+    contract = {"contract_id": "C-R", "capacity": 5, "starts_at": "2026-11-01T00:00:00Z",
+                "ends_at": "2026-12-01T00:00:00Z"}
+    keys = new_tenant("Renewing", contract=contract)
+    api.post(f"/v1/tenants/{keys.tenant_id}/contracts", {**contract, "contract_id": "C-R2",
+                                                         "ends_at": "2027-12-01T00:00:00Z"}, headers=operator_headers())
+
+    report = sweep("expire_trials", "2026-12-01T01:00:00Z")
+
+    assert report["due"] == 0
+    assert api.get("/v1/license", headers=keys.admin).body["state"] == "LICENSED"
