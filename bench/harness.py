@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 import json
 import math
 import os
@@ -23,28 +22,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-OPERATOR_KEY = "lk_op.test-operator-key-0123456789"
-ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "STAGE": "dev",
-    "TABLE_PREFIX": "licensing-dev-",
-    "SIGNING_KEY_SECRET_ID": "licensing/dev/lease-signing-key",
-    "SIGNING_KEY_AUTOCREATE": "true",
-    "OPERATOR_KEY_SHA256": hashlib.sha256(OPERATOR_KEY.encode()).hexdigest(),
-    "POWERTOOLS_METRICS_NAMESPACE": "MeteredLicensing",
-    "POWERTOOLS_DEV": "false",
-}
+from local.environment import TEST_OPERATOR_KEY, use_local_environment
+
+OPERATOR_KEY = TEST_OPERATOR_KEY
 
 
 def configure_environment() -> None:
     """The app's settings for an in-process moto; never a real AWS endpoint or credential."""
-    os.environ.update(ENV)
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    os.environ.pop("AWS_PROFILE", None)
+    use_local_environment(moto_endpoint=None, operator_key=OPERATOR_KEY)
 
 
 configure_environment()
@@ -55,7 +40,7 @@ from moto.dynamodb.models import DynamoDBBackend  # noqa: E402
 from moto.dynamodb.models.dynamo_type import DynamoType  # noqa: E402
 from moto.dynamodb.models.table import Table  # noqa: E402
 
-TABLE_PREFIX = ENV["TABLE_PREFIX"]
+TABLE_PREFIX = os.environ["TABLE_PREFIX"]
 T0 = datetime(2026, 11, 28, 20, 0, 0, tzinfo=UTC)
 READ_OPS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"})
 WRITE_OPS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})

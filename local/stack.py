@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -38,6 +37,8 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from local.environment import use_local_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = ROOT / ".local"
@@ -65,24 +66,6 @@ if os.getppid() != int(sys.argv[1]):
     sys.exit(1)  # the stack is already gone
 os.execv(sys.argv[2], sys.argv[2:])
 """
-
-
-def use_app_environment(moto_endpoint: str, operator_key_sha256: str = "") -> None:
-    """Point this process's app configuration (chalicelib/settings.py) at a local moto."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        os.environ.pop(name, None)
-    os.environ.update({
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        "STAGE": STAGE,
-        "TABLE_PREFIX": "licensing-dev-",
-        "SIGNING_KEY_SECRET_ID": "licensing/dev/lease-signing-key",
-        "SIGNING_KEY_AUTOCREATE": "true",
-        "OPERATOR_KEY_SHA256": operator_key_sha256,
-    })
 
 
 def atomic_moto_server(host: str):
@@ -227,7 +210,7 @@ class LocalStack:
 
     def _set_environment(self) -> None:
         """The app's configuration (see chalicelib/settings.py), before chalicelib is imported."""
-        use_app_environment(self.moto_endpoint, hashlib.sha256(self.operator_key.encode()).hexdigest())
+        use_local_environment(moto_endpoint=self.moto_endpoint, operator_key=self.operator_key)
         models = sys.modules.get("chalicelib.store.models")
         if models is not None and models.TenantItem.Meta.host != self.moto_endpoint:
             raise StackError("chalicelib was imported before the local stack set its environment; "

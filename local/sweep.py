@@ -17,7 +17,8 @@ import os
 import sys
 from datetime import UTC, datetime
 
-from local.stack import SCHEDULED, run_scheduled, state_file, use_app_environment
+from local.environment import use_local_environment
+from local.stack import SCHEDULED, run_scheduled, state_file
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"local.sweep: no local stack is running on port {args.port} (start one with make run)",
               file=sys.stderr)
         return 1
-    use_app_environment(json.loads(state.read_text())["moto_endpoint"])
+    # The sweeps need no operator key: the app gets none.
+    use_local_environment(moto_endpoint=json.loads(state.read_text())["moto_endpoint"], operator_key="")
     names = SCHEDULED if args.name == "all" else (args.name,)
     # The app's logs and metrics go to stderr: stdout carries only the reports.
     with contextlib.redirect_stdout(sys.stderr):

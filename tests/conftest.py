@@ -3,32 +3,17 @@ names when the model classes are created."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-OPERATOR_KEY = "lk_op.test-operator-key-0123456789"
+from local.environment import TEST_OPERATOR_KEY, use_local_environment
 
-os.environ.update({
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "STAGE": "dev",
-    "TABLE_PREFIX": "licensing-dev-",
-    "SIGNING_KEY_SECRET_ID": "licensing/dev/lease-signing-key",
-    "SIGNING_KEY_AUTOCREATE": "true",
-    "OPERATOR_KEY_SHA256": hashlib.sha256(OPERATOR_KEY.encode()).hexdigest(),
-    "POWERTOOLS_METRICS_NAMESPACE": "MeteredLicensing",
-    "POWERTOOLS_DEV": "false",
-})
-os.environ.pop("AWS_ENDPOINT_URL", None)
+OPERATOR_KEY = TEST_OPERATOR_KEY
+use_local_environment(moto_endpoint=None, operator_key=OPERATOR_KEY)
 
 T0 = datetime(2026, 11, 28, 20, 0, 0, tzinfo=UTC)
 
@@ -279,3 +264,15 @@ def log_lines():
 
     yield Lines()
     logger._logger.removeHandler(handler)
+
+
+@pytest.fixture
+def stack(tmp_path):
+    """The local stack as ``make run`` starts it, in a subprocess (tests/e2e/conftest.py)."""
+    from tests.e2e.conftest import kill_everything, start_stack
+
+    running = start_stack(tmp_path)
+    try:
+        yield running
+    finally:
+        kill_everything(running.process, running.api_pgid)

@@ -134,8 +134,9 @@ def run_sweep(stack: RunningStack, name: str, at: datetime) -> dict:
 
 _METER = """\
 import json, sys
-from local.stack import run_scheduled, use_app_environment
-use_app_environment(sys.argv[1])
+from local.environment import use_local_environment
+from local.stack import run_scheduled
+use_local_environment(moto_endpoint=sys.argv[1], operator_key="")
 print(json.dumps([run_scheduled(["meter_usage"], at) for at in json.loads(sys.argv[2])]))
 """
 

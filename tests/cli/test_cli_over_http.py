@@ -11,18 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import _PASSED_ON, OPERATOR_KEY, ROOT, kill_everything, start_stack
+from tests.e2e.conftest import _PASSED_ON, OPERATOR_KEY, ROOT
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def stack(tmp_path):
-    running = start_stack(tmp_path)
-    try:
-        yield running
-    finally:
-        kill_everything(running.process, running.api_pgid)
 
 
 def licensing(stack, *args: str, api_key: str | None = None, activation_key: str | None = None) -> dict:

@@ -134,12 +134,3 @@ def kill_everything(process: subprocess.Popen, api_pgid: int | None) -> None:
     if api_pgid is not None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(api_pgid, signal.SIGKILL)
-
-
-@pytest.fixture
-def stack(tmp_path):
-    running = start_stack(tmp_path)
-    try:
-        yield running
-    finally:
-        kill_everything(running.process, running.api_pgid)
