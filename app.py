@@ -5,7 +5,7 @@ from chalice import Chalice, ConvertToMiddleware, Rate
 
 from chalicelib import clock
 from chalicelib.api import console, loadmaster, operator, public, tenant_admin
-from chalicelib.observability import flush_metrics, logger
+from chalicelib.observability import begin_invocation, flush_metrics, log_keys, logger
 from chalicelib.services import sweeps
 
 app = Chalice(app_name="metered-licensing", configure_logs=False)
@@ -15,6 +15,7 @@ app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_s
 
 @app.middleware("all")
 def publish_metrics(event, get_response):
+    begin_invocation()
     try:
         return get_response(event)
     finally:
@@ -25,7 +26,7 @@ def publish_metrics(event, get_response):
 def request_context(event, get_response):
     # Every log line of the request carries its id (API Gateway's, else Lambda's) and path.
     request_id = (event.context or {}).get("requestId") or getattr(event.lambda_context, "aws_request_id", None)
-    logger.append_keys(request_id=request_id, path=event.path)
+    log_keys(request_id=request_id, path=event.path)
     return get_response(event)
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from chalicelib.domain.errors import Code, DomainError
 from chalicelib.domain.model import Tenant
-from chalicelib.observability import logger
+from chalicelib.observability import log_keys
 from chalicelib.security.keys import KeyKind, matches, sha256_hex, tenant_of
 from chalicelib.security.signing import InvalidToken
 from chalicelib.security.tokens import DeviceCredential, verify_device_token
@@ -57,7 +57,7 @@ def tenant_admin(headers: Mapping[str, str]) -> Tenant:
     tenant = get_tenant(tenant_id)
     if tenant is None or not matches(key, tenant.api_key_hash):
         raise DomainError(Code.UNAUTHORIZED, "Invalid credentials.")
-    logger.append_keys(tenant_id=tenant.tenant_id)
+    log_keys(tenant_id=tenant.tenant_id)
     return tenant
 
 
@@ -67,7 +67,7 @@ def activation(headers: Mapping[str, str]) -> Tenant:
     tenant = get_tenant(tenant_id) if tenant_id else None
     if tenant is None or not matches(key, tenant.activation_key_hash):
         raise DomainError(Code.VERIFY_FAILED)
-    logger.append_keys(tenant_id=tenant.tenant_id)
+    log_keys(tenant_id=tenant.tenant_id)
     return tenant
 
 
@@ -83,7 +83,7 @@ def device(headers: Mapping[str, str], device_id: str) -> DeviceCredential:
         raise DomainError(Code.VERIFY_FAILED) from e
     if credential.device_id != device_id:
         raise DomainError(Code.VERIFY_FAILED)
-    logger.append_keys(tenant_id=credential.tenant_id, device_id=device_id)
+    log_keys(tenant_id=credential.tenant_id, device_id=device_id)
     return credential
 
 

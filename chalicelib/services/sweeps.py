@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from chalicelib import clock, notifications
 from chalicelib.domain.model import DeviceStatus, TenantState
-from chalicelib.observability import MetricUnit, logger, metrics
+from chalicelib.observability import count, logger
 from chalicelib.services.tenants import deactivate_all
 from chalicelib.settings import get_settings
 from chalicelib.store import devices as device_store
@@ -32,7 +32,7 @@ class SweepReport:
 
     def publish(self) -> dict:
         for metric, value in (("Due", self.due), ("Acted", self.acted), ("SkippedLostRace", self.skipped)):
-            metrics.add_metric(name=f"{self.sweep}.{metric}", unit=MetricUnit.Count, value=value)
+            count(f"{self.sweep}.{metric}", value)
         logger.info("sweep finished", extra=asdict(self))
         return asdict(self)
 
