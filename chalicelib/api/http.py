@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+import math
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -78,26 +80,95 @@ def guarded(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+# Limits of a JSON body, checked before or while it is parsed: Python's parser recurses once per
+# level (a body nested 1,000 deep is a RecursionError), converts integers of any length (more
+# than 4,300 digits is a ValueError, fewer can still cost quadratic time) and accepts NaN and
+# Infinity, which are not JSON. No request of the contract comes near these limits.
+MAX_JSON_DEPTH = 32
+MAX_NUMBER_LENGTH = 40  # characters: 128-bit integers and every float repr fit
+_JSON_STRUCTURE = re.compile(r'[\[\]{}"\\]')
+
+
 def parse_body(raw: bytes | None, model: type[M], *, loadmaster: bool = False) -> M:
     """The request body as ``model``. A LoadMaster's bad body is the seed's "Invalid local
-    license initialization."; anyone else's is VALIDATION_ERROR naming the fields."""
+    license initialization."; anyone else's is VALIDATION_ERROR naming the fields. Whatever
+    the bytes, the answer is the model or that refusal: never another exception."""
     raw = raw or b""
     try:
         if len(raw) > get_settings().max_body_bytes:
             limit = get_settings().max_body_bytes
             raise validation("The request body is too large.", {"body": f"at most {limit} bytes"})
-        data = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+        data = _load_json(raw.decode("utf-8")) if raw.strip() else {}
         if not isinstance(data, dict):
             raise validation("The request body must be a JSON object.", {"body": "not an object"})
         return model.model_validate(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        error = validation("The request body is not valid JSON.", {"body": "malformed JSON"})
-        raise _for_caller(error, loadmaster) from e
     except ValidationError as e:
-        fields = {".".join(str(p) for p in err["loc"]) or "body": err["msg"] for err in e.errors()}
+        fields = _fields(e, "body")
         raise _for_caller(validation("The request is not valid.", fields), loadmaster) from e
     except DomainError as e:
         raise _for_caller(e, loadmaster) from e
+    except Exception as e:  # the boundary: bad UTF-8, bad JSON, anything else is the caller's error
+        error = validation("The request body is not valid JSON.", {"body": "malformed JSON"})
+        raise _for_caller(error, loadmaster) from e
+
+
+def _load_json(text: str) -> Any:
+    if _nesting_depth(text) > MAX_JSON_DEPTH:
+        raise validation("The request body is nested too deeply.", {"body": f"at most {MAX_JSON_DEPTH} levels"})
+    return json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_refuse_constant)
+
+
+def _nesting_depth(text: str) -> int:
+    """How deep the arrays and objects of ``text`` nest, counting brackets outside strings, in
+    one pass over the structural characters only (so a long string costs nothing)."""
+    depth = deepest = 0
+    in_string = False
+    skip_to = -1  # the character after a backslash is escaped, whatever it is
+    for match in _JSON_STRUCTURE.finditer(text):
+        position, char = match.start(), match.group()
+        if position < skip_to:
+            continue
+        if in_string:
+            if char == "\\":
+                skip_to = position + 2
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def _number_too_long() -> DomainError:
+    return validation("A number in the request body is too long.",
+                      {"body": f"numbers of at most {MAX_NUMBER_LENGTH} characters"})
+
+
+def _parse_int(text: str) -> int:
+    if len(text) > MAX_NUMBER_LENGTH:
+        raise _number_too_long()
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    if len(text) > MAX_NUMBER_LENGTH:
+        raise _number_too_long()
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 is a short text for infinity
+        raise validation("A number in the request body is out of range.", {"body": "a finite number"})
+    return value
+
+
+def _refuse_constant(text: str) -> None:
+    raise validation("The request body is not valid JSON.", {"body": f"{text} is not a JSON number"})
+
+
+def _fields(error: ValidationError, where: str) -> dict[str, str]:
+    return {".".join(str(p) for p in err["loc"]) or where: err["msg"] for err in error.errors()}
 
 
 def _for_caller(error: DomainError, loadmaster: bool) -> DomainError:
@@ -106,12 +177,25 @@ def _for_caller(error: DomainError, loadmaster: bool) -> DomainError:
     return error
 
 
-def parse_query(params: dict[str, str] | None, model: type[M]) -> M:
+# No parameter of the contract is longer than a cursor, and a cursor is a bounded token.
+MAX_QUERY_VALUE_LENGTH = 4096
+
+
+def parse_query(params: Mapping[str, str] | None, model: type[M]) -> M:
+    """The query string as ``model``, or VALIDATION_ERROR naming the parameters."""
+    params = dict(params or {})
     try:
-        return model.model_validate(params or {})
+        too_long = sorted(str(k) for k, v in params.items() if len(str(k)) + len(str(v)) > MAX_QUERY_VALUE_LENGTH)
+        if too_long:
+            raise validation("The query is not valid.",
+                             {k: f"at most {MAX_QUERY_VALUE_LENGTH} characters" for k in too_long})
+        return model.model_validate(params)
     except ValidationError as e:
-        fields = {".".join(str(p) for p in err["loc"]) or "query": err["msg"] for err in e.errors()}
-        raise validation("The query is not valid.", fields) from e
+        raise validation("The query is not valid.", _fields(e, "query")) from e
+    except DomainError:
+        raise
+    except Exception as e:  # the boundary: whatever the parameters, a 400
+        raise validation("The query is not valid.", {"query": "malformed"}) from e
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

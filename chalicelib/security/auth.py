@@ -22,11 +22,21 @@ MAX_CREDENTIAL_LENGTH = 4096
 
 
 def _credential(headers: Mapping[str, str], scheme: str) -> str | None:
+    """The credential of an ``Authorization: <scheme> <credential>`` header, or None. The scheme
+    is matched case-insensitively (RFC 9110, 11.1). Our keys and tokens are printable ASCII: any
+    other value is no credential of ours, and is not hashed or looked up."""
     value = headers.get("authorization") or ""
-    prefix = f"{scheme} "
-    if not value.startswith(prefix) or len(value) > MAX_CREDENTIAL_LENGTH:
+    if len(value) > MAX_CREDENTIAL_LENGTH:
         return None
-    return value[len(prefix):].strip() or None
+    given_scheme, _, credential = value.partition(" ")
+    credential = credential.strip()
+    if given_scheme.lower() != scheme.lower() or not _printable_ascii(credential):
+        return None
+    return credential
+
+
+def _printable_ascii(value: str) -> bool:
+    return bool(value) and value.isascii() and value.isprintable() and " " not in value
 
 
 def _is_operator_key(value: str) -> bool:
@@ -63,7 +73,8 @@ def tenant_admin(headers: Mapping[str, str]) -> Tenant:
 
 def activation(headers: Mapping[str, str]) -> Tenant:
     key = (headers.get("x-activation-key") or "").strip()
-    tenant_id = tenant_of(key, KeyKind.ACTIVATION) if len(key) <= MAX_CREDENTIAL_LENGTH else None
+    well_formed = len(key) <= MAX_CREDENTIAL_LENGTH and _printable_ascii(key)
+    tenant_id = tenant_of(key, KeyKind.ACTIVATION) if well_formed else None
     tenant = get_tenant(tenant_id) if tenant_id else None
     if tenant is None or not matches(key, tenant.activation_key_hash):
         raise DomainError(Code.VERIFY_FAILED)

@@ -24,6 +24,10 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 from chalicelib.settings import get_settings
 
+# Our device tokens and cursors are a few hundred characters; anything far longer is not one of
+# them, and is refused before any decoding work.
+MAX_TOKEN_LENGTH = 4096
+
 
 class InvalidToken(Exception):
     """The token is malformed, forged, altered, expired or of another kind."""
@@ -53,20 +57,29 @@ class KeyRing:
         return f"{signing_input}.{b64url(signature)}"
 
     def verify(self, token: str, typ: str) -> dict[str, Any]:
-        """The claims of a token of kind ``typ`` signed by one of our keys; no time checks."""
+        """The claims of a token of kind ``typ`` signed by one of our keys; no time checks.
+
+        The token comes from anyone (a device token, a paging cursor): whatever its shape, the
+        answer is the claims or ``InvalidToken``, never another exception (that would be a 500).
+        The header is read before the signature is checked, so it is parsed as hostile JSON."""
+        if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+            raise InvalidToken(f"not a compact token of at most {MAX_TOKEN_LENGTH} ASCII characters")
+        parts = token.split(".")
+        if len(parts) != 3:
+            raise InvalidToken("not three segments")
+        header_b64, claims_b64, signature_b64 = parts
+        header = _json_segment(header_b64)
+        kid, alg, header_typ = (header.get("kid"), header.get("alg"), header.get("typ"))
+        # A kid of any other type (a list, an object) is no key of ours, and unhashable.
+        key = self.public_keys.get(kid) if isinstance(kid, str) else None
+        if key is None or alg != "EdDSA" or header_typ != typ:
+            raise InvalidToken("unknown key, algorithm or token kind")
         try:
-            header_b64, claims_b64, signature_b64 = token.split(".")
-            header = json.loads(b64url_decode(header_b64))
-            key = self.public_keys.get(header.get("kid")) if isinstance(header, dict) else None
-            if key is None or header.get("alg") != "EdDSA" or header.get("typ") != typ:
-                raise InvalidToken("unknown key, algorithm or token kind")
             key.verify(b64url_decode(signature_b64), f"{header_b64}.{claims_b64}".encode())
-            claims = json.loads(b64url_decode(claims_b64))
-        except (ValueError, InvalidSignature, UnicodeDecodeError) as e:
-            raise InvalidToken(str(e) or e.__class__.__name__) from e
-        if not isinstance(claims, dict):
-            raise InvalidToken("claims are not an object")
-        return claims
+        except (ValueError, InvalidSignature) as e:
+            raise InvalidToken("bad signature") from e
+        # Signed by us, so well-formed; parsed as carefully all the same.
+        return _json_segment(claims_b64)
 
     def jwks(self) -> dict[str, Any]:
         return {
@@ -76,6 +89,19 @@ class KeyRing:
                 for kid, key in sorted(self.public_keys.items())
             ]
         }
+
+
+def _json_segment(text: str) -> dict[str, Any]:
+    """A base64url segment holding a JSON object, or ``InvalidToken``. Any failure counts: bad
+    base64, bad UTF-8, bad JSON, JSON nested deep enough to exhaust the recursion limit, an
+    integer longer than Python converts: the token is refused, whatever the reason."""
+    try:
+        value = json.loads(b64url_decode(text))
+    except Exception as e:  # the boundary: every parsing failure is a bad token
+        raise InvalidToken(f"segment is not base64url JSON ({e.__class__.__name__})") from e
+    if not isinstance(value, dict):
+        raise InvalidToken("segment is not a JSON object")
+    return value
 
 
 def _segment(obj: dict[str, Any]) -> str:
