@@ -36,6 +36,7 @@ class Settings:
     activations_per_mac_per_hour: int
     refusals_per_key_per_minute: int
     event_bus_name: str
+    max_license_types_per_tenant: int
     version: str
 
     @classmethod
@@ -54,18 +55,21 @@ class Settings:
             signing_key_autocreate=_flag(env.get("SIGNING_KEY_AUTOCREATE", "false")),
             max_body_bytes=int(env.get("MAX_BODY_BYTES", "16384")),
             activation_uuid_attempts=int(env.get("ACTIVATION_UUID_ATTEMPTS", "5")),
-            silent_bucket_s=int(env.get("SILENT_BUCKET_S", "43200")),
+            silent_bucket_s=int(env.get("SILENT_BUCKET_S", "86400")),
             sweep_batch=int(env.get("SWEEP_BATCH", "2000")),
             event_ttl_days=int(env.get("EVENT_TTL_DAYS", "90")),
             activations_per_mac_per_hour=int(env.get("ACTIVATIONS_PER_MAC_PER_HOUR", "10")),
             refusals_per_key_per_minute=int(env.get("REFUSALS_PER_KEY_PER_MINUTE", "30")),
             event_bus_name=env.get("EVENT_BUS_NAME", "default"),
+            max_license_types_per_tenant=int(env.get("MAX_LICENSE_TYPES_PER_TENANT", "100")),
             version=env.get("SERVICE_VERSION", "0.1.0"),
         )
         if settings.max_body_bytes < 1024 or settings.activation_uuid_attempts < 1:
             raise ConfigurationError("MAX_BODY_BYTES must be >= 1024 and ACTIVATION_UUID_ATTEMPTS >= 1")
         if not 60 <= settings.silent_bucket_s <= 86400 or settings.sweep_batch < 1:
             raise ConfigurationError("SILENT_BUCKET_S must be 60..86400 and SWEEP_BATCH >= 1")
+        if not 1 <= settings.max_license_types_per_tenant <= 10000:
+            raise ConfigurationError("MAX_LICENSE_TYPES_PER_TENANT must be 1..10000")
         if not 1 <= settings.event_ttl_days <= 3650:
             raise ConfigurationError("EVENT_TTL_DAYS must be 1..3650")
         if settings.activations_per_mac_per_hour < 1 or settings.refusals_per_key_per_minute < 1:

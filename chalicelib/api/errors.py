@@ -24,6 +24,7 @@ STATUS: dict[Code, int] = {
     Code.UNAUTHORIZED: 401,
     Code.FORBIDDEN: 403,
     Code.NOT_FOUND: 404,
+    Code.METHOD_NOT_ALLOWED: 405,
     Code.VALIDATION_ERROR: 400,
     Code.CONFLICT: 409,
     Code.DEVICE_DEACTIVATED: 410,
@@ -50,9 +51,9 @@ TRANSIENT_CAUSES = {
 TRANSIENT_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
 
 
-def error_response(error: DomainError) -> Response:
+def error_response(error: DomainError, headers: dict[str, str] | None = None) -> Response:
     status = STATUS[error.code]
-    headers = {"Content-Type": "application/json"}
+    headers = {**(headers or {}), "Content-Type": "application/json"}
     if status in (429, 503):
         headers["Retry-After"] = str(error.detail.get("retry_after_s", RETRY_AFTER_S))
     body = {"error": {"code": str(error.code), "message": error.message, "detail": error.detail}}

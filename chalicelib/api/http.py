@@ -80,6 +80,27 @@ def guarded(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def contract_error_bodies(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """HTTP middleware: the answers Chalice gives itself, outside any view, in the contract's
+    body. Chalice's router answers a known path with an unknown method (on ``chalice local`` and
+    in the test client; API Gateway never routes one to the function) with ``405
+    {"Code": "MethodNotAllowedError", ...}`` and an ``Allow`` header: that becomes
+    METHOD_NOT_ALLOWED, keeping the header. Any other answer of Chalice's own shape becomes
+    INTERNAL if a 5xx, else VALIDATION_ERROR (a client's error: say, an Accept header that
+    refuses a binary answer)."""
+    response = get_response(event)
+    body = response.body
+    if response.status_code < 400 or not (isinstance(body, dict) and set(body) == {"Code", "Message"}):
+        return response
+    if body["Code"] == "MethodNotAllowedError":
+        allow = {k: v for k, v in (response.headers or {}).items() if k.lower() == "allow"}
+        return error_response(DomainError(Code.METHOD_NOT_ALLOWED), allow)
+    if response.status_code >= 500:
+        logger.error("chalice answered an error outside the views", extra={"chalice_error": body})
+        return error_response(DomainError(Code.INTERNAL))
+    return error_response(validation(str(body["Message"]), {"request": str(body["Code"])}))
+
+
 # Limits of a JSON body, checked before or while it is parsed: Python's parser recurses once per
 # level (a body nested 1,000 deep is a RecursionError), converts integers of any length (more
 # than 4,300 digits is a ValueError, fewer can still cost quadratic time) and accepts NaN and

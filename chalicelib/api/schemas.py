@@ -27,10 +27,19 @@ def _normalise_mac(value: str) -> str:
 
 
 def _normalise_ip(value: str) -> str:
+    """One spelling per host, so that one address is one claim (invariant 2): an IPv4-mapped
+    IPv6 address is its IPv4 address, and IPv6 is compressed. A zone id (``fe80::1%eth0``) names
+    an interface of the sender, not a host: refused."""
+    value = value.strip()
+    if "%" in value:
+        raise ValueError("an IP address without a zone id")
     try:
-        return str(ipaddress.ip_address(value.strip()))
+        address = ipaddress.ip_address(value)
     except ValueError as e:
         raise ValueError("not an IP address") from e
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.compressed
 
 
 Mac = Annotated[str, Field(min_length=12, max_length=17, examples=["00:50:56:aa:bb:cc"]),
@@ -326,18 +335,33 @@ class CheckInResponse(BaseModel):
     device_token: str = Field(description="A fresh device token: use it from now on (keys rotate).")
 
 
+class ContractResponse(BaseModel):
+    contract_id: str
+    capacity: int
+    starts_at: Timestamp
+    ends_at: Timestamp | None
+
+
 class LicenseStateResponse(BaseModel):
     state: Literal["UNLICENSED", "TRIAL", "LICENSED", "EXPIRED", "TERMINATED"]
     trial_expires_at: Timestamp | None
     contract_id: str | None
+    contract_starts_at: Timestamp | None = None
     contract_ends_at: Timestamp | None
     capacity: int
     in_use: int
+    allocated: int = Field(0, description="The license types' capacities together (never above capacity "
+                                          "under a contract).")
+    next_contract: ContractResponse | None = Field(None, description="A contract sold to start later.")
 
     @classmethod
     def of(cls, t: Tenant) -> LicenseStateResponse:
+        n = t.next_contract
         return cls(state=str(t.state), trial_expires_at=t.trial_expires_at, contract_id=t.contract_id,
-                   contract_ends_at=t.contract_ends_at, capacity=t.capacity, in_use=t.in_use)
+                   contract_starts_at=t.contract_starts_at, contract_ends_at=t.contract_ends_at,
+                   capacity=t.capacity, in_use=t.in_use, allocated=t.allocated,
+                   next_contract=ContractResponse(contract_id=n.contract_id, capacity=n.capacity, starts_at=n.starts_at,
+                                                  ends_at=n.ends_at) if n else None)
 
 
 class TenantResponse(LicenseStateResponse):

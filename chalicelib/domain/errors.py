@@ -27,6 +27,7 @@ class Code(StrEnum):
     UNAUTHORIZED = "UNAUTHORIZED"
     FORBIDDEN = "FORBIDDEN"
     NOT_FOUND = "NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     VALIDATION_ERROR = "VALIDATION_ERROR"
     CONFLICT = "CONFLICT"
     DEVICE_DEACTIVATED = "DEVICE_DEACTIVATED"
@@ -58,6 +59,7 @@ MESSAGES: dict[Code, str] = {
     Code.UNAUTHORIZED: "Missing or malformed credentials.",
     Code.FORBIDDEN: "This credential may not do that.",
     Code.NOT_FOUND: "Not found.",
+    Code.METHOD_NOT_ALLOWED: "This method is not allowed on this path.",
     Code.VALIDATION_ERROR: "The request is not valid.",
     Code.CONFLICT: "The request conflicts with the current state.",
     Code.DEVICE_DEACTIVATED: "This LoadMaster's license has been deactivated.",

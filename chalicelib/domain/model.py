@@ -47,6 +47,16 @@ class TenantSettings:
 
 
 @dataclass(frozen=True)
+class Contract:
+    """A Metered Licensing contract: its capacity of instances between two dates."""
+
+    contract_id: str
+    capacity: int
+    starts_at: datetime
+    ends_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Tenant:
     tenant_id: str
     name: str
@@ -63,11 +73,27 @@ class Tenant:
     settings: TenantSettings = field(default_factory=TenantSettings)
     api_key_hash: str = field(default="", repr=False)
     activation_key_hash: str = field(default="", repr=False)
+    # A contract sold to start later: it licenses nothing before its ``starts_at``.
+    next_contract: Contract | None = None
+    # What the license types promise together, kept with the tenant so that every write that
+    # changes a pool checks the sum against the contract in the same transaction: ``allocated``
+    # (the capacities), ``ceiling`` (the most their overage policies let them hold; None: no
+    # limit), how many there are, and ``pools_version``, bumped by each such write.
+    allocated: int = 0
+    ceiling: int | None = None
+    license_types: int = 0
+    pools_version: int = 0
+
+    def next_contract_due(self, now: datetime) -> bool:
+        return self.next_contract is not None and now >= self.next_contract.starts_at
 
     def effective_state(self, now: datetime) -> TenantState:
         """The state as of ``now``: a trial past its end is EXPIRED, and a contract past its end
         leaves the tenant UNLICENSED, before the hourly sweep records it, so no LoadMaster is
-        licensed in the gap."""
+        licensed in the gap; a contract sold to start later licenses from its start on (the
+        first request or sweep after it puts it in force)."""
+        if self.state != TenantState.TERMINATED and self.next_contract_due(now):
+            return TenantState.LICENSED
         if self.state == TenantState.TRIAL and self.trial_expires_at and now >= self.trial_expires_at:
             return TenantState.EXPIRED
         if self.state == TenantState.LICENSED and self.contract_ends_at and now >= self.contract_ends_at:

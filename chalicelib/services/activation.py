@@ -16,16 +16,17 @@ from chalicelib import notifications
 from chalicelib.domain import ids
 from chalicelib.domain.errors import Code, DomainError, conflict
 from chalicelib.domain.licensing import (
+    DeviceVerdict,
     LoadMaster,
-    image_is_spla,
+    activation_refusal,
+    device_verdict,
     is_spla_image,
-    license_type_fits,
-    tenant_may_license,
-    types_for_sku,
+    verdict_error,
 )
-from chalicelib.domain.model import HOLDING, Device, DeviceStatus, LicenseType, Tenant
+from chalicelib.domain.model import HOLDING, Device, DeviceStatus, LicenseType, Tenant, TenantState
 from chalicelib.observability import count, logger
 from chalicelib.security.tokens import DeviceCredential, Lease, issue_device_token, issue_lease
+from chalicelib.services.tenants import promote_due_contract
 from chalicelib.settings import get_settings
 from chalicelib.store import counters, events
 from chalicelib.store import devices as device_store
@@ -64,18 +65,27 @@ def _mac_blocked(tenant: Tenant, lm: LoadMaster, now: datetime) -> bool:
     return claim is not None and claim.blocked
 
 
+def _refuse_if(error: DomainError | None) -> None:
+    if error is not None:
+        raise error
+
+
 def license_types_for(tenant: Tenant, lm: LoadMaster, now: datetime) -> list[LicenseType]:
     """The license types this LoadMaster may take (step 6: "the available license types are
     displayed"), after the checks in the contract's order."""
+    tenant = promote_due_contract(tenant, now)
+    types: list[LicenseType] = []
+
+    def read_types() -> list[LicenseType]:
+        types.extend(tenant_store.list_license_types(tenant.tenant_id))
+        return types
+
     try:
-        tenant_may_license(tenant, lm, now)
-        # "This LoadMaster cannot be licensed ... at this time.": its MAC is BLOCKED here.
-        if _mac_blocked(tenant, lm, now):
-            raise DomainError(Code.DEVICE_BLOCKED)
-        image_is_spla(lm)
-        return types_for_sku(tenant_store.list_license_types(tenant.tenant_id), lm.sku)
+        _refuse_if(activation_refusal(tenant.effective_state(now), lm, types=read_types,
+                                      mac_blocked=lambda: _mac_blocked(tenant, lm, now)))
     except DomainError as e:
         raise refused(e, tenant, lm, now) from e
+    return [t for t in types if t.sku == lm.sku]
 
 
 def request_fingerprint(lm: LoadMaster, lic_type_id: str) -> str:
@@ -88,6 +98,7 @@ def activate(tenant: Tenant, lm: LoadMaster, lic_type_id: str, *, idempotency_ke
     """Take one instance of ``lic_type_id`` for this LoadMaster (step 7). A retry (same
     Idempotency-Key, or the same MAC asking for the same type while its device holds an
     instance) answers the same device and takes nothing more."""
+    tenant = promote_due_contract(tenant, now)
     try:
         activation = _activate(tenant, lm, lic_type_id, idempotency_key, now)
     except DomainError as e:
@@ -104,27 +115,33 @@ def activate(tenant: Tenant, lm: LoadMaster, lic_type_id: str, *, idempotency_ke
 
 class _Retry(Exception):
     """The transaction lost to something that is gone now (a UUID collision, a claim released
-    between the refusal and the read): try again with a fresh device id."""
+    between the refusal and the read, an idempotency key whose device was deleted): try again
+    with a fresh device id."""
+
+    def __init__(self, stale_idempotency_device: str | None = None) -> None:
+        super().__init__()
+        self.stale_idempotency_device = stale_idempotency_device
 
 
 def _activate(tenant: Tenant, lm: LoadMaster, lic_type_id: str, idempotency_key: str | None,
               now: datetime) -> Activation:
-    tenant_may_license(tenant, lm, now)
+    state = tenant.effective_state(now)
+    if state not in (TenantState.TRIAL, TenantState.LICENSED):
+        _refuse_if(_decision(tenant, state, lm, lic_type_id, now))
     lic_type = tenant_store.get_license_type(tenant.tenant_id, lic_type_id)
     if not is_spla_image(lm.image) or lic_type is None or lic_type.sku != lm.sku:
-        # A refusal is coming: give the one the seed's order puts first (blocked, not SPLA, no
-        # type for the SKU, invalid type).
-        if _mac_blocked(tenant, lm, now):
-            raise DomainError(Code.DEVICE_BLOCKED)
-        image_is_spla(lm)
-        types_for_sku(tenant_store.list_license_types(tenant.tenant_id), lm.sku)
-        license_type_fits(lic_type, lm)
+        # A refusal is coming: give the one the contract's order puts first.
+        _refuse_if(_decision(tenant, state, lm, lic_type_id, now))
+        raise DomainError(Code.INVALID_LICENSE_TYPE)
+    if state == TenantState.TRIAL and lm.existing_license is not None and lm.existing_license.active:
+        _refuse_if(_decision(tenant, state, lm, lic_type_id, now))
     # Over capacity but within the overage policy: granted, metered as overage, and said so.
     overage = lic_type.in_use >= lic_type.capacity
     fingerprint = request_fingerprint(lm, lic_type_id) if idempotency_key else None
     # At most ACTIVATIONS_PER_MAC_PER_HOUR activations of one MAC: counted in the transaction.
     rate_window = Window.of(f"act#{tenant.tenant_id}#{lm.mac}", now, 3600)
     rate = counters.take_action(rate_window, get_settings().activations_per_mac_per_hour)
+    stale_idempotency_device = None
     for _ in range(get_settings().activation_uuid_attempts):
         device = Device(
             device_id=ids.new_device_id(), tenant_id=tenant.tenant_id, mac=lm.mac, ip=lm.ip, port=lm.port,
@@ -135,13 +152,15 @@ def _activate(tenant: Tenant, lm: LoadMaster, lic_type_id: str, idempotency_key:
             check_in_interval_s=tenant.settings.check_in_interval_s,
         )
         try:
-            device_store.insert_activation(device, tenant_state=tenant.state, now=now, overage=overage,
-                                           idempotency_key=idempotency_key, request_hash=fingerprint, rate=rate)
+            device_store.insert_activation(device, tenant_state=state, now=now, overage=overage,
+                                           idempotency_key=idempotency_key, request_hash=fingerprint, rate=rate,
+                                           stale_idempotency_device=stale_idempotency_device)
         except TransactionCancelled as e:
             try:
                 replay = _explain_refusal(e.failed, tenant, lm, lic_type_id, idempotency_key, fingerprint, now,
                                           rate_window)
-            except _Retry:
+            except _Retry as retry:
+                stale_idempotency_device = retry.stale_idempotency_device or stale_idempotency_device
                 continue
             return _issue(replay, now, replayed=True)
         limit = lic_type.overage_policy.max_in_use(lic_type.capacity)
@@ -153,10 +172,18 @@ def _activate(tenant: Tenant, lm: LoadMaster, lic_type_id: str, idempotency_key:
     raise DomainError(Code.UUID_GENERATION_FAILED)
 
 
+def _decision(tenant: Tenant, state: TenantState, lm: LoadMaster, lic_type_id: str, now: datetime,
+              *, address_taken: bool = False, no_instance: bool = False) -> DomainError | None:
+    return activation_refusal(state, lm, mac_blocked=lambda: _mac_blocked(tenant, lm, now),
+                              types=lambda: tenant_store.list_license_types(tenant.tenant_id),
+                              lic_type_id=lic_type_id, address_taken=address_taken, no_instance=no_instance)
+
+
 def _explain_refusal(failed: set[str], tenant: Tenant, lm: LoadMaster, lic_type_id: str,
                      idempotency_key: str | None, fingerprint: str | None, now: datetime,
                      rate_window: Window) -> Device:
-    """Turn the failed conditions into the seed's answer, or into the device a retry asked for."""
+    """Turn the failed conditions into the contract's answer, or into the device a retry asked
+    for."""
     t = tenant.tenant_id
     if "idempotency" in failed:
         claim = device_store.get_claim(device_store.idempotency_claim(t, idempotency_key or ""), now)
@@ -164,7 +191,8 @@ def _explain_refusal(failed: set[str], tenant: Tenant, lm: LoadMaster, lic_type_
             raise _Retry
         if claim.request_hash != fingerprint:
             raise conflict("This Idempotency-Key was used with a different request.")
-        return _existing(claim.device_id)
+        # A replay answers what the device is now; a deleted one frees its key.
+        return _replayable(claim.device_id, stale_idempotency_device=claim.device_id)
     if "mac" in failed:
         claim = device_store.get_claim(device_store.mac_claim(t, lm.mac), now)
         if claim is None:
@@ -181,29 +209,30 @@ def _explain_refusal(failed: set[str], tenant: Tenant, lm: LoadMaster, lic_type_
     if "rate" in failed:
         raise DomainError(Code.RATE_LIMITED, "This LoadMaster has activated too often this hour.",
                           detail={"retry_after_s": rate_window.retry_after_s})
-    if "type" in failed:
-        # Deleted or changed since it was read.
-        lic_type = tenant_store.get_license_type(t, lic_type_id)
-        if lic_type is None or lic_type.sku != lm.sku:
-            types_for_sku(tenant_store.list_license_types(t), lm.sku)
-            license_type_fits(lic_type, lm)
-    # "Device with same IP Address already exist.": another device holds this IP and port.
-    if "address" in failed:
-        raise DomainError(Code.DUPLICATE_ADDRESS)
-    if "tenant" in failed:
-        # The tenant may have changed since it was read (terminated, trial over): say so.
-        current = tenant_store.require_tenant(t)
-        tenant_may_license(current, lm, now)
-    # "Local license instance limit reached.": the pool or the contract has no free instance.
-    if "type" in failed or "tenant" in failed:
-        raise DomainError(Code.INSTANCE_LIMIT_REACHED)
-    raise _Retry  # only the device id collided
+    if failed & {"type", "tenant", "address"}:
+        # The tenant or the pool may have changed since they were read: decide on them as they
+        # are now, in the contract's order (an unlicensed tenant before a taken address).
+        current = tenant_store.require_tenant(t) if "tenant" in failed else tenant
+        _refuse_if(_decision(current, current.effective_state(now), lm, lic_type_id, now,
+                             address_taken="address" in failed, no_instance=bool(failed & {"type", "tenant"})))
+    raise _Retry  # only the device id collided, or what refused it is gone now
 
 
 def _existing(device_id: str) -> Device:
     device = device_store.get_device(device_id)
     if device is None:
         raise _Retry
+    return device
+
+
+def _replayable(device_id: str, *, stale_idempotency_device: str) -> Device:
+    device = device_store.get_device(device_id)
+    if device is None:
+        raise _Retry(stale_idempotency_device)
+    if device.status == DeviceStatus.BLOCKED:
+        raise DomainError(Code.DEVICE_BLOCKED)
+    if device.status == DeviceStatus.DEACTIVATED:
+        raise DomainError(Code.DEVICE_DEACTIVATED)
     return device
 
 
@@ -224,18 +253,14 @@ def confirm(credential: DeviceCredential, device_id: str, now: datetime) -> Devi
             events.record(credential.tenant_id, "device.confirmed", now, device_id=device_id, mac=confirmed.mac)
             return confirmed
         device = device_store.get_device(device_id)
-        if device is None or device.tenant_id != credential.tenant_id:
-            raise DomainError(Code.UNKNOWN_DEVICE, mac=credential.mac)
-        if device.credential_version != credential.version:
-            raise DomainError(Code.VERIFY_FAILED)
+        verdict = device_verdict(device, tenant_id=credential.tenant_id, credential_version=credential.version)
+        if verdict != DeviceVerdict.HOLDING:
+            raise verdict_error(verdict, credential.mac)
         if device.status == DeviceStatus.ACTIVE:
             return device  # a retried confirm
-        if device.status == DeviceStatus.DEACTIVATED:
-            raise DomainError(Code.DEVICE_DEACTIVATED)
-        if device.status == DeviceStatus.BLOCKED:
-            raise DomainError(Code.DEVICE_BLOCKED)
         if device.confirm_deadline_passed(now):
             # Do the sweep's work now rather than leave a late LoadMaster in limbo.
-            device_store.release(device_store.Holder.of(device), DeviceStatus.BLOCKED, "not confirmed in time", now)
+            device_store.release(device_store.Holder.of(device), DeviceStatus.BLOCKED, "not confirmed in time", now,
+                                 only_if=device_store.unconfirmed_now(now))
             raise DomainError(Code.DEVICE_BLOCKED)
     raise DomainError(Code.UNAVAILABLE)

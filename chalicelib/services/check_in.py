@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from chalicelib.domain.errors import Code, DomainError
-from chalicelib.domain.model import HOLDING, Device, DeviceStatus
+from chalicelib.domain.licensing import DeviceVerdict, device_verdict, verdict_error
+from chalicelib.domain.model import Device, DeviceStatus
 from chalicelib.observability import count, logger
 from chalicelib.security.tokens import DeviceCredential, Lease, issue_device_token, issue_lease
 from chalicelib.store import devices as device_store
+from chalicelib.store import events
 from chalicelib.store.transaction import TransactionCancelled
 
 
@@ -30,28 +32,29 @@ def check_in(credential: DeviceCredential, device_id: str, *, mac: str, ip: str,
     conditional write and no read; a LoadMaster whose address changed costs a transaction."""
     for _ in range(3):
         written, device = device_store.check_in(device_id, tenant_id=credential.tenant_id,
-                                                credential_version=credential.version, ip=ip, port=port,
+                                                credential_version=credential.version, mac=mac, ip=ip, port=port,
                                                 version=version, now=now)
         if written:
             count("CheckIns")
             return CheckIn(device, issue_lease(device, now), issue_device_token(device),
                            now + timedelta(seconds=device.check_in_interval_s))
-        _refuse_unless_moved(device, credential, mac, ip, port)
+        _refuse_unless_moved(device, credential, mac, ip, port, now)
     raise DomainError(Code.UNAVAILABLE)
 
 
-def _refuse_unless_moved(device: Device | None, credential: DeviceCredential, mac: str, ip: str, port: int) -> None:
+def _refuse_unless_moved(device: Device | None, credential: DeviceCredential, mac: str, ip: str, port: int,
+                         now: datetime) -> None:
     """Say why the check-in's condition failed, from the item it returned; if only the address
     differs, move the address claim and let the caller write the check-in again."""
-    # "LM not added in the system because ... with MAC <mac>": the tenant does not know it.
-    if device is None or device.tenant_id != credential.tenant_id:
-        raise DomainError(Code.UNKNOWN_DEVICE, mac=mac)
-    if device.credential_version != credential.version:
-        raise DomainError(Code.VERIFY_FAILED)
-    if device.status == DeviceStatus.BLOCKED:
-        raise DomainError(Code.DEVICE_BLOCKED)
-    if device.status == DeviceStatus.DEACTIVATED:
-        raise DomainError(Code.DEVICE_DEACTIVATED)
+    verdict = device_verdict(device, tenant_id=credential.tenant_id, credential_version=credential.version, mac=mac)
+    if verdict == DeviceVerdict.CLONE:
+        # Another LoadMaster carries this device's token: refused, and the debug log says so.
+        count("ClonesSuspected")
+        logger.warning("clone suspected", extra={"device_id": device.device_id, "mac": mac, "ip": ip})
+        events.record(device.tenant_id, "device.clone_suspected", now, device_id=device.device_id,
+                      mac=device.mac, ip=device.ip, port=device.port, clone_mac=mac, clone_ip=ip, clone_port=port)
+    if verdict != DeviceVerdict.HOLDING:
+        raise verdict_error(verdict, mac)
     if (device.ip, device.port) != (ip, port):
         try:
             device_store.move_address(device, ip, port)
@@ -66,16 +69,14 @@ def deactivate(credential: DeviceCredential, device_id: str, now: datetime) -> D
     DEACTIVATED and answers it again."""
     for _ in range(3):
         device = device_store.get_device(device_id)
-        if device is None or device.tenant_id != credential.tenant_id:
-            raise DomainError(Code.UNKNOWN_DEVICE, mac=credential.mac)
-        if device.credential_version != credential.version:
-            raise DomainError(Code.VERIFY_FAILED)
-        if device.status == DeviceStatus.DEACTIVATED:
+        verdict = device_verdict(device, tenant_id=credential.tenant_id, credential_version=credential.version)
+        if verdict == DeviceVerdict.DEACTIVATED:
             return device
-        if device.status == DeviceStatus.BLOCKED:
-            raise DomainError(Code.DEVICE_BLOCKED)
-        if device.status in HOLDING and device_store.release(
-                device_store.Holder.of(device), DeviceStatus.DEACTIVATED, "deactivated by the LoadMaster", now):
+        if verdict != DeviceVerdict.HOLDING:
+            raise verdict_error(verdict, credential.mac)
+        released = device_store.release(device_store.Holder.of(device), DeviceStatus.DEACTIVATED,
+                                        "deactivated by the LoadMaster", now)
+        if released == device_store.Released.RELEASED:
             logger.info("device deactivated by the LoadMaster", extra={"device_id": device_id})
             return device_store.get_device(device_id) or device
     raise DomainError(Code.UNAVAILABLE)

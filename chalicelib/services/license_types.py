@@ -1,12 +1,21 @@
-"""License types: the tenant's pools of instances, one per SKU or more."""
+"""License types: the tenant's pools of instances, one per SKU or more.
+
+Invariant 7: the pools together never promise more than the contract sells. Every write that
+changes a capacity checks the sum on the pools and the tenant as read, and writes in the same
+transaction as the tenant's totals under the condition that neither moved since; a lost race is
+read again and retried.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from chalicelib.domain import ids
-from chalicelib.domain.errors import conflict, not_found
+from chalicelib.domain.errors import Code, DomainError, conflict, not_found
 from chalicelib.domain.model import LicenseType, OveragePolicy, Tenant, TenantState
+from chalicelib.services.tenants import ATTEMPTS, check_license_type_count
 from chalicelib.store import events
 from chalicelib.store import tenants as store
 
@@ -22,11 +31,13 @@ def get_license_type(tenant: Tenant, lic_type_id: str) -> LicenseType:
     return found
 
 
-def _check_fits(tenant: Tenant, others: list[LicenseType], capacity: int) -> None:
+def _check_fits(tenant: Tenant, types: list[LicenseType]) -> None:
     # The pools together never promise more than the contract sells; a trial's pools share its
     # instances (the tenant counts them), so each may hold them all.
-    trial = tenant.state == TenantState.TRIAL
-    total = capacity if trial else sum(t.capacity for t in others) + capacity
+    if tenant.state == TenantState.TRIAL:
+        total = max((t.capacity for t in types), default=0)
+    else:
+        total = sum(t.capacity for t in types)
     if total > tenant.capacity:
         raise conflict("The license types' capacities together would exceed the contract's capacity.",
                        capacity=tenant.capacity, requested_total=total)
@@ -37,33 +48,68 @@ def _check_policy(tenant: Tenant, policy: OveragePolicy | None) -> None:
         raise conflict("Overage is for contracts: a trial's pools keep the hard limit.")
 
 
+def _guarded(tenant: Tenant, write: Callable[[Tenant, list[LicenseType]], LicenseType | None]):
+    """Run ``write`` on the tenant and its pools as read now; again on a fresh read if either
+    moved before the write landed."""
+    for attempt in range(ATTEMPTS):
+        if attempt:
+            tenant = store.require_tenant(tenant.tenant_id)
+        try:
+            return write(tenant, store.list_license_types(tenant.tenant_id))
+        except store.PoolsChanged:
+            continue
+    raise DomainError(Code.UNAVAILABLE)
+
+
 def create_license_type(tenant: Tenant, *, name: str, sku: str, capacity: int,
                         overage_policy: OveragePolicy | None, now: datetime) -> LicenseType:
-    _check_policy(tenant, overage_policy)
-    _check_fits(tenant, store.list_license_types(tenant.tenant_id), capacity)
     lic_type = LicenseType(tenant.tenant_id, ids.new_lic_type_id(), name, sku, capacity, 0,
                            overage_policy=overage_policy or OveragePolicy.NO_OVERAGE)
-    store.create_license_type(lic_type, now)
-    events.record(tenant.tenant_id, "license_type.created", now, lic_type_id=lic_type.lic_type_id, sku=sku,
-                  capacity=capacity, overage_policy=str(lic_type.overage_policy))
-    return lic_type
+
+    def write(tenant: Tenant, types: list[LicenseType]) -> LicenseType:
+        _check_policy(tenant, overage_policy)
+        check_license_type_count(len(types) + 1)
+        _check_fits(tenant, [*types, lic_type])
+        store.create_license_type(lic_type, tenant, types, now)
+        return lic_type
+
+    created = _guarded(tenant, write)
+    events.record(tenant.tenant_id, "license_type.created", now, lic_type_id=created.lic_type_id, sku=sku,
+                  capacity=capacity, overage_policy=str(created.overage_policy))
+    return created
 
 
 def update_license_type(tenant: Tenant, lic_type_id: str, *, name: str | None, capacity: int | None,
                         overage_policy: OveragePolicy | None, now: datetime) -> LicenseType:
-    _check_policy(tenant, overage_policy)
-    types = store.list_license_types(tenant.tenant_id)
-    current = next((t for t in types if t.lic_type_id == lic_type_id), None)
-    if current is None:
-        raise not_found("License type")
-    if capacity is not None:
-        _check_fits(tenant, [t for t in types if t.lic_type_id != lic_type_id], capacity)
-    updated = store.update_license_type(current, name=name, capacity=capacity, overage_policy=overage_policy)
+    def write(tenant: Tenant, types: list[LicenseType]) -> LicenseType:
+        _check_policy(tenant, overage_policy)
+        current = _find(types, lic_type_id)
+        updated = replace(current, name=current.name if name is None else name,
+                          capacity=current.capacity if capacity is None else capacity,
+                          overage_policy=current.overage_policy if overage_policy is None else overage_policy)
+        if updated.capacity < current.in_use:
+            raise conflict("A license type cannot shrink below its instances in use.", in_use=current.in_use)
+        if updated.capacity > current.capacity:
+            _check_fits(tenant, [updated if t.lic_type_id == lic_type_id else t for t in types])
+        store.update_license_type(current, updated, tenant, types)
+        return updated
+
+    _guarded(tenant, write)
     events.record(tenant.tenant_id, "license_type.updated", now, lic_type_id=lic_type_id, name=name,
                   capacity=capacity, overage_policy=str(overage_policy) if overage_policy else None)
-    return updated
+    return get_license_type(tenant, lic_type_id)
 
 
 def delete_license_type(tenant: Tenant, lic_type_id: str, now: datetime) -> None:
-    store.delete_license_type(tenant.tenant_id, lic_type_id)
+    def write(tenant: Tenant, types: list[LicenseType]) -> None:
+        store.delete_license_type(_find(types, lic_type_id), tenant, types)
+
+    _guarded(tenant, write)
     events.record(tenant.tenant_id, "license_type.deleted", now, lic_type_id=lic_type_id)
+
+
+def _find(types: list[LicenseType], lic_type_id: str) -> LicenseType:
+    found = next((t for t in types if t.lic_type_id == lic_type_id), None)
+    if found is None:
+        raise not_found("License type")
+    return found

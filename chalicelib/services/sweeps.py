@@ -14,13 +14,12 @@ from datetime import datetime, timedelta
 from chalicelib import clock, notifications
 from chalicelib.domain.model import DeviceStatus, TenantState
 from chalicelib.observability import count, logger
-from chalicelib.services.tenants import deactivate_all
+from chalicelib.services.tenants import promote_due_contract, wind_down
 from chalicelib.settings import get_settings
 from chalicelib.store import devices as device_store
 from chalicelib.store import events
 from chalicelib.store import tenants as tenant_store
 from chalicelib.store import usage as usage_store
-from chalicelib.store.models import DeviceItem
 
 
 @dataclass
@@ -43,29 +42,32 @@ def block_unconfirmed(now: datetime) -> dict:
     # The exact deadline and the status are re-checked in the write: a confirm that landed after
     # the read wins.
     return _release_due(SweepReport("block_unconfirmed"), device_store.pending_due(now, get_settings().sweep_batch),
-                        DeviceStatus.BLOCKED, "not confirmed in time", now, DeviceItem.confirm_by <= now,
+                        DeviceStatus.BLOCKED, "not confirmed in time", now, device_store.unconfirmed_now(now),
                         notifications.DEVICE_BLOCKED)
 
 
 def deactivate_silent(now: datetime) -> dict:
     """Devices not heard from for their ``silent_after_s`` become DEACTIVATED and give their
-    instance back."""
-    # Every check-in moves silent_due past now: if one landed after the read, the write fails.
+    instance back, within one sweep period of that moment and never before it."""
+    # Every check-in moves silent_at past now: if one landed after the read, the write fails. A
+    # device the index found early (its bucket rounds down) is deferred to its exact deadline.
     return _release_due(SweepReport("deactivate_silent"), device_store.silent_due(now, get_settings().sweep_batch),
-                        DeviceStatus.DEACTIVATED, "silent", now, DeviceItem.silent_due <= int(now.timestamp()),
-                        notifications.DEVICE_SILENT)
+                        DeviceStatus.DEACTIVATED, "silent", now, device_store.silent_now(now),
+                        notifications.DEVICE_SILENT, on_skip=device_store.defer_silent)
 
 
 def _release_due(report: SweepReport, due, to: DeviceStatus, reason: str, now: datetime, only_if,
-                 notice: str) -> dict:
+                 notice: str, on_skip=None) -> dict:
     for holder in due:
         report.due += 1
-        if device_store.release(holder, to, reason, now, only_if=only_if):
+        if device_store.release(holder, to, reason, now, only_if=only_if) == device_store.Released.RELEASED:
             report.acted += 1
             notifications.publish(notice, holder.tenant_id, device_id=holder.device_id, mac=holder.mac,
                                   lic_type_id=holder.lic_type_id)
         else:
             report.skipped += 1
+            if on_skip is not None:
+                on_skip(holder, now)
     return report.publish()
 
 
@@ -73,35 +75,53 @@ TRIAL_WARNING = timedelta(days=7)
 
 
 def expire_trials(now: datetime) -> dict:
-    """Trials past their end become EXPIRED, contracts past their end leave the tenant
-    UNLICENSED, and their devices are deactivated; trials seven days from their end are announced
-    once. A tenant left without a license but with instances still held (an interrupted run) is
-    finished too."""
+    """Contracts sold to start by now are put in force; trials past their end become EXPIRED,
+    contracts past their end leave the tenant UNLICENSED, and their devices are deactivated for
+    as long as the tenant stays so (a renewal mid-run keeps the rest); trials seven days from
+    their end are announced once. A tenant left without a license but with instances still held
+    (an interrupted run) is finished too. One tenant's failure does not stop the others'."""
     report = SweepReport("expire_trials")
     for tenant, warned in tenant_store.tenants_to_wind_down(now, TRIAL_WARNING):
         report.due += 1
-        if tenant.state == TenantState.TRIAL and tenant.trial_expires_at > now:
-            if not warned and tenant_store.mark_trial_warned(tenant.tenant_id):
-                notifications.publish(notifications.TRIAL_ENDING, tenant.tenant_id, name=tenant.name,
-                                      trial_expires_at=clock.rfc3339(tenant.trial_expires_at))
-                report.acted += 1
-            continue
-        if tenant.state == TenantState.TRIAL:
-            if not tenant_store.set_state(tenant.tenant_id, TenantState.EXPIRED, expected=TenantState.TRIAL):
-                report.skipped += 1  # a contract arrived meanwhile
-                continue
-            events.record(tenant.tenant_id, "trial.expired", now)
-            notifications.publish(notifications.TRIAL_EXPIRED, tenant.tenant_id, name=tenant.name)
-        if tenant.state == TenantState.LICENSED:
-            if not tenant_store.end_contract(tenant.tenant_id, now):
-                report.skipped += 1  # renewed meanwhile
-                continue
-            events.record(tenant.tenant_id, "contract.ended", now, contract_id=tenant.contract_id)
-        reason = {TenantState.TERMINATED: "contract terminated", TenantState.LICENSED: "contract ended",
-                  TenantState.UNLICENSED: "contract ended"}.get(tenant.state, "trial expired")
-        deactivate_all(tenant.tenant_id, reason, now)
-        report.acted += 1
+        try:
+            report.acted += _expire(tenant, warned, now)
+        except Exception:
+            # Logged with its tenant and retried at the next run; the others go on.
+            logger.exception("expire_trials failed for a tenant", extra={"tenant_id": tenant.tenant_id})
+            report.skipped += 1
     return report.publish()
+
+
+def _expire(tenant, warned: bool, now: datetime) -> int:
+    if tenant.next_contract_due(now):
+        tenant = promote_due_contract(tenant, now)
+    if tenant.state == TenantState.TRIAL and tenant.trial_expires_at > now:
+        if not warned and tenant_store.mark_trial_warned(tenant.tenant_id):
+            notifications.publish(notifications.TRIAL_ENDING, tenant.tenant_id, name=tenant.name,
+                                  trial_expires_at=clock.rfc3339(tenant.trial_expires_at))
+            return 1
+        return 0
+    if tenant.state == TenantState.TRIAL:
+        if not tenant_store.set_state(tenant.tenant_id, TenantState.EXPIRED, expected=TenantState.TRIAL):
+            return 0  # a contract arrived meanwhile
+        events.record(tenant.tenant_id, "trial.expired", now)
+        notifications.publish(notifications.TRIAL_EXPIRED, tenant.tenant_id, name=tenant.name)
+        state = TenantState.EXPIRED
+    elif tenant.state == TenantState.LICENSED:
+        if tenant.contract_ends_at is None or tenant.contract_ends_at > now:
+            return 0  # in force (renewed, or put in force just now)
+        if not tenant_store.end_contract(tenant.tenant_id, now):
+            return 0  # renewed meanwhile
+        events.record(tenant.tenant_id, "contract.ended", now, contract_id=tenant.contract_id)
+        state = TenantState.UNLICENSED
+    elif tenant.in_use > 0:
+        state = tenant.state  # finish an interrupted wind-down
+    else:
+        return 0
+    reason = {TenantState.TERMINATED: "contract terminated", TenantState.UNLICENSED: "contract ended"}.get(
+        state, "trial expired")
+    wind_down(tenant.tenant_id, state, reason, now)
+    return 1
 
 
 def meter_usage(now: datetime) -> dict:

@@ -6,14 +6,19 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from chalicelib import clock
 from chalicelib.domain import ids
-from chalicelib.domain.errors import Code, DomainError, conflict
-from chalicelib.domain.model import HOLDING, DeviceStatus, LicenseType, Tenant, TenantState
+from chalicelib.domain.errors import Code, DomainError, conflict, validation
+from chalicelib.domain.model import HOLDING, Contract, DeviceStatus, LicenseType, Tenant, TenantState
 from chalicelib.observability import logger
 from chalicelib.security.keys import KeyKind, issue_key
+from chalicelib.settings import get_settings
 from chalicelib.store import devices as device_store
 from chalicelib.store import events
 from chalicelib.store import tenants as store
+
+# How often a write guarded by what it read is tried again after losing a race.
+ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -45,61 +50,136 @@ def list_tenants(limit: int, cursor: dict | None) -> tuple[list[Tenant], dict | 
 
 def start_trial(tenant_id: str, *, days: int, instances: int, skus: list[str], now: datetime) -> Tenant:
     """The seed's Metered Licensing trial: a few instances that expire. One per tenant."""
-    tenant = store.require_tenant(tenant_id)
-    if tenant.trial_used or tenant.state != TenantState.UNLICENSED:
-        raise conflict("The tenant has had its trial, or already holds a contract.", state=str(tenant.state))
-    # Each SKU's pool may take every trial instance; the tenant's capacity caps them together.
-    types = [LicenseType(tenant_id, ids.new_lic_type_id(), f"Trial {sku}", sku, instances, 0, trial=True)
-             for sku in dict.fromkeys(skus)]
-    store.start_trial(tenant_id, now + timedelta(days=days), instances, types, now)
+    for _ in range(ATTEMPTS):
+        tenant = store.require_tenant(tenant_id)
+        if tenant.trial_used or tenant.state != TenantState.UNLICENSED:
+            raise conflict("The tenant has had its trial, or already holds a contract.", state=str(tenant.state))
+        existing = store.list_license_types(tenant_id)
+        # Each SKU's pool may take every trial instance; the tenant's capacity caps them together.
+        types = [LicenseType(tenant_id, ids.new_lic_type_id(), f"Trial {sku}", sku, instances, 0, trial=True)
+                 for sku in dict.fromkeys(skus)]
+        check_license_type_count(len(existing) + len(types))
+        try:
+            store.start_trial(tenant, existing, now + timedelta(days=days), instances, types, now)
+            break
+        except store.PoolsChanged:
+            continue
+    else:
+        raise DomainError(Code.UNAVAILABLE)
     logger.info("trial started", extra={"tenant_id": tenant_id, "days": days, "instances": instances})
     events.record(tenant_id, "trial.started", now, days=days, instances=instances, skus=list(dict.fromkeys(skus)))
     return store.require_tenant(tenant_id)
 
 
+def check_license_type_count(count: int) -> None:
+    limit = get_settings().max_license_types_per_tenant
+    if count > limit:
+        raise conflict(f"A tenant may have at most {limit} license types.", limit=limit)
+
+
 def apply_contract(tenant_id: str, *, contract_id: str, capacity: int, starts_at: datetime,
                    ends_at: datetime | None, now: datetime) -> Tenant:
-    """The Metered Licensing contract: LICENSED with its capacity. Devices licensed under the
-    trial keep their instances inside the new capacity."""
-    tenant = store.require_tenant(tenant_id)
-    if capacity < tenant.in_use:
-        raise conflict("The contract's capacity is below the instances in use.", in_use=tenant.in_use)
-    store.apply_contract(tenant, contract_id, capacity, starts_at, ends_at, store.list_license_types(tenant_id))
-    logger.info("contract applied", extra={"tenant_id": tenant_id, "contract_id": contract_id, "capacity": capacity})
-    events.record(tenant_id, "contract.applied", now, contract_id=contract_id, capacity=capacity)
+    """The Metered Licensing contract: from ``starts_at`` on the tenant is LICENSED with its
+    capacity. Devices licensed under a trial keep their instances inside the new capacity. A
+    contract that starts later is kept until then; the tenant's licensing does not change
+    before it."""
+    fields = {}
+    if ends_at is not None and ends_at <= starts_at:
+        fields["ends_at"] = "must be after starts_at"
+    elif ends_at is not None and ends_at <= now:
+        fields["ends_at"] = "must be in the future"
+    if fields:
+        raise validation("The contract's dates are not valid.", fields)
+    contract = Contract(contract_id, capacity, starts_at, ends_at)
+    if starts_at > now:
+        store.require_tenant(tenant_id)
+        store.schedule_contract(tenant_id, contract)
+        logger.info("contract scheduled", extra={"tenant_id": tenant_id, "contract_id": contract_id})
+        events.record(tenant_id, "contract.scheduled", now, contract_id=contract_id, capacity=capacity,
+                      starts_at=clock.rfc3339(starts_at))
+        return store.require_tenant(tenant_id)
+    return _put_in_force(tenant_id, contract, now, scheduled=False)
+
+
+def promote_due_contract(tenant: Tenant, now: datetime) -> Tenant:
+    """Put in force a contract sold to start by ``now`` (the first request or sweep after its
+    start does it; later ones find it done). The tenant as it is afterwards."""
+    if tenant.state == TenantState.TERMINATED or not tenant.next_contract_due(now):
+        return tenant
+    try:
+        return _put_in_force(tenant.tenant_id, tenant.next_contract, now, scheduled=True)
+    except DomainError as e:
+        if e.code != Code.CONFLICT:
+            raise
+        # Its capacity is below the instances in use: the operator has to sell another.
+        logger.warning("scheduled contract cannot start", extra={"tenant_id": tenant.tenant_id, "error": e.message})
+        return tenant
+
+
+def _put_in_force(tenant_id: str, contract: Contract, now: datetime, *, scheduled: bool) -> Tenant:
+    for _ in range(ATTEMPTS):
+        tenant = store.require_tenant(tenant_id)
+        if scheduled and tenant.next_contract != contract:
+            return tenant  # another request or sweep put it in force first
+        if contract.capacity < tenant.in_use:
+            raise conflict("The contract's capacity is below the instances in use.", in_use=tenant.in_use)
+        try:
+            store.put_contract_in_force(tenant, store.list_license_types(tenant_id), contract, scheduled=scheduled)
+            break
+        except store.PoolsChanged:
+            continue  # a pool, an activation or the state moved meanwhile: read again
+    else:
+        raise DomainError(Code.UNAVAILABLE)
+    logger.info("contract applied", extra={"tenant_id": tenant_id, "contract_id": contract.contract_id,
+                                           "capacity": contract.capacity})
+    events.record(tenant_id, "contract.applied", now, contract_id=contract.contract_id, capacity=contract.capacity)
     return store.require_tenant(tenant_id)
 
 
 def terminate(tenant_id: str, now: datetime) -> tuple[Tenant, int]:
     """The contract is terminated: TERMINATED at once (no new activation passes the tenant's
-    condition), then every device holding an instance is deactivated and gives it back.
-    Running it again finishes what an interrupted run left."""
+    condition), then every device holding an instance is deactivated and gives it back, for
+    as long as the tenant stays TERMINATED. Running it again finishes what an interrupted run
+    left."""
     store.require_tenant(tenant_id)
-    store.set_state(tenant_id, TenantState.TERMINATED)
+    store.terminate(tenant_id)
     events.record(tenant_id, "tenant.terminated", now)
-    deactivated = deactivate_all(tenant_id, "contract terminated", now)
+    deactivated = wind_down(tenant_id, TenantState.TERMINATED, "contract terminated", now)
     logger.info("tenant terminated", extra={"tenant_id": tenant_id, "deactivated": deactivated})
     return store.require_tenant(tenant_id), deactivated
 
 
-def deactivate_all(tenant_id: str, reason: str, now: datetime) -> int:
-    """Deactivate every device of the tenant that holds an instance; the count deactivated."""
+def wind_down(tenant_id: str, state: TenantState, reason: str, now: datetime) -> int:
+    """Deactivate every device of a tenant that ``state`` leaves without a license; the count
+    deactivated. Each release is conditional on the tenant still being in ``state``: a contract
+    that lands meanwhile stops the wind-down at once, and every remaining device keeps its
+    instance (invariant 8)."""
     count, cursor = 0, None
     while True:
         devices, cursor = device_store.devices_of_tenant(tenant_id, cursor=cursor, holding_only=True, limit=100)
         for device in devices:
-            count += _deactivate(device, reason, now)
+            released = _deactivate(device, state, reason, now)
+            if released is None:
+                logger.info("wind-down stopped", extra={"tenant_id": tenant_id, "state": str(state),
+                                                        "deactivated": count})
+                return count
+            count += released
         if cursor is None:
             return count
 
 
-def _deactivate(device, reason: str, now: datetime) -> int:
+def _deactivate(device, state: TenantState, reason: str, now: datetime) -> int | None:
     # A device that moves while we act (a check-in, a confirm) is read again and retried; one
-    # that stopped holding (another sweep got there first) is left alone.
+    # that stopped holding (another sweep got there first) is left alone. None: stop, the
+    # tenant is no longer in ``state``.
     for _ in range(5):
         if device is None or device.status not in HOLDING:
             return 0
-        if device_store.release(device_store.Holder.of(device), DeviceStatus.DEACTIVATED, reason, now):
+        released = device_store.release(device_store.Holder.of(device), DeviceStatus.DEACTIVATED, reason, now,
+                                        while_tenant=state)
+        if released == device_store.Released.STOPPED:
+            return None
+        if released == device_store.Released.RELEASED:
             return 1
         device = device_store.get_device(device.device_id)
     # A device this busy is left to the next run (terminate again, or the hourly sweep).
@@ -115,4 +195,10 @@ def change_owner(tenant_id: str, owner_email: str, now: datetime) -> Tenant:
 
 
 def with_effective_state(tenant: Tenant, now: datetime) -> Tenant:
+    """The tenant as a caller should see it at ``now``: a contract sold to start by then is in
+    force, whether or not a request or sweep has recorded it yet."""
+    if tenant.state != TenantState.TERMINATED and tenant.next_contract_due(now):
+        c = tenant.next_contract
+        tenant = replace(tenant, contract_id=c.contract_id, capacity=c.capacity, contract_starts_at=c.starts_at,
+                         contract_ends_at=c.ends_at, trial_expires_at=None, next_contract=None)
     return replace(tenant, state=tenant.effective_state(now))

@@ -62,11 +62,24 @@ def every_tenant(month: str) -> list[MonthOfUse]:
 CSV_COLUMNS = ["tenant_id", "tenant_name", "month", *LicenseTypeUsage.__dataclass_fields__]
 
 
+# A cell starting with one of these is a formula to a spreadsheet (CSV injection, OWASP).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A text cell a spreadsheet shows as text: a leading quote stops it running a formula
+    (a pool named ``=HYPERLINK(...)``). Numbers are left as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def as_csv(months: Iterable[MonthOfUse]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for m in months:
         for t in m.license_types:
-            writer.writerow({"tenant_id": m.tenant_id, "tenant_name": m.tenant_name, "month": m.month, **asdict(t)})
+            row = {"tenant_id": m.tenant_id, "tenant_name": m.tenant_name, "month": m.month, **asdict(t)}
+            writer.writerow({k: csv_cell(v) for k, v in row.items()})
     return out.getvalue()

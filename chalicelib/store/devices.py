@@ -13,6 +13,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
 
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist, UpdateError
@@ -21,7 +22,7 @@ from chalicelib.domain.model import HOLDING, Device, DeviceStatus, TenantState
 from chalicelib.settings import get_settings
 from chalicelib.store.events import event_item
 from chalicelib.store.models import DUE_SHARDS, ClaimItem, DeviceItem, LicenseTypeItem, TenantItem
-from chalicelib.store.transaction import Transaction, failed_condition
+from chalicelib.store.transaction import Transaction, TransactionCancelled, failed_condition
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 
@@ -47,12 +48,19 @@ def _shard(device_id: str) -> int:
 
 
 def silent_bucket_base(now: datetime) -> int:
-    """``now`` rounded *up* to the silent bucket (SILENT_BUCKET_S). A device's ``silent_due`` is
-    this plus its ``silent_after_s``: never earlier than the exact moment it falls silent, so
-    the sweep reads only devices that really are due; and it moves (rewriting the index entry)
-    only once per bucket, not on every check-in."""
+    """``now`` rounded *down* to the silent bucket (SILENT_BUCKET_S). A device's ``silent_due``
+    (the due index's key) is this plus its ``silent_after_s``: never later than the exact moment
+    it falls silent (``silent_at``, outside the index), so the sweep finds it in time; and it
+    moves (rewriting the index entry) only once per bucket, not on every check-in. The sweep's
+    write is conditioned on ``silent_at``, so a device found early is never released early."""
     width = get_settings().silent_bucket_s
-    return math.ceil(now.timestamp() / width) * width
+    return math.floor(now.timestamp() / width) * width
+
+
+def _silent_deadline(now: datetime) -> list:
+    """The check-in's update of both silent deadlines, from the item's own ``silent_after_s``."""
+    return [DeviceItem.silent_due.set(DeviceItem.silent_after_s + silent_bucket_base(now)),
+            DeviceItem.silent_at.set(DeviceItem.silent_after_s + int(now.timestamp()))]
 
 
 @dataclass(frozen=True)
@@ -113,7 +121,8 @@ def get_claim(key: str, now: datetime) -> Claim | None:
 
 
 def insert_activation(device: Device, *, tenant_state: TenantState, now: datetime, idempotency_key: str | None,
-                      request_hash: str | None, rate: tuple | None = None, overage: bool = False) -> None:
+                      request_hash: str | None, rate: tuple | None = None, overage: bool = False,
+                      stale_idempotency_device: str | None = None) -> None:
     """Take one instance of the device's license type, write the device PENDING and claim its
     MAC, its address and the idempotency key, with the event that says so: all or nothing.
 
@@ -132,15 +141,20 @@ def insert_activation(device: Device, *, tenant_state: TenantState, now: datetim
         silent_after_s=device.silent_after_s, check_in_interval_s=device.check_in_interval_s,
         pending_shard=f"P{shard}", silent_shard=f"S{shard}",
         silent_due=silent_bucket_base(now) + device.silent_after_s,
+        silent_at=int(now.timestamp()) + device.silent_after_s,
     ), condition=DeviceItem.device_id.does_not_exist())
     claim = {"tenant_id": t, "device_id": device.device_id, "lic_type_id": device.lic_type_id, "created_at": now}
     tx.put("mac", ClaimItem(mac_claim(t, device.mac), **claim), condition=ClaimItem.claim.does_not_exist())
     tx.put("address", ClaimItem(address_claim(t, _address(device.ip, device.port)), **claim),
            condition=ClaimItem.claim.does_not_exist())
     if idempotency_key:
+        # An expired key is free (TTL deletes it lazily, moto never), and so is one whose device
+        # was deleted since: the caller names it after reading the claim.
+        free = ClaimItem.claim.does_not_exist() | (ClaimItem.expires_at <= now)
+        if stale_idempotency_device is not None:
+            free |= ClaimItem.device_id == stale_idempotency_device
         tx.put("idempotency", ClaimItem(idempotency_claim(t, idempotency_key), request_hash=request_hash,
-                                        expires_at=now + IDEMPOTENCY_TTL, **claim),
-               condition=ClaimItem.claim.does_not_exist())
+                                        expires_at=now + IDEMPOTENCY_TTL, **claim), condition=free)
     tx.put("event", event_item(t, "activation.granted", now, device_id=device.device_id, mac=device.mac,
                                ip=device.ip, port=device.port, lic_type_id=device.lic_type_id,
                                overage=overage or None))
@@ -151,6 +165,12 @@ def insert_activation(device: Device, *, tenant_state: TenantState, now: datetim
     if tenant_state == TenantState.TRIAL:
         # A trial's instances are shared by its license types (one per SKU): the tenant counts.
         tenant_condition &= (TenantItem.trial_expires_at > now) & (TenantItem.in_use < TenantItem.capacity)
+    else:
+        # The contract licenses only while it runs, and never past what its pools together may
+        # hold (their capacities, within their overage policies: ``ceiling``, absent for none).
+        tenant_condition &= ((TenantItem.contract_starts_at <= now)
+                             & (TenantItem.contract_ends_at.does_not_exist() | (TenantItem.contract_ends_at > now))
+                             & (TenantItem.ceiling.does_not_exist() | (TenantItem.in_use < TenantItem.ceiling)))
     tx.update("tenant", TenantItem(t), [TenantItem.in_use.add(1)], condition=tenant_condition)
     if rate is not None:
         counter, actions, condition = rate
@@ -176,27 +196,60 @@ def confirm(device_id: str, tenant_id: str, credential_version: int, now: dateti
     return device_from_item(item)
 
 
-def release(holder: Holder, to: DeviceStatus, reason: str, now: datetime, *, only_if=None) -> bool:
+class Released(Enum):
+    RELEASED = "released"
+    MOVED = "moved"  # the device changed status or credential since it was read: left alone
+    STOPPED = "stopped"  # the tenant left the state that justified the release
+
+
+def release(holder: Holder, to: DeviceStatus, reason: str, now: datetime, *, only_if=None,
+            while_tenant: TenantState | None = None) -> Released:
     """Move a device that holds an instance (as read: ``holder.status``) to BLOCKED or
-    DEACTIVATED and give its instance back, exactly once: if the device has moved since it was
-    read (a check-in, a confirm, another sweep), nothing is written and the answer is False.
-    ``only_if`` adds the caller's own condition on the device (a sweep's exact deadline).
+    DEACTIVATED and give its instance back, exactly once. If the device has changed status or
+    credential since it was read (a confirm, another sweep, a replace), nothing is written:
+    MOVED. A harmless change, its address moved by a check-in, is read again and retried.
+    ``only_if`` adds the caller's own condition on the device (a sweep's exact deadline);
+    ``while_tenant`` makes the release conditional on the tenant still being in that state (a
+    wind-down: a renewal landing meanwhile stops it, STOPPED).
 
     A BLOCKED device keeps its MAC claim, marked blocked, so the MAC is refused until unblocked.
     """
+    for _ in range(3):
+        try:
+            return _release(holder, to, reason, now, only_if, while_tenant)
+        except _ClaimMoved:
+            current = get_device(holder.device_id)
+            if (current is None or current.status != holder.status
+                    or current.credential_version != holder.credential_version):
+                return Released.MOVED
+            holder = Holder.of(current)
+    return Released.MOVED
+
+
+class _ClaimMoved(Exception):
+    pass
+
+
+def _release(holder: Holder, to: DeviceStatus, reason: str, now: datetime, only_if,
+             while_tenant: TenantState | None) -> Released:
     t = holder.tenant_id
     tx = Transaction()
     actions = [DeviceItem.status.set(str(to)), DeviceItem.reason.set(reason), DeviceItem.pending_shard.remove(),
-               DeviceItem.silent_shard.remove(), DeviceItem.silent_due.remove()]
+               DeviceItem.silent_shard.remove(), DeviceItem.silent_due.remove(), DeviceItem.silent_at.remove()]
     if to == DeviceStatus.DEACTIVATED:
         actions.append(DeviceItem.deactivated_at.set(now))
+    # What makes the release right: the status and credential it was decided on. Not the
+    # address, which a check-in may move: the claims below say who holds what.
     condition = (DeviceItem.status == str(holder.status)) & (DeviceItem.credential_version == holder.credential_version)
     if only_if is not None:
         condition &= only_if
     tx.update("device", DeviceItem(holder.device_id), actions, condition=condition)
     tx.update("type", LicenseTypeItem(t, holder.lic_type_id), [LicenseTypeItem.in_use.add(-1)],
               condition=LicenseTypeItem.in_use > 0)
-    tx.update("tenant", TenantItem(t), [TenantItem.in_use.add(-1)], condition=TenantItem.in_use > 0)
+    tenant_condition = TenantItem.in_use > 0
+    if while_tenant is not None:
+        tenant_condition &= TenantItem.state == str(while_tenant)
+    tx.update("tenant", TenantItem(t), [TenantItem.in_use.add(-1)], condition=tenant_condition)
     held_by_device = ClaimItem.device_id == holder.device_id
     tx.delete("address", ClaimItem(address_claim(t, _address(holder.ip, holder.port))), condition=held_by_device)
     tx.put("event", event_item(t, f"device.{to.lower()}", now, device_id=holder.device_id, reason=reason,
@@ -205,7 +258,17 @@ def release(holder: Holder, to: DeviceStatus, reason: str, now: datetime, *, onl
         tx.update("mac", ClaimItem(mac_claim(t, holder.mac)), [ClaimItem.blocked.set(True)], condition=held_by_device)
     else:
         tx.delete("mac", ClaimItem(mac_claim(t, holder.mac)), condition=held_by_device)
-    return tx.commit_if_current("device")
+    try:
+        tx.commit()
+    except TransactionCancelled as e:
+        if "device" in e.failed:
+            return Released.MOVED
+        if while_tenant is not None and "tenant" in e.failed:
+            return Released.STOPPED
+        if "address" in e.failed:
+            raise _ClaimMoved from e  # the address moved after the read
+        raise
+    return Released.RELEASED
 
 
 def unblock(device: Device, now: datetime) -> bool:
@@ -256,19 +319,19 @@ def devices_of_tenant(tenant_id: str, *, limit: int | None = None, cursor: dict 
     return [found[i] for i in ids if i in found], result.last_evaluated_key
 
 
-def check_in(device_id: str, *, tenant_id: str, credential_version: int, ip: str, port: int, version: str,
-             now: datetime) -> tuple[bool, Device | None]:
+def check_in(device_id: str, *, tenant_id: str, credential_version: int, mac: str, ip: str, port: int,
+             version: str, now: datetime) -> tuple[bool, Device | None]:
     """The periodic activation check: one conditional UpdateItem, nothing read first.
 
-    Written only while the device holds an instance under this credential, at the address it
-    holds. Answers ``(True, device after)``, or ``(False, device as it was)`` from the failed
+    Written only while the device holds an instance under this credential, from its MAC, at the
+    address it holds. Answers ``(True, device after)``, or ``(False, device as it was)`` from the failed
     condition's own return (``None`` when there is no such device).
     """
     item = DeviceItem(device_id)
-    actions = [DeviceItem.last_check_in_at.set(now), DeviceItem.version.set(version),
-               DeviceItem.silent_due.set(DeviceItem.silent_after_s + silent_bucket_base(now))]
+    actions = [DeviceItem.last_check_in_at.set(now), DeviceItem.version.set(version), *_silent_deadline(now)]
+    # Invariant 9: the MAC is the device's own; a clone presenting its token is refused.
     condition = ((DeviceItem.tenant_id == tenant_id) & (DeviceItem.credential_version == credential_version)
-                 & DeviceItem.status.is_in(*(str(s) for s in HOLDING))
+                 & DeviceItem.status.is_in(*(str(s) for s in HOLDING)) & (DeviceItem.mac == mac)
                  & (DeviceItem.ip == ip) & (DeviceItem.port == port))
     kwargs = item.get_update_kwargs_from_instance(actions=actions, condition=condition,
                                                   return_values_on_condition_failure="ALL_OLD")
@@ -323,6 +386,32 @@ def silent_due(now: datetime, limit: int) -> Iterator[Holder]:
             yield _holder(item)
 
 
+def defer_silent(holder: Holder, now: datetime) -> bool:
+    """A device the silent index found before its exact deadline (its bucket rounds down): move
+    its index entry to that deadline, so the sweeps read it again only then. Conditional on no
+    check-in having moved it meanwhile."""
+    try:
+        DeviceItem(holder.device_id).update(
+            [DeviceItem.silent_due.set(DeviceItem.silent_at)],
+            condition=(DeviceItem.silent_due <= int(now.timestamp())) & (DeviceItem.silent_at > int(now.timestamp())))
+    except UpdateError as e:
+        if failed_condition(e):
+            return False
+        raise
+    return True
+
+
+def silent_now(now: datetime):
+    """The silent sweep's exact condition: the device's own deadline has passed (items written
+    before ``silent_at`` existed have a ``silent_due`` that was never early)."""
+    return DeviceItem.silent_at.does_not_exist() | (DeviceItem.silent_at <= int(now.timestamp()))
+
+
+def unconfirmed_now(now: datetime):
+    """The block sweep's exact condition: the confirm deadline has passed."""
+    return DeviceItem.confirm_by <= now
+
+
 def apply_settings(tenant_id: str, settings, now: datetime) -> int:
     """Write the tenant's check-in interval, silent window and lease length onto each device that
     holds an instance, moving its silent deadline to match. Each write is conditional on the
@@ -345,7 +434,8 @@ def _apply_settings(device: Device, settings) -> int:
             DeviceItem(device.device_id).update(
                 [DeviceItem.lease_s.set(settings.lease_s), DeviceItem.silent_after_s.set(settings.silent_after_s),
                  DeviceItem.check_in_interval_s.set(settings.check_in_interval_s),
-                 DeviceItem.silent_due.set(silent_bucket_base(last_seen) + settings.silent_after_s)],
+                 DeviceItem.silent_due.set(silent_bucket_base(last_seen) + settings.silent_after_s),
+                 DeviceItem.silent_at.set(int(last_seen.timestamp()) + settings.silent_after_s)],
                 condition=seen & DeviceItem.status.is_in(*(str(s) for s in HOLDING)))
             return 1
         except UpdateError as e:
@@ -367,8 +457,7 @@ def replace(device: Device, *, mac: str, ip: str, port: int, now: datetime) -> D
     tx = Transaction()
     tx.update("device", DeviceItem(device.device_id),
               [DeviceItem.mac.set(mac), DeviceItem.ip.set(ip), DeviceItem.port.set(port),
-               DeviceItem.credential_version.add(1), DeviceItem.last_check_in_at.set(now),
-               DeviceItem.silent_due.set(DeviceItem.silent_after_s + silent_bucket_base(now))],
+               DeviceItem.credential_version.add(1), DeviceItem.last_check_in_at.set(now), *_silent_deadline(now)],
               condition=(DeviceItem.status == str(device.status))
               & (DeviceItem.credential_version == device.credential_version))
     claim = {"tenant_id": t, "device_id": device.device_id, "lic_type_id": device.lic_type_id, "created_at": now}

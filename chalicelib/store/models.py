@@ -73,6 +73,17 @@ class TenantItem(Model):
     contract_id = UnicodeAttribute(null=True)
     contract_starts_at = UTCDateTimeAttribute(null=True)
     contract_ends_at = UTCDateTimeAttribute(null=True)
+    # A contract sold to start later (see ``chalicelib.domain.model.Tenant.next_contract``).
+    next_contract_id = UnicodeAttribute(null=True)
+    next_capacity = NumberAttribute(null=True)
+    next_starts_at = UTCDateTimeAttribute(null=True)
+    next_ends_at = UTCDateTimeAttribute(null=True)
+    # The license types' totals, written in the same transaction as every pool change and
+    # guarded by ``pools_version`` (see ``chalicelib.store.tenants``).
+    allocated = NumberAttribute(default=0)
+    ceiling = NumberAttribute(null=True)
+    license_types = NumberAttribute(default=0)
+    pools_version = NumberAttribute(default=0)
     settings = TenantSettingsMap(default=TenantSettingsMap)
     api_key_hash = UnicodeAttribute()
     activation_key_hash = UnicodeAttribute()
@@ -153,7 +164,10 @@ class DeviceItem(Model):
     check_in_interval_s = NumberAttribute(default=3600)
     pending_shard = UnicodeAttribute(null=True)
     silent_shard = UnicodeAttribute(null=True)
-    silent_due = NumberAttribute(null=True)  # epoch seconds
+    silent_due = NumberAttribute(null=True)  # epoch seconds, at or before ``silent_at``
+    # The exact moment the device falls silent (last check-in + silent_after_s), epoch seconds.
+    # Not in any index: a check-in rewrites it without touching the due index.
+    silent_at = NumberAttribute(null=True)
 
     by_tenant = TenantDevicesIndex()
     pending_due = PendingDueIndex()

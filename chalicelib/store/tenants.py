@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib.domain.errors import conflict, not_found
-from chalicelib.domain.model import LicenseType, OveragePolicy, Tenant, TenantSettings, TenantState
+from chalicelib.domain.model import Contract, LicenseType, OveragePolicy, Tenant, TenantSettings, TenantState
 from chalicelib.store.models import EventItem, LicenseTypeItem, TenantItem, TenantSettingsMap
 from chalicelib.store.transaction import Transaction, TransactionCancelled, failed_condition
 
@@ -31,7 +32,48 @@ def tenant_from_item(item: TenantItem) -> Tenant:
                                 int(s.silent_after_s), int(s.lease_s)),
         api_key_hash=item.api_key_hash,
         activation_key_hash=item.activation_key_hash,
+        next_contract=Contract(item.next_contract_id, int(item.next_capacity), item.next_starts_at,
+                               item.next_ends_at) if item.next_contract_id else None,
+        allocated=int(item.allocated or 0),
+        ceiling=None if item.ceiling is None else int(item.ceiling),
+        license_types=int(item.license_types or 0),
+        pools_version=int(item.pools_version or 0),
     )
+
+
+class PoolsChanged(Exception):
+    """The tenant's license types, contract or state changed since they were read: the write
+    was refused by its condition and nothing was written. Read again and retry."""
+
+
+def _pools_current(tenant: Tenant):
+    """The tenant as read: same state, and no pool or contract written since (each such write
+    bumps ``pools_version`` in its own transaction)."""
+    version = (TenantItem.pools_version == tenant.pools_version) if tenant.pools_version else (
+        TenantItem.pools_version.does_not_exist() | (TenantItem.pools_version == 0))
+    return TenantItem.tenant_id.exists() & (TenantItem.state == str(tenant.state)) & version
+
+
+def _totals(types: list[LicenseType]) -> list:
+    """The tenant's totals for exactly these pools (invariant 7 is checked on the same numbers
+    the write stores, under ``_pools_current``)."""
+    limits = [t.overage_policy.max_in_use(t.capacity) for t in types]
+    return [TenantItem.allocated.set(sum(t.capacity for t in types)), TenantItem.license_types.set(len(types)),
+            TenantItem.pools_version.add(1),
+            TenantItem.ceiling.remove() if None in limits else TenantItem.ceiling.set(sum(limits))]
+
+
+def _commit_pools(tx: Transaction, explain_type=None) -> None:
+    """Commit a pool write; a refused pool condition is explained by ``explain_type``, a
+    refused tenant condition is ``PoolsChanged``."""
+    try:
+        tx.commit()
+    except TransactionCancelled as e:
+        if "type" in e.failed and explain_type is not None:
+            explain_type(e)
+        if "tenant" in e.failed or "type" in e.failed:
+            raise PoolsChanged from e
+        raise
 
 
 def license_type_from_item(item: LicenseTypeItem) -> LicenseType:
@@ -75,53 +117,76 @@ def list_tenants(limit: int, cursor: dict | None) -> tuple[list[Tenant], dict | 
     return tenants, result.last_evaluated_key
 
 
-def start_trial(tenant_id: str, expires_at: datetime, instances: int, types: list[LicenseType],
-                now: datetime) -> None:
+def start_trial(tenant: Tenant, existing: list[LicenseType], expires_at: datetime, instances: int,
+                types: list[LicenseType], now: datetime) -> None:
     """The tenant's one trial: state TRIAL, capacity, and a trial license type per SKU, at once."""
     tx = Transaction()
     tx.update(
-        "tenant", TenantItem(tenant_id),
+        "tenant", TenantItem(tenant.tenant_id),
         [TenantItem.state.set(str(TenantState.TRIAL)), TenantItem.trial_used.set(True),
-         TenantItem.trial_expires_at.set(expires_at), TenantItem.capacity.set(instances)],
-        condition=TenantItem.tenant_id.exists()
-        & (TenantItem.state == str(TenantState.UNLICENSED))
+         TenantItem.trial_expires_at.set(expires_at), TenantItem.capacity.set(instances),
+         *_totals([*existing, *types])],
+        condition=_pools_current(tenant) & (TenantItem.state == str(TenantState.UNLICENSED))
         & (TenantItem.trial_used == False),  # noqa: E712 (a PynamoDB condition, not a bool)
     )
     for t in types:
         tx.put(f"type:{t.lic_type_id}", _license_type_item(t, now),
                condition=LicenseTypeItem.lic_type_id.does_not_exist())
+    _commit_pools(tx)
+
+
+def schedule_contract(tenant_id: str, contract: Contract) -> None:
+    """A contract that starts later: kept beside the tenant's current licensing, which it does
+    not change before its start (``put_contract_in_force`` then)."""
+    actions = [TenantItem.next_contract_id.set(contract.contract_id), TenantItem.next_capacity.set(contract.capacity),
+               TenantItem.next_starts_at.set(contract.starts_at),
+               TenantItem.next_ends_at.set(contract.ends_at) if contract.ends_at else TenantItem.next_ends_at.remove()]
     try:
-        tx.commit()
-    except TransactionCancelled as e:
-        raise conflict("The tenant has had its trial, or already holds a contract.") from e
+        TenantItem(tenant_id).update(actions, condition=TenantItem.tenant_id.exists())
+    except UpdateError as e:
+        if failed_condition(e):
+            raise not_found("Tenant") from e
+        raise
 
 
-def apply_contract(tenant: Tenant, contract_id: str, capacity: int, starts_at: datetime,
-                   ends_at: datetime | None, types: list[LicenseType]) -> None:
-    """The tenant becomes LICENSED with the contract's capacity. A trial's devices keep their
-    instances: the condition refuses a capacity below the instances in use. Trial license types
-    become contract types; if their capacities no longer fit the contract they shrink to what
-    they hold."""
-    total = sum(t.capacity for t in types)
+def put_contract_in_force(tenant: Tenant, types: list[LicenseType], contract: Contract, *, scheduled: bool) -> None:
+    """The tenant becomes LICENSED with the contract's capacity, as read in ``tenant`` and
+    ``types``; ``scheduled``: the contract is the tenant's ``next_contract``, due now.
+
+    A trial's devices keep their instances: the condition refuses a capacity below the instances
+    in use. Trial license types become contract types. If the pools no longer fit the contract
+    (a trial's pools each offer every trial instance; a renewal to a smaller capacity) each
+    shrinks to what it holds, and the tenant's totals are written from the same numbers.
+    Raises ``PoolsChanged`` when the tenant or a pool moved since it was read."""
+    shrink = sum(t.capacity for t in types) > contract.capacity
+    new_types = [replace(t, capacity=t.in_use if shrink else t.capacity, trial=False) for t in types]
     tx = Transaction()
-    actions = [TenantItem.state.set(str(TenantState.LICENSED)), TenantItem.contract_id.set(contract_id),
-               TenantItem.capacity.set(capacity), TenantItem.contract_starts_at.set(starts_at),
-               TenantItem.trial_expires_at.remove()]
-    actions.append(TenantItem.contract_ends_at.set(ends_at) if ends_at else TenantItem.contract_ends_at.remove())
-    tx.update("tenant", TenantItem(tenant.tenant_id), actions,
-              condition=TenantItem.tenant_id.exists() & (TenantItem.in_use <= capacity))
-    for t in types:
+    actions = [TenantItem.state.set(str(TenantState.LICENSED)), TenantItem.contract_id.set(contract.contract_id),
+               TenantItem.capacity.set(contract.capacity), TenantItem.contract_starts_at.set(contract.starts_at),
+               TenantItem.trial_expires_at.remove(), *_totals(new_types),
+               TenantItem.contract_ends_at.set(contract.ends_at) if contract.ends_at
+               else TenantItem.contract_ends_at.remove()]
+    condition = _pools_current(tenant) & (TenantItem.in_use <= contract.capacity)
+    if scheduled:
+        actions += [TenantItem.next_contract_id.remove(), TenantItem.next_capacity.remove(),
+                    TenantItem.next_starts_at.remove(), TenantItem.next_ends_at.remove()]
+        condition &= TenantItem.next_contract_id == contract.contract_id
+    tx.update("tenant", TenantItem(tenant.tenant_id), actions, condition=condition)
+    for old, new in zip(types, new_types, strict=True):
         type_actions = [LicenseTypeItem.trial.set(False)]
-        condition = LicenseTypeItem.lic_type_id.exists()
-        if total > capacity:
-            type_actions += [LicenseTypeItem.capacity.set(LicenseTypeItem.in_use),
-                             LicenseTypeItem.max_in_use.set(LicenseTypeItem.in_use)]
-        tx.update(f"type:{t.lic_type_id}", LicenseTypeItem(t.tenant_id, t.lic_type_id), type_actions,
+        condition = LicenseTypeItem.lic_type_id.exists() & (LicenseTypeItem.capacity == old.capacity)
+        if shrink:
+            limit = new.overage_policy.max_in_use(new.capacity)
+            type_actions += [LicenseTypeItem.capacity.set(new.capacity),
+                             LicenseTypeItem.max_in_use.set(limit) if limit is not None
+                             else LicenseTypeItem.max_in_use.remove()]
+            condition &= LicenseTypeItem.in_use <= new.capacity
+        tx.update(f"type:{old.lic_type_id}", LicenseTypeItem(old.tenant_id, old.lic_type_id), type_actions,
                   condition=condition)
     try:
         tx.commit()
     except TransactionCancelled as e:
-        raise conflict("The contract's capacity is below the instances in use.", capacity=capacity) from e
+        raise PoolsChanged from e
 
 
 def set_state(tenant_id: str, state: TenantState, *, expected: TenantState | None = None) -> bool:
@@ -136,6 +201,19 @@ def set_state(tenant_id: str, state: TenantState, *, expected: TenantState | Non
             return False
         raise
     return True
+
+
+def terminate(tenant_id: str) -> None:
+    """TERMINATED, and a contract sold to start later is void too."""
+    try:
+        TenantItem(tenant_id).update(
+            [TenantItem.state.set(str(TenantState.TERMINATED)), TenantItem.next_contract_id.remove(),
+             TenantItem.next_capacity.remove(), TenantItem.next_starts_at.remove(), TenantItem.next_ends_at.remove()],
+            condition=TenantItem.tenant_id.exists())
+    except UpdateError as e:
+        if failed_condition(e):
+            raise not_found("Tenant") from e
+        raise
 
 
 def end_contract(tenant_id: str, now: datetime) -> bool:
@@ -175,66 +253,68 @@ def get_license_type(tenant_id: str, lic_type_id: str) -> LicenseType | None:
         return None
 
 
-def create_license_type(t: LicenseType, now: datetime) -> None:
-    _license_type_item(t, now).save(condition=LicenseTypeItem.lic_type_id.does_not_exist())
+def create_license_type(t: LicenseType, tenant: Tenant, types: list[LicenseType], now: datetime) -> None:
+    """Add a pool to ``types`` (the tenant's pools as read with ``tenant``); ``PoolsChanged``
+    if either moved since."""
+    tx = Transaction()
+    tx.put("type", _license_type_item(t, now), condition=LicenseTypeItem.lic_type_id.does_not_exist())
+    tx.update("tenant", TenantItem(t.tenant_id), _totals([*types, t]), condition=_pools_current(tenant))
+    _commit_pools(tx)
 
 
-def update_license_type(current: LicenseType, *, name: str | None, capacity: int | None,
-                        overage_policy: OveragePolicy | None) -> LicenseType:
-    """Rename, resize or change the overage policy of a pool, as read in ``current``. A pool
-    never shrinks below its instances in use, and the write fails if the pool changed since
-    it was read (the limit it stores is computed from what was read)."""
-    capacity = current.capacity if capacity is None else capacity
-    policy = current.overage_policy if overage_policy is None else overage_policy
-    limit = policy.max_in_use(capacity)
-    actions = [LicenseTypeItem.capacity.set(capacity), LicenseTypeItem.overage_policy.set(str(policy)),
+def update_license_type(current: LicenseType, updated: LicenseType, tenant: Tenant,
+                        types: list[LicenseType]) -> None:
+    """Rename, resize or change the overage policy of a pool, as read in ``current``, with the
+    tenant's totals. A pool never shrinks below its instances in use."""
+    limit = updated.overage_policy.max_in_use(updated.capacity)
+    actions = [LicenseTypeItem.capacity.set(updated.capacity), LicenseTypeItem.name.set(updated.name),
+               LicenseTypeItem.overage_policy.set(str(updated.overage_policy)),
                LicenseTypeItem.max_in_use.set(limit) if limit is not None else LicenseTypeItem.max_in_use.remove()]
-    if name is not None:
-        actions.append(LicenseTypeItem.name.set(name))
-    condition = (LicenseTypeItem.lic_type_id.exists() & (LicenseTypeItem.in_use <= capacity)
+    condition = (LicenseTypeItem.lic_type_id.exists() & (LicenseTypeItem.in_use <= updated.capacity)
                  & (LicenseTypeItem.capacity == current.capacity)
                  & (LicenseTypeItem.overage_policy == str(current.overage_policy)))
-    try:
-        LicenseTypeItem(current.tenant_id, current.lic_type_id).update(actions, condition=condition)
-    except UpdateError as e:
-        if failed_condition(e):
-            found = get_license_type(current.tenant_id, current.lic_type_id)
-            if found is None:
-                raise not_found("License type") from e
-            if found.in_use > capacity:
-                raise conflict("A license type cannot shrink below its instances in use.",
-                               in_use=found.in_use) from e
-            raise conflict("The license type changed meanwhile; read it again.") from e
-        raise
+    tx = Transaction()
+    tx.update("type", LicenseTypeItem(current.tenant_id, current.lic_type_id), actions, condition=condition)
+    others = [t for t in types if t.lic_type_id != current.lic_type_id]
+    tx.update("tenant", TenantItem(current.tenant_id), _totals([*others, updated]), condition=_pools_current(tenant))
+    _commit_pools(tx, lambda e: _explain_pool_refusal(
+        current, e, lambda found: found.in_use > updated.capacity,
+        "A license type cannot shrink below its instances in use."))
+
+
+def delete_license_type(current: LicenseType, tenant: Tenant, types: list[LicenseType]) -> None:
+    tx = Transaction()
+    tx.delete("type", LicenseTypeItem(current.tenant_id, current.lic_type_id),
+              condition=LicenseTypeItem.lic_type_id.exists() & (LicenseTypeItem.in_use == 0))
+    others = [t for t in types if t.lic_type_id != current.lic_type_id]
+    tx.update("tenant", TenantItem(current.tenant_id), _totals(others), condition=_pools_current(tenant))
+    _commit_pools(tx, lambda e: _explain_pool_refusal(
+        current, e, lambda found: found.in_use > 0, "A license type with instances in use cannot be deleted."))
+
+
+def _explain_pool_refusal(current: LicenseType, e: TransactionCancelled, refused, message: str) -> None:
+    """Gone, or holding what the write may not take away: say so. Otherwise it changed meanwhile
+    and the caller retries."""
     found = get_license_type(current.tenant_id, current.lic_type_id)
     if found is None:
-        raise not_found("License type")
-    return found
-
-
-def delete_license_type(tenant_id: str, lic_type_id: str) -> None:
-    try:
-        LicenseTypeItem(tenant_id, lic_type_id).delete(
-            condition=LicenseTypeItem.lic_type_id.exists() & (LicenseTypeItem.in_use == 0))
-    except DeleteError as e:
-        if failed_condition(e):
-            if get_license_type(tenant_id, lic_type_id) is None:
-                raise not_found("License type") from e
-            raise conflict("A license type with instances in use cannot be deleted.") from e
-        raise
+        raise not_found("License type") from e
+    if refused(found):
+        raise conflict(message, in_use=found.in_use) from e
 
 
 def tenants_to_wind_down(now: datetime, warn_before: timedelta):
-    """Trials past their end or within ``warn_before`` of it (not yet warned), contracts past
-    their end, and expired, terminated or unlicensed tenants still holding instances. The tenants
-    table holds one small item per customer; this reads it page by page."""
+    """Contracts sold to start by ``now``, trials past their end or within ``warn_before`` of it
+    (not yet warned), contracts past their end, and expired, terminated or unlicensed tenants
+    still holding instances. The tenants table holds one small item per customer; this reads it
+    page by page."""
+    starting = TenantItem.next_starts_at <= now
     ended = (TenantItem.state == str(TenantState.LICENSED)) & (TenantItem.contract_ends_at <= now)
     trial = TenantItem.state == str(TenantState.TRIAL)
     ending = trial & (TenantItem.trial_expires_at <= now)
     warn = trial & (TenantItem.trial_expires_at <= now + warn_before) & (TenantItem.trial_warned != True)  # noqa: E712
     stopped = TenantItem.state.is_in(str(TenantState.EXPIRED), str(TenantState.TERMINATED),
                                      str(TenantState.UNLICENSED)) & (TenantItem.in_use > 0)
-    for item in TenantItem.scan(ending | warn | ended | stopped):
+    for item in TenantItem.scan(starting | ending | warn | ended | stopped):
         yield tenant_from_item(item), bool(item.trial_warned)
 
 

@@ -2,6 +2,8 @@
 
 from datetime import timedelta
 
+import pytest
+
 from chalicelib.store import devices as device_store
 from chalicelib.store.models import UsageItem
 from tests.conftest import T0, activate, first_type_id, lm
@@ -83,8 +85,39 @@ def test_device_is_not_deactivated_before_it_has_been_silent_for_silent_after(ap
 
     report = sweep("deactivate_silent", T0 + timedelta(hours=23, minutes=59))
 
-    assert report["due"] == 0
+    assert report["acted"] == 0
     assert _status(device_id) == "ACTIVE"
+
+
+@pytest.mark.parametrize("minutes_after_the_hour", [0, 7, 59])
+def test_silent_device_is_deactivated_within_one_sweep_period_of_its_deadline(api, trial_tenant, sweep, clock,
+                                                                               minutes_after_the_hour):
+    # Given a LoadMaster last heard from at some minute of the day (its due bucket rounds down)
+    clock.set_now(T0 + timedelta(minutes=minutes_after_the_hour))
+    device_id, headers = _device(api, trial_tenant, 1)
+    assert _check_in(api, device_id, headers).status == 200
+    deadline = T0 + timedelta(minutes=minutes_after_the_hour, hours=24)
+
+    # When the sweep runs every five minutes from before its deadline (the index has it due early)
+    at, released_at = deadline - timedelta(hours=1), None
+    while released_at is None and at <= deadline + timedelta(hours=13):
+        if sweep("deactivate_silent", at)["acted"]:
+            released_at = at
+        at += timedelta(minutes=5)
+
+    # Then it is released at the first sweep at or after its deadline: never before, never later
+    assert released_at is not None and deadline <= released_at < deadline + timedelta(minutes=5)
+    assert _status(device_id) == "DEACTIVATED"
+
+
+def test_a_device_found_before_its_deadline_is_read_again_only_at_its_deadline(api, trial_tenant, sweep):
+    _device(api, trial_tenant, 1)
+
+    early = sweep("deactivate_silent", T0 + timedelta(hours=23))
+    later = sweep("deactivate_silent", T0 + timedelta(hours=23, minutes=55))
+
+    assert (early["due"], early["acted"]) == (1, 0)
+    assert later["due"] == 0
 
 
 def test_check_in_landing_between_the_sweeps_read_and_write_keeps_the_device(api, trial_tenant, sweep, clock,
