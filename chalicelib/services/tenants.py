@@ -197,8 +197,9 @@ def change_owner(tenant_id: str, owner_email: str, now: datetime) -> Tenant:
 def with_effective_state(tenant: Tenant, now: datetime) -> Tenant:
     """The tenant as a caller should see it at ``now``: a contract sold to start by then is in
     force, whether or not a request or sweep has recorded it yet."""
+    state = tenant.effective_state(now)
     if tenant.state != TenantState.TERMINATED and tenant.next_contract_due(now):
         c = tenant.next_contract
         tenant = replace(tenant, contract_id=c.contract_id, capacity=c.capacity, contract_starts_at=c.starts_at,
                          contract_ends_at=c.ends_at, trial_expires_at=None, next_contract=None)
-    return replace(tenant, state=tenant.effective_state(now))
+    return replace(tenant, state=state)
