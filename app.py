@@ -5,6 +5,7 @@ from chalice import Chalice, ConvertToMiddleware, Rate
 
 from chalicelib import clock
 from chalicelib.api import console, loadmaster, operator, public, tenant_admin
+from chalicelib.api.http import contract_error_bodies
 from chalicelib.observability import begin_invocation, flush_metrics, log_keys, logger
 from chalicelib.services import sweeps
 
@@ -29,6 +30,10 @@ def request_context(event, get_response):
     log_keys(request_id=request_id, path=event.path)
     return get_response(event)
 
+
+# Innermost: Chalice's own answers outside the views (405 for a known path's unknown method) in
+# the contract's error body.
+app.register_middleware(contract_error_bodies, "http")
 
 for blueprint in (public, operator, tenant_admin, loadmaster, console):
     app.register_blueprint(blueprint.bp)
