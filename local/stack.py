@@ -54,8 +54,9 @@ STAGE = "dev"
 DEMO_LOADMASTER = {"mac": "00:50:56:aa:bb:cc", "ip": "10.0.0.5", "port": 443, "sku": "VLM-MAX-SPLA",
                    "image": "LoadMaster-VLM-7.2.47-SPLA.ova", "version": "7.2.47"}
 
-# The API child sets PR_SET_PDEATHSIG before it becomes `chalice local`: should this process be
-# killed without a chance to clean up (SIGKILL), the kernel still stops the API.
+# The API child sets PR_SET_PDEATHSIG (Linux; elsewhere the call fails and is skipped): should this
+# process be killed without a chance to clean up (SIGKILL), the kernel still stops the API. Then
+# it serves `chalice local` in that same process, through `serve_api` below.
 _CHILD_BOOTSTRAP = """\
 import ctypes, os, signal, sys
 try:
@@ -64,8 +65,58 @@ except Exception:
     pass
 if os.getppid() != int(sys.argv[1]):
     sys.exit(1)  # the stack is already gone
-os.execv(sys.argv[2], sys.argv[2:])
+from local.stack import serve_api
+sys.exit(serve_api(sys.argv[2:]))
 """
+
+
+def serve_api(argv: list[str]) -> int:
+    """``chalice local`` (``argv`` is its command line), with the gateway answering as the
+    deployed API Gateway does.
+
+    Deployed, a path the API does not have is answered by API Gateway itself, which
+    ``infra/resources.json`` configures (gateway responses) to give the contract's
+    ``404 NOT_FOUND`` body. ``chalice local`` emulates API Gateway without those settings and
+    answers ``403 {"message": "Missing Authentication Token"}``. Chalice has no hook for it, so
+    its module's gateway class is replaced by a subclass before the server is made; everything
+    else is Chalice's own. (A known path with an unknown method reaches the app, whose
+    middleware answers 405 in the contract's body, as in the test client.)"""
+    import chalice.local
+    from chalice.cli import main
+
+    chalice.local.LocalGateway = _contract_gateway()
+    sys.argv = argv
+    return main()
+
+
+def _contract_gateway() -> type:
+    from chalice.local import LocalGateway, RouteMatcher
+
+    class ContractGateway(LocalGateway):
+        """Chalice's local API Gateway, with the gateway responses of ``infra/resources.json``
+        for a path the API does not have."""
+
+        def __init__(self, app_object: Any, config: Any) -> None:
+            super().__init__(app_object, config)
+            self._routes = RouteMatcher(list(app_object.routes))
+
+        def handle_request(self, method: str, path: str, headers: Any, body: bytes | None) -> dict[str, Any]:
+            try:
+                self._routes.match_route(path)
+            except ValueError:
+                return not_found_response()
+            return super().handle_request(method, path, headers, body)
+
+    return ContractGateway
+
+
+def not_found_response() -> dict[str, Any]:
+    """The answer to a path the API does not have, as the app answers any NOT_FOUND (the gateway
+    responses of ``infra/resources.json`` carry the same body)."""
+    from chalicelib.api.errors import error_response
+    from chalicelib.domain.errors import Code, DomainError
+
+    return error_response(DomainError(Code.NOT_FOUND)).to_dict()
 
 
 def atomic_moto_server(host: str):
@@ -263,10 +314,8 @@ class LocalStack:
         chalice = str(Path(sys.executable).with_name("chalice"))
         if not Path(chalice).is_file():
             raise StackError(f"no chalice next to {sys.executable}: run with the project's venv (make run)")
-        command = [sys.executable, chalice, "local", "--host", HOST, "--port", str(self.port),
-                   "--no-autoreload", "--stage", STAGE]
-        if sys.platform.startswith("linux"):
-            command = [sys.executable, "-c", _CHILD_BOOTSTRAP, str(os.getpid()), *command]
+        command = [sys.executable, "-c", _CHILD_BOOTSTRAP, str(os.getpid()), chalice, "local", "--host", HOST,
+                   "--port", str(self.port), "--no-autoreload", "--stage", STAGE]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.pop("OPERATOR_KEY", None)  # the app gets the hash only
         # Its own session and process group: a terminal's Ctrl-C reaches only this process, which
