@@ -82,7 +82,7 @@ def write_fleet(world: World, tenant, template: dict, n: int, *, seed: int = 7) 
             if per_mille < SILENT_PER_MILLE:
                 kind = "active, silent"
                 activated = now - timedelta(days=10 + i % 20)
-                last_seen = now - timedelta(hours=36 + i % 12)  # its bucketed deadline has passed
+                last_seen = now - timedelta(hours=36 + i % 12)  # its deadline has passed
             elif per_mille < SILENT_PER_MILLE + PENDING_LATE_PER_MILLE:
                 kind = "pending, past confirm_by"
                 activated = now - timedelta(hours=30)
@@ -109,6 +109,7 @@ def write_fleet(world: World, tenant, template: dict, n: int, *, seed: int = 7) 
                 "confirm_by": _attr("confirm_by", activated + confirm_window),
                 "last_check_in_at": _attr("last_check_in_at", last_seen),
                 "silent_shard": {"S": f"S{shard}"}, "silent_due": {"N": str(silent_due)},
+                "silent_at": {"N": str(int(last_seen.timestamp()) + silent_after)},
             })
             if pending:
                 raw["pending_shard"] = {"S": f"P{shard}"}

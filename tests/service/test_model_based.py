@@ -1,10 +1,12 @@
-"""A property-based model test: random sequences of activations, confirms, check-ins,
-deactivations, deletes, unblocks, sweeps and the passing of time, compared step by step with a
-plain in-memory model of the rules."""
+"""A property-based model test: random sequences of activations, confirms, check-ins (from the
+device's address, from a new one, from a clone), deactivations, deletes, unblocks, pool resizes,
+renewals, terminations, sweeps and the passing of time, compared step by step with a plain
+in-memory model of the rules, and recounted from the raw items after every step: the pool and the
+tenant count exactly the holding devices, the pools fit the contract, the claims are exactly the
+holding (and blocked) devices'."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,10 +20,12 @@ from chalicelib import clock
 from chalicelib.security.signing import reset_key_ring
 from chalicelib.settings import get_settings
 from chalicelib.store import create_tables
+from chalicelib.store.models import ClaimItem, TenantItem
 from tests.conftest import LM, T0, Api, operator_headers, scheduled_event
 
 CAPACITY = 3
 MACS = 4
+CLONE_MAC = "00:50:56:00:ee:ee"
 CONFIRM_WINDOW = 86400
 SILENT_AFTER = 86400
 
@@ -33,13 +37,13 @@ class ModelDevice:
     mac: int
     status: str
     confirm_by: float
-    silent_due: float
+    silent_at: float
+    moved: bool = False  # checked in from its second address
 
 
-def silent_due(at: float) -> float:
-    """The documented rule: the silent deadline, rounded up to its bucket."""
-    width = get_settings().silent_bucket_s
-    return math.ceil(at / width) * width + SILENT_AFTER
+def silent_at(at: float) -> float:
+    """The documented rule: deactivated once silent for SILENT_AFTER, to the second."""
+    return at + SILENT_AFTER
 
 
 class Licensing(RuleBasedStateMachine):
@@ -65,6 +69,10 @@ class Licensing(RuleBasedStateMachine):
         self.lic_type_id = self.api.post("/v1/license-types", {"name": "M", "sku": "VLM-MAX-SPLA",
                                                                "capacity": CAPACITY}, headers=self.admin).body[
             "lic_type_id"]
+        self.tenant_id = created["tenant_id"]
+        self.contract = CAPACITY
+        self.pool = CAPACITY
+        self.terminated = False
         self.devices: list[ModelDevice] = []  # every device ever granted, deleted ones removed
         self.deleted: list[ModelDevice] = []
         self.granted_per_mac_hour: dict[tuple[int, int], int] = {}
@@ -83,8 +91,8 @@ class Licensing(RuleBasedStateMachine):
         held = [d for d in self.devices if d.mac == mac and d.status in ("PENDING", "ACTIVE", "BLOCKED")]
         return held[0] if held else None
 
-    def _lm(self, mac: int) -> dict:
-        return {**LM, "mac": f"00:50:56:00:50:{mac:02x}", "ip": f"10.50.0.{mac}"}
+    def _lm(self, mac: int, moved: bool = False) -> dict:
+        return {**LM, "mac": f"00:50:56:00:50:{mac:02x}", "ip": f"10.{51 if moved else 50}.0.{mac}"}
 
     def _refusal(self, code: str) -> str:
         minute = int(self.now.timestamp()) // 60
@@ -101,23 +109,28 @@ class Licensing(RuleBasedStateMachine):
                               headers=self.loadmaster)
         existing = self._of_mac(mac)
         hour = (mac, int(self.now.timestamp()) // 3600)
-        if existing is not None and existing.status == "BLOCKED":
+        if self.terminated:
+            assert reply.code == self._refusal("CENTRAL_UNLICENSED"), reply.body
+        elif existing is not None and existing.status == "BLOCKED":
             assert reply.code == self._refusal("DEVICE_BLOCKED"), reply.body
         elif existing is not None:
             assert reply.status == 201 and reply.body["device_id"] == existing.device_id, reply.body
         elif self.granted_per_mac_hour.get(hour, 0) >= get_settings().activations_per_mac_per_hour:
             assert reply.code == "RATE_LIMITED", reply.body
-        elif len(self._holding()) >= CAPACITY:
+        elif len(self._holding()) >= self.pool:
             assert reply.code == self._refusal("INSTANCE_LIMIT_REACHED"), reply.body
         else:
             assert reply.status == 201, reply.body
             at = self.now.timestamp()
             self.devices.append(ModelDevice(reply.body["device_id"], reply.body["device_token"], mac, "PENDING",
-                                            at + CONFIRM_WINDOW, silent_due(at)))
+                                            at + CONFIRM_WINDOW, silent_at(at)))
             self.granted_per_mac_hour[hour] = self.granted_per_mac_hour.get(hour, 0) + 1
 
-    def _device_call(self, device: ModelDevice, path: str):
-        body = {k: self._lm(device.mac)[k] for k in ("mac", "ip", "port", "version")}
+    def _device_call(self, device: ModelDevice, path: str, *, moved: bool | None = None, mac: str | None = None):
+        body = {k: self._lm(device.mac, device.moved if moved is None else moved)[k]
+                for k in ("mac", "ip", "port", "version")}
+        if mac is not None:
+            body["mac"] = mac
         return self.api.post(f"/v1/devices/{device.device_id}/{path}", body,
                              headers={"Authorization": f"Device {device.token}"})
 
@@ -139,17 +152,60 @@ class Licensing(RuleBasedStateMachine):
             assert reply.status == expected, reply.body
 
     @precondition(lambda self: self.devices or self.deleted)
-    @rule(data=st.data())
-    def check_in(self, data) -> None:
+    @rule(data=st.data(), move=st.booleans())
+    def check_in(self, data, move: bool) -> None:
+        """A check-in, from the device's address or (``move``) from its other one."""
         device = data.draw(st.sampled_from(self.devices + self.deleted))
-        reply = self._device_call(device, "check-ins")
+        reply = self._device_call(device, "check-ins", moved=device.moved != move)
         if device in self.deleted:
             assert reply.code == "UNKNOWN_DEVICE"
         elif device.status in ("PENDING", "ACTIVE"):
             assert reply.status == 200, reply.body
-            device.silent_due = silent_due(self.now.timestamp())
+            device.silent_at = silent_at(self.now.timestamp())
+            device.moved = device.moved != move
         else:
             assert reply.status == {"BLOCKED": 403, "DEACTIVATED": 410}[device.status], reply.body
+
+    @precondition(lambda self: self.devices or self.deleted)
+    @rule(data=st.data())
+    def clone_checks_in(self, data) -> None:
+        """Another LoadMaster presents a device's token: refused, nothing changes."""
+        device = data.draw(st.sampled_from(self.devices + self.deleted))
+        reply = self._device_call(device, "check-ins", mac=CLONE_MAC)
+        assert reply.code == ("UNKNOWN_DEVICE" if device in self.deleted else "VERIFY_FAILED"), reply.body
+
+    @rule(capacity=st.integers(0, CAPACITY + 2))
+    def resize_pool(self, capacity: int) -> None:
+        reply = self.api.patch(f"/v1/license-types/{self.lic_type_id}", {"capacity": capacity}, headers=self.admin)
+        fits = capacity <= self.contract or capacity <= self.pool
+        if capacity >= len(self._holding()) and fits:
+            assert reply.status == 200, reply.body
+            self.pool = capacity
+        else:
+            assert reply.code == "CONFLICT", reply.body
+
+    @rule(capacity=st.integers(1, CAPACITY + 2))
+    def renew(self, capacity: int) -> None:
+        """A renewal (of a terminated tenant too), to more or fewer instances."""
+        reply = self.api.post(f"/v1/tenants/{self.tenant_id}/contracts",
+                              {"contract_id": f"M-{capacity}", "capacity": capacity,
+                               "starts_at": "2026-01-01T00:00:00Z"}, headers=operator_headers())
+        if capacity < len(self._holding()):
+            assert reply.code == "CONFLICT", reply.body
+            return
+        assert reply.status == 201, reply.body
+        self.contract, self.terminated = capacity, False
+        if self.pool > capacity:
+            self.pool = len(self._holding())  # the pool shrinks to what it holds
+
+    @rule()
+    def terminate(self) -> None:
+        reply = self.api.post(f"/v1/tenants/{self.tenant_id}/terminate", headers=operator_headers())
+        assert reply.status == 200, reply.body
+        assert reply.body["devices_deactivated"] == len(self._holding())
+        for d in self._holding():
+            d.status = "DEACTIVATED"
+        self.terminated = True
 
     @precondition(lambda self: self.devices)
     @rule(data=st.data())
@@ -198,7 +254,7 @@ class Licensing(RuleBasedStateMachine):
     def deactivate_silent(self) -> None:
         self.client.lambda_.invoke("deactivate_silent", scheduled_event(self.now))
         for d in self.devices:
-            if d.status in ("PENDING", "ACTIVE") and d.silent_due <= self.now.timestamp():
+            if d.status in ("PENDING", "ACTIVE") and d.silent_at <= self.now.timestamp():
                 d.status = "DEACTIVATED"
 
     # -- after every step ------------------------------------------------------------------------
@@ -218,7 +274,19 @@ class Licensing(RuleBasedStateMachine):
                 break
         assert listed == {d.device_id: d.status for d in self.devices}
         pool = self.api.get(f"/v1/license-types/{self.lic_type_id}", headers=self.admin).body
-        assert pool["in_use"] == len(self._holding()) <= CAPACITY
+        holding = self._holding()
+        assert (pool["in_use"], pool["capacity"]) == (len(holding), self.pool)
+        # Recounted from the raw items: the tenant's counter and totals, and every claim.
+        tenant = TenantItem.get(self.tenant_id)
+        assert (int(tenant.in_use), int(tenant.capacity)) == (len(holding), self.contract)
+        assert int(tenant.allocated) == self.pool <= self.contract  # invariant 7
+        claims = {(c.claim.split("#")[0], c.claim.split("#", 2)[2], c.device_id)
+                  for c in ClaimItem.scan(ClaimItem.tenant_id == self.tenant_id)
+                  if not c.claim.startswith("idem#")}
+        expected = {("mac", self._lm(d.mac)["mac"], d.device_id)
+                    for d in self.devices if d.status in ("PENDING", "ACTIVE", "BLOCKED")}
+        expected |= {("addr", f"{self._lm(d.mac, d.moved)['ip']}:443", d.device_id) for d in holding}
+        assert claims == expected
 
 
 TestLicensing = Licensing.TestCase
