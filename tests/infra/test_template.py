@@ -212,6 +212,53 @@ def test_the_api_is_throttled(template):
     assert setting["ThrottlingBurstLimit"] == {"Ref": "ApiBurstLimit"}
 
 
+# What API Gateway answers by itself, before the function, must be in the contract's body too.
+# MISSING_AUTHENTICATION_TOKEN is its answer to a path (or a method) it has no route for.
+GATEWAY_RESPONSES = {"MISSING_AUTHENTICATION_TOKEN": "NOT_FOUND", "RESOURCE_NOT_FOUND": "NOT_FOUND",
+                     "THROTTLED": "RATE_LIMITED", "QUOTA_EXCEEDED": "RATE_LIMITED",
+                     "INTEGRATION_TIMEOUT": "UNAVAILABLE", "DEFAULT_4XX": "VALIDATION_ERROR",
+                     "DEFAULT_5XX": "INTERNAL"}
+
+
+def _gateway_responses(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    # On the SAM Api (not AWS::ApiGateway::GatewayResponse resources): SAM writes them into the
+    # API's definition, so a change to one is deployed with the API, not left undeployed.
+    return template["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
+
+
+def test_the_gateways_own_answers_carry_the_contracts_error_body(template):
+    from chalicelib.api.errors import STATUS
+    from chalicelib.domain.errors import MESSAGES, Code
+
+    responses = _gateway_responses(template)
+
+    assert {kind: json.loads(responses[kind]["ResponseTemplates"]["application/json"])["error"]["code"]
+            for kind in GATEWAY_RESPONSES} == GATEWAY_RESPONSES
+    for kind, response in responses.items():
+        assert set(response["ResponseTemplates"]) == {"application/json"}, kind
+        body = json.loads(response["ResponseTemplates"]["application/json"])
+        assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "detail"}, kind
+        code = Code(body["error"]["code"])
+        assert response["StatusCode"] == str(STATUS[code]), kind
+        headers = response["ResponseParameters"]["Headers"]
+        assert headers["Content-Type"] == "'application/json'", kind
+        assert ("Retry-After" in headers) == (STATUS[code] in (429, 503)), kind
+        if code is Code.VALIDATION_ERROR:
+            assert body["error"]["detail"]["fields"], kind
+        else:
+            assert body["error"]["message"] == MESSAGES[code] and body["error"]["detail"] == {}, kind
+
+
+def test_an_unknown_path_gets_the_same_answer_deployed_and_on_chalice_local(template):
+    from local.stack import not_found_response
+
+    deployed = _gateway_responses(template)["MISSING_AUTHENTICATION_TOKEN"]
+    local = not_found_response()
+
+    assert json.loads(deployed["ResponseTemplates"]["application/json"]) == json.loads(local["body"])
+    assert int(deployed["StatusCode"]) == local["statusCode"] == 404
+
+
 # --- the packaged template ------------------------------------------------------------------
 
 
@@ -262,6 +309,7 @@ def test_packaged_template_holds_the_merged_resources(packaged, template):
             assert sam["Resources"][lid] == resource, lid
     assert sam["Resources"]["RestAPI"]["Properties"]["MethodSettings"] == template["Resources"]["RestAPI"][
         "Properties"]["MethodSettings"]
+    assert _gateway_responses(sam) == _gateway_responses(template)
     # The operator key's hash is a deploy parameter, merged into the API function's environment.
     variables = sam["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
     assert variables["OPERATOR_KEY_SHA256"] == {"Ref": "OperatorKeySha256"}
