@@ -67,6 +67,8 @@ def guarded(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
+            if not all(_could_be_an_id(value) for value in kwargs.values()):
+                raise DomainError(Code.NOT_FOUND)
             return view(*args, **kwargs)
         except DomainError as e:
             return error_response(e)
@@ -78,6 +80,17 @@ def guarded(view: Callable[..., Any]) -> Callable[..., Any]:
             return error_response(DomainError(Code.INTERNAL))
 
     return wrapper
+
+
+# Every id of ours is a short printable string. A path parameter that is not one names nothing,
+# and must not reach DynamoDB, which refuses a key over 2,048 bytes (1,024 for a sort key) or
+# empty with a ValidationException: a 500, where a path the API does not have is a 404.
+MAX_ID_LENGTH = 128
+
+
+def _could_be_an_id(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH and value.isprintable() and not any(
+        "\ud800" <= char <= "\udfff" for char in value)
 
 
 def contract_error_bodies(event: Any, get_response: Callable[[Any], Response]) -> Response:

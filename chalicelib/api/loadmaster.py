@@ -31,7 +31,8 @@ def _idempotency_key() -> str | None:
     value = bp.current_request.headers.get("idempotency-key")
     if value is None:
         return None
-    if not _IDEMPOTENCY_KEY.match(value):
+    # fullmatch: with match, "$" also matches before a trailing newline, which would let one in.
+    if not _IDEMPOTENCY_KEY.fullmatch(value):
         fields = {"Idempotency-Key": "1-128 of A-Z a-z 0-9 . _ : -"}
         raise DomainError(Code.INVALID_INITIALIZATION, detail={"fields": fields})
     return value

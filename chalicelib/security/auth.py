@@ -39,6 +39,16 @@ def _printable_ascii(value: str) -> bool:
     return bool(value) and value.isascii() and value.isprintable() and " " not in value
 
 
+# A key names its tenant; a tenant id of ours is short. A longer one is no key of ours, and is not
+# looked up (DynamoDB refuses a key over 2,048 bytes with an error, not with "no such item").
+MAX_TENANT_ID_LENGTH = 64
+
+
+def _tenant_named_by(key: str, kind: KeyKind) -> str | None:
+    tenant_id = tenant_of(key, kind)
+    return tenant_id if tenant_id is not None and len(tenant_id) <= MAX_TENANT_ID_LENGTH else None
+
+
 def _is_operator_key(value: str) -> bool:
     expected = get_settings().operator_key_sha256
     return bool(expected) and hmac.compare_digest(sha256_hex(value), expected)
@@ -50,7 +60,7 @@ def operator(headers: Mapping[str, str]) -> None:
         raise DomainError(Code.UNAUTHORIZED)
     if _is_operator_key(key):
         return
-    if tenant_of(key, KeyKind.API):
+    if _tenant_named_by(key, KeyKind.API):
         raise DomainError(Code.FORBIDDEN, "Operator credentials are required.")
     raise DomainError(Code.UNAUTHORIZED, "Invalid credentials.")
 
@@ -59,7 +69,7 @@ def tenant_admin(headers: Mapping[str, str]) -> Tenant:
     key = _credential(headers, "Bearer")
     if key is None:
         raise DomainError(Code.UNAUTHORIZED)
-    tenant_id = tenant_of(key, KeyKind.API)
+    tenant_id = _tenant_named_by(key, KeyKind.API)
     if tenant_id is None:
         if _is_operator_key(key):
             raise DomainError(Code.FORBIDDEN, "A tenant API key is required.")
@@ -74,7 +84,7 @@ def tenant_admin(headers: Mapping[str, str]) -> Tenant:
 def activation(headers: Mapping[str, str]) -> Tenant:
     key = (headers.get("x-activation-key") or "").strip()
     well_formed = len(key) <= MAX_CREDENTIAL_LENGTH and _printable_ascii(key)
-    tenant_id = tenant_of(key, KeyKind.ACTIVATION) if well_formed else None
+    tenant_id = _tenant_named_by(key, KeyKind.ACTIVATION) if well_formed else None
     tenant = get_tenant(tenant_id) if tenant_id else None
     if tenant is None or not matches(key, tenant.activation_key_hash):
         raise DomainError(Code.VERIFY_FAILED)

@@ -289,3 +289,12 @@ def test_every_unsupported_method_of_every_path_is_405_in_the_contracts_body(api
                                             "message": "This method is not allowed on this path.", "detail": {}}}
             allowed = {m.strip() for m in reply.headers.get("Allow", reply.headers.get("allow", "")).split(",")}
             assert allowed == set(routes), (method, path, reply.headers)
+
+
+@pytest.mark.parametrize("key", ["k\n", "", "é", "x" * 129, "a b", "\x00"], ids=repr)
+def test_a_malformed_idempotency_key_is_invalid_initialization(api, world, key):
+    body = {**LM, "lic_type_id": world["ids"]["lic_type_id"], "mac": "00:50:56:aa:bb:77", "ip": "10.7.7.7"}
+
+    reply = api.post("/v1/activations", body, headers={**world["credentials"]["activation"], "Idempotency-Key": key})
+
+    assert reply.status == 400 and reply.code == "INVALID_INITIALIZATION", reply.body

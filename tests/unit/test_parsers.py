@@ -327,3 +327,39 @@ def test_a_device_token_is_accepted_with_the_scheme_in_any_case(ring):
 
     for scheme in ("Device", "device", "DEVICE"):
         assert auth.device({"authorization": f"{scheme} {token}"}, DEVICE_ID).device_id == DEVICE_ID
+
+
+# Ids in paths and keys ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["x" * 129, "x" * 3000, "", "a\x00b", "a\nb", "\ud800"],
+                         ids=["129", "3000", "empty", "nul", "newline", "surrogate"])
+def test_a_path_parameter_that_cannot_be_an_id_is_not_found_before_the_view(value):
+    reached = []
+    view = http.guarded(lambda **kwargs: reached.append(kwargs))
+
+    response = view(device_id=value)
+
+    assert (response.status_code, response.body["error"]["code"], reached) == (404, "NOT_FOUND", [])
+
+
+def test_a_path_parameter_that_can_be_an_id_reaches_the_view():
+    view = http.guarded(lambda **kwargs: kwargs)
+
+    assert view(device_id="7d8f6a52-0c1e-4b8e-9f3a-2b1c0d9e8f7a", lic_type_id="x" * 128) == {
+        "device_id": "7d8f6a52-0c1e-4b8e-9f3a-2b1c0d9e8f7a", "lic_type_id": "x" * 128}
+
+
+@pytest.mark.parametrize(("check", "headers", "code"), [
+    (auth.tenant_admin, {"authorization": f"Bearer lk_api.{'t' * 3000}.{'s' * 32}"}, Code.UNAUTHORIZED),
+    (auth.operator, {"authorization": f"Bearer lk_api.{'t' * 3000}.{'s' * 32}"}, Code.UNAUTHORIZED),
+    (auth.activation, {"x-activation-key": f"lk_act.{'t' * 3000}.{'s' * 32}"}, Code.VERIFY_FAILED),
+    (auth.activation, {"x-activation-key": f"lk_act.t\u00e9.{'s' * 32}"}, Code.VERIFY_FAILED),
+], ids=["admin-long-tenant", "operator-long-tenant", "activation-long-tenant", "activation-non-ascii"])
+def test_a_key_naming_an_impossible_tenant_is_refused_without_a_lookup(monkeypatch, check, headers, code):
+    monkeypatch.setattr(auth, "get_tenant", lambda tenant_id: pytest.fail(f"looked up {tenant_id[:20]}..."))
+
+    with pytest.raises(DomainError) as refused:
+        check(headers)
+
+    assert refused.value.code == code
