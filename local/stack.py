@@ -85,6 +85,9 @@ def serve_api(argv: list[str]) -> int:
     from chalice.cli import main
 
     chalice.local.LocalGateway = _contract_gateway()
+    # socketserver's listen backlog is 5: a burst of concurrent LoadMasters on a busy machine
+    # overflowed it and saw "connection reset" (API Gateway queues them instead).
+    chalice.local.ThreadedHTTPServer.request_queue_size = 128
     sys.argv = argv
     return main()
 
