@@ -39,13 +39,9 @@ def is_spla_image(image: str) -> bool:
     return "SPLA" in image.upper()
 
 
-def activation_refusal(state: TenantState, lm: LoadMaster, *, mac_blocked: Callable[[], bool],
-                       types: Callable[[], list[LicenseType]], lic_type_id: str | None = None,
-                       address_taken: bool = False, no_instance: bool = False) -> DomainError | None:
-    """The one licensing decision, in the contract's order: the first refusal that applies, or
-    None. ``state`` is the tenant's effective state; ``mac_blocked`` and ``types`` are read only
-    when the order gets to them; ``address_taken`` and ``no_instance`` are what a refused
-    transaction said. ``lic_type_id`` is None for the license-types question (step 6)."""
+def tenant_refusal(state: TenantState, lm: LoadMaster) -> DomainError | None:
+    """The first guards of the order, which need nothing but the tenant's effective state and
+    what the LoadMaster says: an activation checks them before it reads anything."""
     # "Kemp 360 is unlicensed.": no trial and no contract (or it ended), or it was terminated.
     if state in (TenantState.UNLICENSED, TenantState.TERMINATED):
         return DomainError(Code.CENTRAL_UNLICENSED)
@@ -56,6 +52,19 @@ def activation_refusal(state: TenantState, lm: LoadMaster, *, mac_blocked: Calla
     # another Central/ALSI".
     if state == TenantState.TRIAL and lm.existing_license is not None and lm.existing_license.active:
         return DomainError(Code.TRIAL_CONFLICT)
+    return None
+
+
+def activation_refusal(state: TenantState, lm: LoadMaster, *, mac_blocked: Callable[[], bool],
+                       types: Callable[[], list[LicenseType]], lic_type_id: str | None = None,
+                       address_taken: bool = False, no_instance: bool = False) -> DomainError | None:
+    """The one licensing decision, in the contract's order: the first refusal that applies, or
+    None. ``state`` is the tenant's effective state; ``mac_blocked`` and ``types`` are read only
+    when the order gets to them; ``address_taken`` and ``no_instance`` are what a refused
+    transaction said. ``lic_type_id`` is None for the license-types question (step 6)."""
+    refusal = tenant_refusal(state, lm)
+    if refusal is not None:
+        return refusal
     # "This LoadMaster cannot be licensed against this Kemp 360 Central at this time.": BLOCKED.
     if mac_blocked():
         return DomainError(Code.DEVICE_BLOCKED)

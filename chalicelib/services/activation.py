@@ -21,6 +21,7 @@ from chalicelib.domain.licensing import (
     activation_refusal,
     device_verdict,
     is_spla_image,
+    tenant_refusal,
     verdict_error,
 )
 from chalicelib.domain.model import HOLDING, Device, DeviceStatus, LicenseType, Tenant, TenantState
@@ -126,15 +127,12 @@ class _Retry(Exception):
 def _activate(tenant: Tenant, lm: LoadMaster, lic_type_id: str, idempotency_key: str | None,
               now: datetime) -> Activation:
     state = tenant.effective_state(now)
-    if state not in (TenantState.TRIAL, TenantState.LICENSED):
-        _refuse_if(_decision(tenant, state, lm, lic_type_id, now))
+    _refuse_if(tenant_refusal(state, lm))
     lic_type = tenant_store.get_license_type(tenant.tenant_id, lic_type_id)
     if not is_spla_image(lm.image) or lic_type is None or lic_type.sku != lm.sku:
         # A refusal is coming: give the one the contract's order puts first.
         _refuse_if(_decision(tenant, state, lm, lic_type_id, now))
         raise DomainError(Code.INVALID_LICENSE_TYPE)
-    if state == TenantState.TRIAL and lm.existing_license is not None and lm.existing_license.active:
-        _refuse_if(_decision(tenant, state, lm, lic_type_id, now))
     # Over capacity but within the overage policy: granted, metered as overage, and said so.
     overage = lic_type.in_use >= lic_type.capacity
     fingerprint = request_fingerprint(lm, lic_type_id) if idempotency_key else None

@@ -8,14 +8,13 @@ read again and retried.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
 from chalicelib.domain import ids
-from chalicelib.domain.errors import Code, DomainError, conflict, not_found
+from chalicelib.domain.errors import conflict, not_found
 from chalicelib.domain.model import LicenseType, OveragePolicy, Tenant, TenantState
-from chalicelib.services.tenants import ATTEMPTS, check_license_type_count
+from chalicelib.services.tenants import check_license_type_count, guarded_by_pools
 from chalicelib.store import events
 from chalicelib.store import tenants as store
 
@@ -48,19 +47,6 @@ def _check_policy(tenant: Tenant, policy: OveragePolicy | None) -> None:
         raise conflict("Overage is for contracts: a trial's pools keep the hard limit.")
 
 
-def _guarded(tenant: Tenant, write: Callable[[Tenant, list[LicenseType]], LicenseType | None]):
-    """Run ``write`` on the tenant and its pools as read now; again on a fresh read if either
-    moved before the write landed."""
-    for attempt in range(ATTEMPTS):
-        if attempt:
-            tenant = store.require_tenant(tenant.tenant_id)
-        try:
-            return write(tenant, store.list_license_types(tenant.tenant_id))
-        except store.PoolsChanged:
-            continue
-    raise DomainError(Code.UNAVAILABLE)
-
-
 def create_license_type(tenant: Tenant, *, name: str, sku: str, capacity: int,
                         overage_policy: OveragePolicy | None, now: datetime) -> LicenseType:
     lic_type = LicenseType(tenant.tenant_id, ids.new_lic_type_id(), name, sku, capacity, 0,
@@ -73,7 +59,7 @@ def create_license_type(tenant: Tenant, *, name: str, sku: str, capacity: int,
         store.create_license_type(lic_type, tenant, types, now)
         return lic_type
 
-    created = _guarded(tenant, write)
+    created = guarded_by_pools(tenant.tenant_id, write, tenant=tenant)
     events.record(tenant.tenant_id, "license_type.created", now, lic_type_id=created.lic_type_id, sku=sku,
                   capacity=capacity, overage_policy=str(created.overage_policy))
     return created
@@ -94,7 +80,7 @@ def update_license_type(tenant: Tenant, lic_type_id: str, *, name: str | None, c
         store.update_license_type(current, updated, tenant, types)
         return updated
 
-    _guarded(tenant, write)
+    guarded_by_pools(tenant.tenant_id, write, tenant=tenant)
     events.record(tenant.tenant_id, "license_type.updated", now, lic_type_id=lic_type_id, name=name,
                   capacity=capacity, overage_policy=str(overage_policy) if overage_policy else None)
     return get_license_type(tenant, lic_type_id)
@@ -104,7 +90,7 @@ def delete_license_type(tenant: Tenant, lic_type_id: str, now: datetime) -> None
     def write(tenant: Tenant, types: list[LicenseType]) -> None:
         store.delete_license_type(_find(types, lic_type_id), tenant, types)
 
-    _guarded(tenant, write)
+    guarded_by_pools(tenant.tenant_id, write, tenant=tenant)
     events.record(tenant.tenant_id, "license_type.deleted", now, lic_type_id=lic_type_id)
 
 

@@ -3,8 +3,10 @@ tenant's view of its own licensing state."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from chalicelib import clock
 from chalicelib.domain import ids
@@ -19,6 +21,8 @@ from chalicelib.store import tenants as store
 
 # How often a write guarded by what it read is tried again after losing a race.
 ATTEMPTS = 5
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -48,26 +52,37 @@ def list_tenants(limit: int, cursor: dict | None) -> tuple[list[Tenant], dict | 
     return store.list_tenants(limit, cursor)
 
 
-def start_trial(tenant_id: str, *, days: int, instances: int, skus: list[str], now: datetime) -> Tenant:
-    """The seed's Metered Licensing trial: a few instances that expire. One per tenant."""
-    for _ in range(ATTEMPTS):
-        tenant = store.require_tenant(tenant_id)
-        if tenant.trial_used or tenant.state != TenantState.UNLICENSED:
-            raise conflict("The tenant has had its trial, or already holds a contract.", state=str(tenant.state))
-        existing = store.list_license_types(tenant_id)
-        # Each SKU's pool may take every trial instance; the tenant's capacity caps them together.
-        types = [LicenseType(tenant_id, ids.new_lic_type_id(), f"Trial {sku}", sku, instances, 0, trial=True)
-                 for sku in dict.fromkeys(skus)]
-        check_license_type_count(len(existing) + len(types))
+def guarded_by_pools(tenant_id: str, write: Callable[[Tenant, list[LicenseType]], T], *,
+                     tenant: Tenant | None = None) -> T:
+    """Run ``write`` on the tenant and its license types as read now (``tenant`` when the caller
+    has just read it), and again on a fresh read while the write is refused because either moved
+    since (``PoolsChanged``): invariant 7 is checked on what the write's condition guards."""
+    for attempt in range(ATTEMPTS):
+        if tenant is None or attempt:
+            tenant = store.require_tenant(tenant_id)
         try:
-            store.start_trial(tenant, existing, now + timedelta(days=days), instances, types, now)
-            break
+            return write(tenant, store.list_license_types(tenant_id))
         except store.PoolsChanged:
             continue
-    else:
-        raise DomainError(Code.UNAVAILABLE)
+    raise DomainError(Code.UNAVAILABLE)
+
+
+def start_trial(tenant_id: str, *, days: int, instances: int, skus: list[str], now: datetime) -> Tenant:
+    """The seed's Metered Licensing trial: a few instances that expire. One per tenant."""
+    skus = list(dict.fromkeys(skus))
+
+    def write(tenant: Tenant, existing: list[LicenseType]) -> None:
+        if tenant.trial_used or tenant.state != TenantState.UNLICENSED:
+            raise conflict("The tenant has had its trial, or already holds a contract.", state=str(tenant.state))
+        # Each SKU's pool may take every trial instance; the tenant's capacity caps them together.
+        types = [LicenseType(tenant_id, ids.new_lic_type_id(), f"Trial {sku}", sku, instances, 0, trial=True)
+                 for sku in skus]
+        check_license_type_count(len(existing) + len(types))
+        store.start_trial(tenant, existing, now + timedelta(days=days), instances, types, now)
+
+    guarded_by_pools(tenant_id, write)
     logger.info("trial started", extra={"tenant_id": tenant_id, "days": days, "instances": instances})
-    events.record(tenant_id, "trial.started", now, days=days, instances=instances, skus=list(dict.fromkeys(skus)))
+    events.record(tenant_id, "trial.started", now, days=days, instances=instances, skus=skus)
     return store.require_tenant(tenant_id)
 
 
@@ -92,7 +107,6 @@ def apply_contract(tenant_id: str, *, contract_id: str, capacity: int, starts_at
         raise validation("The contract's dates are not valid.", fields)
     contract = Contract(contract_id, capacity, starts_at, ends_at)
     if starts_at > now:
-        store.require_tenant(tenant_id)
         store.schedule_contract(tenant_id, contract)
         logger.info("contract scheduled", extra={"tenant_id": tenant_id, "contract_id": contract_id})
         events.record(tenant_id, "contract.scheduled", now, contract_id=contract_id, capacity=capacity,
@@ -117,22 +131,19 @@ def promote_due_contract(tenant: Tenant, now: datetime) -> Tenant:
 
 
 def _put_in_force(tenant_id: str, contract: Contract, now: datetime, *, scheduled: bool) -> Tenant:
-    for _ in range(ATTEMPTS):
-        tenant = store.require_tenant(tenant_id)
+    def write(tenant: Tenant, types: list[LicenseType]) -> bool:
         if scheduled and tenant.next_contract != contract:
-            return tenant  # another request or sweep put it in force first
+            return False  # another request or sweep put it in force first
         if contract.capacity < tenant.in_use:
             raise conflict("The contract's capacity is below the instances in use.", in_use=tenant.in_use)
-        try:
-            store.put_contract_in_force(tenant, store.list_license_types(tenant_id), contract, scheduled=scheduled)
-            break
-        except store.PoolsChanged:
-            continue  # a pool, an activation or the state moved meanwhile: read again
-    else:
-        raise DomainError(Code.UNAVAILABLE)
-    logger.info("contract applied", extra={"tenant_id": tenant_id, "contract_id": contract.contract_id,
-                                           "capacity": contract.capacity})
-    events.record(tenant_id, "contract.applied", now, contract_id=contract.contract_id, capacity=contract.capacity)
+        store.put_contract_in_force(tenant, types, contract, scheduled=scheduled)
+        return True
+
+    if guarded_by_pools(tenant_id, write):
+        logger.info("contract applied", extra={"tenant_id": tenant_id, "contract_id": contract.contract_id,
+                                               "capacity": contract.capacity})
+        events.record(tenant_id, "contract.applied", now, contract_id=contract.contract_id,
+                      capacity=contract.capacity)
     return store.require_tenant(tenant_id)
 
 

@@ -458,30 +458,33 @@ def test_expire_trials_releases_moved_devices_of_every_expired_trial(stack):
         assert (state["state"], state["in_use"]) == ("EXPIRED", 0), state
 
 
+def _racing_moving_check_ins(device, api, call) -> tuple[requests.Response, list[requests.Response]]:
+    """``call(api)`` (each on a session of its own) at the same moment as six check-ins of
+    ``device`` alternating between its two addresses, so its address claim moves under it."""
+    start = Barrier(2)
+
+    def one_call() -> requests.Response:
+        start.wait()
+        return call(api)
+
+    def check_ins() -> list[requests.Response]:
+        own = device.api()
+        start.wait()
+        ips = (_moved_ip(device.n), _loadmaster(device.n)["ip"])
+        return [device.check_in(ips[i % 2], api=own) for i in range(6)]
+
+    with ThreadPoolExecutor(2) as pool:
+        answer, burst = pool.submit(one_call), pool.submit(check_ins)
+        return answer.result(), burst.result()
+
+
 def test_admin_deletes_racing_check_ins_that_move_the_address_never_fail(stack):
     tenant, lic_type_id = _licensed_tenant(stack, "Delete race", capacity=40)
-    outcomes, check_in_statuses = [], []
     for round_no in range(30):
         device = Device(tenant, round_no, lic_type_id)
         device.confirm()
-        start = Barrier(2)
-
-        def delete(device=device, start=start) -> requests.Response:
-            api = tenant.admin()
-            start.wait()
-            return api.delete(f"/v1/devices/{device.device_id}")
-
-        def check_ins(device=device, start=start) -> list[requests.Response]:
-            api = device.api()
-            start.wait()
-            ips = (_moved_ip(device.n), _loadmaster(device.n)["ip"])
-            return [device.check_in(ips[i % 2], api=api) for i in range(6)]
-
-        with ThreadPoolExecutor(2) as pool:
-            deleted, burst = pool.submit(delete), pool.submit(check_ins)
-            deleted, burst = deleted.result(), burst.result()
-        outcomes.append(deleted)
-        check_in_statuses += [r.status_code for r in burst]
+        deleted, burst = _racing_moving_check_ins(
+            device, tenant.admin(), lambda api, device=device: api.delete(f"/v1/devices/{device.device_id}"))
         _no_5xx([deleted, *burst])
         assert deleted.status_code in (200, 204, 409), _show(deleted)
         if deleted.status_code == 409:
@@ -489,8 +492,6 @@ def test_admin_deletes_racing_check_ins_that_move_the_address_never_fail(stack):
         else:
             _ok(device.read(), 404)
         tenant.recount()
-    statuses = [r.status_code for r in outcomes]
-    assert all(s < 500 for s in statuses), statuses
 
 
 def test_loadmaster_deactivates_racing_its_own_moving_check_ins_never_fail(stack):
@@ -498,22 +499,8 @@ def test_loadmaster_deactivates_racing_its_own_moving_check_ins_never_fail(stack
     for round_no in range(12):
         device = Device(tenant, round_no, lic_type_id)
         device.confirm()
-        start = Barrier(2)
-
-        def deactivate(device=device, start=start) -> requests.Response:
-            api = device.api()
-            start.wait()
-            return api.post(f"/v1/devices/{device.device_id}/deactivate")
-
-        def check_ins(device=device, start=start) -> list[requests.Response]:
-            api = device.api()
-            start.wait()
-            ips = (_moved_ip(device.n), _loadmaster(device.n)["ip"])
-            return [device.check_in(ips[i % 2], api=api) for i in range(6)]
-
-        with ThreadPoolExecutor(2) as pool:
-            deactivated, burst = pool.submit(deactivate), pool.submit(check_ins)
-            deactivated, burst = deactivated.result(), burst.result()
+        deactivated, burst = _racing_moving_check_ins(
+            device, device.api(), lambda api, device=device: api.post(f"/v1/devices/{device.device_id}/deactivate"))
         _no_5xx([deactivated, *burst])
         if deactivated.status_code == 409:  # a lost race may be reported; asked again, it succeeds
             assert _code(deactivated) == "CONFLICT", _show(deactivated)

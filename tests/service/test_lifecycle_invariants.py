@@ -38,6 +38,24 @@ def _holding(api, keys) -> list[dict]:
             return devices
 
 
+def _after_first_call(monkeypatch, module, name: str, other) -> list:
+    """Run ``other`` (another request) once, right after the first call of ``module.name`` has
+    read what it reads and before its caller writes: the interleaving a race would give. The
+    list receives ``other``'s answer; ``other`` itself runs undisturbed."""
+    original = getattr(module, name)
+    answers: list = []
+
+    def then_the_other(*args, **kwargs):
+        result = original(*args, **kwargs)
+        if not answers:
+            answers.append(None)
+            answers[0] = other()
+        return result
+
+    monkeypatch.setattr(module, name, then_the_other)
+    return answers
+
+
 def _device_headers(granted) -> dict:
     return {"Authorization": f"Device {granted['device_token']}"}
 
@@ -49,17 +67,8 @@ def test_a_pool_created_between_anothers_read_and_write_cannot_multiply_the_cont
     # Given a 10-instance contract, and a pool of 10 created by another request right after this
     # request read the tenant's pools (the sum it checks is then stale)
     keys = new_tenant(contract={"contract_id": "C-10", "capacity": 10, "starts_at": "2026-11-01T00:00:00Z"})
-    read = tenant_store.list_license_types
-    interleaved = []
-
-    def read_then_lose_the_race(tenant_id):
-        types = read(tenant_id)
-        if not interleaved:
-            interleaved.append(None)  # the other request reads and writes undisturbed
-            interleaved[0] = _pool(api, keys, 10, name="Other")
-        return types
-
-    monkeypatch.setattr(tenant_store, "list_license_types", read_then_lose_the_race)
+    interleaved = _after_first_call(monkeypatch, tenant_store, "list_license_types",
+                                    lambda: _pool(api, keys, 10, name="Other"))
 
     # When this request creates its own pool of 10
     reply = _pool(api, keys, 10)
@@ -75,17 +84,7 @@ def test_a_pool_created_between_anothers_read_and_write_cannot_multiply_the_cont
 def test_a_patch_racing_a_smaller_renewal_leaves_the_pools_within_the_contract(api, new_tenant, monkeypatch):
     keys = new_tenant(contract={"contract_id": "C-10", "capacity": 10, "starts_at": "2026-11-01T00:00:00Z"})
     lic_type_id = _pool(api, keys, 4).body["lic_type_id"]
-    read = tenant_store.list_license_types
-    renewed = []
-
-    def renewal_lands_after_the_read(tenant_id):
-        types = read(tenant_id)
-        if not renewed:
-            renewed.append(None)
-            renewed[0] = _contract(api, keys, 6)
-        return types
-
-    monkeypatch.setattr(tenant_store, "list_license_types", renewal_lands_after_the_read)
+    renewed = _after_first_call(monkeypatch, tenant_store, "list_license_types", lambda: _contract(api, keys, 6))
 
     reply = api.patch(f"/v1/license-types/{lic_type_id}", {"capacity": 10}, headers=keys.admin)
 
@@ -260,18 +259,9 @@ def test_a_release_that_loses_to_an_address_move_is_read_again_and_retried(api, 
     keys = new_tenant(trial={})
     granted = activate(api, keys, first_type_id(api, keys)).body
     headers = _device_headers(granted)
-    read = device_store.get_device
-    moved = []
-
-    def moves_after_the_read(device_id):
-        device = read(device_id)
-        if not moved:
-            moved.append(None)
-            body = {**{k: lm()[k] for k in ("mac", "port")}, "ip": "10.7.7.7", "version": "7.2.48"}
-            moved[0] = api.post(f"/v1/devices/{device_id}/check-ins", body, headers=headers)
-        return device
-
-    monkeypatch.setattr(device_store, "get_device", moves_after_the_read)
+    body = {**{k: lm()[k] for k in ("mac", "port")}, "ip": "10.7.7.7", "version": "7.2.48"}
+    moved = _after_first_call(monkeypatch, device_store, "get_device",
+                              lambda: api.post(f"/v1/devices/{granted['device_id']}/check-ins", body, headers=headers))
 
     reply = api.delete(f"/v1/devices/{granted['device_id']}", headers=keys.admin)
 
