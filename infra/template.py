@@ -1,0 +1,567 @@
+"""The CloudFormation (SAM) template of one deployment, generated from code.
+
+``chalice package`` writes the functions, their schedules and the REST API from ``app.py``;
+``finish(sam)`` adds everything else and adapts Chalice's resources:
+
+- the tables, from the PynamoDB models (keys, indexes, projections, TTL);
+- one role per function, from the grant table of ``infra/permissions.py``;
+- a log group per function and the API's access log, kept ``LogRetentionDays``;
+- an SQS queue per scheduled function for its failed runs (Lambda's on-failure destination and
+  EventBridge's dead-letter queue);
+- the alarms, from the tables below, per stack (every dimension names this stack's resources);
+- versions, a ``live`` alias and a gradual deployment of the API function with automatic rollback
+  on the alarms;
+- an optional custom domain, so the URL LoadMasters use and the JWKS URL survive a new stack.
+
+Everything stage-dependent comes from the ``Stage`` parameter: one package deploys any stage.
+The library is troposphere: typed resources whose property names and types are checked when the
+template is built, with no runtime beyond Python (AWS CDK needs Node.js and its own CLI to deploy,
+and Chalice's CDK construct would replace ``chalice package``, which the project's packaging,
+tests and local stack are built around).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pynamodb.indexes import GlobalSecondaryIndex, LocalSecondaryIndex
+from troposphere import (
+    And,
+    Condition,
+    Equals,
+    GetAtt,
+    If,
+    Join,
+    Not,
+    Output,
+    Parameter,
+    Ref,
+    RetainExceptOnCreate,
+    Sub,
+    Tags,
+    Template,
+    encode_to_dict,
+)
+from troposphere import apigateway, cloudwatch, dynamodb, iam, logs, route53, secretsmanager, sqs
+
+from infra.permissions import statements
+
+APP_TABLE = "licensing-${Stage}-%s"
+SECRET_NAME = "licensing/${Stage}/lease-signing-key"
+API_STAGE = "v1"
+ALIAS = "live"
+# The placeholder the stack creates the signing-key secret with; ``infra/deploy.py`` replaces it
+# with a fresh key after the first deployment, and the service refuses it until then.
+SECRET_PLACEHOLDER = json.dumps({"active_kid": "REPLACE-ME", "keys": []})
+DEPLOYMENT_TYPES = ["Canary10Percent5Minutes", "Canary10Percent10Minutes", "Linear10PercentEvery1Minute",
+                    "Linear10PercentEvery2Minutes", "AllAtOnce"]
+RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                  3288, 3653]
+ACCESS_LOG_FORMAT = json.dumps({
+    # Never a header, a body or a query string: keys and tokens travel in those.
+    "requestId": "$context.requestId", "time": "$context.requestTimeEpoch", "route": "$context.resourcePath",
+    "method": "$context.httpMethod", "status": "$context.status", "latencyMs": "$context.responseLatency",
+    "integrationLatencyMs": "$context.integrationLatency", "ip": "$context.identity.sourceIp",
+    "responseBytes": "$context.responseLength", "error": "$context.error.responseType",
+}, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Function:
+    """A Lambda function Chalice packaged."""
+
+    logical_id: str
+    name: str  # Chalice's name: api_handler or the scheduled function's
+    timeout_s: int
+    every_s: int | None  # a scheduled function's period; None for the API
+
+
+# --- parameters ------------------------------------------------------------------------------
+
+
+def _parameters(t: Template) -> None:
+    for name, kwargs in {
+        "Stage": dict(Type="String", Default="prod", AllowedPattern="^[a-z][a-z0-9-]{0,19}$",
+                      Description="Names the tables licensing-<Stage>-*, the secret licensing/<Stage>/lease-signing-"
+                                  "key, the API, the log groups and the metrics namespace."),
+        "AlarmTopicArn": dict(Type="String", AllowedPattern="^arn:aws[a-z-]*:sns:.+",
+                              Description="SNS topic that receives every alarm (email, chat, pager)."),
+        "OperatorKeySha256": dict(Type="String", NoEcho=True, AllowedPattern="^[0-9a-f]{64}$",
+                                  Description="Hex SHA-256 of the operator key; the key itself is never deployed."),
+        "ExistingData": dict(Type="String", Default="false", AllowedValues=["false", "true"],
+                             Description="true: take over the tables and the signing-key secret of an earlier stack "
+                                         "of this stage (kept when it was deleted) instead of creating them."),
+        "ProtectData": dict(Type="String", Default="true", AllowedValues=["false", "true"],
+                            Description="Deletion protection on the tables. make deploy creates a new stack with "
+                                        "false (so a failed first create leaves nothing behind), then turns it on."),
+        "LogRetentionDays": dict(Type="Number", Default=30, AllowedValues=RETENTION_DAYS,
+                                 Description="Days the function logs and the API access log are kept."),
+        "DomainName": dict(Type="String", Default="", AllowedPattern="^$|^[a-z0-9.-]+$",
+                           Description="Optional custom domain of the API (e.g. licensing.example.com): the URL "
+                                       "LoadMasters use. Needs CertificateArn."),
+        "CertificateArn": dict(Type="String", Default="",
+                               Description="ACM certificate of DomainName, in the stack's region."),
+        "HostedZoneId": dict(Type="String", Default="",
+                             Description="Optional Route 53 hosted zone of DomainName: the stack adds the alias "
+                                         "record. Empty: point DNS at the RegionalDomainName output yourself."),
+        "DeploymentType": dict(Type="String", Default="Canary10Percent5Minutes", AllowedValues=DEPLOYMENT_TYPES,
+                               Description="How a new version of the API function takes traffic (CodeDeploy); "
+                                           "rolled back automatically when an API alarm fires."),
+        "ApiRateLimit": dict(Type="Number", Default=1000, MinValue=1,
+                             Description="API Gateway steady requests per second across the API."),
+        "ApiBurstLimit": dict(Type="Number", Default=2000, MinValue=1, Description="API Gateway burst of requests."),
+        "ManageApiGatewayAccount": dict(Type="String", Default="true", AllowedValues=["false", "true"],
+                                        Description="true: set the region's API Gateway CloudWatch role (needed once "
+                                                    "per account and region for access logs)."),
+    }.items():
+        t.add_parameter(Parameter(name, **kwargs))
+    t.add_condition("CreateData", Equals(Ref("ExistingData"), "false"))
+    t.add_condition("HasDomain", Not(Equals(Ref("DomainName"), "")))
+    t.add_condition("HasHostedZone", And(Condition("HasDomain"), Not(Equals(Ref("HostedZoneId"), ""))))
+    t.add_condition("SetApiGatewayAccount", Equals(Ref("ManageApiGatewayAccount"), "true"))
+    t.add_condition("Protect", Equals(Ref("ProtectData"), "true"))
+
+
+# --- data ------------------------------------------------------------------------------------
+
+
+def _key_schema(hash_name: str, range_name: str | None) -> list[dynamodb.KeySchema]:
+    keys = [dynamodb.KeySchema(AttributeName=hash_name, KeyType="HASH")]
+    if range_name:
+        keys.append(dynamodb.KeySchema(AttributeName=range_name, KeyType="RANGE"))
+    return keys
+
+
+def _index_keys(index) -> tuple[str, str | None]:
+    attrs = index.Meta.attributes.values()
+    hash_attr = next(a for a in attrs if a.is_hash_key)
+    range_attr = next((a for a in attrs if a.is_range_key), None)
+    return hash_attr.attr_name, range_attr.attr_name if range_attr else None
+
+
+def table_suffix(model) -> str:
+    """``devices`` for ``licensing-<stage>-devices``."""
+    return model.Meta.table_name.split("-", 2)[2]
+
+
+def table_logical_id(model) -> str:
+    return "".join(part.capitalize() for part in table_suffix(model).split("-")) + "Table"
+
+
+def _table(model) -> dynamodb.Table:
+    hash_attr, range_attr = model._hash_key_attribute(), model._range_key_attribute()
+    types = {a.attr_name: a.attr_type for a in (hash_attr, range_attr) if a is not None}
+    gsis, lsis = [], []
+    for index in model._indexes.values():
+        index_hash, index_range = _index_keys(index)
+        for name in (index_hash, index_range):
+            if name:
+                types[name] = model.get_attributes()[_python_name(model, name)].attr_type
+        projection = dynamodb.Projection(ProjectionType=index.Meta.projection.projection_type)
+        if index.Meta.projection.non_key_attributes:
+            projection.NonKeyAttributes = sorted(index.Meta.projection.non_key_attributes)
+        kwargs = dict(IndexName=index.Meta.index_name, KeySchema=_key_schema(index_hash, index_range),
+                      Projection=projection)
+        if isinstance(index, GlobalSecondaryIndex):
+            gsis.append(dynamodb.GlobalSecondaryIndex(**kwargs))
+        elif isinstance(index, LocalSecondaryIndex):
+            lsis.append(dynamodb.LocalSecondaryIndex(**kwargs))
+    props: dict[str, Any] = dict(
+        TableName=Sub(APP_TABLE % table_suffix(model)),
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=_key_schema(hash_attr.attr_name, range_attr.attr_name if range_attr else None),
+        AttributeDefinitions=[dynamodb.AttributeDefinition(AttributeName=n, AttributeType=t)
+                              for n, t in sorted(types.items())],
+        PointInTimeRecoverySpecification=dynamodb.PointInTimeRecoverySpecification(PointInTimeRecoveryEnabled=True),
+        SSESpecification=dynamodb.SSESpecification(SSEEnabled=True),
+        DeletionProtectionEnabled=If("Protect", True, False),
+        Tags=Tags(service="licensing", stage=Ref("Stage")),
+    )
+    if gsis:
+        props["GlobalSecondaryIndexes"] = gsis
+    if lsis:
+        props["LocalSecondaryIndexes"] = lsis
+    ttl = model._ttl_attribute()
+    if ttl is not None:
+        props["TimeToLiveSpecification"] = dynamodb.TimeToLiveSpecification(AttributeName=ttl.attr_name,
+                                                                           Enabled=True)
+    return dynamodb.Table(table_logical_id(model), Condition="CreateData", DeletionPolicy=RetainExceptOnCreate,
+                          UpdateReplacePolicy="Retain", **props)
+
+
+def _python_name(model, attr_name: str) -> str:
+    return next(n for n, a in model.get_attributes().items() if a.attr_name == attr_name)
+
+
+def _data(t: Template) -> None:
+    from chalicelib.store.models import ALL_MODELS
+
+    for model in ALL_MODELS:
+        t.add_resource(_table(model))
+    t.add_resource(secretsmanager.Secret(
+        "LeaseSigningKeySecret", Condition="CreateData", DeletionPolicy=RetainExceptOnCreate,
+        UpdateReplacePolicy="Retain", Name=Sub(SECRET_NAME),
+        Description="Ed25519 keys that sign leases and device tokens, as JSON {\"active_kid\": ..., \"keys\": "
+                    "[{\"kid\": ..., \"d\": <base64url 32-byte seed>}]}. Created with a placeholder the service "
+                    "refuses; make deploy puts a fresh key in it (docs/DEPLOY.md).",
+        SecretString=SECRET_PLACEHOLDER, Tags=Tags(service="licensing", stage=Ref("Stage"))))
+
+
+# --- per function ----------------------------------------------------------------------------
+
+
+def _resource_arn(key: str):
+    kind, _, name = key.partition(":")
+    if kind == "table":
+        return Sub(f"arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/{APP_TABLE % name}")
+    if kind == "index":
+        table, index = name.split("/")
+        return Sub(f"arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/"
+                   f"{APP_TABLE % table}/index/{index}")
+    if kind == "secret":
+        return Sub(f"arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:"
+                   f"licensing/${{Stage}}/{name}-*")
+    if kind == "bus":
+        return Sub(f"arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:event-bus/{name}")
+    raise ValueError(f"unknown resource key {key!r}")
+
+
+def _role(f: Function) -> iam.Role:
+    own = [*statements(f.name, _resource_arn),
+           # What Lambda itself does for the function: write its log group, and for a schedule
+           # send a failed run to its queue.
+           {"Sid": "OwnLogGroup", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": GetAtt(f"{f.logical_id}LogGroup", "Arn")}]
+    if f.every_s is not None:
+        own.append({"Sid": "FailedRuns", "Effect": "Allow", "Action": ["sqs:SendMessage"],
+                    "Resource": GetAtt(f"{f.logical_id}FailuresQueue", "Arn")})
+    return iam.Role(
+        f"{f.logical_id}Role",
+        AssumeRolePolicyDocument={"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+        Policies=[iam.Policy(PolicyName=f.name, PolicyDocument={"Version": "2012-10-17", "Statement": own})],
+        Tags=Tags(service="licensing", stage=Ref("Stage")),
+    )
+
+
+def _log_group(logical_id: str, name: str) -> logs.LogGroup:
+    # Deleted with the stack (a new stack makes its own); the retention bounds what is kept.
+    return logs.LogGroup(logical_id, DeletionPolicy="Delete", UpdateReplacePolicy="Delete", LogGroupName=Sub(f"/licensing/${{Stage}}/{name}"),
+                         RetentionInDays=Ref("LogRetentionDays"), Tags=Tags(service="licensing", stage=Ref("Stage")))
+
+
+def _failures_queue(f: Function) -> sqs.Queue:
+    # Kept 14 days (the most SQS keeps): long enough to replay a failed run after a weekend.
+    return sqs.Queue(f"{f.logical_id}FailuresQueue", DeletionPolicy="Delete", UpdateReplacePolicy="Delete",
+                     MessageRetentionPeriod=14 * 86400, SqsManagedSseEnabled=True,
+                     Tags=Tags(service="licensing", stage=Ref("Stage")))
+
+
+def _failures_queue_policy(scheduled: list[Function]) -> sqs.QueuePolicy:
+    # EventBridge's dead-letter queue needs the queue to admit the rule that could not deliver.
+    return sqs.QueuePolicy(
+        "ScheduleFailuresQueuePolicy",
+        Queues=[Ref(f"{f.logical_id}FailuresQueue") for f in scheduled],
+        PolicyDocument={"Version": "2012-10-17", "Statement": [
+            {"Sid": f"{f.logical_id}Rule", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+             "Action": "sqs:SendMessage", "Resource": GetAtt(f"{f.logical_id}FailuresQueue", "Arn")}
+            for f in scheduled]},
+    )
+
+
+# --- alarms ----------------------------------------------------------------------------------
+
+# (suffix, description, metric, statistic, comparison, threshold, periods): one alarm of each row
+# per function; {timeout_ms} is the function's timeout.
+FUNCTION_ALARMS = [
+    ("Errors", "{name} failed", "Errors", "Sum", ">=", 1, 1),
+    ("Throttles", "{name} was throttled", "Throttles", "Sum", ">=", 1, 1),
+    ("NearTimeout", "{name} ran for over 80% of its timeout", "Duration", "Maximum", ">=", "0.8 timeout", 1),
+]
+TABLE_ALARMS = [
+    ("ReadThrottleEvents", "{table}: ReadThrottleEvents"),
+    ("WriteThrottleEvents", "{table}: WriteThrottleEvents"),
+]
+TABLE_OPERATIONS = ["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem",
+                    "TransactWriteItems"]
+COMPARISON = {">=": "GreaterThanOrEqualToThreshold", ">": "GreaterThanThreshold", "<": "LessThanThreshold"}
+# A sweep that finds a full batch due (SWEEP_BATCH) three runs in a row is not draining its backlog.
+SWEEP_BATCH_METRICS = {"BlockUnconfirmed": "block_unconfirmed.Due", "DeactivateSilent": "deactivate_silent.Due"}
+
+
+def _alarm(logical_id: str, description: str, missing: str = "notBreaching", **props) -> cloudwatch.Alarm:
+    return cloudwatch.Alarm(logical_id, AlarmName=Sub(f"licensing-${{Stage}}-{logical_id}"),
+                            AlarmDescription=description, AlarmActions=[Ref("AlarmTopicArn")],
+                            OKActions=[Ref("AlarmTopicArn")], TreatMissingData=missing, **props)
+
+
+def _metric_alarm(logical_id, description, namespace, metric, dimensions, statistic, comparison, threshold,
+                  period_s=300, periods=1, **extra) -> cloudwatch.Alarm:
+    stat = ({"ExtendedStatistic": statistic} if statistic.startswith("p") else {"Statistic": statistic})
+    return _alarm(logical_id, description, Namespace=namespace, MetricName=metric,
+                  Dimensions=[cloudwatch.MetricDimension(Name=k, Value=v) for k, v in dimensions.items()],
+                  Period=period_s, EvaluationPeriods=periods, Threshold=threshold,
+                  ComparisonOperator=COMPARISON[comparison], **stat, **extra)
+
+
+def _function_alarms(f: Function) -> list[cloudwatch.Alarm]:
+    name = f.logical_id
+    alarms = []
+    for suffix, description, metric, statistic, comparison, threshold, periods in FUNCTION_ALARMS:
+        value = 0.8 * f.timeout_s * 1000 if threshold == "0.8 timeout" else threshold
+        alarms.append(_metric_alarm(f"{name}{suffix}Alarm", description.format(name=name), "AWS/Lambda", metric,
+                                    {"FunctionName": Ref(name)}, statistic, comparison, value, periods=periods))
+    if f.every_s is not None:
+        # Three periods without an invocation (one evaluation period of three times the rate).
+        alarms.append(_metric_alarm(f"{name}NotRunningAlarm", f"{name} did not run", "AWS/Lambda", "Invocations",
+                                    {"FunctionName": Ref(name)}, "Sum", "<", 1, period_s=3 * f.every_s,
+                                    missing="breaching"))
+        alarms.append(_metric_alarm(f"{name}FailedRunsAlarm", f"{name} has failed runs waiting in its queue",
+                                    "AWS/SQS", "ApproximateNumberOfMessagesVisible",
+                                    {"QueueName": GetAtt(f"{name}FailuresQueue", "QueueName")}, "Maximum", ">=", 1))
+    if name in SWEEP_BATCH_METRICS:
+        alarms.append(_metric_alarm(
+            f"{name}BacklogAlarm", f"{name} found a full batch due three runs in a row: a backlog is not draining",
+            Sub("MeteredLicensing/${Stage}"), SWEEP_BATCH_METRICS[name], {"service": "licensing"}, "Minimum", ">=",
+            Ref("SweepBatch"), period_s=f.every_s, periods=3))
+    return alarms
+
+
+def _table_alarms(model) -> list[cloudwatch.Alarm]:
+    lid, name = table_logical_id(model), Sub(APP_TABLE % table_suffix(model))
+    alarms = [_metric_alarm(f"{lid}{metric}Alarm", description.format(table=lid), "AWS/DynamoDB", metric,
+                            {"TableName": name}, "Sum", ">=", 1)
+              for metric, description in TABLE_ALARMS]
+    # SystemErrors is reported per operation: their sum.
+    queries = [cloudwatch.MetricDataQuery(
+        Id=f"e{n}", ReturnData=False, MetricStat=cloudwatch.MetricStat(
+            Metric=cloudwatch.Metric(Namespace="AWS/DynamoDB", MetricName="SystemErrors", Dimensions=[
+                cloudwatch.MetricDimension(Name="TableName", Value=name),
+                cloudwatch.MetricDimension(Name="Operation", Value=operation)]),
+            Period=300, Stat="Sum"))
+        for n, operation in enumerate(TABLE_OPERATIONS)]
+    queries.append(cloudwatch.MetricDataQuery(Id="total", Expression="SUM(METRICS())", ReturnData=True,
+                                              Label="SystemErrors"))
+    alarms.append(_alarm(f"{lid}SystemErrorsAlarm", f"{lid}: DynamoDB system errors", Metrics=queries,
+                         EvaluationPeriods=1, Threshold=1, ComparisonOperator=COMPARISON[">="]))
+    return alarms
+
+
+def _api_alarms() -> list[cloudwatch.Alarm]:
+    dimensions = {"ApiName": Sub("licensing-${Stage}"), "Stage": API_STAGE}
+    return [
+        _metric_alarm("Api5xxAlarm", "The API answered 5xx", "AWS/ApiGateway", "5XXError", dimensions, "Sum", ">=", 5),
+        _metric_alarm("ApiLatencyAlarm", "The API's p99 latency is over 1 s", "AWS/ApiGateway", "Latency",
+                      dimensions, "p99", ">", 1000, periods=3),
+    ]
+
+
+# --- the API ---------------------------------------------------------------------------------
+
+
+def gateway_responses() -> dict[str, dict[str, Any]]:
+    """What API Gateway answers by itself, before the function, in the contract's error body."""
+    from chalicelib.api.errors import STATUS
+    from chalicelib.domain.errors import MESSAGES, Code
+
+    def response(code: Code, message: str | None = None, detail: dict | None = None) -> dict[str, Any]:
+        headers = {"Content-Type": "'application/json'"}
+        if STATUS[code] in (429, 503):
+            headers["Retry-After"] = "'1'"
+        body = {"error": {"code": str(code), "message": message or MESSAGES[code], "detail": detail or {}}}
+        return {"StatusCode": str(STATUS[code]), "ResponseParameters": {"Headers": headers},
+                "ResponseTemplates": {"application/json": json.dumps(body)}}
+
+    too_large = response(Code.VALIDATION_ERROR, "The request body is too large.", {"fields": {"body": "too large"}})
+    invalid = response(Code.VALIDATION_ERROR, "The request is not valid.", {"fields": {"request": "invalid"}})
+    return {
+        # Its answer to a path (or a method) it has no route for.
+        "MISSING_AUTHENTICATION_TOKEN": response(Code.NOT_FOUND), "RESOURCE_NOT_FOUND": response(Code.NOT_FOUND),
+        "THROTTLED": response(Code.RATE_LIMITED), "QUOTA_EXCEEDED": response(Code.RATE_LIMITED),
+        "REQUEST_TOO_LARGE": too_large, "UNAUTHORIZED": response(Code.UNAUTHORIZED),
+        "ACCESS_DENIED": response(Code.FORBIDDEN), "WAF_FILTERED": response(Code.FORBIDDEN),
+        "INTEGRATION_TIMEOUT": response(Code.UNAVAILABLE), "DEFAULT_4XX": invalid,
+        "DEFAULT_5XX": response(Code.INTERNAL),
+    }
+
+
+def _domain(t: Template) -> None:
+    t.add_resource(apigateway.DomainName(
+        "ApiDomain", Condition="HasDomain", DomainName=Ref("DomainName"),
+        RegionalCertificateArn=Ref("CertificateArn"), SecurityPolicy="TLS_1_2",
+        EndpointConfiguration=apigateway.EndpointConfiguration(Types=["REGIONAL"])))
+    # The stage at the domain's root: https://<domain>/v1/health.
+    t.add_resource(apigateway.BasePathMapping(
+        "ApiDomainMapping", Condition="HasDomain", DomainName=Ref("ApiDomain"), RestApiId=Ref("RestAPI"),
+        Stage=Ref("RestAPI.Stage")))
+    t.add_resource(route53.RecordSetType(
+        "ApiDomainRecord", Condition="HasHostedZone", HostedZoneId=Ref("HostedZoneId"), Name=Ref("DomainName"),
+        Type="A", AliasTarget=route53.AliasTarget(DNSName=GetAtt("ApiDomain", "RegionalDomainName"),
+                                                  HostedZoneId=GetAtt("ApiDomain", "RegionalHostedZoneId"))))
+    role = t.add_resource(iam.Role(
+        "ApiGatewayCloudWatchRole", Condition="SetApiGatewayAccount", DeletionPolicy="Retain",
+        UpdateReplacePolicy="Retain",
+        AssumeRolePolicyDocument={"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+        ManagedPolicyArns=[Sub("arn:${AWS::Partition}:iam::aws:policy/service-role/"
+                               "AmazonAPIGatewayPushToCloudWatchLogs")]))
+    # Retained: the role is the region's setting for every API of the account, not only this one.
+    t.add_resource(apigateway.Account("ApiGatewayAccount", Condition="SetApiGatewayAccount",
+                                      DeletionPolicy="Retain", UpdateReplacePolicy="Retain",
+                                      CloudWatchRoleArn=GetAtt(role, "Arn")))
+
+
+def _outputs(t: Template) -> None:
+    default_url = Sub(f"https://${{RestAPI}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{API_STAGE}")
+    url = If("HasDomain", Sub("https://${DomainName}"), default_url)
+    t.add_output(Output("ApiUrl", Description="The URL LoadMasters, the console and the CLI use (paths /v1/...)",
+                        Value=url))
+    t.add_output(Output("JwksUrl", Description="Where LoadMasters fetch the keys that verify leases offline",
+                        Value=Join("", [url, "/v1/.well-known/jwks.json"])))
+    t.add_output(Output("ExecuteApiUrl", Description="The API's own URL (changes with a new stack)",
+                        Value=default_url))
+    t.add_output(Output("RegionalDomainName", Condition="HasDomain",
+                        Description="Point DomainName's DNS (CNAME or alias) here",
+                        Value=GetAtt("ApiDomain", "RegionalDomainName")))
+
+
+# --- putting it together ---------------------------------------------------------------------
+
+
+def functions(sam: dict[str, Any]) -> list[Function]:
+    found = []
+    for lid, resource in sam["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = resource["Properties"]
+        schedules = [e["Properties"]["Schedule"] for e in props.get("Events", {}).values() if e["Type"] == "Schedule"]
+        handler = props["Handler"].split(".", 1)[1]
+        found.append(Function(lid, "api_handler" if handler == "app" else handler, int(props["Timeout"]),
+                              _rate_s(schedules[0]) if schedules else None))
+    return found
+
+
+def _rate_s(expression: str) -> int:
+    match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression)
+    if not match:
+        raise ValueError(f"unsupported schedule {expression!r}")
+    unit = {"minute": 60, "hour": 3600, "day": 86400}[match.group(2).rstrip("s")]
+    return int(match.group(1)) * unit
+
+
+def environment(f: Function, version: str) -> dict[str, Any]:
+    """Every function's configuration, from the stack's parameters (README's configuration table)."""
+    variables: dict[str, Any] = {
+        "STAGE": Ref("Stage"),
+        "TABLE_PREFIX": Sub("licensing-${Stage}-"),
+        "SIGNING_KEY_SECRET_ID": Sub(SECRET_NAME),
+        "SIGNING_KEY_AUTOCREATE": "false",
+        "SWEEP_BATCH": Ref("SweepBatch"),
+        "SERVICE_VERSION": version,
+        "POWERTOOLS_SERVICE_NAME": "licensing",
+        "POWERTOOLS_METRICS_NAMESPACE": Sub("MeteredLicensing/${Stage}"),
+        "LOG_LEVEL": "INFO",
+    }
+    if f.name == "api_handler":
+        variables["OPERATOR_KEY_SHA256"] = Ref("OperatorKeySha256")
+    return variables
+
+
+def finish(sam: dict[str, Any], version: str) -> dict[str, Any]:
+    """Chalice's SAM template ``sam`` made into the deployment's: see the module's docstring."""
+    from chalicelib.store.models import ALL_MODELS
+
+    fns = functions(sam)
+    t = Template(Description="Metered licensing for Kemp LoadMasters: API, schedules, tables, alarms "
+                             f"(version {version})")
+    _parameters(t)
+    t.add_parameter(Parameter("SweepBatch", Type="Number", Default=2000, MinValue=1,
+                              Description="Most devices one sweep run releases (SWEEP_BATCH)."))
+    _data(t)
+    scheduled = [f for f in fns if f.every_s is not None]
+    for f in fns:
+        t.add_resource(_role(f))
+        t.add_resource(_log_group(f"{f.logical_id}LogGroup", f.name.replace("_", "-")))
+        if f.every_s is not None:
+            t.add_resource(_failures_queue(f))
+        for alarm in _function_alarms(f):
+            t.add_resource(alarm)
+    if scheduled:
+        t.add_resource(_failures_queue_policy(scheduled))
+    t.add_resource(_log_group("ApiAccessLogGroup", "api-access"))
+    for model in ALL_MODELS:
+        for alarm in _table_alarms(model):
+            t.add_resource(alarm)
+    api_alarms = _api_alarms()
+    for alarm in api_alarms:
+        t.add_resource(alarm)
+    _domain(t)
+    _outputs(t)
+
+    t.add_output(Output("Version", Description="The commit deployed", Value=version))
+    generated = json.loads(t.to_json())
+    out = {**sam, "Description": generated["Description"]}
+    out["Parameters"] = generated["Parameters"]
+    out["Conditions"] = generated["Conditions"]
+    resources = {lid: r for lid, r in sam["Resources"].items() if r.get("Type") != "AWS::IAM::Role"}
+    for f in fns:
+        _adapt_function(resources[f.logical_id]["Properties"], f, version,
+                        [a.title for a in api_alarms] + [f"{f.logical_id}ErrorsAlarm"])
+    _adapt_api(resources)
+    resources.update(generated["Resources"])
+    out["Resources"] = resources
+    out["Outputs"] = generated["Outputs"]
+    return out
+
+
+def _adapt_function(props: dict[str, Any], f: Function, version: str, rollback_alarms: list[str]) -> None:
+    props["Role"] = {"Fn::GetAtt": [f"{f.logical_id}Role", "Arn"]}
+    props["Environment"] = {"Variables": encode_to_dict(environment(f, version))}
+    props["LoggingConfig"] = {"LogGroup": {"Ref": f"{f.logical_id}LogGroup"}}
+    props.pop("Tags", None)
+    props["Tags"] = {"service": "licensing", "version": version}
+    props["AutoPublishAlias"] = ALIAS
+    if f.every_s is None:
+        props["DeploymentPreference"] = {"Type": {"Ref": "DeploymentType"},
+                                         "Alarms": [{"Ref": a} for a in rollback_alarms]}
+    else:
+        queue = {"Fn::GetAtt": [f"{f.logical_id}FailuresQueue", "Arn"]}
+        props["EventInvokeConfig"] = {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": f.every_s,
+                                      "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": queue}}}
+        for event in props["Events"].values():
+            event["Properties"]["DeadLetterConfig"] = {"Arn": queue}
+            event["Properties"]["RetryPolicy"] = {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": f.every_s}
+
+
+def _adapt_api(resources: dict[str, Any]) -> None:
+    api = resources["RestAPI"]["Properties"]
+    api["Name"] = {"Fn::Sub": "licensing-${Stage}"}
+    api["EndpointConfiguration"] = "REGIONAL"
+    api["MethodSettings"] = [{"ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": {"Ref": "ApiRateLimit"},
+                              "ThrottlingBurstLimit": {"Ref": "ApiBurstLimit"}, "MetricsEnabled": True}]
+    api["GatewayResponses"] = gateway_responses()
+    api["AccessLogSetting"] = {"DestinationArn": {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]},
+                               "Format": ACCESS_LOG_FORMAT}
+    # The API calls the live alias, so a deployment moves traffic by moving the alias. (SAM names
+    # the alias <function>Alias<name>; it resolves no ``.Alias`` reference inside the definition.)
+    alias = f"APIHandlerAlias{ALIAS}"
+    _replace_in_strings(api["DefinitionBody"], "${APIHandler.Arn}", "${%s}" % alias)
+    resources["APIHandlerInvokePermission"]["Properties"]["FunctionName"] = {"Ref": alias}
+
+
+def _replace_in_strings(node: Any, old: str, new: str) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(value, str):
+                node[key] = value.replace(old, new)
+            else:
+                _replace_in_strings(value, old, new)
+    elif isinstance(node, list):
+        for n, value in enumerate(node):
+            if isinstance(value, str):
+                node[n] = value.replace(old, new)
+            else:
+                _replace_in_strings(value, old, new)
