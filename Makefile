@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: run sweep test test-fast lint lock format bench package deploy clean
+.PHONY: run sweep test test-fast lint lock format bench package deploy drill clean
 
 # The stamp's name is a hash of the lock files, so editing them (make lock, a pull) rebuilds the
 # venv and merely touching them does not.
@@ -54,6 +54,10 @@ deploy: package
 	aws cloudformation deploy --template-file out/$(STAGE)/packaged.yaml --stack-name licensing-$(STAGE) \
 		--capabilities CAPABILITY_IAM --parameter-overrides Stage=$(STAGE) AlarmTopicArn=$(ALARM_TOPIC_ARN) \
 		OperatorKeySha256=$(OPERATOR_KEY_SHA256)
+
+## make drill: the deploy drill of issue 12 alone (package, translate, create on moto, use, delete, create again)
+drill: $(STAMP)
+	$(PY) -m pytest tests/infra/test_deploy_drill.py
 
 ## make bench: the benchmarks behind docs/PERFORMANCE.md (--devices 100000 for the issue's fleet)
 bench: $(STAMP)
