@@ -4,15 +4,25 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: run sweep test lint format bench package deploy clean
+.PHONY: run sweep test test-fast lint lock format bench package deploy drill clean
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+# The stamp's name is a hash of the lock files, so editing them (make lock, a pull) rebuilds the
+# venv and merely touching them does not.
+$(STAMP):
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade "pip<26.3"
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --no-deps -e .
 	rm -f $(VENV)/.installed-*
 	touch $@
+
+## make lock: compile requirements*.in into the pinned, hashed requirements*.txt (README: Dependencies).
+## Pins already in a lock are kept; make lock UPGRADE="pydantic boto3" moves those to their newest releases.
+UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 \
+	--custom-compile-command "make lock" $(foreach p,$(UPGRADE),--upgrade-package $(p))
+lock: $(STAMP)
+	$(UV_COMPILE) requirements.in -o requirements.txt
+	$(UV_COMPILE) requirements-dev.in -o requirements-dev.txt
 
 ## make run: the whole service on this machine (moto DynamoDB, demo tenant, API on PORT or 8000)
 run: $(STAMP)
@@ -44,6 +54,10 @@ deploy: package
 	aws cloudformation deploy --template-file out/$(STAGE)/packaged.yaml --stack-name licensing-$(STAGE) \
 		--capabilities CAPABILITY_IAM --parameter-overrides Stage=$(STAGE) AlarmTopicArn=$(ALARM_TOPIC_ARN) \
 		OperatorKeySha256=$(OPERATOR_KEY_SHA256)
+
+## make drill: the deploy drill of issue 12 alone (package, translate, create on moto, use, delete, create again)
+drill: $(STAMP)
+	$(PY) -m pytest tests/infra/test_deploy_drill.py
 
 ## make bench: the benchmarks behind docs/PERFORMANCE.md (--devices 100000 for the issue's fleet)
 bench: $(STAMP)

@@ -1,4 +1,4 @@
-"""Ed25519 signing of leases and device tokens as compact JWS (``alg: EdDSA``).
+"""Ed25519 signing of leases and device tokens as compact JWS (``alg: EdDSA``), through joserfc.
 
 The private keys live in Secrets Manager (``SIGNING_KEY_SECRET_ID``) as JSON::
 
@@ -15,18 +15,33 @@ import base64
 import json
 import secrets
 import threading
+import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from joserfc import jwt
+from joserfc.errors import SecurityWarning
+from joserfc.jwk import KeySet, OKPKey
+from joserfc.jws import JWSRegistry
 
+from chalicelib import clock
 from chalicelib.settings import get_settings
 
-# Our device tokens and cursors are a few hundred characters; anything far longer is not one of
-# them, and is refused before any decoding work.
+# Our device tokens are a few hundred characters; anything far longer is not one of them, and is
+# refused before any decoding work.
 MAX_TOKEN_LENGTH = 4096
+
+# The contract names the algorithm "EdDSA" (RFC 8037), and LoadMasters in the field verify leases
+# with exactly that name. RFC 9864 deprecates the name for "Ed25519" (the same signature), and
+# joserfc warns at every use: a warning nobody here can act on until the contract moves.
+ALGORITHM = "EdDSA"
+warnings.filterwarnings("ignore", message="EdDSA is deprecated", category=SecurityWarning)
+
+# Only EdDSA, and only the header members we write (joserfc refuses any other: strict check).
+_REGISTRY = JWSRegistry(algorithms=[ALGORITHM])
+_PARAMETERS = {"alg": ALGORITHM, "use": "sig"}
 
 
 class InvalidToken(Exception):
@@ -44,80 +59,71 @@ def b64url_decode(text: str) -> bytes:
 @dataclass(frozen=True)
 class KeyRing:
     active_kid: str
-    private_keys: dict[str, Ed25519PrivateKey]
-
-    @property
-    def public_keys(self) -> dict[str, Ed25519PublicKey]:
-        return {kid: key.public_key() for kid, key in self.private_keys.items()}
+    private_keys: dict[str, OKPKey]
 
     def sign(self, claims: dict[str, Any], typ: str) -> str:
-        header = {"alg": "EdDSA", "typ": typ, "kid": self.active_kid}
-        signing_input = f"{_segment(header)}.{_segment(claims)}"
-        signature = self.private_keys[self.active_kid].sign(signing_input.encode())
-        return f"{signing_input}.{b64url(signature)}"
+        header = {"alg": ALGORITHM, "kid": self.active_kid, "typ": typ}
+        return jwt.encode(header, claims, self.private_keys[self.active_kid], registry=_REGISTRY, default_type=None)
 
-    def verify(self, token: str, typ: str) -> dict[str, Any]:
-        """The claims of a token of kind ``typ`` signed by one of our keys; no time checks.
+    def verify(self, token: str, typ: str, *, essential: Iterable[str] = ()) -> dict[str, Any]:
+        """The claims of a token of kind ``typ`` signed by one of our keys.
 
-        The token comes from anyone (a device token, a paging cursor): whatever its shape, the
-        answer is the claims or ``InvalidToken``, never another exception (that would be a 500).
-        The header is read before the signature is checked, so it is parsed as hostile JSON."""
+        The time claims (``exp``, ``nbf``, ``iat``), where present, are checked against the
+        service's clock; the claims named in ``essential`` must be present and not null.
+
+        The token comes from anyone (a device token): whatever its shape, the answer is the claims
+        or ``InvalidToken``, never another exception (that would be a 500). The header is read
+        before the signature is checked, so it is parsed as hostile JSON."""
         if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
             raise InvalidToken(f"not a compact token of at most {MAX_TOKEN_LENGTH} ASCII characters")
-        parts = token.split(".")
-        if len(parts) != 3:
+        if token.count(".") != 2:
             raise InvalidToken("not three segments")
-        header_b64, claims_b64, signature_b64 = parts
-        header = _json_segment(header_b64)
-        kid, alg, header_typ = (header.get("kid"), header.get("alg"), header.get("typ"))
-        # A kid of any other type (a list, an object) is no key of ours, and unhashable.
-        key = self.public_keys.get(kid) if isinstance(kid, str) else None
-        if key is None or alg != "EdDSA" or header_typ != typ:
-            raise InvalidToken("unknown key, algorithm or token kind")
+
+        def key_named_in(obj: Any) -> OKPKey:
+            header = obj.headers()
+            kid = header.get("kid")
+            # A kid of any other type (a list, an object) is no key of ours. A token without a
+            # kid is refused too, though a one-key set would otherwise match it.
+            key = self.private_keys.get(kid) if isinstance(kid, str) else None
+            if key is None or header.get("alg") != ALGORITHM or header.get("typ") != typ:
+                raise InvalidToken("unknown key, algorithm or token kind")
+            return key
+
         try:
-            key.verify(b64url_decode(signature_b64), f"{header_b64}.{claims_b64}".encode())
-        except (ValueError, InvalidSignature) as e:
-            raise InvalidToken("bad signature") from e
-        # Signed by us, so well-formed; parsed as carefully all the same.
-        return _json_segment(claims_b64)
+            claims = jwt.decode(token, key_named_in, registry=_REGISTRY).claims
+            registry = jwt.JWTClaimsRegistry(now=_now, **{name: {"essential": True} for name in essential})
+            registry.validate(claims)
+        except InvalidToken:
+            raise
+        except Exception as e:  # the boundary: bad base64, JSON, signature, claims, anything
+            # The class name only: a library's message may quote the token.
+            raise InvalidToken(f"refused ({e.__class__.__name__})") from e
+        return claims
 
     def jwks(self) -> dict[str, Any]:
-        return {
-            "keys": [
-                {"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": kid,
-                 "x": b64url(key.public_bytes(Encoding.Raw, PublicFormat.Raw))}
-                for kid, key in sorted(self.public_keys.items())
-            ]
-        }
+        """The public keys, as the JWK set LoadMasters verify leases with (OKP, Ed25519)."""
+        ring = KeySet([self.private_keys[kid] for kid in sorted(self.private_keys)])
+        return dict(ring.as_dict(private=False))
 
 
-def _json_segment(text: str) -> dict[str, Any]:
-    """A base64url segment holding a JSON object, or ``InvalidToken``. Any failure counts: bad
-    base64, bad UTF-8, bad JSON, JSON nested deep enough to exhaust the recursion limit, an
-    integer longer than Python converts: the token is refused, whatever the reason."""
-    try:
-        value = json.loads(b64url_decode(text))
-    except Exception as e:  # the boundary: every parsing failure is a bad token
-        raise InvalidToken(f"segment is not base64url JSON ({e.__class__.__name__})") from e
-    if not isinstance(value, dict):
-        raise InvalidToken("segment is not a JSON object")
-    return value
-
-
-def _segment(obj: dict[str, Any]) -> str:
-    return b64url(json.dumps(obj, separators=(",", ":"), sort_keys=True).encode())
+def _now() -> int:
+    return int(clock.now().timestamp())
 
 
 def new_secret_value(kid: str | None = None) -> str:
     """A secret holding one fresh key: what the first deployment stores (see docs)."""
     kid = kid or f"k{secrets.token_hex(4)}"
-    seed = Ed25519PrivateKey.generate().private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-    return json.dumps({"active_kid": kid, "keys": [{"kid": kid, "d": b64url(seed)}]})
+    key = OKPKey.generate_key("Ed25519")
+    return json.dumps({"active_kid": kid, "keys": [{"kid": kid, "d": key.as_dict(private=True)["d"]}]})
 
 
 def parse_secret(value: str) -> KeyRing:
     doc = json.loads(value)
-    keys = {k["kid"]: Ed25519PrivateKey.from_private_bytes(b64url_decode(k["d"])) for k in doc["keys"]}
+    keys = {
+        k["kid"]: OKPKey.import_key(Ed25519PrivateKey.from_private_bytes(b64url_decode(k["d"])),
+                                    {"kid": k["kid"], **_PARAMETERS})
+        for k in doc["keys"]
+    }
     if doc["active_kid"] not in keys:
         raise ValueError("active_kid is not one of the keys")
     return KeyRing(doc["active_kid"], keys)

@@ -1,0 +1,969 @@
+"""The deploy drill of issue 12: the production package deployed, used, deleted and deployed
+again, offline.
+
+1. ``package``: the project's packaging (``python -m infra.build`` once it exists, else what
+   ``make package`` runs) into a directory holding ``sam.json`` and ``deployment.zip``.
+2. ``upload_code``: what ``aws cloudformation package`` does: the zip goes to an S3 bucket and
+   every ``CodeUri`` becomes its ``s3://`` location.
+3. ``translate``: SAM to plain CloudFormation with aws-sam-translator, offline.
+4. ``Drill.create``: the stack on moto's CloudFormation (a ``ThreadedMotoServer`` on 127.0.0.1,
+   so the functions, run in subprocesses, reach the same moto through ``AWS_ENDPOINT_URL``), the
+   template uploaded to S3 and passed as ``TemplateURL`` (it is over the 51,200 bytes taken
+   inline). Every parameter the template declares gets the drill's value or its default.
+5. ``ADAPTATIONS``: every change the drill makes for moto, each with its reason. A resource type
+   moto's CloudFormation cannot create and no adaptation covers fails the drill.
+6. ``Function``: a function's handler run from the unzipped package, read-only, in ``python -S``
+   with the environment the stack gave the function plus ``RUNTIME_ADDITIONS``.
+
+The adaptations (``describe_adaptations()`` prints this table with what each touched):
+
+{adaptations}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+STAGE = "prod"
+STACK_NAME = f"licensing-{STAGE}"
+ARTIFACT_BUCKET = "licensing-deploy-artifacts"
+PACKAGE_TIMEOUT_S = 900
+# CloudFormation takes at most this many bytes of template inline (TemplateBody).
+INLINE_TEMPLATE_LIMIT = 51_200
+
+# The operator key of the drill; the stack gets only its hash (OperatorKeySha256).
+OPERATOR_KEY = "lk_op.drill-operator-key-" + "0123456789abcdef" * 2
+OPERATOR_KEY_SHA256 = hashlib.sha256(OPERATOR_KEY.encode()).hexdigest()
+
+# The managed policies SAM may name (Policies: [AWSLambdaBasicExecutionRole, ...]); offline,
+# the translator cannot list them from IAM.
+MANAGED_POLICIES = {
+    name: f"arn:aws:iam::aws:policy/{path}{name}"
+    for path, name in (
+        ("service-role/", "AWSLambdaBasicExecutionRole"),
+        ("service-role/", "AWSLambdaRole"),
+        ("", "AWSXrayWriteOnlyAccess"),
+        ("service-role/", "AWSLambdaVPCAccessExecutionRole"),
+        ("", "CloudWatchLambdaInsightsExecutionRolePolicy"),
+        ("service-role/", "AWSCodeDeployRoleForLambda"),
+        ("service-role/", "AWSCodeDeployRoleForLambdaLimited"),
+    )
+}
+
+# What the Lambda runtime puts in a function's environment besides the function's own
+# variables, and what the drill adds to reach moto. Nothing else is passed (no PATH, no HOME,
+# no PYTHONPATH).
+RUNTIME_ADDITIONS: dict[str, tuple[Callable[[dict[str, Any], str], str], str]] = {
+    "AWS_ENDPOINT_URL": (lambda conf, endpoint: endpoint, "the drill's: every AWS call goes to moto's server"),
+    "AWS_ACCESS_KEY_ID": (lambda conf, endpoint: "drill", "Lambda's (the role's credentials); dummy for moto"),
+    "AWS_SECRET_ACCESS_KEY": (lambda conf, endpoint: "drill", "Lambda's (the role's credentials); dummy for moto"),
+    "AWS_SESSION_TOKEN": (lambda conf, endpoint: "drill", "Lambda's (the role's credentials); dummy for moto"),
+    "AWS_REGION": (lambda conf, endpoint: REGION, "Lambda's: the function's region"),
+    "AWS_DEFAULT_REGION": (lambda conf, endpoint: REGION, "Lambda's: the function's region"),
+    "AWS_LAMBDA_FUNCTION_NAME": (lambda conf, endpoint: conf["FunctionName"], "Lambda's"),
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": (lambda conf, endpoint: str(conf.get("MemorySize", 128)), "Lambda's"),
+    "AWS_LAMBDA_FUNCTION_VERSION": (lambda conf, endpoint: conf.get("Version", "$LATEST"), "Lambda's"),
+    "LAMBDA_TASK_ROOT": (lambda conf, endpoint: "(the unzipped package)", "Lambda's: where the code is"),
+    "TZ": (lambda conf, endpoint: ":UTC", "Lambda's"),
+}
+
+
+class DrillError(AssertionError):
+    """The drill found something a deploy to AWS would trip on (or a gap it cannot cover)."""
+
+
+class DrillUnavailable(RuntimeError):
+    """A tool the drill needs is missing on this machine."""
+
+
+# --- 1. packaging -----------------------------------------------------------------------------
+
+
+def package(out: Path) -> Path:
+    """The production package in ``out`` (``sam.json`` and ``deployment.zip``).
+
+    With ``infra/build.py`` (the generator of issue 12): ``python -m infra.build --stage prod
+    --out DIR``. Without it, what ``make package STAGE=prod`` runs, but into ``out`` rather than
+    the shared ``out/prod``."""
+    env = {**os.environ, "AWS_DEFAULT_REGION": REGION}
+    env.pop("AWS_ENDPOINT_URL", None)
+    if (ROOT / "infra" / "build.py").exists():
+        command = [sys.executable, "-m", "infra.build", "--stage", STAGE, "--out", str(out)]
+    else:
+        chalice = Path(sys.executable).parent / "chalice"
+        command = [str(chalice if chalice.exists() else ROOT / ".venv" / "bin" / "chalice"), "package",
+                   "--stage", STAGE, "--merge-template", str(ROOT / "infra" / "resources.json"), str(out)]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=PACKAGE_TIMEOUT_S,
+                            check=False)
+    if result.returncode != 0:
+        raise DrillError(f"packaging failed: {' '.join(command)}\n{result.stdout}\n{result.stderr}")
+    for name in ("sam.json", "deployment.zip"):
+        if not (out / name).is_file():
+            raise DrillError(f"packaging wrote no {name} in {out}: {' '.join(command)}")
+    return out
+
+
+# --- moto's server --------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """moto's server on 127.0.0.1 and a free port, in this process; yields its endpoint."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+
+
+def client(endpoint: str, service: str):
+    import boto3
+
+    return boto3.client(service, region_name=REGION, endpoint_url=endpoint, aws_access_key_id="drill",
+                        aws_secret_access_key="drill")
+
+
+def _moto_account() -> str:
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    return DEFAULT_ACCOUNT_ID
+
+
+# --- 2. what `aws cloudformation package` does ----------------------------------------------------
+
+
+CODE_PROPERTIES = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVersion": "ContentUri"}
+
+
+def upload_code(sam: dict[str, Any], package_dir: Path, s3, bucket: str) -> dict[str, Any]:
+    """``sam`` with every local ``CodeUri``/``ContentUri`` uploaded to ``bucket`` (keyed by the
+    file's hash, as ``aws cloudformation package`` does) and replaced by its ``s3://`` URI."""
+    sam = copy.deepcopy(sam)
+    uploaded: dict[Path, str] = {}
+    for lid, resource in sam["Resources"].items():
+        prop = CODE_PROPERTIES.get(resource.get("Type"))
+        value = resource.get("Properties", {}).get(prop) if prop else None
+        if not isinstance(value, str) or value.startswith("s3://"):
+            continue
+        path = (package_dir / value).resolve()
+        if not path.is_file():
+            raise DrillError(f"{lid}.{prop} names {value}, which the package does not hold")
+        if path not in uploaded:
+            key = hashlib.md5(path.read_bytes()).hexdigest()  # the key scheme of the CLI
+            s3.upload_file(str(path), bucket, key)
+            uploaded[path] = f"s3://{bucket}/{key}"
+        resource["Properties"][prop] = uploaded[path]
+    if not uploaded:
+        raise DrillError("no CodeUri to upload: the template names no local code")
+    return sam
+
+
+# --- 3. SAM -> CloudFormation ------------------------------------------------------------------
+
+_TRANSLATE = r"""
+import json, sys
+import boto3
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
+request = json.load(sys.stdin)
+translator = Translator(request["policies"], Parser(), boto_session=boto3.Session(region_name=request["region"]))
+json.dump(translator.translate(request["sam"], parameter_values=request["parameters"],
+                               get_managed_policy_map=lambda: request["policies"]), sys.stdout)
+"""
+
+
+def _translator_python() -> str:
+    """An interpreter that has aws-sam-translator: this one, else the one this venv was made from
+    (aws-sam-translator pins pydantic~=2.13, the project pins 2.14, so it cannot join the venv)."""
+    for candidate in dict.fromkeys((sys.executable, getattr(sys, "_base_executable", sys.executable))):
+        probe = subprocess.run([candidate, "-c", "import samtranslator, boto3"], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return candidate
+    raise DrillUnavailable("aws-sam-translator is installed neither in this interpreter nor in its base "
+                           f"({sys.executable}); pip install aws-sam-translator there")
+
+
+def translate(sam: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
+    """The SAM template as plain CloudFormation, translated offline by aws-sam-translator."""
+    request = {"sam": sam, "parameters": parameters, "policies": MANAGED_POLICIES, "region": REGION}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["AWS_DEFAULT_REGION"] = REGION
+    result = subprocess.run([_translator_python(), "-c", _TRANSLATE], input=json.dumps(request), env=env,
+                            capture_output=True, text=True, timeout=120, check=False)
+    if result.returncode != 0:
+        raise DrillError(f"aws-sam-translator refused the template:\n{result.stderr[-4000:]}")
+    return json.loads(result.stdout)
+
+
+# --- parameters ------------------------------------------------------------------------------
+
+
+def parameter_values(template: dict[str, Any], chosen: dict[str, str]) -> dict[str, str]:
+    """A value for every parameter the template declares: the drill's choice, else the default.
+    A parameter with neither fails (the drill must learn what to pass). The values are checked
+    against AllowedPattern and AllowedValues, which moto does not check."""
+    values = {}
+    for name, spec in template.get("Parameters", {}).items():
+        if name in chosen:
+            value = chosen[name]
+        elif "Default" in spec:
+            value = str(spec["Default"])
+        else:
+            raise DrillError(f"parameter {name} has no default and the drill passes no value: add it to "
+                             "Drill.parameters (tests/infra/drill.py)")
+        _check_parameter(name, spec, value)
+        values[name] = value
+    return values
+
+
+def _check_parameter(name: str, spec: dict[str, Any], value: str) -> None:
+    if "AllowedValues" in spec and value not in [str(v) for v in spec["AllowedValues"]]:
+        raise DrillError(f"parameter {name}={value!r} is not one of {spec['AllowedValues']}")
+    if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], value):
+        raise DrillError(f"parameter {name}={value!r} does not match {spec['AllowedPattern']}")
+    if spec.get("Type") == "Number":
+        float(value)
+    for bound, check in (("MinLength", lambda n: len(value) >= n), ("MaxLength", lambda n: len(value) <= n)):
+        if bound in spec and not check(int(spec[bound])):
+            raise DrillError(f"parameter {name}={value!r}: {bound} {spec[bound]}")
+
+
+# --- 5. adaptations ----------------------------------------------------------------------------
+#
+# A stand-in: moto cannot create a resource of some type from a template. The resource is
+# replaced by an AWS::SSM::Parameter (the "carrier") holding its properties as
+# Fn::ToJsonString, keeping its Condition, DependsOn and DeletionPolicy: moto resolves every
+# intrinsic function in them, in dependency order, and deletes or keeps the carrier as
+# CloudFormation would the resource. Once the stack is created, the drill creates the real
+# resource with the service's API from the resolved properties; once the stack is deleted, it
+# deletes the real resources whose carriers were deleted.
+
+
+CARRIER_PREFIX = "/drill-stand-in"
+
+
+@dataclass
+class Context:
+    """What the adaptations share for one stack."""
+
+    endpoint: str
+    stack_name: str
+    template: dict[str, Any]  # the translated template, as the adaptations leave it
+    original: dict[str, Any]  # the translated template, before any adaptation
+    touched: dict[str, list[str]] = field(default_factory=dict)  # adaptation -> logical ids
+    stand_ins: dict[str, tuple[str, str]] = field(default_factory=dict)  # lid -> (type, carrier name)
+    created: dict[str, str] = field(default_factory=dict)  # lid -> physical id of the real resource
+
+    def client(self, service: str):
+        return client(self.endpoint, service)
+
+    def resources_of(self, type_: str) -> dict[str, dict[str, Any]]:
+        return {lid: r for lid, r in self.template["Resources"].items() if r.get("Type") == type_}
+
+    def stand_in(self, lid: str, name: Any = None) -> None:
+        resource = self.template["Resources"][lid]
+        carrier: dict[str, Any] = {
+            "Type": "AWS::SSM::Parameter",
+            "Properties": {"Name": name or f"{CARRIER_PREFIX}/{self.stack_name}/{lid}", "Type": "String",
+                           "Value": {"Fn::ToJsonString": resource.get("Properties", {})}},
+        }
+        for key in ("Condition", "DependsOn", "DeletionPolicy", "UpdateReplacePolicy"):
+            if key in resource:
+                carrier[key] = resource[key]
+        self.stand_ins[lid] = (resource["Type"], "")
+        self.template["Resources"][lid] = carrier
+
+    def carried(self, type_: str) -> dict[str, dict[str, Any]]:
+        """The resolved properties of the stand-ins of ``type_`` the stack created."""
+        ssm = self.client("ssm")
+        found = {}
+        for lid, (kind, carrier) in self.stand_ins.items():
+            if kind == type_ and carrier:
+                found[lid] = json.loads(ssm.get_parameter(Name=carrier)["Parameter"]["Value"])
+        return found
+
+    def real_id(self, value: Any) -> Any:
+        """A Ref to a stand-in resolved by moto is its carrier's name: the real resource's id."""
+        for lid, (_, carrier) in self.stand_ins.items():
+            if value == carrier and lid in self.created:
+                return self.created[lid]
+        return value
+
+
+@dataclass(frozen=True)
+class Adaptation:
+    what: str
+    why: str
+    template: Callable[[Context], list[str]]  # adapts ctx.template; returns the logical ids touched
+    created: Callable[[Context], None] | None = None  # after a successful create
+    deleting: Callable[[Context], None] | None = None  # before DeleteStack
+    deleted: Callable[[Context], None] | None = None  # after DeleteStack
+
+
+def _stand_in_all(type_: str, name: Callable[[dict[str, Any]], Any] | None = None) -> Callable[[Context], list]:
+    def adapt(ctx: Context) -> list[str]:
+        touched = list(ctx.resources_of(type_))
+        for lid in touched:
+            props = ctx.template["Resources"][lid].get("Properties", {})
+            ctx.stand_in(lid, name(props) if name else None)
+        return touched
+
+    return adapt
+
+
+# Alarms
+
+
+def _create_alarms(ctx: Context) -> None:
+    cloudwatch = ctx.client("cloudwatch")
+    for lid, props in ctx.carried("AWS::CloudWatch::Alarm").items():
+        props.setdefault("AlarmName", f"{ctx.stack_name}-{lid}-{secrets.token_hex(6).upper()}")
+        cloudwatch.put_metric_alarm(**props)  # botocore refuses a property the API does not know
+        ctx.created[lid] = props["AlarmName"]
+
+
+def _delete_alarms(ctx: Context) -> None:
+    names = [ctx.created.pop(lid) for lid, (kind, _) in ctx.stand_ins.items()
+             if kind == "AWS::CloudWatch::Alarm" and lid in ctx.created]
+    if names:
+        ctx.client("cloudwatch").delete_alarms(AlarmNames=names)
+
+
+# Secrets
+
+
+def _create_secrets(ctx: Context) -> None:
+    sm = ctx.client("secretsmanager")
+    for lid, props in ctx.carried("AWS::SecretsManager::Secret").items():
+        if "GenerateSecretString" in props:
+            value = sm.get_random_password(ExcludePunctuation=True)["RandomPassword"]
+        else:
+            value = props["SecretString"]
+        args = {"Name": props["Name"], "SecretString": value, "Description": props.get("Description", ""),
+                "Tags": props.get("Tags", [])}
+        if props.get("KmsKeyId"):
+            args["KmsKeyId"] = props["KmsKeyId"]
+        ctx.created[lid] = sm.create_secret(**args)["ARN"]
+
+
+def _delete_unretained_secrets(ctx: Context) -> None:
+    ssm, sm = ctx.client("ssm"), ctx.client("secretsmanager")
+    for lid, (kind, carrier) in ctx.stand_ins.items():
+        if kind != "AWS::SecretsManager::Secret" or lid not in ctx.created:
+            continue
+        try:
+            ssm.get_parameter(Name=carrier)
+        except ssm.exceptions.ParameterNotFound:  # the stack deleted it: delete the secret too
+            sm.delete_secret(SecretId=ctx.created.pop(lid), ForceDeleteWithoutRecovery=True)
+
+
+# The REST API
+
+
+def _name_apis(ctx: Context) -> list[str]:
+    touched = []
+    for lid, resource in ctx.resources_of("AWS::ApiGateway::RestApi").items():
+        props = resource.setdefault("Properties", {})
+        if "Name" not in props:
+            props["Name"] = props.get("Body", {}).get("info", {}).get("title") or lid
+            touched.append(lid)
+    return touched
+
+
+API_BODY_SUFFIX = "DrillBody"
+
+
+def _carry_api_bodies(ctx: Context) -> list[str]:
+    touched = []
+    for lid, resource in list(ctx.resources_of("AWS::ApiGateway::RestApi").items()):
+        body = resource["Properties"].pop("Body", None)
+        if body is None:
+            continue
+        carrier_lid = lid + API_BODY_SUFFIX
+        ctx.template["Resources"][carrier_lid] = {"Type": "Body of " + lid, "Properties": body}
+        ctx.stand_in(carrier_lid)
+        touched.append(lid)
+    return touched
+
+
+def _import_api_bodies(ctx: Context) -> None:
+    """Each swagger path and method of the Body as a resource, method and integration of the API."""
+    apigw, ssm = ctx.client("apigateway"), ctx.client("ssm")
+    physical = _physical_ids(ctx)
+    for carrier_lid, (kind, carrier) in ctx.stand_ins.items():
+        if not kind.startswith("Body of ") or not carrier:
+            continue
+        api_id = physical[kind.removeprefix("Body of ")]
+        body = json.loads(ssm.get_parameter(Name=carrier)["Parameter"]["Value"])
+        by_path = {r["path"]: r["id"] for r in apigw.get_resources(restApiId=api_id, limit=500)["items"]}
+        for path in sorted(body.get("paths", {})):
+            parts = path.strip("/").split("/")
+            for depth in range(1, len(parts) + 1):
+                sub = "/" + "/".join(parts[:depth])
+                if sub not in by_path:
+                    parent = by_path["/" + "/".join(parts[: depth - 1])] if depth > 1 else by_path["/"]
+                    by_path[sub] = apigw.create_resource(restApiId=api_id, parentId=parent,
+                                                         pathPart=parts[depth - 1])["id"]
+            for method, spec in body["paths"][path].items():
+                if method.startswith("x-"):
+                    continue
+                verb = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
+                apigw.put_method(restApiId=api_id, resourceId=by_path[path], httpMethod=verb,
+                                 authorizationType="NONE")
+                integration = spec.get("x-amazon-apigateway-integration")
+                if integration:
+                    apigw.put_integration(restApiId=api_id, resourceId=by_path[path], httpMethod=verb,
+                                          type=integration["type"].upper(), uri=integration["uri"],
+                                          integrationHttpMethod=integration.get("httpMethod", "POST"))
+        ctx.created[carrier_lid] = api_id
+
+
+def _create_deployments(ctx: Context) -> None:
+    apigw = ctx.client("apigateway")
+    for lid, props in ctx.carried("AWS::ApiGateway::Deployment").items():
+        args = {"restApiId": props["RestApiId"], "description": props.get("Description", "")}
+        if props.get("StageName"):
+            args["stageName"] = props["StageName"]
+        ctx.created[lid] = apigw.create_deployment(**args)["id"]
+
+
+def _create_stages(ctx: Context) -> None:
+    apigw = ctx.client("apigateway")
+    for lid, props in ctx.carried("AWS::ApiGateway::Stage").items():
+        args = {"restApiId": props["RestApiId"], "stageName": props["StageName"],
+                "deploymentId": ctx.real_id(props["DeploymentId"]),
+                "description": props.get("Description", ""), "variables": props.get("Variables", {}),
+                "tracingEnabled": bool(props.get("TracingEnabled", False))}
+        apigw.create_stage(**args)
+        ctx.created[lid] = props["StageName"]
+
+
+# DynamoDB
+
+
+def _apply_table_settings(ctx: Context) -> None:
+    ddb = ctx.client("dynamodb")
+    physical = _physical_ids(ctx)
+    for lid, resource in ctx.resources_of("AWS::DynamoDB::Table").items():
+        if lid not in physical:
+            continue
+        props = resource.get("Properties", {})
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl:
+            ddb.update_time_to_live(TableName=physical[lid], TimeToLiveSpecification=ttl)
+        pitr = props.get("PointInTimeRecoverySpecification")
+        if pitr:
+            ddb.update_continuous_backups(TableName=physical[lid],
+                                          PointInTimeRecoverySpecification=_resolved_bools(pitr))
+
+
+def _tables_with_settings(ctx: Context) -> list[str]:
+    return [lid for lid, r in ctx.resources_of("AWS::DynamoDB::Table").items()
+            if {"TimeToLiveSpecification", "PointInTimeRecoverySpecification"} & set(r.get("Properties", {}))]
+
+
+def _resolved_bools(spec: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v if isinstance(v, bool) else str(v).lower() == "true") for k, v in spec.items()}
+
+
+# Deletion policies
+
+
+def _retain_except_on_create(ctx: Context) -> list[str]:
+    return [lid for lid, r in ctx.template["Resources"].items() if r.get("DeletionPolicy") == "RetainExceptOnCreate"]
+
+
+def _keep_retain_except_on_create(ctx: Context) -> None:
+    """Before deleting a stack that was created: RetainExceptOnCreate is Retain from then on."""
+    from moto.cloudformation.models import cloudformation_backends
+
+    backend = cloudformation_backends[_moto_account()][REGION]
+    (stack,) = [s for s in backend.stacks.values() if s.name == ctx.stack_name]
+    for resource in stack.resource_map._resource_json_map.values():
+        if resource.get("DeletionPolicy") == "RetainExceptOnCreate":
+            resource["DeletionPolicy"] = "Retain"
+
+
+def _nothing(ctx: Context) -> list[str]:
+    return []
+
+
+def _run_from_package(ctx: Context) -> list[str]:
+    return list(ctx.resources_of("AWS::Lambda::Function"))
+
+
+ADAPTATIONS: list[Adaptation] = [
+    Adaptation(
+        "AWS::CloudWatch::Alarm: stand-in; created with PutMetricAlarm after the stack, deleted with it",
+        "moto's CloudFormation has no model for alarms (it warns and skips them)",
+        _stand_in_all("AWS::CloudWatch::Alarm"), created=_create_alarms, deleted=_delete_alarms),
+    Adaptation(
+        "AWS::SecretsManager::Secret: stand-in named as the secret; created with CreateSecret after the "
+        "stack; deleted after the stack unless its DeletionPolicy kept it; Ref gives the name, not the ARN",
+        "moto's CloudFormation has no model for secrets. The carrier bears the secret's name so a second "
+        "stack creating the same secret fails as CloudFormation would (the name exists)",
+        _stand_in_all("AWS::SecretsManager::Secret", name=lambda props: props.get("Name")),
+        created=_create_secrets, deleted=_delete_unretained_secrets),
+    Adaptation(
+        "AWS::ApiGateway::RestApi: Name set to the Body's info.title",
+        "moto requires Name; API Gateway takes the title of the imported Body",
+        _name_apis),
+    Adaptation(
+        "AWS::ApiGateway::RestApi: Body carried, then every path and method created with CreateResource, "
+        "PutMethod and PutIntegration",
+        "moto's CloudFormation ignores Body, and moto imports only OpenAPI 3 (PutRestApi) while Chalice "
+        "writes Swagger 2.0. Gateway responses and method settings in the Body are not applied",
+        _carry_api_bodies, created=_import_api_bodies),
+    Adaptation(
+        "AWS::ApiGateway::Deployment: stand-in; created with CreateDeployment once the methods exist",
+        "moto refuses a deployment of an API with no methods, and the Body is not imported at create time",
+        _stand_in_all("AWS::ApiGateway::Deployment"), created=_create_deployments),
+    Adaptation(
+        "AWS::ApiGateway::Stage: stand-in; created with CreateStage (MethodSettings, AccessLogSetting not applied)",
+        "moto's CloudFormation has no model for stages",
+        _stand_in_all("AWS::ApiGateway::Stage"), created=_create_stages),
+    Adaptation(
+        "AWS::DynamoDB::Table: TimeToLiveSpecification and PointInTimeRecoverySpecification applied with "
+        "UpdateTimeToLive and UpdateContinuousBackups after the stack",
+        "moto's CloudFormation ignores both (it applies SSE and DeletionProtectionEnabled); moto never "
+        "expires TTL items",
+        _tables_with_settings, created=_apply_table_settings),
+    Adaptation(
+        "DeletionPolicy RetainExceptOnCreate: made Retain in moto's copy of a created stack before DeleteStack",
+        "moto keeps only 'Retain' on delete; CloudFormation keeps RetainExceptOnCreate resources once the "
+        "stack was created, and deletes them only when the create itself fails",
+        _retain_except_on_create, deleting=_keep_retain_except_on_create),
+    Adaptation(
+        "A failed create is rolled back by the drill with DeleteStack",
+        "moto leaves a failed stack CREATE_IN_PROGRESS with what it created; CloudFormation rolls back "
+        "(deleting all but DeletionPolicy Retain). DeleteStack right after the failure is that rollback",
+        _nothing),
+    Adaptation(
+        "Parameters checked against AllowedPattern, AllowedValues, MinLength and MaxLength by the drill",
+        "moto does not check them; CloudFormation refuses the create",
+        _nothing),
+    Adaptation(
+        "AWS::Lambda::Function: run from the unzipped package in `python -S` with the environment "
+        "GetFunctionConfiguration reports plus RUNTIME_ADDITIONS, not invoked",
+        "moto invokes functions in Docker; the drill runs the same handler and code without it. IAM policies "
+        "are not enforced by moto (tests/service/test_least_privilege.py checks them)",
+        _run_from_package),
+]
+
+
+def describe_adaptations(ctx: Context | None = None) -> str:
+    lines = []
+    for i, a in enumerate(ADAPTATIONS, 1):
+        touched = ctx.touched.get(a.what, []) if ctx else None
+        suffix = f"  [{len(touched)}: {', '.join(touched[:6])}{' ...' if len(touched) > 6 else ''}]" if touched else ""
+        lines.append(f"{i:2}. {a.what}{suffix}\n    why: {a.why}")
+    return "\n".join(lines)
+
+
+def _physical_ids(ctx: Context) -> dict[str, str]:
+    cfn = ctx.client("cloudformation")
+    pages = cfn.get_paginator("list_stack_resources").paginate(StackName=ctx.stack_name)
+    return {r["LogicalResourceId"]: r["PhysicalResourceId"] for page in pages for r in page["StackResourceSummaries"]}
+
+
+def check_supported(template: dict[str, Any]) -> None:
+    """Every resource type left is one moto's CloudFormation creates, else the drill fails."""
+    from moto.cloudformation.parsing import get_model_map
+
+    supported = set(get_model_map())
+    unknown: dict[str, list[str]] = {}
+    for lid, resource in template["Resources"].items():
+        if resource["Type"] not in supported and not resource["Type"].startswith("Custom::"):
+            unknown.setdefault(resource["Type"], []).append(lid)
+    if unknown:
+        listed = "; ".join(f"{t} ({', '.join(lids)})" for t, lids in sorted(unknown.items()))
+        raise DrillError(f"moto's CloudFormation cannot create {listed}: add an adaptation for each type to "
+                         "ADAPTATIONS in tests/infra/drill.py, with why")
+
+
+# --- 4. the stack -------------------------------------------------------------------------------
+
+
+@dataclass
+class Drill:
+    """One deployment target: moto at ``endpoint``, the package in ``package_dir``."""
+
+    endpoint: str
+    package_dir: Path
+    alarm_topic_arn: str = ""
+    task_root: Path | None = None
+    sam: dict[str, Any] = field(default_factory=dict)
+    _translated: dict[tuple, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def prepare(cls, endpoint: str, package_dir: Path) -> Drill:
+        s3 = client(endpoint, "s3")
+        s3.create_bucket(Bucket=ARTIFACT_BUCKET)
+        sam = json.loads((package_dir / "sam.json").read_text())
+        drill = cls(endpoint, package_dir, sam=upload_code(sam, package_dir, s3, ARTIFACT_BUCKET))
+        drill.alarm_topic_arn = client(endpoint, "sns").create_topic(Name="licensing-alarms")["TopicArn"]
+        drill.task_root = unzip_read_only(package_dir / "deployment.zip")
+        return drill
+
+    def parameters(self, **overrides: str) -> dict[str, str]:
+        chosen = {"Stage": STAGE, "AlarmTopicArn": self.alarm_topic_arn, "OperatorKeySha256": OPERATOR_KEY_SHA256}
+        return parameter_values(self.sam, {**chosen, **overrides})
+
+    def translated(self, parameters: dict[str, str]) -> dict[str, Any]:
+        key = tuple(sorted(parameters.items()))
+        if key not in self._translated:
+            self._translated[key] = translate(self.sam, parameters)
+        return copy.deepcopy(self._translated[key])
+
+    def create(self, stack_name: str = STACK_NAME, fail_with: dict[str, Any] | None = None,
+               **overrides: str) -> Stack:
+        """Create the stack. ``fail_with``: a resource added to the template to make the create
+        fail (the drill's forced failure). A failure raises DrillError after the rollback."""
+        parameters = self.parameters(**overrides)
+        original = self.translated(parameters)
+        ctx = Context(self.endpoint, stack_name, copy.deepcopy(original), original)
+        for adaptation in ADAPTATIONS:
+            ctx.touched[adaptation.what] = adaptation.template(ctx)
+        if fail_with:
+            ctx.template["Resources"].update(fail_with)
+        check_supported(ctx.template)
+        body = json.dumps(ctx.template)
+        key = f"templates/{stack_name}-{hashlib.sha256(body.encode()).hexdigest()[:16]}.json"
+        client(self.endpoint, "s3").put_object(Bucket=ARTIFACT_BUCKET, Key=key, Body=body.encode())
+        cfn = ctx.client("cloudformation")
+        try:
+            cfn.create_stack(StackName=stack_name, TemplateURL=f"https://{ARTIFACT_BUCKET}.s3.amazonaws.com/{key}",
+                             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+                             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"])
+        except Exception as e:  # the create failed: roll back as CloudFormation would
+            with contextlib.suppress(Exception):
+                cfn.delete_stack(StackName=stack_name)
+            raise DrillError(f"creating {stack_name} failed: {e}") from e
+        status = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]["StackStatus"]
+        if status != "CREATE_COMPLETE":
+            raise DrillError(f"{stack_name}: {status}")
+        physical = _physical_ids(ctx)
+        ctx.stand_ins = {lid: (kind, physical.get(lid, "")) for lid, (kind, _) in ctx.stand_ins.items()}
+        for adaptation in ADAPTATIONS:
+            if adaptation.created:
+                adaptation.created(ctx)
+        return Stack(self, ctx, parameters, len(body))
+
+
+@dataclass
+class Stack:
+    drill: Drill
+    ctx: Context
+    parameters: dict[str, str]
+    template_bytes: int
+    _functions: dict[str, Function] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.ctx.stack_name
+
+    def outputs(self) -> dict[str, str]:
+        stack = self.ctx.client("cloudformation").describe_stacks(StackName=self.name)["Stacks"][0]
+        return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+    def physical_ids(self) -> dict[str, str]:
+        return _physical_ids(self.ctx)
+
+    def function_ids(self) -> dict[str, str]:
+        """Logical id -> function name, for every Lambda function the stack created."""
+        physical = self.physical_ids()
+        return {lid: physical[lid] for lid in self.ctx.resources_of("AWS::Lambda::Function") if lid in physical}
+
+    def function(self, logical_id: str) -> Function:
+        if logical_id not in self._functions:
+            name = self.function_ids()[logical_id]
+            conf = self.ctx.client("lambda").get_function_configuration(FunctionName=name)
+            self._functions[logical_id] = Function(self, conf)
+        return self._functions[logical_id]
+
+    def close(self) -> None:
+        for function in self._functions.values():
+            function.close()
+        self._functions.clear()
+
+    def delete(self) -> None:
+        self.close()
+        for adaptation in ADAPTATIONS:
+            if adaptation.deleting:
+                adaptation.deleting(self.ctx)
+        cfn = self.ctx.client("cloudformation")
+        cfn.delete_stack(StackName=self.name)
+        for adaptation in ADAPTATIONS:
+            if adaptation.deleted:
+                adaptation.deleted(self.ctx)
+
+
+# --- 6. the functions, run from the package -------------------------------------------------------
+
+# Fed one JSON event per line on stdin, answers one JSON line per event on the file descriptor
+# that was stdout; the handler's own prints and logs go to stderr. A warm container: the
+# module is imported once.
+RUNNER = r"""
+import importlib, json, os, sys, time, traceback
+answers = os.fdopen(os.dup(1), "w")
+os.dup2(2, 1)
+task_root, handler = sys.argv[1], sys.argv[2]
+sys.path.insert(0, task_root)
+module_name, _, attribute = handler.rpartition(".")
+started = time.monotonic()
+try:
+    function = getattr(importlib.import_module(module_name), attribute)
+    init_error = None
+except Exception:
+    init_error = traceback.format_exc()
+init_s = time.monotonic() - started
+
+class Context:
+    def __init__(self, request_id):
+        self.aws_request_id = request_id
+        self.function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.memory_limit_in_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
+        self.invoked_function_arn = os.environ["DRILL_FUNCTION_ARN"]
+        self.log_group_name = "/aws/lambda/" + self.function_name
+        self.log_stream_name = "drill"
+        self._deadline = time.monotonic() + float(os.environ["DRILL_TIMEOUT_S"])
+    def get_remaining_time_in_millis(self):
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+for line in sys.stdin:
+    request = json.loads(line)
+    if init_error:
+        answers.write(json.dumps({"error": init_error, "init_s": init_s}) + "\n")
+        answers.flush()
+        continue
+    try:
+        result = function(request["event"], Context(request["request_id"]))
+        answer = {"result": result, "init_s": init_s}
+    except Exception:
+        answer = {"error": traceback.format_exc(), "init_s": init_s}
+    answers.write(json.dumps(answer, default=str) + "\n")
+    answers.flush()
+"""
+
+def unzip_read_only(zip_path: Path) -> Path:
+    """The package unzipped to a fresh directory without write bits (as /var/task)."""
+    task_root = Path(tempfile.mkdtemp(prefix="drill-task-"))
+    with zipfile.ZipFile(zip_path) as z:
+        z.extractall(task_root)
+    for path in (task_root, *task_root.rglob("*")):
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    return task_root
+
+
+def read_only_command(task_root: Path, command: list[str]) -> list[str]:
+    """``command`` with ``task_root`` read-only to it. Root ignores write bits, so as root the
+    command runs in its own mount namespace where ``task_root`` is bind-mounted read-only: a
+    write fails with EROFS as on Lambda (a module that writes beside itself, bytecode caches)."""
+    if os.geteuid() != 0:
+        return command
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+            'mount --bind -o ro "$0" "$0" && exec "$@"', str(task_root), *command]
+
+
+def remove_read_only(task_root: Path) -> None:
+    for path in (task_root, *task_root.rglob("*")):
+        if path.is_dir():
+            path.chmod(0o755)
+    shutil.rmtree(task_root, ignore_errors=True)
+
+
+def tree_listing(task_root: Path) -> set[str]:
+    return {str(p.relative_to(task_root)) for p in task_root.rglob("*")}
+
+
+class Function:
+    """One function's handler from the unzipped package, in its own ``python -S`` process with
+    the environment the stack gave it: a warm Lambda container, fed events one at a time."""
+
+    def __init__(self, stack: Stack, configuration: dict[str, Any]) -> None:
+        self.configuration = configuration
+        self.name = configuration["FunctionName"]
+        self.handler = configuration["Handler"]
+        self.environment = dict(configuration.get("Environment", {}).get("Variables", {}))
+        self.task_root = stack.drill.task_root
+        self.env = dict(self.environment)
+        for variable, (value, _why) in RUNTIME_ADDITIONS.items():
+            self.env[variable] = value(configuration, stack.ctx.endpoint)
+        self.env["LAMBDA_TASK_ROOT"] = str(self.task_root)
+        self.env["DRILL_FUNCTION_ARN"] = configuration["FunctionArn"]
+        self.env["DRILL_TIMEOUT_S"] = str(configuration.get("Timeout", 3))
+        self.stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - open while the process lives
+        command = [sys.executable, "-S", "-c", RUNNER, str(self.task_root), self.handler]
+        self.process = subprocess.Popen(read_only_command(self.task_root, command), stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=self.env,
+                                        cwd=self.task_root)
+        self.invocations = 0
+        self.init_s: float | None = None
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        """The handler's answer to ``event``; DrillError with its traceback if it raised."""
+        assert self.process.stdin and self.process.stdout
+        self.process.stdin.write(json.dumps({"event": event, "request_id": str(uuid.uuid4())}) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise DrillError(f"{self.name} ({self.handler}) died:\n{self.log()[-4000:]}")
+        answer = json.loads(line)
+        self.invocations += 1
+        self.init_s = answer["init_s"]
+        if "error" in answer:
+            raise DrillError(f"{self.name} ({self.handler}) raised:\n{answer['error']}\nlog:\n{self.log()[-3000:]}")
+        return answer["result"]
+
+    def log(self) -> str:
+        self.stderr.seek(0)
+        text = self.stderr.read()
+        self.stderr.seek(0, 2)
+        return text
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            assert self.process.stdin
+            self.process.stdin.close()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+# --- events -----------------------------------------------------------------------------------
+
+
+def scheduled_event(at: str, rule_arn: str = f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/drill") -> dict[str, Any]:
+    """An EventBridge scheduled event whose ``time`` is ``at`` (RFC 3339)."""
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": ACCOUNT_ID, "time": at, "region": REGION, "resources": [rule_arn], "detail": {}}
+
+
+def route_for(paths: list[str], path: str) -> tuple[str, dict[str, str]] | None:
+    """The API's route template that ``path`` matches, with its path parameters, as API Gateway
+    matches them (a literal segment wins over a parameter)."""
+    segments = path.strip("/").split("/")
+    best = None
+    for template in paths:
+        parts = template.strip("/").split("/")
+        if len(parts) != len(segments):
+            continue
+        params, literal = {}, 0
+        for part, segment in zip(parts, segments, strict=True):
+            if part.startswith("{") and part.endswith("}"):
+                params[part[1:-1]] = segment
+            elif part == segment:
+                literal += 1
+            else:
+                break
+        else:
+            if best is None or literal > best[0]:
+                best = (literal, template, params)
+    return (best[1], best[2]) if best else None
+
+
+def rest_event(method: str, path: str, route: str, path_params: dict[str, str], stage: str,
+               headers: dict[str, str], body: str | None, api_id: str) -> dict[str, Any]:
+    """An API Gateway REST API proxy event (payload format 1.0), as the gateway sends it."""
+    path_only, _, query = path.partition("?")
+    multi_query: dict[str, list[str]] = {}
+    for pair in filter(None, query.split("&")):
+        name, _, value = pair.partition("=")
+        multi_query.setdefault(name, []).append(value)
+    now = time.time()
+    return {
+        "resource": route, "path": path_only, "httpMethod": method,
+        "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": path_params or None, "stageVariables": None,
+        "requestContext": {
+            "resourceId": "drill", "resourcePath": route, "httpMethod": method, "path": f"/{stage}{path_only}",
+            "stage": stage, "requestId": str(uuid.uuid4()), "extendedRequestId": str(uuid.uuid4()),
+            "accountId": ACCOUNT_ID, "apiId": api_id, "protocol": "HTTP/1.1",
+            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "requestTimeEpoch": int(now * 1000), "domainName": f"{api_id}.execute-api.{REGION}.amazonaws.com",
+            "identity": {"sourceIp": "203.0.113.7", "userAgent": "drill/1.0"},
+        },
+        "body": body, "isBase64Encoded": False,
+    }
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+class Api:
+    """The deployed API as API Gateway would call the API function: the route matched against
+    the paths the stack's API defines, the event built, the function run from the package."""
+
+    def __init__(self, stack: Stack, function_lid: str = "APIHandler") -> None:
+        self.stack = stack
+        self.function = stack.function(function_lid)
+        apigw = stack.ctx.client("apigateway")
+        (api_lid,) = stack.ctx.resources_of("AWS::ApiGateway::RestApi")
+        self.api_id = stack.physical_ids()[api_lid]
+        resources = apigw.get_resources(restApiId=self.api_id, limit=500)["items"]
+        self.routes = {r["path"]: set(r.get("resourceMethods", {})) for r in resources}
+        stages = apigw.get_stages(restApiId=self.api_id)["item"]
+        named = [s["stageName"] for s in stages if s["stageName"] != "Stage"]
+        self.stage = named[0] if named else "v1"
+
+    def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Reply:
+        matched = route_for(list(self.routes), path.partition("?")[0])
+        if matched is None or not ({method, "ANY"} & self.routes[matched[0]]):
+            raise DrillError(f"the deployed API has no route for {method} {path}")
+        all_headers = {"Host": f"{self.api_id}.execute-api.{REGION}.amazonaws.com", "Accept": "application/json",
+                       **({"Content-Type": "application/json"} if body is not None else {}), **(headers or {})}
+        event = rest_event(method, path, matched[0], matched[1], self.stage, all_headers,
+                           json.dumps(body) if body is not None else None, self.api_id)
+        answer = self.function.invoke(event)
+        text = answer.get("body") or ""
+        try:
+            parsed = json.loads(text) if text else None
+        except ValueError:
+            parsed = text
+        return Reply(int(answer["statusCode"]), parsed, dict(answer.get("headers") or {}))
+
+    def get(self, path: str, **kw: Any) -> Reply:
+        return self.call("GET", path, **kw)
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> Reply:
+        return self.call("POST", path, body, **kw)
+
+
+__doc__ = __doc__.format(adaptations=describe_adaptations())
