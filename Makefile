@@ -37,23 +37,20 @@ test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
-## make package STAGE=prod: the CloudFormation (SAM) template and zip in out/STAGE, checked by cfn-lint
-STAGE ?= prod
+## make package: the deployment package (zip) and its template in out/package, checked by cfn-lint;
+## the same package deploys any stage
 package: $(STAMP)
-	rm -rf out/$(STAGE)
-	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage $(STAGE) \
-		--merge-template infra/resources.json out/$(STAGE)
-	$(VENV)/bin/cfn-lint out/$(STAGE)/sam.json
+	$(PY) -m infra.build --out out/package
 
-## make deploy STAGE=prod BUCKET=... ALARM_TOPIC_ARN=... OPERATOR_KEY_SHA256=...: see docs/DEPLOY.md
+## make deploy STAGE=prod BUCKET=... ALARM_TOPIC_ARN=... OPERATOR_KEY_SHA256=... [DOMAIN_NAME=... CERTIFICATE_ARN=...]:
+## create or update the stack licensing-STAGE (docs/DEPLOY.md names every variable)
+STAGE ?= prod
+DEPLOY_VARIABLES := ALARM_TOPIC_ARN OPERATOR_KEY_SHA256 EXISTING_DATA LOG_RETENTION_DAYS DOMAIN_NAME \
+	CERTIFICATE_ARN HOSTED_ZONE_ID DEPLOYMENT_TYPE MANAGE_API_GATEWAY_ACCOUNT API_RATE_LIMIT API_BURST_LIMIT SWEEP_BATCH
 deploy: package
-	@test -n "$(BUCKET)" -a -n "$(ALARM_TOPIC_ARN)" -a -n "$(OPERATOR_KEY_SHA256)" || \
-		{ echo "set BUCKET, ALARM_TOPIC_ARN and OPERATOR_KEY_SHA256 (docs/DEPLOY.md)"; exit 2; }
-	aws cloudformation package --template-file out/$(STAGE)/sam.json --s3-bucket $(BUCKET) \
-		--output-template-file out/$(STAGE)/packaged.yaml
-	aws cloudformation deploy --template-file out/$(STAGE)/packaged.yaml --stack-name licensing-$(STAGE) \
-		--capabilities CAPABILITY_IAM --parameter-overrides Stage=$(STAGE) AlarmTopicArn=$(ALARM_TOPIC_ARN) \
-		OperatorKeySha256=$(OPERATOR_KEY_SHA256)
+	@test -n "$(BUCKET)" || { echo "set BUCKET (an S3 bucket for the code and the template): docs/DEPLOY.md"; exit 2; }
+	$(PY) -m infra.deploy --stage $(STAGE) --bucket $(BUCKET) \
+		$(foreach v,$(DEPLOY_VARIABLES),$(if $(filter-out undefined,$(origin $(v))),$(v)=$($(v))))
 
 ## make drill: the deploy drill of issue 12 alone (package, translate, create on moto, use, delete, create again)
 drill: $(STAMP)

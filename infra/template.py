@@ -43,9 +43,16 @@ from troposphere import (
     Sub,
     Tags,
     Template,
+    apigateway,
+    cloudwatch,
+    dynamodb,
     encode_to_dict,
+    iam,
+    logs,
+    route53,
+    secretsmanager,
+    sqs,
 )
-from troposphere import apigateway, cloudwatch, dynamodb, iam, logs, route53, secretsmanager, sqs
 
 from infra.permissions import statements
 
@@ -249,7 +256,8 @@ def _role(f: Function) -> iam.Role:
 
 def _log_group(logical_id: str, name: str) -> logs.LogGroup:
     # Deleted with the stack (a new stack makes its own); the retention bounds what is kept.
-    return logs.LogGroup(logical_id, DeletionPolicy="Delete", UpdateReplacePolicy="Delete", LogGroupName=Sub(f"/licensing/${{Stage}}/{name}"),
+    return logs.LogGroup(logical_id, DeletionPolicy="Delete", UpdateReplacePolicy="Delete",
+                         LogGroupName=Sub(f"/licensing/${{Stage}}/{name}"),
                          RetentionInDays=Ref("LogRetentionDays"), Tags=Tags(service="licensing", stage=Ref("Stage")))
 
 
@@ -548,7 +556,7 @@ def _adapt_api(resources: dict[str, Any]) -> None:
     # The API calls the live alias, so a deployment moves traffic by moving the alias. (SAM names
     # the alias <function>Alias<name>; it resolves no ``.Alias`` reference inside the definition.)
     alias = f"APIHandlerAlias{ALIAS}"
-    _replace_in_strings(api["DefinitionBody"], "${APIHandler.Arn}", "${%s}" % alias)
+    _replace_in_strings(api["DefinitionBody"], "${APIHandler.Arn}", "${" + alias + "}")
     resources["APIHandlerInvokePermission"]["Properties"]["FunctionName"] = {"Ref": alias}
 
 
