@@ -21,10 +21,10 @@ A failed step prints CloudFormation's reasons and what to do about each one it r
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import sys
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,15 +144,13 @@ def _change_set(clients: Clients, request: Request, url: str, parameters: dict[s
                 existing: set[str]) -> str | None:
     """Create a change set; its id, or None when it changes nothing."""
     cfn = clients.cloudformation
-    name = f"deploy-{hashlib.sha256((url + json.dumps(parameters, sort_keys=True)).encode()).hexdigest()[:16]}"
+    name = f"deploy-{uuid.uuid4().hex[:16]}"
     spec = []
     for key, value in parameters.items():
         if kind == "UPDATE" and key in existing and key not in request.parameters:
             spec.append({"ParameterKey": key, "UsePreviousValue": True})
         else:
             spec.append({"ParameterKey": key, "ParameterValue": value})
-    with contextlib.suppress(cfn.exceptions.ClientError):
-        cfn.delete_change_set(StackName=request.stack, ChangeSetName=name)
     created = cfn.create_change_set(StackName=request.stack, ChangeSetName=name, TemplateURL=url, Parameters=spec,
                                     Capabilities=CAPABILITIES, ChangeSetType=kind,
                                     Tags=[{"Key": "service", "Value": "licensing"},
@@ -201,13 +199,13 @@ def deploy_stack(clients: Clients, request: Request, sam: dict[str, Any], region
     translated template before it is uploaded (the deploy drill's stand-ins for what moto lacks)."""
     cfn = clients.cloudformation
     status = stack_status(cfn, request.stack)
-    if status is not None and status.endswith("_IN_PROGRESS"):
-        raise DeployError(f"{request.stack} is busy ({status}): wait for it to finish, then deploy again.")
     if status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "REVIEW_IN_PROGRESS"):
         say(f"{request.stack}: its first create did not complete ({status}); deleting what is left of it")
         cfn.delete_stack(StackName=request.stack)
         cfn.get_waiter("stack_delete_complete").wait(StackName=request.stack)
         status = None
+    if status is not None and status.endswith("_IN_PROGRESS"):
+        raise DeployError(f"{request.stack} is busy ({status}): wait for it to finish, then deploy again.")
     previous = {}
     if status is not None:
         (found,) = cfn.describe_stacks(StackName=request.stack)["Stacks"]
