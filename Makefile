@@ -23,6 +23,17 @@ UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --generate-hashes --python-versi
 lock: $(STAMP)
 	$(UV_COMPILE) requirements.in -o requirements.txt
 	$(UV_COMPILE) requirements-dev.in -o requirements-dev.txt
+	$(UV_COMPILE) requirements-checkov.in -o requirements-checkov.txt
+
+# checkov (infra/lint.py) in a venv of its own: its dependencies cannot share the dev pins.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat requirements-checkov.txt | sha256sum | cut -c1-12)
+$(CHECKOV_STAMP):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --require-hashes -r requirements-checkov.txt
+	rm -f $(CHECKOV_VENV)/.installed-*
+	touch $@
+.venv-checkov: $(CHECKOV_STAMP)
 
 ## make run: the whole service on this machine (moto DynamoDB, demo tenant, API on PORT or 8000)
 run: $(STAMP)
@@ -33,14 +44,15 @@ sweep: $(STAMP)
 	$(PY) -m local.sweep $(NAME) $(if $(AT),--at $(AT))
 
 ## make test: every test (unit, service, e2e, infra), then ruff
-test: $(STAMP)
+test: $(STAMP) $(CHECKOV_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
-## make package: the deployment package (zip) and its template in out/package, checked by cfn-lint;
-## the same package deploys any stage
-package: $(STAMP)
+## make package: the deployment package (zip) and its template in out/package, checked by cfn-lint and
+## checkov (infra/lint.py); the same package deploys any stage
+package: $(STAMP) $(CHECKOV_STAMP)
 	$(PY) -m infra.build --out out/package
+	$(PY) -m infra.lint out/package
 
 ## make deploy STAGE=prod BUCKET=... ALARM_TOPIC_ARN=... OPERATOR_KEY_SHA256=... [DOMAIN_NAME=... CERTIFICATE_ARN=...]:
 ## create or update the stack licensing-STAGE (docs/DEPLOY.md names every variable)
@@ -67,4 +79,4 @@ format: $(STAMP)
 	$(PY) -m ruff format .
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) out .pytest_cache .ruff_cache

@@ -53,11 +53,8 @@ def build(out: Path, commit: str | None = None) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "package")
-    parser.add_argument("--no-lint", action="store_true", help="skip cfn-lint")
     args = parser.parse_args()
     path = build(args.out)
-    if not args.no_lint:
-        subprocess.run([_tool("cfn-lint"), "--", str(path)], check=True)
     print(f"{path} ({path.stat().st_size:,} bytes) and {args.out / 'deployment.zip'}")
 
 

@@ -108,7 +108,7 @@ def package(out: Path) -> Path:
     env = {**os.environ, "AWS_DEFAULT_REGION": REGION}
     env.pop("AWS_ENDPOINT_URL", None)
     if (ROOT / "infra" / "build.py").exists():
-        command = [sys.executable, "-m", "infra.build", "--no-lint", "--out", str(out)]
+        command = [sys.executable, "-m", "infra.build", "--out", str(out)]
     else:
         chalice = Path(sys.executable).parent / "chalice"
         command = [str(chalice if chalice.exists() else ROOT / ".venv" / "bin" / "chalice"), "package",

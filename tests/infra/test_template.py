@@ -10,10 +10,8 @@ built once per session (``packaged``, tests/infra/conftest.py) and shared with t
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ import pytest
 from pynamodb.indexes import GlobalSecondaryIndex, LocalSecondaryIndex
 
 from chalicelib.store.models import ALL_MODELS
+from infra import lint
 from infra.permissions import GRANTS
 from infra.template import ACCESS_LOG_FORMAT, APP_TABLE, SECRET_NAME, gateway_responses, table_suffix
 
@@ -406,45 +405,28 @@ def test_an_unknown_path_gets_the_same_answer_deployed_and_on_the_local_stack(te
     assert int(deployed["StatusCode"]) == local["statusCode"] == 404
 
 
-# --- linters ---------------------------------------------------------------------------------
-
-# cfn-lint's informational and experimental rules this template does not follow, each with why.
-CFN_LINT_ACCEPTED = {
-    "I4010": "asks for Metadata.com.aws.cloudformation.Context on every resource: documentation for AI tools, "
-             "which this module's docstrings and docs/DEPLOY.md already give",
-}
-
-
-def _venv_tool(name: str) -> str:
-    candidate = Path(sys.executable).parent / name
-    return str(candidate if candidate.exists() else ROOT / ".venv" / "bin" / name)
-
-
-def _cfn_lint(path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
-    return subprocess.run([_venv_tool("cfn-lint"), *args, "--", str(path)], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=600, check=False)
+# --- linters (the accepted findings and their reasons are in infra/lint.py) -------------------
 
 
 def test_the_template_passes_cfn_lint_with_every_rule(packaged):
-    result = _cfn_lint(packaged / "sam.json", "-c", "I", "--include-experimental",
-                       "--ignore-checks", *CFN_LINT_ACCEPTED)
+    result = lint.cfn_lint(packaged / "sam.json", lint.CFN_LINT_ACCEPTED)
     # No errors, warnings or informational findings: exit code 0.
     assert result.returncode == 0, f"cfn-lint exit {result.returncode}:\n{result.stdout}\n{result.stderr}"
 
 
-def test_the_translated_template_passes_cfn_lint(packaged, tmp_path):
-    from infra.deploy import translate
+@pytest.fixture(scope="module")
+def translated(packaged, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("translated") / "cloudformation.json"
+    path.write_text(json.dumps(lint.translated(packaged / "sam.json")))
+    return path
 
-    sam = json.loads((packaged / "sam.json").read_text())
-    for resource in _resources(sam, "AWS::Serverless::Function").values():
-        resource["Properties"]["CodeUri"] = {"Bucket": "licensing-deploy", "Key": "licensing/code/x.zip"}
-    parameters = {"Stage": "prod", "DeploymentType": "Canary10Percent5Minutes"}
-    translated = translate(sam, parameters, "us-east-1")
-    path = tmp_path / "cfn.json"
-    path.write_text(json.dumps(translated))
-    # W2001: SAM reads DeploymentType while it translates, so the translated template no longer
-    # refers to it (CloudFormation's own transform does the same with the stack's value).
-    result = _cfn_lint(path, "--ignore-checks", "W2001")
+
+def test_the_translated_template_passes_cfn_lint(translated):
+    result = lint.cfn_lint(translated, {**lint.CFN_LINT_ACCEPTED, **lint.CFN_LINT_ACCEPTED_TRANSLATED})
     assert result.returncode == 0, f"cfn-lint exit {result.returncode}:\n{result.stdout}\n{result.stderr}"
-    assert len(json.dumps(translated)) > 51_200  # why the template goes through S3
+    assert len(translated.read_text()) > 51_200  # why the template goes through S3
+
+
+def test_checkov_finds_nothing_but_what_is_accepted_with_its_reason(packaged, translated):
+    assert lint.checkov([packaged / "sam.json", translated]) == []
+    assert all(len(reason) > 40 for reason in lint.CHECKOV_ACCEPTED.values())
