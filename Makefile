@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: run sweep test test-fast lint lock format bench package deploy drill clean
+.PHONY: run sweep test test-fast lint lock format bench package deploy replay restore drill clean
 
 # The stamp's name is a hash of the lock files, so editing them (make lock, a pull) rebuilds the
 # venv and merely touching them does not.
@@ -63,6 +63,16 @@ deploy: package
 	@test -n "$(BUCKET)" || { echo "set BUCKET (an S3 bucket for the code and the template): docs/DEPLOY.md"; exit 2; }
 	$(PY) -m infra.deploy --stage $(STAGE) --bucket $(BUCKET) \
 		$(foreach v,$(DEPLOY_VARIABLES),$(if $(filter-out undefined,$(origin $(v))),$(v)=$($(v))))
+
+## make replay STAGE=prod: run again the scheduled runs kept in the failures queues (docs/DEPLOY.md)
+replay: $(STAMP)
+	$(PY) -m infra.replay --stage $(STAGE)
+
+## make restore STAGE=prod INTO=prod2 AT=2026-11-30T09:00:00+00:00: a stage's data at one point in time
+## as a new stage (docs/DEPLOY.md, Restore)
+restore: $(STAMP)
+	@test -n "$(INTO)" -a -n "$(AT)" || { echo "set INTO (the new stage) and AT (the point in time)"; exit 2; }
+	$(PY) -m infra.restore --stage $(STAGE) --into $(INTO) --at $(AT)
 
 ## make drill: the deploy drill of issue 12 alone (package, translate, create on moto, use, delete, create again)
 drill: $(STAMP)
