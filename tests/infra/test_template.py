@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -430,3 +431,34 @@ def test_the_translated_template_passes_cfn_lint(translated):
 def test_checkov_finds_nothing_but_what_is_accepted_with_its_reason(packaged, translated):
     assert lint.checkov([packaged / "sam.json", translated]) == []
     assert all(len(reason) > 40 for reason in lint.CHECKOV_ACCEPTED.values())
+
+
+# --- the package -----------------------------------------------------------------------------
+
+
+def test_the_package_ships_bytecode_for_every_module_as_lambda_will_find_it(packaged):
+    import importlib.util
+    import zipfile
+
+    with zipfile.ZipFile(packaged / "deployment.zip") as zipped:
+        names = set(zipped.namelist())
+        sources = [n for n in names if n.endswith(".py")]
+        tag = sys.implementation.cache_tag
+        for source in sources:
+            folder, _, module = source.rpartition("/")
+            pyc = f"{folder + '/' if folder else ''}__pycache__/{module[:-3]}.{tag}.pyc"
+            assert pyc in names, f"{source} has no bytecode"
+        header = zipped.read(f"__pycache__/app.{tag}.pyc")[:16]
+    assert header[:4] == importlib.util.MAGIC_NUMBER
+    assert int.from_bytes(header[4:8], "little") == 0b01  # hash-based, not checked against the source
+    assert len(sources) > 500
+
+
+def test_the_same_code_makes_the_same_package(packaged, tmp_path):
+    from infra.build import precompiled
+
+    # Compiling the package's modules again gives the same bytes: an unchanged package is not
+    # uploaded again nor published as a new version.
+    again = tmp_path / "again.zip"
+    precompiled(packaged / "deployment.zip", again, runtime=f"python{sys.version_info.major}.{sys.version_info.minor}")
+    assert again.read_bytes() == (packaged / "deployment.zip").read_bytes()
