@@ -384,7 +384,7 @@ def gateway_responses() -> dict[str, dict[str, Any]]:
                 "ResponseTemplates": {"application/json": json.dumps(body)}}
 
     too_large = response(Code.VALIDATION_ERROR, "The request body is too large.", {"fields": {"body": "too large"}})
-    invalid = response(Code.VALIDATION_ERROR, "The request is not valid.", {"fields": {"request": "invalid"}})
+    invalid = response(Code.VALIDATION_ERROR, "The request is not valid.", {"fields": {"request": "refused by the API gateway"}})
     return {
         # Its answer to a path (or a method) it has no route for.
         "MISSING_AUTHENTICATION_TOKEN": response(Code.NOT_FOUND), "RESOURCE_NOT_FOUND": response(Code.NOT_FOUND),
