@@ -55,6 +55,9 @@ INLINE_TEMPLATE_LIMIT = 51_200
 OPERATOR_KEY = "lk_op.drill-operator-key-" + "0123456789abcdef" * 2
 OPERATOR_KEY_SHA256 = hashlib.sha256(OPERATOR_KEY.encode()).hexdigest()
 
+# The source of the service's EventBridge announcements (chalicelib/notifications.py).
+NOTIFICATION_SOURCE = "metered-licensing"
+
 # The managed policies SAM may name (Policies: [AWSLambdaBasicExecutionRole, ...]); offline,
 # the translator cannot list them from IAM.
 MANAGED_POLICIES = {
@@ -135,13 +138,16 @@ def moto_server() -> Iterator[str]:
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    try:
-        yield endpoint
-    finally:
-        server.stop()
+    with contextlib.ExitStack() as patches:
+        for adaptation in ADAPTATIONS:
+            if adaptation.server:
+                patches.enter_context(adaptation.server())
+        server.start()
+        host, port = server.get_host_and_port()
+        try:
+            yield f"http://{host}:{port}"
+        finally:
+            server.stop()
 
 
 def client(endpoint: str, service: str):
@@ -326,6 +332,7 @@ class Adaptation:
     created: Callable[[Context], None] | None = None  # after a successful create
     deleting: Callable[[Context], None] | None = None  # before DeleteStack
     deleted: Callable[[Context], None] | None = None  # after DeleteStack
+    server: Callable[[], contextlib.AbstractContextManager] | None = None  # while moto's server runs
 
 
 def _stand_in_all(type_: str, name: Callable[[dict[str, Any]], Any] | None = None) -> Callable[[Context], list]:
@@ -516,6 +523,27 @@ def _nothing(ctx: Context) -> list[str]:
     return []
 
 
+@contextlib.contextmanager
+def _schedule_rules_match_no_events() -> Iterator[None]:
+    """moto matches every PutEvents entry against a schedule rule (its empty pattern matches all)
+    and then fails with a 500 on its Lambda target. EventBridge never sends put events to a rule
+    that has only a schedule."""
+    from moto.events.models import Rule
+
+    original = Rule.send_to_targets
+
+    def send_to_targets(self, event, transform_input=True):
+        if self.scheduled_expression and not self.event_pattern._pattern:
+            return None
+        return original(self, event, transform_input)
+
+    Rule.send_to_targets = send_to_targets
+    try:
+        yield
+    finally:
+        Rule.send_to_targets = original
+
+
 def _run_from_package(ctx: Context) -> list[str]:
     return list(ctx.resources_of("AWS::Lambda::Function"))
 
@@ -566,6 +594,11 @@ ADAPTATIONS: list[Adaptation] = [
         "moto leaves a failed stack CREATE_IN_PROGRESS with what it created; CloudFormation rolls back "
         "(deleting all but DeletionPolicy Retain). DeleteStack right after the failure is that rollback",
         _nothing),
+    Adaptation(
+        "EventBridge schedule rules match no PutEvents entry (moto patched while its server runs)",
+        "moto matches every put event against a schedule rule's empty pattern and answers 500 on the Lambda "
+        "target, so every notification the functions publish would fail",
+        _nothing, server=_schedule_rules_match_no_events),
     Adaptation(
         "Parameters checked against AllowedPattern, AllowedValues, MinLength and MaxLength by the drill",
         "moto does not check them; CloudFormation refuses the create",
@@ -620,6 +653,7 @@ class Drill:
     package_dir: Path
     alarm_topic_arn: str = ""
     task_root: Path | None = None
+    notification_queue: str = ""
     sam: dict[str, Any] = field(default_factory=dict)
     _translated: dict[tuple, dict[str, Any]] = field(default_factory=dict)
 
@@ -631,7 +665,29 @@ class Drill:
         drill = cls(endpoint, package_dir, sam=upload_code(sam, package_dir, s3, ARTIFACT_BUCKET))
         drill.alarm_topic_arn = client(endpoint, "sns").create_topic(Name="licensing-alarms")["TopicArn"]
         drill.task_root = unzip_read_only(package_dir / "deployment.zip")
+        drill._listen(NOTIFICATION_SOURCE)
         return drill
+
+    def _listen(self, source: str) -> None:
+        """Everything the service announces on the default bus lands in a queue of the drill's."""
+        sqs, events = client(self.endpoint, "sqs"), client(self.endpoint, "events")
+        url = sqs.create_queue(QueueName="drill-notifications")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="drill-notifications", EventPattern=json.dumps({"source": [source]}))
+        events.put_targets(Rule="drill-notifications", Targets=[{"Id": "queue", "Arn": arn}])
+        self.notification_queue = url
+
+    def notifications(self) -> list[dict[str, Any]]:
+        """The service's announcements since the last call (EventBridge events)."""
+        sqs, found = client(self.endpoint, "sqs"), []
+        while True:
+            batch = sqs.receive_message(QueueUrl=self.notification_queue, MaxNumberOfMessages=10,
+                                        WaitTimeSeconds=0).get("Messages", [])
+            if not batch:
+                return found
+            for message in batch:
+                found.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self.notification_queue, ReceiptHandle=message["ReceiptHandle"])
 
     def parameters(self, **overrides: str) -> dict[str, str]:
         chosen = {"Stage": STAGE, "AlarmTopicArn": self.alarm_topic_arn, "OperatorKeySha256": OPERATOR_KEY_SHA256}
@@ -770,6 +826,8 @@ for line in sys.stdin:
         answer = {"result": result, "init_s": init_s}
     except Exception:
         answer = {"error": traceback.format_exc(), "init_s": init_s}
+    sys.stdout.flush()  # what the handler printed (metrics) is in the log before the answer
+    sys.stderr.flush()
     answers.write(json.dumps(answer, default=str) + "\n")
     answers.flush()
 """

@@ -8,7 +8,6 @@ one left the account, as an operator's drill would.
 
 from __future__ import annotations
 
-import json
 import zipfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,6 +38,8 @@ class World:
     device: dict[str, Any] = {}
     pending: dict[str, Any] = {}
     retained: dict[str, str] = {}  # logical id -> physical id of what the delete must keep
+    notifications: list[dict[str, Any]] = []
+    drill: d.Drill | None = None
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +61,7 @@ def drill(packaged):
 
 @pytest.fixture(scope="module")
 def world(drill) -> type[World]:
+    World.drill = drill
     return World
 
 
@@ -208,16 +210,27 @@ def _schedule(world, lid_of_handler: str, at: datetime) -> Any:
     return stack.function(lid).invoke(d.scheduled_event(_rfc3339(at)))
 
 
+def _announced(world, detail_type: str, key: str = "device_id") -> list[str]:
+    """The ``key`` of each announcement of ``detail_type`` since the last look."""
+    world.notifications += world.drill.notifications()
+    found = [n["detail"].get(key) for n in world.notifications if n["detail-type"] == detail_type]
+    world.notifications = [n for n in world.notifications if n["detail-type"] != detail_type]
+    return found
+
+
 def test_meter_usage_records_the_hour(world):
     _require(world, "device")
     hour = world.device["last_check_in"].replace(minute=0, second=0, microsecond=0)
 
     report = _schedule(world, "meter_usage", hour + timedelta(minutes=1))
+    again = _schedule(world, "meter_usage", hour + timedelta(minutes=2))
     usage = world.api.get(f"/v1/usage?month={hour:%Y-%m}", headers=world.tenant["admin"])
 
-    assert isinstance(report, dict), report
+    assert (report["due"], report["acted"]) == (2, 2), report  # the trial's type and the pool
+    assert (again["due"], again["acted"]) == (2, 0), again  # the first reading of an hour stands
     assert usage.status == 200, usage
-    assert json.dumps(usage.body).count("instance") >= 1, usage.body
+    peaks = {t["lic_type_id"]: t["peak_instances"] for t in usage.body["license_types"]}
+    assert peaks == {world.tenant["pool"]: 1, world.tenant["trial_type"]: 1}, usage.body
 
 
 def test_block_unconfirmed_blocks_the_device_that_never_confirmed(world):
@@ -225,10 +238,12 @@ def test_block_unconfirmed_blocks_the_device_that_never_confirmed(world):
     confirm_by = _parse(world.pending["confirm_by"])
 
     early = _schedule(world, "block_unconfirmed", confirm_by - timedelta(minutes=5))
-    assert _device(world, world.pending["device_id"])["status"] == "PENDING", early
+    assert early["acted"] == 0 and _device(world, world.pending["device_id"])["status"] == "PENDING", early
     late = _schedule(world, "block_unconfirmed", confirm_by + timedelta(minutes=5))
 
-    assert _device(world, world.pending["device_id"])["status"] == "BLOCKED", late
+    assert late["acted"] == 1, late
+    assert _device(world, world.pending["device_id"])["status"] == "BLOCKED"
+    assert _announced(world, "Device blocked") == [world.pending["device_id"]]
     assert _device(world, world.device["device_id"])["status"] == "ACTIVE"
 
 
@@ -238,16 +253,34 @@ def test_deactivate_silent_deactivates_the_silent_device(world):
 
     report = _schedule(world, "deactivate_silent", world.device["last_check_in"] + silent_for + timedelta(hours=1))
 
-    assert _device(world, world.device["device_id"])["status"] == "DEACTIVATED", report
+    assert report["acted"] == 1, report
+    assert _device(world, world.device["device_id"])["status"] == "DEACTIVATED"
+    assert _announced(world, "Device deactivated as silent") == [world.device["device_id"]]
+    assert world.api.get("/v1/license", headers=world.tenant["admin"]).body["in_use"] == 0
 
 
 def test_expire_trials_expires_the_trial(world):
     _require(world, "device")
     expires = _parse(world.api.get("/v1/license", headers=world.tenant["admin"]).body["trial_expires_at"])
 
+    before = _schedule(world, "expire_trials", expires - timedelta(hours=1))
+    assert world.api.get("/v1/license", headers=world.tenant["admin"]).body["state"] == "TRIAL", before
     report = _schedule(world, "expire_trials", expires + timedelta(hours=1))
 
-    assert world.api.get("/v1/license", headers=world.tenant["admin"]).body["state"] == "EXPIRED", report
+    assert report["acted"] == 1, report
+    assert world.api.get("/v1/license", headers=world.tenant["admin"]).body["state"] == "EXPIRED"
+    assert _announced(world, "Trial expired", "tenant_id") == [world.tenant["tenant_id"]]
+
+
+def test_each_schedule_published_its_metrics(world):
+    _require(world, "stack")
+    for handler in ("meter_usage", "block_unconfirmed", "deactivate_silent", "expire_trials"):
+        (lid,) = [lid for lid, r in world.stack.ctx.resources_of("AWS::Lambda::Function").items()
+                  if r["Properties"]["Handler"] == f"app.{handler}"]
+        log = world.stack.function(lid).log()
+        # Powertools' embedded metric format, on the function's stdout (CloudWatch Logs in AWS).
+        assert f'"{handler}.Acted"' in log, log[-2000:]
+        assert "notification not sent" not in log, log[-2000:]
 
 
 def test_the_package_was_not_written_to(world, drill):
