@@ -28,7 +28,6 @@ import hashlib
 import json
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import sys
@@ -144,10 +143,12 @@ def moto_server() -> Iterator[str]:
                 patches.enter_context(adaptation.server())
         server.start()
         host, port = server.get_host_and_port()
+        _ENDPOINT.append(f"http://{host}:{port}")
         try:
-            yield f"http://{host}:{port}"
+            yield _ENDPOINT[-1]
         finally:
             server.stop()
+            _ENDPOINT.pop()
 
 
 def client(endpoint: str, service: str):
@@ -264,263 +265,316 @@ def _check_parameter(name: str, spec: dict[str, Any], value: str) -> None:
 
 # --- 5. adaptations ----------------------------------------------------------------------------
 #
-# A stand-in: moto cannot create a resource of some type from a template. The resource is
-# replaced by an AWS::SSM::Parameter (the "carrier") holding its properties as
-# Fn::ToJsonString, keeping its Condition, DependsOn and DeletionPolicy: moto resolves every
-# intrinsic function in them, in dependency order, and deletes or keeps the carrier as
-# CloudFormation would the resource. Once the stack is created, the drill creates the real
-# resource with the service's API from the resolved properties; once the stack is deleted, it
-# deletes the real resources whose carriers were deleted.
+# Where moto's CloudFormation has no model for a type (or a broken one), the drill gives it one
+# (``DrillModel``): a CloudFormationModel registered with moto while the drill's server runs,
+# which creates and deletes the resource through moto's own API (the server is threaded, so a
+# model may call it while it serves CreateStack). So the resource is created in dependency
+# order, its Ref and Fn::GetAtt give what CloudFormation gives, moto's DeletionPolicy handling
+# applies to it, and a failure fails the create.
+
+_ENDPOINT: list[str] = []  # the running server's endpoint, for the models
 
 
-CARRIER_PREFIX = "/drill-stand-in"
+def _api(service: str):
+    return client(_ENDPOINT[-1], service)
 
 
-@dataclass
-class Context:
-    """What the adaptations share for one stack."""
+def _cfn_error(message: str) -> Exception:
+    from moto.cloudformation.exceptions import ValidationError
 
-    endpoint: str
-    stack_name: str
-    template: dict[str, Any]  # the translated template, as the adaptations leave it
-    original: dict[str, Any]  # the translated template, before any adaptation
-    touched: dict[str, list[str]] = field(default_factory=dict)  # adaptation -> logical ids
-    stand_ins: dict[str, tuple[str, str]] = field(default_factory=dict)  # lid -> (type, carrier name)
-    created: dict[str, str] = field(default_factory=dict)  # lid -> physical id of the real resource
+    return ValidationError(message=message)
 
-    def client(self, service: str):
-        return client(self.endpoint, service)
 
-    def resources_of(self, type_: str) -> dict[str, dict[str, Any]]:
-        return {lid: r for lid, r in self.template["Resources"].items() if r.get("Type") == type_}
-
-    def stand_in(self, lid: str, name: Any = None) -> None:
-        resource = self.template["Resources"][lid]
-        carrier: dict[str, Any] = {
-            "Type": "AWS::SSM::Parameter",
-            "Properties": {"Name": name or f"{CARRIER_PREFIX}/{self.stack_name}/{lid}", "Type": "String",
-                           "Value": {"Fn::ToJsonString": resource.get("Properties", {})}},
-        }
-        for key in ("Condition", "DependsOn", "DeletionPolicy", "UpdateReplacePolicy"):
-            if key in resource:
-                carrier[key] = resource[key]
-        self.stand_ins[lid] = (resource["Type"], "")
-        self.template["Resources"][lid] = carrier
-
-    def carried(self, type_: str) -> dict[str, dict[str, Any]]:
-        """The resolved properties of the stand-ins of ``type_`` the stack created."""
-        ssm = self.client("ssm")
-        found = {}
-        for lid, (kind, carrier) in self.stand_ins.items():
-            if kind == type_ and carrier:
-                found[lid] = json.loads(ssm.get_parameter(Name=carrier)["Parameter"]["Value"])
-        return found
-
-    def real_id(self, value: Any) -> Any:
-        """A Ref to a stand-in resolved by moto is its carrier's name: the real resource's id."""
-        for lid, (_, carrier) in self.stand_ins.items():
-            if value == carrier and lid in self.created:
-                return self.created[lid]
-        return value
+def _camel(value: Any) -> Any:
+    """CloudFormation's property spelling (PascalCase) as the service API's (camelCase)."""
+    if isinstance(value, dict):
+        return {k[:1].lower() + k[1:]: _camel(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
-class Adaptation:
-    what: str
-    why: str
-    template: Callable[[Context], list[str]]  # adapts ctx.template; returns the logical ids touched
-    created: Callable[[Context], None] | None = None  # after a successful create
-    deleting: Callable[[Context], None] | None = None  # before DeleteStack
-    deleted: Callable[[Context], None] | None = None  # after DeleteStack
-    server: Callable[[], contextlib.AbstractContextManager] | None = None  # while moto's server runs
+class DrillModel:
+    """How the drill creates and deletes one resource type on moto, through its API.
+
+    ``create(name, properties) -> (physical id, attributes)``: ``name`` is the template's name
+    property (``name_property``) or one CloudFormation would generate. ``attributes`` answer
+    Fn::GetAtt."""
+
+    type: str
+    name_property: str
+    create: Callable[[str, dict[str, Any]], tuple[str, dict[str, Any]]]
+    delete: Callable[[str, dict[str, Any]], None]
 
 
-def _stand_in_all(type_: str, name: Callable[[dict[str, Any]], Any] | None = None) -> Callable[[Context], list]:
-    def adapt(ctx: Context) -> list[str]:
-        touched = list(ctx.resources_of(type_))
-        for lid in touched:
-            props = ctx.template["Resources"][lid].get("Properties", {})
-            ctx.stand_in(lid, name(props) if name else None)
-        return touched
-
-    return adapt
+def _create_alarm(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    cloudwatch = _api("cloudwatch")
+    cloudwatch.put_metric_alarm(**{**props, "AlarmName": name})  # botocore refuses unknown properties
+    (alarm,) = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    return name, {"Arn": alarm["AlarmArn"]}
 
 
-# Alarms
+def _create_secret(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    sm = _api("secretsmanager")
+    if "GenerateSecretString" in props:
+        value = sm.get_random_password(ExcludePunctuation=True)["RandomPassword"]
+    else:
+        value = props.get("SecretString", "")
+    args = {"Name": name, "SecretString": value, "Description": props.get("Description", ""),
+            "Tags": props.get("Tags", [])}
+    if props.get("KmsKeyId"):
+        args["KmsKeyId"] = props["KmsKeyId"]
+    try:
+        arn = sm.create_secret(**args)["ARN"]
+    except sm.exceptions.ResourceExistsException as e:
+        raise _cfn_error(f"Resource of type 'AWS::SecretsManager::Secret' with identifier '{name}' already "
+                         "exists.") from e
+    return arn, {"Id": arn}
 
 
-def _create_alarms(ctx: Context) -> None:
-    cloudwatch = ctx.client("cloudwatch")
-    for lid, props in ctx.carried("AWS::CloudWatch::Alarm").items():
-        props.setdefault("AlarmName", f"{ctx.stack_name}-{lid}-{secrets.token_hex(6).upper()}")
-        cloudwatch.put_metric_alarm(**props)  # botocore refuses a property the API does not know
-        ctx.created[lid] = props["AlarmName"]
+def _import_body(api_id: str, body: dict[str, Any]) -> None:
+    """Each Swagger path and method of ``body`` as a resource, method and integration of the API."""
+    apigw = _api("apigateway")
+    by_path = {r["path"]: r["id"] for r in apigw.get_resources(restApiId=api_id, limit=500)["items"]}
+    for path in sorted(body.get("paths", {})):
+        parts = path.strip("/").split("/")
+        for depth in range(1, len(parts) + 1):
+            sub = "/" + "/".join(parts[:depth])
+            if sub not in by_path:
+                parent = by_path["/" + "/".join(parts[: depth - 1])] if depth > 1 else by_path["/"]
+                by_path[sub] = apigw.create_resource(restApiId=api_id, parentId=parent,
+                                                     pathPart=parts[depth - 1])["id"]
+        for method, spec in body["paths"][path].items():
+            if method.startswith("x-") and method != "x-amazon-apigateway-any-method":
+                continue
+            verb = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
+            apigw.put_method(restApiId=api_id, resourceId=by_path[path], httpMethod=verb, authorizationType="NONE")
+            integration = spec.get("x-amazon-apigateway-integration")
+            if integration:
+                apigw.put_integration(restApiId=api_id, resourceId=by_path[path], httpMethod=verb,
+                                      type=integration["type"].upper(), uri=integration["uri"],
+                                      integrationHttpMethod=integration.get("httpMethod", "POST"))
 
 
-def _delete_alarms(ctx: Context) -> None:
-    names = [ctx.created.pop(lid) for lid, (kind, _) in ctx.stand_ins.items()
-             if kind == "AWS::CloudWatch::Alarm" and lid in ctx.created]
-    if names:
-        ctx.client("cloudwatch").delete_alarms(AlarmNames=names)
+def _create_rest_api(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    apigw = _api("apigateway")
+    body = props.get("Body") or {}
+    args: dict[str, Any] = {"name": props.get("Name") or body.get("info", {}).get("title") or name,
+                            "description": props.get("Description", "")}
+    if props.get("EndpointConfiguration"):
+        args["endpointConfiguration"] = _camel(props["EndpointConfiguration"])
+    api_id = apigw.create_rest_api(**args)["id"]
+    _import_body(api_id, body)
+    root = next(r["id"] for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
+    return api_id, {"RootResourceId": root}
 
 
-# Secrets
+STAGE_METHOD_SETTINGS = {"ThrottlingRateLimit": "throttling/rateLimit", "ThrottlingBurstLimit": "throttling/burstLimit",
+                         "LoggingLevel": "logging/loglevel", "MetricsEnabled": "metrics/enabled",
+                         "DataTraceEnabled": "logging/dataTrace"}
 
 
-def _create_secrets(ctx: Context) -> None:
-    sm = ctx.client("secretsmanager")
-    for lid, props in ctx.carried("AWS::SecretsManager::Secret").items():
-        if "GenerateSecretString" in props:
-            value = sm.get_random_password(ExcludePunctuation=True)["RandomPassword"]
-        else:
-            value = props["SecretString"]
-        args = {"Name": props["Name"], "SecretString": value, "Description": props.get("Description", ""),
-                "Tags": props.get("Tags", [])}
-        if props.get("KmsKeyId"):
-            args["KmsKeyId"] = props["KmsKeyId"]
-        ctx.created[lid] = sm.create_secret(**args)["ARN"]
+def _create_stage(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    apigw = _api("apigateway")
+    api_id, stage = props["RestApiId"], props["StageName"]
+    apigw.create_stage(restApiId=api_id, stageName=stage, deploymentId=props["DeploymentId"],
+                       description=props.get("Description", ""), variables=props.get("Variables", {}),
+                       tracingEnabled=bool(props.get("TracingEnabled", False)))
+    patches = []
+    for setting in props.get("MethodSettings", []):
+        resource_path = setting.get("ResourcePath", "/*")
+        scope = "/{}/{}".format("*" if resource_path == "/*" else resource_path.replace("/", "~1"),
+                                setting.get("HttpMethod", "*"))
+        for key, path in STAGE_METHOD_SETTINGS.items():
+            if key in setting:
+                value = setting[key]
+                patches.append({"op": "replace", "path": f"{scope}/{path}",
+                                "value": str(value).lower() if isinstance(value, bool) else str(value)})
+    for key, value in (props.get("AccessLogSetting") or {}).items():
+        patches.append({"op": "replace", "path": f"/accessLogSettings/{key[:1].lower() + key[1:]}", "value": value})
+    if patches:
+        apigw.update_stage(restApiId=api_id, stageName=stage, patchOperations=patches)
+    return stage, {}
 
 
-def _delete_unretained_secrets(ctx: Context) -> None:
-    ssm, sm = ctx.client("ssm"), ctx.client("secretsmanager")
-    for lid, (kind, carrier) in ctx.stand_ins.items():
-        if kind != "AWS::SecretsManager::Secret" or lid not in ctx.created:
-            continue
+def _create_deployment(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    args = {"restApiId": props["RestApiId"], "description": props.get("Description", "")}
+    if props.get("StageName"):
+        args["stageName"] = props["StageName"]
+    return _api("apigateway").create_deployment(**args)["id"], {}
+
+
+def _create_version(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    version = _api("lambda").publish_version(FunctionName=props["FunctionName"],
+                                             Description=props.get("Description", ""))
+    return version["FunctionArn"], {"Version": version["Version"]}
+
+
+def _create_alias(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    args = {"FunctionName": props["FunctionName"], "Name": props["Name"], "FunctionVersion": props["FunctionVersion"],
+            "Description": props.get("Description", "")}
+    if props.get("RoutingConfig"):
+        args["RoutingConfig"] = props["RoutingConfig"]
+    arn = _api("lambda").create_alias(**args)["AliasArn"]
+    return arn, {"AliasArn": arn}
+
+
+def _create_invoke_config(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    args = {k: props[k] for k in ("FunctionName", "Qualifier", "MaximumRetryAttempts", "MaximumEventAgeInSeconds",
+                                  "DestinationConfig") if k in props}
+    _api("lambda").put_function_event_invoke_config(**args)
+    return f"{props['FunctionName']}:{props.get('Qualifier', '$LATEST')}", {}
+
+
+def _delete_invoke_config(physical: str, props: dict[str, Any]) -> None:
+    _api("lambda").delete_function_event_invoke_config(FunctionName=props["FunctionName"],
+                                                       Qualifier=props.get("Qualifier", "$LATEST"))
+
+
+def _create_domain(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    args = {"domainName": name}
+    for key in ("RegionalCertificateArn", "CertificateArn", "SecurityPolicy", "EndpointConfiguration"):
+        if key in props:
+            args[key[:1].lower() + key[1:]] = _camel(props[key])
+    domain = _api("apigateway").create_domain_name(**args)
+    return name, {"RegionalDomainName": domain.get("regionalDomainName", f"d-drill.execute-api.{REGION}.amazonaws.com"),
+                  "RegionalHostedZoneId": domain.get("regionalHostedZoneId", "Z1UJRXOUMOOFQ8"),
+                  "DistributionDomainName": domain.get("distributionDomainName", ""),
+                  "DistributionHostedZoneId": domain.get("distributionHostedZoneId", "")}
+
+
+def _create_mapping(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    args = {"domainName": props["DomainName"], "restApiId": props["RestApiId"]}
+    if props.get("BasePath"):
+        args["basePath"] = props["BasePath"]
+    if props.get("Stage"):
+        args["stage"] = props["Stage"]
+    _api("apigateway").create_base_path_mapping(**args)
+    return f"{props['DomainName']}/{props.get('BasePath', '(none)')}", {}
+
+
+def _create_codedeploy_app(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    _api("codedeploy").create_application(applicationName=name, computePlatform=props.get("ComputePlatform", "Lambda"))
+    return name, {}
+
+
+def _create_deployment_group(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    args = {"applicationName": props["ApplicationName"], "deploymentGroupName": name,
+            "serviceRoleArn": props["ServiceRoleArn"]}
+    for key in ("DeploymentConfigName", "AlarmConfiguration", "AutoRollbackConfiguration", "DeploymentStyle"):
+        if key in props:
+            args[key[:1].lower() + key[1:]] = _camel(props[key])
+    _api("codedeploy").create_deployment_group(**args)
+    return name, {}
+
+
+DRILL_MODELS = [
+    DrillModel("AWS::CloudWatch::Alarm", "AlarmName", _create_alarm,
+               lambda pid, props: _api("cloudwatch").delete_alarms(AlarmNames=[pid])),
+    DrillModel("AWS::SecretsManager::Secret", "Name", _create_secret,
+               lambda pid, props: _api("secretsmanager").delete_secret(SecretId=pid, ForceDeleteWithoutRecovery=True)),
+    DrillModel("AWS::ApiGateway::RestApi", "Name", _create_rest_api,
+               lambda pid, props: _api("apigateway").delete_rest_api(restApiId=pid)),
+    DrillModel("AWS::ApiGateway::Deployment", "", _create_deployment,
+               lambda pid, props: _api("apigateway").delete_deployment(restApiId=props["RestApiId"], deploymentId=pid)),
+    DrillModel("AWS::ApiGateway::Stage", "", _create_stage,
+               lambda pid, props: _api("apigateway").delete_stage(restApiId=props["RestApiId"], stageName=pid)),
+    DrillModel("AWS::Lambda::Version", "", _create_version, lambda pid, props: None),
+    DrillModel("AWS::Lambda::Alias", "", _create_alias,
+               lambda pid, props: _api("lambda").delete_alias(FunctionName=props["FunctionName"], Name=props["Name"])),
+    DrillModel("AWS::Lambda::EventInvokeConfig", "", _create_invoke_config, _delete_invoke_config),
+    DrillModel("AWS::ApiGateway::DomainName", "DomainName", _create_domain,
+               lambda pid, props: _api("apigateway").delete_domain_name(domainName=pid)),
+    DrillModel("AWS::ApiGateway::BasePathMapping", "", _create_mapping,
+               lambda pid, props: _api("apigateway").delete_base_path_mapping(
+                   domainName=props["DomainName"], basePath=props.get("BasePath") or "(none)")),
+    DrillModel("AWS::CodeDeploy::Application", "ApplicationName", _create_codedeploy_app,
+               lambda pid, props: _api("codedeploy").delete_application(applicationName=pid)),
+    DrillModel("AWS::CodeDeploy::DeploymentGroup", "DeploymentGroupName", _create_deployment_group,
+               lambda pid, props: _api("codedeploy").delete_deployment_group(
+                   applicationName=props["ApplicationName"], deploymentGroupName=pid)),
+]
+
+
+def _delete_gone_or_not(model: DrillModel, physical_id: str, properties: dict[str, Any]) -> None:
+    """Delete, done if the resource is gone already: moto deletes a stack's resources in no
+    dependency order, so a stage may go after its API."""
+    from botocore.exceptions import ClientError
+
+    try:
+        model.delete(physical_id, properties)
+    except ClientError as e:
+        code = e.response.get("Error", {}).get("Code", "")
+        if "NotFound" not in code and "DoesNotExist" not in code:
+            raise
+
+
+def _moto_class(model: DrillModel) -> type:
+    """A class with what moto's CloudFormation asks of a model (not a CloudFormationModel
+    subclass: moto would keep it registered for good)."""
+
+    def __init__(self, physical_id: str, attributes: dict[str, Any], properties: dict[str, Any]) -> None:
+        self._physical_id, self._attributes, self._properties = physical_id, attributes, properties
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        from moto.core.exceptions import ServiceException, _RESTError
+
+        properties = cloudformation_json.get("Properties", {})
         try:
-            ssm.get_parameter(Name=carrier)
-        except ssm.exceptions.ParameterNotFound:  # the stack deleted it: delete the secret too
-            sm.delete_secret(SecretId=ctx.created.pop(lid), ForceDeleteWithoutRecovery=True)
+            physical_id, attributes = model.create(resource_name, properties)
+        except (ServiceException, _RESTError):  # moto's own answer (an existing table, say)
+            raise
+        except Exception as e:  # the service refused: the create fails, as CloudFormation's would
+            raise _cfn_error(f"{model.type} {resource_name}: {e}") from e
+        return cls(physical_id, attributes, properties)
+
+    def get_cfn_attribute(self, attribute: str) -> Any:
+        if attribute not in self._attributes:
+            raise _cfn_error(f"the drill's {model.type} has no attribute {attribute}: add it in tests/infra/drill.py")
+        return self._attributes[attribute]
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        _delete_gone_or_not(model, self._physical_id, self._properties)
+
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        _delete_gone_or_not(model, resource_name, cloudformation_json.get("Properties", {}))
+
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json, account_id,
+                                        region_name):
+        original_resource.delete(account_id, region_name)
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    return type(f"Drill{model.type.replace('::', '')}", (), {
+        "__init__": __init__,
+        "cloudformation_type": staticmethod(lambda: model.type),
+        "cloudformation_name_type": staticmethod(lambda: model.name_property),
+        "has_cfn_attr": classmethod(lambda cls, attribute: True),
+        "create_from_cloudformation_json": classmethod(create_from_cloudformation_json),
+        "update_from_cloudformation_json": classmethod(update_from_cloudformation_json),
+        "delete_from_cloudformation_json": classmethod(delete_from_cloudformation_json),
+        "get_cfn_attribute": get_cfn_attribute,
+        "delete": delete,
+        "is_created": lambda self: True,
+        "physical_resource_id": property(lambda self: self._physical_id),
+    })
 
 
-# The REST API
+@contextlib.contextmanager
+def _drill_models() -> Iterator[None]:
+    """moto's CloudFormation, while the drill's server runs, creates the DRILL_MODELS types with
+    the drill's models (which replace moto's own for the same type)."""
+    from moto.cloudformation import parsing
 
-
-def _name_apis(ctx: Context) -> list[str]:
-    touched = []
-    for lid, resource in ctx.resources_of("AWS::ApiGateway::RestApi").items():
-        props = resource.setdefault("Properties", {})
-        if "Name" not in props:
-            props["Name"] = props.get("Body", {}).get("info", {}).get("title") or lid
-            touched.append(lid)
-    return touched
-
-
-API_BODY_SUFFIX = "DrillBody"
-
-
-def _carry_api_bodies(ctx: Context) -> list[str]:
-    touched = []
-    for lid, resource in list(ctx.resources_of("AWS::ApiGateway::RestApi").items()):
-        body = resource["Properties"].pop("Body", None)
-        if body is None:
-            continue
-        carrier_lid = lid + API_BODY_SUFFIX
-        ctx.template["Resources"][carrier_lid] = {"Type": "Body of " + lid, "Properties": body}
-        ctx.stand_in(carrier_lid)
-        touched.append(lid)
-    return touched
-
-
-def _import_api_bodies(ctx: Context) -> None:
-    """Each swagger path and method of the Body as a resource, method and integration of the API."""
-    apigw, ssm = ctx.client("apigateway"), ctx.client("ssm")
-    physical = _physical_ids(ctx)
-    for carrier_lid, (kind, carrier) in ctx.stand_ins.items():
-        if not kind.startswith("Body of ") or not carrier:
-            continue
-        api_id = physical[kind.removeprefix("Body of ")]
-        body = json.loads(ssm.get_parameter(Name=carrier)["Parameter"]["Value"])
-        by_path = {r["path"]: r["id"] for r in apigw.get_resources(restApiId=api_id, limit=500)["items"]}
-        for path in sorted(body.get("paths", {})):
-            parts = path.strip("/").split("/")
-            for depth in range(1, len(parts) + 1):
-                sub = "/" + "/".join(parts[:depth])
-                if sub not in by_path:
-                    parent = by_path["/" + "/".join(parts[: depth - 1])] if depth > 1 else by_path["/"]
-                    by_path[sub] = apigw.create_resource(restApiId=api_id, parentId=parent,
-                                                         pathPart=parts[depth - 1])["id"]
-            for method, spec in body["paths"][path].items():
-                if method.startswith("x-"):
-                    continue
-                verb = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
-                apigw.put_method(restApiId=api_id, resourceId=by_path[path], httpMethod=verb,
-                                 authorizationType="NONE")
-                integration = spec.get("x-amazon-apigateway-integration")
-                if integration:
-                    apigw.put_integration(restApiId=api_id, resourceId=by_path[path], httpMethod=verb,
-                                          type=integration["type"].upper(), uri=integration["uri"],
-                                          integrationHttpMethod=integration.get("httpMethod", "POST"))
-        ctx.created[carrier_lid] = api_id
-
-
-def _create_deployments(ctx: Context) -> None:
-    apigw = ctx.client("apigateway")
-    for lid, props in ctx.carried("AWS::ApiGateway::Deployment").items():
-        args = {"restApiId": props["RestApiId"], "description": props.get("Description", "")}
-        if props.get("StageName"):
-            args["stageName"] = props["StageName"]
-        ctx.created[lid] = apigw.create_deployment(**args)["id"]
-
-
-def _create_stages(ctx: Context) -> None:
-    apigw = ctx.client("apigateway")
-    for lid, props in ctx.carried("AWS::ApiGateway::Stage").items():
-        args = {"restApiId": props["RestApiId"], "stageName": props["StageName"],
-                "deploymentId": ctx.real_id(props["DeploymentId"]),
-                "description": props.get("Description", ""), "variables": props.get("Variables", {}),
-                "tracingEnabled": bool(props.get("TracingEnabled", False))}
-        apigw.create_stage(**args)
-        ctx.created[lid] = props["StageName"]
-
-
-# DynamoDB
-
-
-def _apply_table_settings(ctx: Context) -> None:
-    ddb = ctx.client("dynamodb")
-    physical = _physical_ids(ctx)
-    for lid, resource in ctx.resources_of("AWS::DynamoDB::Table").items():
-        if lid not in physical:
-            continue
-        props = resource.get("Properties", {})
-        ttl = props.get("TimeToLiveSpecification")
-        if ttl:
-            ddb.update_time_to_live(TableName=physical[lid], TimeToLiveSpecification=ttl)
-        pitr = props.get("PointInTimeRecoverySpecification")
-        if pitr:
-            ddb.update_continuous_backups(TableName=physical[lid],
-                                          PointInTimeRecoverySpecification=_resolved_bools(pitr))
-
-
-def _tables_with_settings(ctx: Context) -> list[str]:
-    return [lid for lid, r in ctx.resources_of("AWS::DynamoDB::Table").items()
-            if {"TimeToLiveSpecification", "PointInTimeRecoverySpecification"} & set(r.get("Properties", {}))]
-
-
-def _resolved_bools(spec: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v if isinstance(v, bool) else str(v).lower() == "true") for k, v in spec.items()}
-
-
-# Deletion policies
-
-
-def _retain_except_on_create(ctx: Context) -> list[str]:
-    return [lid for lid, r in ctx.template["Resources"].items() if r.get("DeletionPolicy") == "RetainExceptOnCreate"]
-
-
-def _keep_retain_except_on_create(ctx: Context) -> None:
-    """Before deleting a stack that was created: RetainExceptOnCreate is Retain from then on."""
-    from moto.cloudformation.models import cloudformation_backends
-
-    backend = cloudformation_backends[_moto_account()][REGION]
-    (stack,) = [s for s in backend.stacks.values() if s.name == ctx.stack_name]
-    for resource in stack.resource_map._resource_json_map.values():
-        if resource.get("DeletionPolicy") == "RetainExceptOnCreate":
-            resource["DeletionPolicy"] = "Retain"
-
-
-def _nothing(ctx: Context) -> list[str]:
-    return []
+    classes = {model.type: _moto_class(model) for model in DRILL_MODELS}
+    names = {model.type: model.name_property for model in DRILL_MODELS}
+    model_map, name_type_map = parsing.get_model_map, parsing.get_name_type_map
+    parsing.get_model_map = lambda: {**model_map(), **classes}
+    parsing.get_name_type_map = lambda: {**name_type_map(), **names}
+    try:
+        yield
+    finally:
+        parsing.get_model_map, parsing.get_name_type_map = model_map, name_type_map
 
 
 @contextlib.contextmanager
@@ -544,40 +598,94 @@ def _schedule_rules_match_no_events() -> Iterator[None]:
         Rule.send_to_targets = original
 
 
-def _run_from_package(ctx: Context) -> list[str]:
-    return list(ctx.resources_of("AWS::Lambda::Function"))
+@dataclass
+class Context:
+    """One stack as the adaptations see it."""
 
+    endpoint: str
+    stack_name: str
+    template: dict[str, Any]  # the translated template, as the adaptations leave it
+    original: dict[str, Any]  # the translated template, before any adaptation
+    touched: dict[str, list[str]] = field(default_factory=dict)  # adaptation -> logical ids
+
+    def client(self, service: str):
+        return client(self.endpoint, service)
+
+    def resources_of(self, type_: str) -> dict[str, dict[str, Any]]:
+        return {lid: r for lid, r in self.template["Resources"].items() if r.get("Type") == type_}
+
+
+@dataclass(frozen=True)
+class Adaptation:
+    what: str
+    why: str
+    template: Callable[[Context], list[str]]  # adapts ctx.template; returns the logical ids it concerns
+    created: Callable[[Context], None] | None = None  # after a successful create
+    deleting: Callable[[Context], None] | None = None  # before DeleteStack
+    server: Callable[[], contextlib.AbstractContextManager] | None = None  # while moto's server runs
+
+
+def _of_type(*types: str) -> Callable[[Context], list[str]]:
+    return lambda ctx: [lid for t in types for lid in ctx.resources_of(t)]
+
+
+def _apply_table_settings(ctx: Context) -> None:
+    ddb = ctx.client("dynamodb")
+    physical = _physical_ids(ctx)
+    for lid, resource in ctx.resources_of("AWS::DynamoDB::Table").items():
+        if lid not in physical:
+            continue
+        props = resource.get("Properties", {})
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl:
+            ddb.update_time_to_live(TableName=physical[lid], TimeToLiveSpecification=_resolved_bools(ttl))
+        pitr = props.get("PointInTimeRecoverySpecification")
+        if pitr:
+            ddb.update_continuous_backups(TableName=physical[lid],
+                                          PointInTimeRecoverySpecification=_resolved_bools(pitr))
+
+
+def _tables_with_settings(ctx: Context) -> list[str]:
+    return [lid for lid, r in ctx.resources_of("AWS::DynamoDB::Table").items()
+            if {"TimeToLiveSpecification", "PointInTimeRecoverySpecification"} & set(r.get("Properties", {}))]
+
+
+def _resolved_bools(spec: dict[str, Any]) -> dict[str, Any]:
+    return {k: (str(v).lower() == "true" if k.endswith("Enabled") and not isinstance(v, bool) else v)
+            for k, v in spec.items()}
+
+
+def _retain_except_on_create(ctx: Context) -> list[str]:
+    return [lid for lid, r in ctx.template["Resources"].items() if r.get("DeletionPolicy") == "RetainExceptOnCreate"]
+
+
+def _keep_retain_except_on_create(ctx: Context) -> None:
+    """Before deleting a stack that was created: RetainExceptOnCreate is Retain from then on."""
+    from moto.cloudformation.models import cloudformation_backends
+
+    backend = cloudformation_backends[_moto_account()][REGION]
+    (stack,) = [s for s in backend.stacks.values() if s.name == ctx.stack_name]
+    for resource in stack.resource_map._resource_json_map.values():
+        if resource.get("DeletionPolicy") == "RetainExceptOnCreate":
+            resource["DeletionPolicy"] = "Retain"
+
+
+def _nothing(ctx: Context) -> list[str]:
+    return []
+
+
+_MODEL_TYPES = [m.type for m in DRILL_MODELS]
 
 ADAPTATIONS: list[Adaptation] = [
     Adaptation(
-        "AWS::CloudWatch::Alarm: stand-in; created with PutMetricAlarm after the stack, deleted with it",
-        "moto's CloudFormation has no model for alarms (it warns and skips them)",
-        _stand_in_all("AWS::CloudWatch::Alarm"), created=_create_alarms, deleted=_delete_alarms),
-    Adaptation(
-        "AWS::SecretsManager::Secret: stand-in named as the secret; created with CreateSecret after the "
-        "stack; deleted after the stack unless its DeletionPolicy kept it; Ref gives the name, not the ARN",
-        "moto's CloudFormation has no model for secrets. The carrier bears the secret's name so a second "
-        "stack creating the same secret fails as CloudFormation would (the name exists)",
-        _stand_in_all("AWS::SecretsManager::Secret", name=lambda props: props.get("Name")),
-        created=_create_secrets, deleted=_delete_unretained_secrets),
-    Adaptation(
-        "AWS::ApiGateway::RestApi: Name set to the Body's info.title",
-        "moto requires Name; API Gateway takes the title of the imported Body",
-        _name_apis),
-    Adaptation(
-        "AWS::ApiGateway::RestApi: Body carried, then every path and method created with CreateResource, "
-        "PutMethod and PutIntegration",
-        "moto's CloudFormation ignores Body, and moto imports only OpenAPI 3 (PutRestApi) while Chalice "
-        "writes Swagger 2.0. Gateway responses and method settings in the Body are not applied",
-        _carry_api_bodies, created=_import_api_bodies),
-    Adaptation(
-        "AWS::ApiGateway::Deployment: stand-in; created with CreateDeployment once the methods exist",
-        "moto refuses a deployment of an API with no methods, and the Body is not imported at create time",
-        _stand_in_all("AWS::ApiGateway::Deployment"), created=_create_deployments),
-    Adaptation(
-        "AWS::ApiGateway::Stage: stand-in; created with CreateStage (MethodSettings, AccessLogSetting not applied)",
-        "moto's CloudFormation has no model for stages",
-        _stand_in_all("AWS::ApiGateway::Stage"), created=_create_stages),
+        f"moto's CloudFormation given a model (DRILL_MODELS) for {', '.join(_MODEL_TYPES)}: each created and "
+        "deleted through moto's own API, in the stack's order, with CloudFormation's Ref and Fn::GetAtt",
+        "moto has no model for alarms, secrets, stages, aliases, event invoke configs, custom domains, base "
+        "path mappings or CodeDeploy; its Version and Deployment models answer no Ref; its RestApi model "
+        "requires Name and ignores Body (so the Deployment fails: no methods). The RestApi model creates "
+        "every Swagger path and method of the Body (moto imports only OpenAPI 3); the Body's gateway "
+        "responses are not applied",
+        _of_type(*_MODEL_TYPES), server=_drill_models),
     Adaptation(
         "AWS::DynamoDB::Table: TimeToLiveSpecification and PointInTimeRecoverySpecification applied with "
         "UpdateTimeToLive and UpdateContinuousBackups after the stack",
@@ -608,7 +716,7 @@ ADAPTATIONS: list[Adaptation] = [
         "GetFunctionConfiguration reports plus RUNTIME_ADDITIONS, not invoked",
         "moto invokes functions in Docker; the drill runs the same handler and code without it. IAM policies "
         "are not enforced by moto (tests/service/test_least_privilege.py checks them)",
-        _run_from_package),
+        _of_type("AWS::Lambda::Function")),
 ]
 
 
@@ -726,8 +834,6 @@ class Drill:
         status = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]["StackStatus"]
         if status != "CREATE_COMPLETE":
             raise DrillError(f"{stack_name}: {status}")
-        physical = _physical_ids(ctx)
-        ctx.stand_ins = {lid: (kind, physical.get(lid, "")) for lid, (kind, _) in ctx.stand_ins.items()}
         for adaptation in ADAPTATIONS:
             if adaptation.created:
                 adaptation.created(ctx)
@@ -759,7 +865,8 @@ class Stack:
         return {lid: physical[lid] for lid in self.ctx.resources_of("AWS::Lambda::Function") if lid in physical}
 
     def function(self, logical_id: str) -> Function:
-        if logical_id not in self._functions:
+        """The function's warm container (a new one once the last was closed)."""
+        if logical_id not in self._functions or self._functions[logical_id].closed:
             name = self.function_ids()[logical_id]
             conf = self.ctx.client("lambda").get_function_configuration(FunctionName=name)
             self._functions[logical_id] = Function(self, conf)
@@ -777,9 +884,6 @@ class Stack:
                 adaptation.deleting(self.ctx)
         cfn = self.ctx.client("cloudformation")
         cfn.delete_stack(StackName=self.name)
-        for adaptation in ADAPTATIONS:
-            if adaptation.deleted:
-                adaptation.deleted(self.ctx)
 
 
 # --- 6. the functions, run from the package -------------------------------------------------------
@@ -837,8 +941,7 @@ def unzip_read_only(zip_path: Path) -> Path:
     task_root = Path(tempfile.mkdtemp(prefix="drill-task-"))
     with zipfile.ZipFile(zip_path) as z:
         z.extractall(task_root)
-    for path in (task_root, *task_root.rglob("*")):
-        path.chmod(0o555 if path.is_dir() else 0o444)
+    subprocess.run(["chmod", "-R", "a-w", str(task_root)], check=True)
     return task_root
 
 
@@ -853,9 +956,7 @@ def read_only_command(task_root: Path, command: list[str]) -> list[str]:
 
 
 def remove_read_only(task_root: Path) -> None:
-    for path in (task_root, *task_root.rglob("*")):
-        if path.is_dir():
-            path.chmod(0o755)
+    subprocess.run(["chmod", "-R", "u+w", str(task_root)], check=False)
     shutil.rmtree(task_root, ignore_errors=True)
 
 
@@ -907,6 +1008,10 @@ class Function:
         text = self.stderr.read()
         self.stderr.seek(0, 2)
         return text
+
+    @property
+    def closed(self) -> bool:
+        return self.process.poll() is not None or self.process.stdin is None or self.process.stdin.closed
 
     def close(self) -> None:
         if self.process.poll() is None:

@@ -100,16 +100,28 @@ def test_the_stack_is_created_from_the_package(drill, world, capsys):
         assert code["S3Bucket"] == d.ARTIFACT_BUCKET, lid
 
 
-def test_every_alarm_and_secret_the_template_declares_exists(world):
+def test_every_alarm_secret_and_api_route_the_template_declares_exists(world):
     _require(world, "stack")
     stack = world.stack
-    declared = [lid for lid, (kind, _) in stack.ctx.stand_ins.items() if kind == "AWS::CloudWatch::Alarm"]
-    names = {a["AlarmName"] for a in stack.ctx.client("cloudwatch").describe_alarms(MaxRecords=100)["MetricAlarms"]}
-    assert declared, "the template declares no alarm"
-    assert {stack.ctx.created[lid] for lid in declared} <= names
-    for lid, (kind, _) in stack.ctx.stand_ins.items():
-        if kind == "AWS::SecretsManager::Secret":
-            stack.ctx.client("secretsmanager").describe_secret(SecretId=stack.ctx.created[lid])
+    physical = stack.physical_ids()
+    alarms = [physical[lid] for lid in stack.ctx.resources_of("AWS::CloudWatch::Alarm")]
+    secrets = [physical[lid] for lid in stack.ctx.resources_of("AWS::SecretsManager::Secret")]
+    cloudwatch = stack.ctx.client("cloudwatch")
+    names = {a["AlarmName"] for page in cloudwatch.get_paginator("describe_alarms").paginate()
+             for a in page["MetricAlarms"]}
+
+    assert alarms and set(alarms) <= names
+    assert all(a["AlarmActions"] == [stack.parameters["AlarmTopicArn"]]
+               for page in cloudwatch.get_paginator("describe_alarms").paginate() for a in page["MetricAlarms"])
+    for arn in secrets:
+        assert stack.ctx.client("secretsmanager").describe_secret(SecretId=arn)["ARN"] == arn
+    api = d.Api(stack)
+    (body,) = [r["Properties"]["Body"] for r in stack.ctx.original["Resources"].values()
+               if r["Type"] == "AWS::ApiGateway::RestApi"]
+    for path, methods in body["paths"].items():
+        declared = {m.upper() for m in methods if not m.startswith("x-")}
+        assert declared <= api.routes.get(path, set()), path
+    api.function.close()
 
 
 def test_the_operator_installs_the_signing_key_and_the_service_is_healthy(world):
@@ -200,14 +212,18 @@ def _device(world, device_id: str) -> dict[str, Any]:
     return reply.body
 
 
-def _schedule(world, lid_of_handler: str, at: datetime) -> Any:
+def _schedule(world, handler: str, at: datetime) -> Any:
+    """Run the function the stack's schedule rule invokes for ``app.<handler>``, at ``at``."""
     stack = world.stack
     (lid,) = [lid for lid, r in stack.ctx.resources_of("AWS::Lambda::Function").items()
-              if r["Properties"]["Handler"] == f"app.{lid_of_handler}"]
-    rules = [r for r in stack.ctx.resources_of("AWS::Events::Rule").values()
-             if any(t.get("Arn") == {"Fn::GetAtt": [lid, "Arn"]} for t in r["Properties"].get("Targets", []))]
-    assert len(rules) == 1, f"{lid_of_handler}: {len(rules)} schedules target it"
-    return stack.function(lid).invoke(d.scheduled_event(_rfc3339(at)))
+              if r["Properties"]["Handler"] == f"app.{handler}"]
+    function_name = stack.function_ids()[lid]
+    events = stack.ctx.client("events")
+    scheduled = [rule for rule in events.list_rules()["Rules"] if rule.get("ScheduleExpression")
+                 and any(t["Arn"].split(":")[6] == function_name
+                         for t in events.list_targets_by_rule(Rule=rule["Name"])["Targets"])]
+    assert len(scheduled) == 1, f"{handler}: {len(scheduled)} schedule rules invoke {function_name}"
+    return stack.function(lid).invoke(d.scheduled_event(_rfc3339(at), scheduled[0]["Arn"]))
 
 
 def _announced(world, detail_type: str, key: str = "device_id") -> list[str]:
@@ -304,7 +320,7 @@ def _kept_on_delete(stack: d.Stack) -> dict[str, str]:
     physical = stack.physical_ids()
     for lid, resource in stack.ctx.original["Resources"].items():
         if resource.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate", "Snapshot") and lid in physical:
-            kept[lid] = stack.ctx.created.get(lid, physical[lid])
+            kept[lid] = physical[lid]
     return kept
 
 
@@ -329,6 +345,7 @@ def test_delete_keeps_the_tables_and_the_secret(drill, world):
     types = {lid: stack.ctx.original["Resources"][lid]["Type"] for lid in kept}
     assert "AWS::SecretsManager::Secret" in types.values() and "AWS::DynamoDB::Table" in types.values(), types
     functions = set(stack.function_ids().values())
+    alarms = [stack.physical_ids()[lid] for lid in stack.ctx.resources_of("AWS::CloudWatch::Alarm")]
 
     stack.delete()
     world.stack = world.api = None
@@ -339,6 +356,7 @@ def test_delete_keeps_the_tables_and_the_secret(drill, world):
     for lid, name in kept.items():
         assert _exists(drill, types[lid], name), f"{lid} ({name}) did not survive the delete"
     assert not functions & {f["FunctionName"] for f in d.client(drill.endpoint, "lambda").list_functions()["Functions"]}
+    assert not d.client(drill.endpoint, "cloudwatch").describe_alarms(AlarmNames=alarms)["MetricAlarms"]
     world.retained = {lid: (types[lid], name) for lid, name in kept.items()}
 
 
