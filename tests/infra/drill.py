@@ -489,11 +489,10 @@ DRILL_MODELS = [
     DrillModel("AWS::ApiGateway::BasePathMapping", "", _create_mapping,
                lambda pid, props: _api("apigateway").delete_base_path_mapping(
                    domainName=props["DomainName"], basePath=props.get("BasePath") or "(none)")),
-    DrillModel("AWS::CodeDeploy::Application", "ApplicationName", _create_codedeploy_app,
-               lambda pid, props: _api("codedeploy").delete_application(applicationName=pid)),
+    # moto has no DeleteApplication nor DeleteDeploymentGroup: they outlive the stack on moto.
+    DrillModel("AWS::CodeDeploy::Application", "ApplicationName", _create_codedeploy_app, lambda pid, props: None),
     DrillModel("AWS::CodeDeploy::DeploymentGroup", "DeploymentGroupName", _create_deployment_group,
-               lambda pid, props: _api("codedeploy").delete_deployment_group(
-                   applicationName=props["ApplicationName"], deploymentGroupName=pid)),
+               lambda pid, props: None),
 ]
 
 
@@ -684,7 +683,8 @@ ADAPTATIONS: list[Adaptation] = [
         "path mappings or CodeDeploy; its Version and Deployment models answer no Ref; its RestApi model "
         "requires Name and ignores Body (so the Deployment fails: no methods). The RestApi model creates "
         "every Swagger path and method of the Body (moto imports only OpenAPI 3); the Body's gateway "
-        "responses are not applied",
+        "responses are not applied. CodeDeploy applications and groups outlive a deleted stack (moto "
+        "cannot delete them); nothing is deployed through CodeDeploy",
         _of_type(*_MODEL_TYPES), server=_drill_models),
     Adaptation(
         "AWS::DynamoDB::Table: TimeToLiveSpecification and PointInTimeRecoverySpecification applied with "

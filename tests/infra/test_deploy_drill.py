@@ -411,3 +411,135 @@ def test_a_failed_first_create_leaves_nothing_behind(drill):
     secrets_left = [s["Name"] for s in d.client(drill.endpoint, "secretsmanager").list_secrets()["SecretList"]
                     if stage in s["Name"]]
     assert not secrets_left
+
+
+# --- the drill itself, on what issue 12's template will hold ------------------------------------------
+
+# A small SAM template with the resources issue 12 asks for (alias and gradual deployment, an
+# on-failure destination, log groups, a custom domain, RetainExceptOnCreate), so the drill's
+# adaptations are tried before the project's template has them.
+NEXT_API_BODY = {
+    "swagger": "2.0", "info": {"title": "drill-next", "version": "1.0"},
+    "paths": {"/v1/health": {"get": {"x-amazon-apigateway-integration": {
+        "type": "aws_proxy", "httpMethod": "POST",
+        "uri": {"Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
+                           "${Sweep.Arn}/invocations"}}}}},
+}
+NEXT_TEMPLATE = {
+    "AWSTemplateFormatVersion": "2010-09-09",
+    "Transform": "AWS::Serverless-2016-10-31",
+    "Parameters": {
+        "Stage": {"Type": "String", "Default": "next", "AllowedPattern": "^[a-z][a-z0-9-]*$"},
+        "DomainName": {"Type": "String", "Default": "licensing.drill.example"},
+        "CertificateArn": {"Type": "String", "Default": "arn:aws:acm:us-east-1:123456789012:certificate/drill"},
+        "LogRetentionDays": {"Type": "Number", "Default": 30},
+    },
+    "Conditions": {"HasDomain": {"Fn::Not": [{"Fn::Equals": [{"Ref": "DomainName"}, ""]}]}},
+    "Resources": {
+        "Table": {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "RetainExceptOnCreate",
+                  "UpdateReplacePolicy": "Retain",
+                  "Properties": {"TableName": {"Fn::Sub": "licensing-${Stage}-things"},
+                                 "BillingMode": "PAY_PER_REQUEST",
+                                 "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                                 "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                                 "TimeToLiveSpecification": {"AttributeName": "expires", "Enabled": True}}},
+        "Secret": {"Type": "AWS::SecretsManager::Secret", "DeletionPolicy": "RetainExceptOnCreate",
+                   "UpdateReplacePolicy": "Retain",
+                   "Properties": {"Name": {"Fn::Sub": "licensing/${Stage}/lease-signing-key"}, "SecretString": "{}"}},
+        "Failures": {"Type": "AWS::SQS::Queue"},
+        "Sweep": {"Type": "AWS::Serverless::Function", "Properties": {
+            "Runtime": "python3.11", "Handler": "app.meter_usage", "CodeUri": "./deployment.zip",
+            "AutoPublishAlias": "live",
+            "DeploymentPreference": {"Type": "Linear10PercentEvery1Minute", "Alarms": [{"Ref": "SweepErrors"}]},
+            "EventInvokeConfig": {"MaximumRetryAttempts": 2, "DestinationConfig": {
+                "OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": ["Failures", "Arn"]}}}},
+            "Environment": {"Variables": {"SIGNING_KEY_SECRET_ID": {"Ref": "Secret"},
+                                          "TABLE": {"Ref": "Table"}}},
+            "Events": {"Hourly": {"Type": "Schedule", "Properties": {"Schedule": "rate(1 hour)"}}}}},
+        "SweepLogs": {"Type": "AWS::Logs::LogGroup", "Properties": {
+            "LogGroupName": {"Fn::Sub": "/aws/lambda/${Sweep}"}, "RetentionInDays": {"Ref": "LogRetentionDays"}}},
+        "SweepErrors": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+            "AlarmDescription": "Sweep failed", "Namespace": "AWS/Lambda", "MetricName": "Errors",
+            "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": "Sweep"}}], "Statistic": "Sum", "Period": 300,
+            "EvaluationPeriods": 1, "Threshold": 1, "ComparisonOperator": "GreaterThanOrEqualToThreshold"}},
+        "Api": {"Type": "AWS::Serverless::Api", "Properties": {
+            "StageName": "v1", "EndpointConfiguration": "REGIONAL", "DefinitionBody": NEXT_API_BODY,
+            "MethodSettings": [{"ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": 50,
+                                "ThrottlingBurstLimit": 100}]}},
+        "Domain": {"Type": "AWS::ApiGateway::DomainName", "Condition": "HasDomain", "Properties": {
+            "DomainName": {"Ref": "DomainName"}, "RegionalCertificateArn": {"Ref": "CertificateArn"},
+            "EndpointConfiguration": {"Types": ["REGIONAL"]}}},
+        "Mapping": {"Type": "AWS::ApiGateway::BasePathMapping", "Condition": "HasDomain", "Properties": {
+            "DomainName": {"Ref": "Domain"}, "RestApiId": {"Ref": "Api"}, "Stage": {"Ref": "Api.Stage"}}},
+    },
+    "Outputs": {
+        "SecretArn": {"Value": {"Ref": "Secret"}},
+        "Alias": {"Value": {"Ref": "Sweep.Alias"}},
+        "Url": {"Condition": "HasDomain", "Value": {"Fn::Sub": "https://${Domain}/"}},
+        "DomainTarget": {"Condition": "HasDomain", "Value": {"Fn::GetAtt": ["Domain", "RegionalDomainName"]}},
+    },
+}
+
+
+def test_the_drill_deploys_what_issue_12_adds(drill):
+    next_drill = d.Drill(drill.endpoint, drill.package_dir, task_root=drill.task_root,
+                         sam=d.upload_code(NEXT_TEMPLATE, drill.package_dir, d.client(drill.endpoint, "s3"),
+                                           d.ARTIFACT_BUCKET))
+    stack = next_drill.create(stack_name="licensing-next", Stage="next")
+    physical, outputs = stack.physical_ids(), stack.outputs()
+    lam, apigw = stack.ctx.client("lambda"), stack.ctx.client("apigateway")
+    function = physical["Sweep"]
+
+    assert outputs["SecretArn"].startswith("arn:aws:secretsmanager:")  # Ref of a secret is its ARN
+    assert stack.function("Sweep").environment["SIGNING_KEY_SECRET_ID"] == outputs["SecretArn"]
+    assert outputs["Alias"].endswith(f":function:{function}:live")
+    assert lam.get_alias(FunctionName=function, Name="live")["FunctionVersion"] == "1"
+    rules = stack.ctx.client("events").list_rule_names_by_target(TargetArn=outputs["Alias"])["RuleNames"]
+    assert rules == [physical["SweepHourly"]]
+    failure = lam.get_function_event_invoke_config(FunctionName=function, Qualifier="live")
+    assert failure["DestinationConfig"]["OnFailure"]["Destination"].endswith(":" + physical["Failures"].split("/")[-1])
+    group = stack.ctx.client("codedeploy").get_deployment_group(
+        applicationName=physical["ServerlessDeploymentApplication"],
+        deploymentGroupName=physical["SweepDeploymentGroup"])
+    assert group["deploymentGroupInfo"]["deploymentGroupName"] == physical["SweepDeploymentGroup"]
+    (log_group,) = stack.ctx.client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{function}")[
+        "logGroups"]
+    assert log_group["retentionInDays"] == 30
+    assert [m["restApiId"] for m in apigw.get_base_path_mappings(domainName="licensing.drill.example")["items"]] == [
+        physical["Api"]]
+    assert outputs["Url"] == "https://licensing.drill.example/"
+    stage = apigw.get_stage(restApiId=physical["Api"], stageName="v1")
+    assert stage["methodSettings"]["*/*"]["throttlingRateLimit"] == 50
+    ttl = stack.ctx.client("dynamodb").describe_time_to_live(TableName="licensing-next-things")
+    assert ttl["TimeToLiveDescription"]["AttributeName"] == "expires"
+
+    stack.delete()
+
+    # RetainExceptOnCreate keeps the table and the secret of a stack that was created.
+    assert "licensing-next-things" in stack.ctx.client("dynamodb").list_tables()["TableNames"]
+    stack.ctx.client("secretsmanager").describe_secret(SecretId="licensing/next/lease-signing-key")
+    assert not apigw.get_domain_names()["items"]
+    assert function not in {f["FunctionName"] for f in lam.list_functions()["Functions"]}
+    # Creating it again fails on what was kept, and the failed create takes nothing with it.
+    with pytest.raises(d.DrillError, match="already exists"):
+        next_drill.create(stack_name="licensing-next", Stage="next")
+    assert "licensing-next-things" in stack.ctx.client("dynamodb").list_tables()["TableNames"]
+    stack.ctx.client("secretsmanager").describe_secret(SecretId="licensing/next/lease-signing-key")
+
+
+def test_a_failed_first_create_of_retain_except_on_create_leaves_nothing(drill):
+    next_drill = d.Drill(drill.endpoint, drill.package_dir, task_root=drill.task_root,
+                         sam=d.upload_code(NEXT_TEMPLATE, drill.package_dir, d.client(drill.endpoint, "s3"),
+                                           d.ARTIFACT_BUCKET))
+    template = next_drill.translated(next_drill.parameters(Stage="nextfail"))
+    forced = {"DrillForcedFailure": {
+        "Type": "AWS::SSM::Parameter", "DependsOn": sorted(template["Resources"]),
+        "Properties": {"Name": "/drill/forced-failure", "Type": "NotAType", "Value": "x"}}}
+
+    with pytest.raises(d.DrillError, match="creating licensing-nextfail failed"):
+        next_drill.create(stack_name="licensing-nextfail", fail_with=forced, Stage="nextfail")
+
+    assert "licensing-nextfail-things" not in d.client(drill.endpoint, "dynamodb").list_tables()["TableNames"]
+    assert not [s for s in d.client(drill.endpoint, "secretsmanager").list_secrets()["SecretList"]
+                if "nextfail" in s["Name"]]
+    assert not [q for q in d.client(drill.endpoint, "sqs").list_queues().get("QueueUrls", []) if "nextfail" in q]
