@@ -18,6 +18,10 @@ again, offline.
 The adaptations (``describe_adaptations()`` prints this table with what each touched):
 
 {adaptations}
+
+What each function's environment gets besides its own variables (``RUNTIME_ADDITIONS``):
+
+{additions}
 """
 
 from __future__ import annotations
@@ -47,8 +51,6 @@ STAGE = "prod"
 STACK_NAME = f"licensing-{STAGE}"
 ARTIFACT_BUCKET = "licensing-deploy-artifacts"
 PACKAGE_TIMEOUT_S = 900
-# CloudFormation takes at most this many bytes of template inline (TemplateBody).
-INLINE_TEMPLATE_LIMIT = 51_200
 
 # The operator key of the drill; the stack gets only its hash (OperatorKeySha256).
 OPERATOR_KEY = "lk_op.drill-operator-key-" + "0123456789abcdef" * 2
@@ -73,20 +75,20 @@ MANAGED_POLICIES = {
 }
 
 # What the Lambda runtime puts in a function's environment besides the function's own
-# variables, and what the drill adds to reach moto. Nothing else is passed (no PATH, no HOME,
-# no PYTHONPATH).
-RUNTIME_ADDITIONS: dict[str, tuple[Callable[[dict[str, Any], str], str], str]] = {
-    "AWS_ENDPOINT_URL": (lambda conf, endpoint: endpoint, "the drill's: every AWS call goes to moto's server"),
-    "AWS_ACCESS_KEY_ID": (lambda conf, endpoint: "drill", "Lambda's (the role's credentials); dummy for moto"),
-    "AWS_SECRET_ACCESS_KEY": (lambda conf, endpoint: "drill", "Lambda's (the role's credentials); dummy for moto"),
-    "AWS_SESSION_TOKEN": (lambda conf, endpoint: "drill", "Lambda's (the role's credentials); dummy for moto"),
-    "AWS_REGION": (lambda conf, endpoint: REGION, "Lambda's: the function's region"),
-    "AWS_DEFAULT_REGION": (lambda conf, endpoint: REGION, "Lambda's: the function's region"),
-    "AWS_LAMBDA_FUNCTION_NAME": (lambda conf, endpoint: conf["FunctionName"], "Lambda's"),
-    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": (lambda conf, endpoint: str(conf.get("MemorySize", 128)), "Lambda's"),
-    "AWS_LAMBDA_FUNCTION_VERSION": (lambda conf, endpoint: conf.get("Version", "$LATEST"), "Lambda's"),
-    "LAMBDA_TASK_ROOT": (lambda conf, endpoint: "(the unzipped package)", "Lambda's: where the code is"),
-    "TZ": (lambda conf, endpoint: ":UTC", "Lambda's"),
+# variables, and what the drill adds to reach moto: name -> (value, whose and why). Nothing else
+# is passed (no PATH, no HOME, no PYTHONPATH). ``conf`` is GetFunctionConfiguration's answer.
+RUNTIME_ADDITIONS: dict[str, tuple[Callable[[dict[str, Any], str, Path], str], str]] = {
+    "AWS_ENDPOINT_URL": (lambda conf, endpoint, root: endpoint, "the drill's: every AWS call goes to moto's server"),
+    "AWS_ACCESS_KEY_ID": (lambda conf, endpoint, root: "drill", "Lambda's (the role's credentials); dummy for moto"),
+    "AWS_SECRET_ACCESS_KEY": (lambda conf, endpoint, root: "drill", "Lambda's (the role's credentials); dummy"),
+    "AWS_SESSION_TOKEN": (lambda conf, endpoint, root: "drill", "Lambda's (the role's credentials); dummy"),
+    "AWS_REGION": (lambda conf, endpoint, root: REGION, "Lambda's: the function's region"),
+    "AWS_DEFAULT_REGION": (lambda conf, endpoint, root: REGION, "Lambda's: the function's region"),
+    "AWS_LAMBDA_FUNCTION_NAME": (lambda conf, endpoint, root: conf["FunctionName"], "Lambda's"),
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": (lambda conf, endpoint, root: str(conf.get("MemorySize", 128)), "Lambda's"),
+    "AWS_LAMBDA_FUNCTION_VERSION": (lambda conf, endpoint, root: conf.get("Version", "$LATEST"), "Lambda's"),
+    "LAMBDA_TASK_ROOT": (lambda conf, endpoint, root: str(root), "Lambda's: where the code is (read-only)"),
+    "TZ": (lambda conf, endpoint, root: ":UTC", "Lambda's"),
 }
 
 
@@ -202,8 +204,10 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 request = json.load(sys.stdin)
 translator = Translator(request["policies"], Parser(), boto_session=boto3.Session(region_name=request["region"]))
-json.dump(translator.translate(request["sam"], parameter_values=request["parameters"],
-                               get_managed_policy_map=lambda: request["policies"]), sys.stdout)
+translated = translator.translate(request["sam"], parameter_values=request["parameters"],
+                                  get_managed_policy_map=lambda: request["policies"])
+with open(sys.argv[1], "w") as out:
+    json.dump(translated, out)
 """
 
 
@@ -223,11 +227,13 @@ def translate(sam: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]
     request = {"sam": sam, "parameters": parameters, "policies": MANAGED_POLICIES, "region": REGION}
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["AWS_DEFAULT_REGION"] = REGION
-    result = subprocess.run([_translator_python(), "-c", _TRANSLATE], input=json.dumps(request), env=env,
-                            capture_output=True, text=True, timeout=120, check=False)
-    if result.returncode != 0:
-        raise DrillError(f"aws-sam-translator refused the template:\n{result.stderr[-4000:]}")
-    return json.loads(result.stdout)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "cloudformation.json"
+        result = subprocess.run([_translator_python(), "-c", _TRANSLATE, str(out)], input=json.dumps(request),
+                                env=env, capture_output=True, text=True, timeout=120, check=False)
+        if result.returncode != 0:
+            raise DrillError(f"aws-sam-translator refused the template:\n{result.stderr[-4000:]}")
+        return json.loads(out.read_text())
 
 
 # --- parameters ------------------------------------------------------------------------------
@@ -306,6 +312,8 @@ class DrillModel:
     name_property: str
     create: Callable[[str, dict[str, Any]], tuple[str, dict[str, Any]]]
     delete: Callable[[str, dict[str, Any]], None]
+    what: str
+    why: str
 
 
 def _create_alarm(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -469,30 +477,51 @@ def _create_deployment_group(name: str, props: dict[str, Any]) -> tuple[str, dic
     return name, {}
 
 
+_NO_MODEL = "moto's CloudFormation has no model for it (it warns and skips the resource)"
 DRILL_MODELS = [
     DrillModel("AWS::CloudWatch::Alarm", "AlarmName", _create_alarm,
-               lambda pid, props: _api("cloudwatch").delete_alarms(AlarmNames=[pid])),
+               lambda pid, props: _api("cloudwatch").delete_alarms(AlarmNames=[pid]),
+               "PutMetricAlarm; DeleteAlarms", _NO_MODEL),
     DrillModel("AWS::SecretsManager::Secret", "Name", _create_secret,
-               lambda pid, props: _api("secretsmanager").delete_secret(SecretId=pid, ForceDeleteWithoutRecovery=True)),
+               lambda pid, props: _api("secretsmanager").delete_secret(SecretId=pid, ForceDeleteWithoutRecovery=True),
+               "CreateSecret (a name that exists fails the create, as in CloudFormation); Ref gives the ARN",
+               _NO_MODEL),
     DrillModel("AWS::ApiGateway::RestApi", "Name", _create_rest_api,
-               lambda pid, props: _api("apigateway").delete_rest_api(restApiId=pid)),
+               lambda pid, props: _api("apigateway").delete_rest_api(restApiId=pid),
+               "CreateRestApi (named after the Body's title), then CreateResource, PutMethod and "
+               "PutIntegration for every Swagger path and method of the Body",
+               "moto's model requires Name and ignores Body (then the Deployment fails: no methods), and "
+               "moto imports only OpenAPI 3 (Chalice writes Swagger 2.0). The Body's gateway responses "
+               "are not applied"),
     DrillModel("AWS::ApiGateway::Deployment", "", _create_deployment,
-               lambda pid, props: _api("apigateway").delete_deployment(restApiId=props["RestApiId"], deploymentId=pid)),
+               lambda pid, props: _api("apigateway").delete_deployment(restApiId=props["RestApiId"], deploymentId=pid),
+               "CreateDeployment; Ref gives the deployment id", "moto's model answers no Ref (the Stage gets "
+               "an object for DeploymentId)"),
     DrillModel("AWS::ApiGateway::Stage", "", _create_stage,
-               lambda pid, props: _api("apigateway").delete_stage(restApiId=props["RestApiId"], stageName=pid)),
-    DrillModel("AWS::Lambda::Version", "", _create_version, lambda pid, props: None),
+               lambda pid, props: _api("apigateway").delete_stage(restApiId=props["RestApiId"], stageName=pid),
+               "CreateStage, then UpdateStage for MethodSettings (throttling, logging, metrics) and "
+               "AccessLogSetting", _NO_MODEL),
+    DrillModel("AWS::Lambda::Version", "", _create_version, lambda pid, props: None,
+               "PublishVersion; Ref gives the version ARN, Fn::GetAtt Version the number",
+               "moto's model answers neither Ref nor Fn::GetAtt"),
     DrillModel("AWS::Lambda::Alias", "", _create_alias,
-               lambda pid, props: _api("lambda").delete_alias(FunctionName=props["FunctionName"], Name=props["Name"])),
-    DrillModel("AWS::Lambda::EventInvokeConfig", "", _create_invoke_config, _delete_invoke_config),
+               lambda pid, props: _api("lambda").delete_alias(FunctionName=props["FunctionName"], Name=props["Name"]),
+               "CreateAlias; Ref gives the alias ARN (UpdatePolicy, the gradual shift, is not run)", _NO_MODEL),
+    DrillModel("AWS::Lambda::EventInvokeConfig", "", _create_invoke_config, _delete_invoke_config,
+               "PutFunctionEventInvokeConfig", _NO_MODEL),
     DrillModel("AWS::ApiGateway::DomainName", "DomainName", _create_domain,
-               lambda pid, props: _api("apigateway").delete_domain_name(domainName=pid)),
+               lambda pid, props: _api("apigateway").delete_domain_name(domainName=pid),
+               "CreateDomainName (moto checks no certificate)", _NO_MODEL),
     DrillModel("AWS::ApiGateway::BasePathMapping", "", _create_mapping,
                lambda pid, props: _api("apigateway").delete_base_path_mapping(
-                   domainName=props["DomainName"], basePath=props.get("BasePath") or "(none)")),
-    # moto has no DeleteApplication nor DeleteDeploymentGroup: they outlive the stack on moto.
-    DrillModel("AWS::CodeDeploy::Application", "ApplicationName", _create_codedeploy_app, lambda pid, props: None),
+                   domainName=props["DomainName"], basePath=props.get("BasePath") or "(none)"),
+               "CreateBasePathMapping", _NO_MODEL),
+    DrillModel("AWS::CodeDeploy::Application", "ApplicationName", _create_codedeploy_app, lambda pid, props: None,
+               "CreateApplication; left behind on delete (moto has no DeleteApplication)", _NO_MODEL),
     DrillModel("AWS::CodeDeploy::DeploymentGroup", "DeploymentGroupName", _create_deployment_group,
-               lambda pid, props: None),
+               lambda pid, props: None,
+               "CreateDeploymentGroup; left behind on delete (moto has no DeleteDeploymentGroup); no "
+               "deployment runs through it", _NO_MODEL),
 ]
 
 
@@ -673,19 +702,13 @@ def _nothing(ctx: Context) -> list[str]:
     return []
 
 
-_MODEL_TYPES = [m.type for m in DRILL_MODELS]
-
 ADAPTATIONS: list[Adaptation] = [
     Adaptation(
-        f"moto's CloudFormation given a model (DRILL_MODELS) for {', '.join(_MODEL_TYPES)}: each created and "
-        "deleted through moto's own API, in the stack's order, with CloudFormation's Ref and Fn::GetAtt",
-        "moto has no model for alarms, secrets, stages, aliases, event invoke configs, custom domains, base "
-        "path mappings or CodeDeploy; its Version and Deployment models answer no Ref; its RestApi model "
-        "requires Name and ignores Body (so the Deployment fails: no methods). The RestApi model creates "
-        "every Swagger path and method of the Body (moto imports only OpenAPI 3); the Body's gateway "
-        "responses are not applied. CodeDeploy applications and groups outlive a deleted stack (moto "
-        "cannot delete them); nothing is deployed through CodeDeploy",
-        _of_type(*_MODEL_TYPES), server=_drill_models),
+        "moto's CloudFormation creates the types below with the drill's models (DRILL_MODELS), through "
+        "moto's own API, in the stack's order, with CloudFormation's Ref and Fn::GetAtt",
+        "a type moto cannot create would be skipped with a warning (and Ref to it would give nothing)",
+        _nothing, server=_drill_models),
+    *(Adaptation(f"{m.type}: {m.what}", m.why, _of_type(m.type)) for m in DRILL_MODELS),
     Adaptation(
         "AWS::DynamoDB::Table: TimeToLiveSpecification and PointInTimeRecoverySpecification applied with "
         "UpdateTimeToLive and UpdateContinuousBackups after the stack",
@@ -717,7 +740,17 @@ ADAPTATIONS: list[Adaptation] = [
         "moto invokes functions in Docker; the drill runs the same handler and code without it. IAM policies "
         "are not enforced by moto (tests/service/test_least_privilege.py checks them)",
         _of_type("AWS::Lambda::Function")),
+    Adaptation(
+        "API requests: REST proxy events built by the drill, routed against the resources and methods of the "
+        "deployed API, fed to the API function",
+        "moto's API Gateway cannot invoke a Lambda proxy integration without Docker; its throttling, gateway "
+        "responses and access logs are not exercised",
+        _of_type("AWS::ApiGateway::RestApi")),
 ]
+
+
+def describe_runtime_additions() -> str:
+    return "\n".join(f"    {name}: {why}" for name, (_, why) in RUNTIME_ADDITIONS.items())
 
 
 def describe_adaptations(ctx: Context | None = None) -> str:
@@ -847,6 +880,7 @@ class Stack:
     parameters: dict[str, str]
     template_bytes: int
     _functions: dict[str, Function] = field(default_factory=dict)
+    invoked: dict[str, int] = field(default_factory=dict)  # logical id -> invocations, every container
 
     @property
     def name(self) -> str:
@@ -869,7 +903,7 @@ class Stack:
         if logical_id not in self._functions or self._functions[logical_id].closed:
             name = self.function_ids()[logical_id]
             conf = self.ctx.client("lambda").get_function_configuration(FunctionName=name)
-            self._functions[logical_id] = Function(self, conf)
+            self._functions[logical_id] = Function(self, conf, logical_id)
         return self._functions[logical_id]
 
     def close(self) -> None:
@@ -895,7 +929,7 @@ RUNNER = r"""
 import importlib, json, os, sys, time, traceback
 answers = os.fdopen(os.dup(1), "w")
 os.dup2(2, 1)
-task_root, handler = sys.argv[1], sys.argv[2]
+task_root, handler, function_arn, timeout_s = sys.argv[1:5]
 sys.path.insert(0, task_root)
 module_name, _, attribute = handler.rpartition(".")
 started = time.monotonic()
@@ -912,10 +946,10 @@ class Context:
         self.function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
         self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         self.memory_limit_in_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
-        self.invoked_function_arn = os.environ["DRILL_FUNCTION_ARN"]
+        self.invoked_function_arn = function_arn
         self.log_group_name = "/aws/lambda/" + self.function_name
         self.log_stream_name = "drill"
-        self._deadline = time.monotonic() + float(os.environ["DRILL_TIMEOUT_S"])
+        self._deadline = time.monotonic() + float(timeout_s)
     def get_remaining_time_in_millis(self):
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
@@ -968,7 +1002,8 @@ class Function:
     """One function's handler from the unzipped package, in its own ``python -S`` process with
     the environment the stack gave it: a warm Lambda container, fed events one at a time."""
 
-    def __init__(self, stack: Stack, configuration: dict[str, Any]) -> None:
+    def __init__(self, stack: Stack, configuration: dict[str, Any], logical_id: str) -> None:
+        self.stack, self.logical_id = stack, logical_id
         self.configuration = configuration
         self.name = configuration["FunctionName"]
         self.handler = configuration["Handler"]
@@ -976,12 +1011,10 @@ class Function:
         self.task_root = stack.drill.task_root
         self.env = dict(self.environment)
         for variable, (value, _why) in RUNTIME_ADDITIONS.items():
-            self.env[variable] = value(configuration, stack.ctx.endpoint)
-        self.env["LAMBDA_TASK_ROOT"] = str(self.task_root)
-        self.env["DRILL_FUNCTION_ARN"] = configuration["FunctionArn"]
-        self.env["DRILL_TIMEOUT_S"] = str(configuration.get("Timeout", 3))
+            self.env[variable] = value(configuration, stack.ctx.endpoint, self.task_root)
         self.stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - open while the process lives
-        command = [sys.executable, "-S", "-c", RUNNER, str(self.task_root), self.handler]
+        command = [sys.executable, "-S", "-c", RUNNER, str(self.task_root), self.handler, configuration["FunctionArn"],
+                   str(configuration.get("Timeout", 3))]
         self.process = subprocess.Popen(read_only_command(self.task_root, command), stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=self.env,
                                         cwd=self.task_root)
@@ -998,6 +1031,7 @@ class Function:
             raise DrillError(f"{self.name} ({self.handler}) died:\n{self.log()[-4000:]}")
         answer = json.loads(line)
         self.invocations += 1
+        self.stack.invoked[self.logical_id] = self.stack.invoked.get(self.logical_id, 0) + 1
         self.init_s = answer["init_s"]
         if "error" in answer:
             raise DrillError(f"{self.name} ({self.handler}) raised:\n{answer['error']}\nlog:\n{self.log()[-3000:]}")
@@ -1129,4 +1163,4 @@ class Api:
         return self.call("POST", path, body, **kw)
 
 
-__doc__ = __doc__.format(adaptations=describe_adaptations())
+__doc__ = __doc__.format(adaptations=describe_adaptations(), additions=describe_runtime_additions())

@@ -85,11 +85,11 @@ def test_the_stack_is_created_from_the_package(drill, world, capsys):
 
     # Every parameter the template declares was given a value (the drill's or the default).
     assert set(stack.parameters) == set(drill.sam.get("Parameters", {}))
-    # The template goes through S3: CloudFormation refuses it inline.
-    assert stack.template_bytes > d.INLINE_TEMPLATE_LIMIT
+    # The template goes through S3 (TemplateURL), as it must beyond 51,200 bytes.
     with capsys.disabled():
         print(f"\n\nThe deploy drill's adaptations for moto ({stack.template_bytes:,} bytes of template):\n"
-              f"{d.describe_adaptations(stack.ctx)}\n")
+              f"{d.describe_adaptations(stack.ctx)}\n\nEach function runs with its stack environment plus:\n"
+              f"{d.describe_runtime_additions()}\n")
     functions = stack.function_ids()
     assert functions, "the stack created no function"
     handlers = {lid: r["Properties"]["Handler"] for lid, r in stack.ctx.resources_of("AWS::Lambda::Function").items()}
@@ -111,8 +111,8 @@ def test_every_alarm_secret_and_api_route_the_template_declares_exists(world):
              for a in page["MetricAlarms"]}
 
     assert alarms and set(alarms) <= names
-    assert all(a["AlarmActions"] == [stack.parameters["AlarmTopicArn"]]
-               for page in cloudwatch.get_paginator("describe_alarms").paginate() for a in page["MetricAlarms"])
+    for alarm in cloudwatch.describe_alarms(AlarmNames=alarms)["MetricAlarms"]:
+        assert alarm["AlarmActions"] == [stack.parameters["AlarmTopicArn"]], alarm["AlarmName"]
     for arn in secrets:
         assert stack.ctx.client("secretsmanager").describe_secret(SecretId=arn)["ARN"] == arn
     api = d.Api(stack)
@@ -297,6 +297,11 @@ def test_each_schedule_published_its_metrics(world):
         # Powertools' embedded metric format, on the function's stdout (CloudWatch Logs in AWS).
         assert f'"{handler}.Acted"' in log, log[-2000:]
         assert "notification not sent" not in log, log[-2000:]
+
+
+def test_every_function_ran_from_the_package(world, drill):
+    _require(world, "stack")
+    assert set(world.stack.invoked) == set(world.stack.function_ids()), world.stack.invoked
 
 
 def test_the_package_was_not_written_to(world, drill):
