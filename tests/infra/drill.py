@@ -146,11 +146,19 @@ def moto_server() -> Iterator[str]:
         server.start()
         host, port = server.get_host_and_port()
         _ENDPOINT.append(f"http://{host}:{port}")
+        _reset(_ENDPOINT[-1])  # moto's state is per process: start from an empty account
         try:
             yield _ENDPOINT[-1]
         finally:
+            _reset(_ENDPOINT[-1])
             server.stop()
             _ENDPOINT.pop()
+
+
+def _reset(endpoint: str) -> None:
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=30).close()
 
 
 def client(endpoint: str, service: str):
@@ -262,8 +270,8 @@ def _check_parameter(name: str, spec: dict[str, Any], value: str) -> None:
         raise DrillError(f"parameter {name}={value!r} is not one of {spec['AllowedValues']}")
     if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], value):
         raise DrillError(f"parameter {name}={value!r} does not match {spec['AllowedPattern']}")
-    if spec.get("Type") == "Number":
-        float(value)
+    if spec.get("Type") == "Number" and not re.fullmatch(r"-?\d+(\.\d+)?", value):
+        raise DrillError(f"parameter {name}={value!r} is not a number")
     for bound, check in (("MinLength", lambda n: len(value) >= n), ("MaxLength", lambda n: len(value) <= n)):
         if bound in spec and not check(int(spec[bound])):
             raise DrillError(f"parameter {name}={value!r}: {bound} {spec[bound]}")
@@ -775,7 +783,7 @@ def check_supported(template: dict[str, Any]) -> None:
     supported = set(get_model_map())
     unknown: dict[str, list[str]] = {}
     for lid, resource in template["Resources"].items():
-        if resource["Type"] not in supported and not resource["Type"].startswith("Custom::"):
+        if resource["Type"] not in supported:
             unknown.setdefault(resource["Type"], []).append(lid)
     if unknown:
         listed = "; ".join(f"{t} ({', '.join(lids)})" for t, lids in sorted(unknown.items()))
@@ -863,7 +871,7 @@ class Drill:
         except Exception as e:  # the create failed: roll back as CloudFormation would
             with contextlib.suppress(Exception):
                 cfn.delete_stack(StackName=stack_name)
-            raise DrillError(f"creating {stack_name} failed: {e}") from e
+            raise DrillError(f"creating {stack_name} failed: {_reason(e)}") from e
         status = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]["StackStatus"]
         if status != "CREATE_COMPLETE":
             raise DrillError(f"{stack_name}: {status}")
@@ -871,6 +879,14 @@ class Drill:
             if adaptation.created:
                 adaptation.created(ctx)
         return Stack(self, ctx, parameters, len(body))
+
+
+def _reason(error: Exception) -> str:
+    """The service's message in a failed CreateStack (moto answers a nested service's error, such
+    as DynamoDB's JSON, in its own body, which botocore cannot parse as CloudFormation's XML)."""
+    text = str(error)
+    nested = re.search(r'"__type": "[^"]*#(\w+)", "message": "([^"]*)"', text)
+    return f"{nested.group(1)}: {nested.group(2)}" if nested else text
 
 
 @dataclass
@@ -979,14 +995,21 @@ def unzip_read_only(zip_path: Path) -> Path:
     return task_root
 
 
+_READ_ONLY_MOUNT = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                    'mount --bind -o ro "$0" "$0" && exec "$@"']
+
+
 def read_only_command(task_root: Path, command: list[str]) -> list[str]:
     """``command`` with ``task_root`` read-only to it. Root ignores write bits, so as root the
     command runs in its own mount namespace where ``task_root`` is bind-mounted read-only: a
     write fails with EROFS as on Lambda (a module that writes beside itself, bytecode caches)."""
     if os.geteuid() != 0:
         return command
-    return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-            'mount --bind -o ro "$0" "$0" && exec "$@"', str(task_root), *command]
+    probe = subprocess.run([*_READ_ONLY_MOUNT, str(task_root), "true"], capture_output=True, text=True, check=False)
+    if probe.returncode != 0:
+        raise DrillUnavailable(f"running as root, the drill needs unshare and mount to make the package read-only "
+                               f"(root ignores write bits): {probe.stderr.strip()}")
+    return [*_READ_ONLY_MOUNT, str(task_root), *command]
 
 
 def remove_read_only(task_root: Path) -> None:

@@ -365,12 +365,14 @@ def test_delete_keeps_the_tables_and_the_secret(drill, world):
     world.retained = {lid: (types[lid], name) for lid, name in kept.items()}
 
 
-def test_creating_again_without_adopting_fails_on_what_was_kept(drill, world):
+def test_creating_again_without_adopting_fails_on_what_was_kept(drill, world, capsys):
     if not world.retained:
         pytest.skip("the delete step did not run")
     # In AWS the create fails the same way (a table or secret of that name exists) and rolls back.
-    with pytest.raises(d.DrillError, match=r"(?i)already exists"):
+    with pytest.raises(d.DrillError, match=r"(?i)already exists") as refused:
         drill.create()
+    with capsys.disabled():
+        print(f"\nCreating {d.STACK_NAME} again without adopting its kept data: {refused.value}")
     for _lid, (kind, name) in world.retained.items():
         assert _exists(drill, kind, name), f"the failed create took {name} with it"
 
