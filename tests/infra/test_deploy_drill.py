@@ -316,6 +316,45 @@ def test_the_package_was_not_written_to(world, drill):
     assert not written, sorted(written)[:20]
 
 
+def _names_the_stack_gives(stack: d.Stack) -> dict[str, list[str]]:
+    """What the functions must find: the tables and secrets the stack created, by logical id."""
+    physical = stack.physical_ids()
+    return {lid: [physical[lid]] for t in ("AWS::DynamoDB::Table", "AWS::SecretsManager::Secret")
+            for lid in stack.ctx.resources_of(t) if lid in physical}
+
+
+def _unreached(stack: d.Stack) -> list[str]:
+    """The tables and secrets of the stack that no function's environment names (by name, ARN or
+    a prefix of the name ending in a separator, as TABLE_PREFIX)."""
+    values = [v for lid in stack.function_ids() for v in stack.function(lid).environment.values() if v]
+    secrets = stack.ctx.client("secretsmanager")
+    missing = []
+    for lid, (physical,) in _names_the_stack_gives(stack).items():
+        names = {physical}
+        if physical.startswith("arn:aws:secretsmanager:"):
+            names.add(secrets.describe_secret(SecretId=physical)["Name"])
+        if not any(name == v or (name.startswith(v) and v[-1] in "-/_") for v in values for name in names):
+            missing.append(f"{lid} ({physical})")
+    return missing
+
+
+def test_the_functions_use_the_stacks_own_tables_and_secret(world):
+    _require(world, "stack")
+    assert not _unreached(world.stack), "no function names these"
+
+
+def test_the_stage_parameter_reaches_the_functions(drill, world):
+    _require(world, "stack")
+    stack = drill.create(stack_name="licensing-drillstage", Stage="drillstage")
+    try:
+        unreached = _unreached(stack)
+    finally:
+        stack.delete()
+    if unreached:
+        pytest.xfail(f"with Stage=drillstage the stack makes {', '.join(unreached)} but the functions read "
+                     "the prod stage's names (the Stage parameter does not reach the code: issue 12)")
+
+
 # --- delete and create again --------------------------------------------------------------------------
 
 
