@@ -32,7 +32,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -807,13 +806,13 @@ class Drill:
     _translated: dict[tuple, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
-    def prepare(cls, endpoint: str, package_dir: Path) -> Drill:
+    def prepare(cls, endpoint: str, package_dir: Path, task_root: Path | None = None) -> Drill:
         s3 = client(endpoint, "s3")
         s3.create_bucket(Bucket=ARTIFACT_BUCKET)
         sam = json.loads((package_dir / "sam.json").read_text())
         drill = cls(endpoint, package_dir, sam=upload_code(sam, package_dir, s3, ARTIFACT_BUCKET))
         drill.alarm_topic_arn = client(endpoint, "sns").create_topic(Name="licensing-alarms")["TopicArn"]
-        drill.task_root = unzip_read_only(package_dir / "deployment.zip")
+        drill.task_root = unzip_read_only(package_dir / "deployment.zip", task_root)
         drill._listen(NOTIFICATION_SOURCE)
         return drill
 
@@ -986,9 +985,10 @@ for line in sys.stdin:
     answers.flush()
 """
 
-def unzip_read_only(zip_path: Path) -> Path:
-    """The package unzipped to a fresh directory without write bits (as /var/task)."""
-    task_root = Path(tempfile.mkdtemp(prefix="drill-task-"))
+def unzip_read_only(zip_path: Path, task_root: Path | None = None) -> Path:
+    """The package unzipped to ``task_root`` (a fresh directory by default), without write bits
+    (as /var/task)."""
+    task_root = task_root or Path(tempfile.mkdtemp(prefix="drill-task-"))
     with zipfile.ZipFile(zip_path) as z:
         z.extractall(task_root)
     subprocess.run(["chmod", "-R", "a-w", str(task_root)], check=True)
@@ -1012,11 +1012,6 @@ def read_only_command(task_root: Path, command: list[str]) -> list[str]:
     return [*_READ_ONLY_MOUNT, str(task_root), *command]
 
 
-def remove_read_only(task_root: Path) -> None:
-    subprocess.run(["chmod", "-R", "u+w", str(task_root)], check=False)
-    shutil.rmtree(task_root, ignore_errors=True)
-
-
 def tree_listing(task_root: Path) -> set[str]:
     return {str(p.relative_to(task_root)) for p in task_root.rglob("*")}
 
@@ -1035,17 +1030,22 @@ class Function:
         self.env = dict(self.environment)
         for variable, (value, _why) in RUNTIME_ADDITIONS.items():
             self.env[variable] = value(configuration, stack.ctx.endpoint, self.task_root)
-        self.stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - open while the process lives
-        command = [sys.executable, "-S", "-c", RUNNER, str(self.task_root), self.handler, configuration["FunctionArn"],
-                   str(configuration.get("Timeout", 3))]
-        self.process = subprocess.Popen(read_only_command(self.task_root, command), stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=self.env,
-                                        cwd=self.task_root)
+        self.stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - open while the object lives
+        self.process: subprocess.Popen | None = None  # started by the first invocation (a cold start)
         self.invocations = 0
         self.init_s: float | None = None
 
+    def _start(self) -> subprocess.Popen:
+        command = [sys.executable, "-S", "-c", RUNNER, str(self.task_root), self.handler,
+                   self.configuration["FunctionArn"], str(self.configuration.get("Timeout", 3))]
+        return subprocess.Popen(read_only_command(self.task_root, command), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=self.env,
+                                cwd=self.task_root)
+
     def invoke(self, event: dict[str, Any]) -> Any:
         """The handler's answer to ``event``; DrillError with its traceback if it raised."""
+        if self.process is None:
+            self.process = self._start()
         assert self.process.stdin and self.process.stdout
         self.process.stdin.write(json.dumps({"event": event, "request_id": str(uuid.uuid4())}) + "\n")
         self.process.stdin.flush()
@@ -1068,10 +1068,15 @@ class Function:
 
     @property
     def closed(self) -> bool:
-        return self.process.poll() is not None or self.process.stdin is None or self.process.stdin.closed
+        return self.process is not None and (self.process.poll() is not None or self.process.stdin is None
+                                             or self.process.stdin.closed)
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def close(self) -> None:
-        if self.process.poll() is None:
+        if self.process is not None and self.process.poll() is None:
             assert self.process.stdin
             self.process.stdin.close()
             try:
