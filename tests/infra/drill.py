@@ -1012,8 +1012,13 @@ def read_only_command(task_root: Path, command: list[str]) -> list[str]:
     return [*_READ_ONLY_MOUNT, str(task_root), *command]
 
 
-def tree_listing(task_root: Path) -> set[str]:
-    return {str(p.relative_to(task_root)) for p in task_root.rglob("*")}
+def written_to(task_root: Path, zip_path: Path) -> set[str]:
+    """What is in ``task_root`` that the zip did not put there."""
+    with zipfile.ZipFile(zip_path) as z:
+        shipped = {name.rstrip("/") for name in z.namelist()}
+    shipped |= {str(Path(name).parent) for name in list(shipped)} | {
+        str(parent) for name in list(shipped) for parent in Path(name).parents}
+    return {str(p.relative_to(task_root)) for p in task_root.rglob("*")} - shipped
 
 
 class Function:
@@ -1153,30 +1158,53 @@ class Reply:
 
 
 class Api:
-    """The deployed API as API Gateway would call the API function: the route matched against
-    the paths the stack's API defines, the event built, the function run from the package."""
+    """The deployed API as API Gateway would call it: the path matched against the resources of
+    the stack's API, the method's integration naming the function, the proxy event built, and
+    that function run from the package."""
 
-    def __init__(self, stack: Stack, function_lid: str = "APIHandler") -> None:
+    def __init__(self, stack: Stack) -> None:
         self.stack = stack
-        self.function = stack.function(function_lid)
-        apigw = stack.ctx.client("apigateway")
+        self.apigw = stack.ctx.client("apigateway")
         (api_lid,) = stack.ctx.resources_of("AWS::ApiGateway::RestApi")
         self.api_id = stack.physical_ids()[api_lid]
-        resources = apigw.get_resources(restApiId=self.api_id, limit=500)["items"]
+        resources = self.apigw.get_resources(restApiId=self.api_id, limit=500)["items"]
         self.routes = {r["path"]: set(r.get("resourceMethods", {})) for r in resources}
-        stages = apigw.get_stages(restApiId=self.api_id)["item"]
-        named = [s["stageName"] for s in stages if s["stageName"] != "Stage"]
+        self._resource_ids = {r["path"]: r["id"] for r in resources}
+        stages = self.apigw.get_stages(restApiId=self.api_id)["item"]
+        named = [s["stageName"] for s in stages if s["stageName"] != "Stage"]  # SAM's Deployment makes "Stage"
         self.stage = named[0] if named else "v1"
+        self._functions = {name: lid for lid, name in stack.function_ids().items()}
+        self._integrations: dict[tuple[str, str], str] = {}
+
+    def function_for(self, route: str, method: str) -> Function:
+        """The function the integration of ``method`` on ``route`` invokes (aws_proxy)."""
+        key = (route, method)
+        if key not in self._integrations:
+            integration = self.apigw.get_integration(restApiId=self.api_id, resourceId=self._resource_ids[route],
+                                                     httpMethod=method)
+            found = re.search(r"functions/arn:aws:lambda:[^:]+:\d+:function:([^:/]+)", integration["uri"])
+            if integration["type"] != "AWS_PROXY" or not found or found.group(1) not in self._functions:
+                raise DrillError(f"{method} {route} is integrated with {integration['uri']} "
+                                 f"({integration['type']}), not a function of the stack")
+            self._integrations[key] = self._functions[found.group(1)]
+        return self.stack.function(self._integrations[key])
+
+    @property
+    def function(self) -> Function:
+        """The function behind GET /v1/health (Chalice has one function for every route)."""
+        return self.function_for(route_for(list(self.routes), "/v1/health")[0], "GET")
 
     def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Reply:
         matched = route_for(list(self.routes), path.partition("?")[0])
         if matched is None or not ({method, "ANY"} & self.routes[matched[0]]):
             raise DrillError(f"the deployed API has no route for {method} {path}")
+        route, params = matched
         all_headers = {"Host": f"{self.api_id}.execute-api.{REGION}.amazonaws.com", "Accept": "application/json",
                        **({"Content-Type": "application/json"} if body is not None else {}), **(headers or {})}
-        event = rest_event(method, path, matched[0], matched[1], self.stage, all_headers,
+        event = rest_event(method, path, route, params, self.stage, all_headers,
                            json.dumps(body) if body is not None else None, self.api_id)
-        answer = self.function.invoke(event)
+        function = self.function_for(route, method if method in self.routes[route] else "ANY")
+        answer = function.invoke(event)
         text = answer.get("body") or ""
         try:
             parsed = json.loads(text) if text else None
