@@ -194,7 +194,10 @@ def upload_code(sam: dict[str, Any], package_dir: Path, s3, bucket: str) -> dict
             raise DrillError(f"{lid}.{prop} names {value}, which the package does not hold")
         if path not in uploaded:
             key = hashlib.md5(path.read_bytes()).hexdigest()  # the key scheme of the CLI
-            s3.upload_file(str(path), bucket, key)
+            try:
+                s3.head_object(Bucket=bucket, Key=key)  # the CLI too skips what is uploaded already
+            except s3.exceptions.ClientError:
+                s3.upload_file(str(path), bucket, key)
             uploaded[path] = f"s3://{bucket}/{key}"
         resource["Properties"][prop] = uploaded[path]
     if not uploaded:

@@ -15,6 +15,10 @@ import pytest
 
 from tests.infra import drill as d
 
+# The steps share one moto account and run in order: under pytest-xdist, --dist loadgroup keeps
+# them on one worker.
+pytestmark = pytest.mark.xdist_group("deploy-drill")
+
 LM = {"mac": "00:50:56:d7:11:01", "ip": "10.0.0.5", "port": 443, "sku": "VLM-MAX-SPLA",
       "image": "LoadMaster-VLM-7.2.47-SPLA.ova", "version": "7.2.47"}
 OPERATOR = {"Authorization": f"Bearer {d.OPERATOR_KEY}"}
