@@ -482,17 +482,20 @@ NEXT_TEMPLATE = {
         "DomainName": {"Type": "String", "Default": "licensing.drill.example"},
         "CertificateArn": {"Type": "String", "Default": "arn:aws:acm:us-east-1:123456789012:certificate/drill"},
         "LogRetentionDays": {"Type": "Number", "Default": 30},
+        "ExistingData": {"Type": "String", "Default": "false", "AllowedValues": ["false", "true"]},
     },
-    "Conditions": {"HasDomain": {"Fn::Not": [{"Fn::Equals": [{"Ref": "DomainName"}, ""]}]}},
+    "Conditions": {"HasDomain": {"Fn::Not": [{"Fn::Equals": [{"Ref": "DomainName"}, ""]}]},
+                   "CreatesData": {"Fn::Equals": [{"Ref": "ExistingData"}, "false"]}},
     "Resources": {
-        "Table": {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "RetainExceptOnCreate",
+        "Table": {"Type": "AWS::DynamoDB::Table", "Condition": "CreatesData", "DeletionPolicy": "RetainExceptOnCreate",
                   "UpdateReplacePolicy": "Retain",
                   "Properties": {"TableName": {"Fn::Sub": "licensing-${Stage}-things"},
                                  "BillingMode": "PAY_PER_REQUEST",
                                  "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
                                  "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
                                  "TimeToLiveSpecification": {"AttributeName": "expires", "Enabled": True}}},
-        "Secret": {"Type": "AWS::SecretsManager::Secret", "DeletionPolicy": "RetainExceptOnCreate",
+        "Secret": {"Type": "AWS::SecretsManager::Secret", "Condition": "CreatesData",
+                   "DeletionPolicy": "RetainExceptOnCreate",
                    "UpdateReplacePolicy": "Retain",
                    "Properties": {"Name": {"Fn::Sub": "licensing/${Stage}/lease-signing-key"}, "SecretString": "{}"}},
         "Failures": {"Type": "AWS::SQS::Queue"},
@@ -502,8 +505,9 @@ NEXT_TEMPLATE = {
             "DeploymentPreference": {"Type": "Linear10PercentEvery1Minute", "Alarms": [{"Ref": "SweepErrors"}]},
             "EventInvokeConfig": {"MaximumRetryAttempts": 2, "DestinationConfig": {
                 "OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": ["Failures", "Arn"]}}}},
-            "Environment": {"Variables": {"SIGNING_KEY_SECRET_ID": {"Ref": "Secret"},
-                                          "TABLE": {"Ref": "Table"}}},
+            "Environment": {"Variables": {
+                "SIGNING_KEY_SECRET_ID": {"Fn::Sub": "licensing/${Stage}/lease-signing-key"},
+                "TABLE_PREFIX": {"Fn::Sub": "licensing-${Stage}-"}}},
             "Events": {"Hourly": {"Type": "Schedule", "Properties": {"Schedule": "rate(1 hour)"}}}}},
         "SweepLogs": {"Type": "AWS::Logs::LogGroup", "Properties": {
             "LogGroupName": {"Fn::Sub": "/aws/lambda/${Sweep}"}, "RetentionInDays": {"Ref": "LogRetentionDays"}}},
@@ -522,7 +526,7 @@ NEXT_TEMPLATE = {
             "DomainName": {"Ref": "Domain"}, "RestApiId": {"Ref": "Api"}, "Stage": {"Ref": "Api.Stage"}}},
     },
     "Outputs": {
-        "SecretArn": {"Value": {"Ref": "Secret"}},
+        "SecretArn": {"Condition": "CreatesData", "Value": {"Ref": "Secret"}},
         "Alias": {"Value": {"Ref": "Sweep.Alias"}},
         "Url": {"Condition": "HasDomain", "Value": {"Fn::Sub": "https://${Domain}/"}},
         "DomainTarget": {"Condition": "HasDomain", "Value": {"Fn::GetAtt": ["Domain", "RegionalDomainName"]}},
@@ -540,7 +544,8 @@ def test_the_drill_deploys_what_issue_12_adds(drill):
     function = physical["Sweep"]
 
     assert outputs["SecretArn"].startswith("arn:aws:secretsmanager:")  # Ref of a secret is its ARN
-    assert stack.function("Sweep").environment["SIGNING_KEY_SECRET_ID"] == outputs["SecretArn"]
+    assert stack.ctx.client("secretsmanager").describe_secret(SecretId=outputs["SecretArn"])["Name"] == (
+        stack.function("Sweep").environment["SIGNING_KEY_SECRET_ID"])
     assert outputs["Alias"].endswith(f":function:{function}:live")
     assert lam.get_alias(FunctionName=function, Name="live")["FunctionVersion"] == "1"
     rules = stack.ctx.client("events").list_rule_names_by_target(TargetArn=outputs["Alias"])["RuleNames"]
@@ -559,8 +564,10 @@ def test_the_drill_deploys_what_issue_12_adds(drill):
     assert outputs["Url"] == "https://licensing.drill.example/"
     stage = apigw.get_stage(restApiId=physical["Api"], stageName="v1")
     assert stage["methodSettings"]["*/*"]["throttlingRateLimit"] == 50
-    ttl = stack.ctx.client("dynamodb").describe_time_to_live(TableName="licensing-next-things")
+    ddb = stack.ctx.client("dynamodb")
+    ttl = ddb.describe_time_to_live(TableName="licensing-next-things")
     assert ttl["TimeToLiveDescription"]["AttributeName"] == "expires"
+    ddb.put_item(TableName="licensing-next-things", Item={"pk": {"S": "kept"}})
 
     stack.delete()
 
@@ -574,6 +581,12 @@ def test_the_drill_deploys_what_issue_12_adds(drill):
         next_drill.create(stack_name="licensing-next", Stage="next")
     assert "licensing-next-things" in stack.ctx.client("dynamodb").list_tables()["TableNames"]
     stack.ctx.client("secretsmanager").describe_secret(SecretId="licensing/next/lease-signing-key")
+    # Adopting them (ExistingData=true) creates the stack around the kept data.
+    adopted = next_drill.create(stack_name="licensing-next", Stage="next", ExistingData="true")
+    assert "Table" not in adopted.physical_ids() and "Secret" not in adopted.physical_ids()
+    assert ddb.get_item(TableName=adopted.function("Sweep").environment["TABLE_PREFIX"] + "things",
+                        Key={"pk": {"S": "kept"}}).get("Item")
+    adopted.delete()
 
 
 def test_a_failed_first_create_of_retain_except_on_create_leaves_nothing(drill):
