@@ -472,6 +472,13 @@ def _create_mapping(name: str, props: dict[str, Any]) -> tuple[str, dict[str, An
     return f"{props['DomainName']}/{props.get('BasePath', '(none)')}", {}
 
 
+def _update_account(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    if props.get("CloudWatchRoleArn"):
+        _api("apigateway").update_account(patchOperations=[
+            {"op": "replace", "path": "/cloudwatchRoleArn", "value": props["CloudWatchRoleArn"]}])
+    return name, {}
+
+
 def _create_codedeploy_app(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     _api("codedeploy").create_application(applicationName=name, computePlatform=props.get("ComputePlatform", "Lambda"))
     return name, {}
@@ -526,6 +533,10 @@ DRILL_MODELS = [
                lambda pid, props: _api("apigateway").delete_base_path_mapping(
                    domainName=props["DomainName"], basePath=props.get("BasePath") or "(none)"),
                "CreateBasePathMapping", _NO_MODEL),
+    DrillModel("AWS::ApiGateway::Account", "", _update_account, lambda pid, props: None,
+               "UpdateAccount (the CloudWatch role API Gateway logs with)", _NO_MODEL),
+    DrillModel("AWS::CDK::Metadata", "", lambda name, props: (name, {}), lambda pid, props: None,
+               "nothing (CDK's own bookkeeping)", _NO_MODEL),
     DrillModel("AWS::CodeDeploy::Application", "ApplicationName", _create_codedeploy_app, lambda pid, props: None,
                "CreateApplication; left behind on delete (moto has no DeleteApplication)", _NO_MODEL),
     DrillModel("AWS::CodeDeploy::DeploymentGroup", "DeploymentGroupName", _create_deployment_group,
