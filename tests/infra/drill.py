@@ -32,6 +32,7 @@ import hashlib
 import json
 import os
 import re
+import select
 import subprocess
 import sys
 import tempfile
@@ -282,9 +283,9 @@ def _check_parameter(name: str, spec: dict[str, Any], value: str) -> None:
 # --- 5. adaptations ----------------------------------------------------------------------------
 #
 # Where moto's CloudFormation has no model for a type (or a broken one), the drill gives it one
-# (``DrillModel``): a CloudFormationModel registered with moto while the drill's server runs,
-# which creates and deletes the resource through moto's own API (the server is threaded, so a
-# model may call it while it serves CreateStack). So the resource is created in dependency
+# (``DrillModel``), in moto's map of models while the drill's server runs, which creates and
+# deletes the resource through moto's own API (the server is threaded, so a model may call it
+# while it serves CreateStack). So the resource is created in dependency
 # order, its Ref and Fn::GetAtt give what CloudFormation gives, moto's DeletionPolicy handling
 # applies to it, and a failure fails the create.
 
@@ -1035,6 +1036,10 @@ def written_to(task_root: Path, zip_path: Path) -> set[str]:
     return {str(p.relative_to(task_root)) for p in task_root.rglob("*")} - shipped
 
 
+# Lambda gives a function's init phase (the imports of a cold start) up to 10 s of its own.
+INIT_LIMIT_S = 10
+
+
 class Function:
     """One function's handler from the unzipped package, in its own ``python -S`` process with
     the environment the stack gave it: a warm Lambda container, fed events one at a time."""
@@ -1068,6 +1073,12 @@ class Function:
         assert self.process.stdin and self.process.stdout
         self.process.stdin.write(json.dumps({"event": event, "request_id": str(uuid.uuid4())}) + "\n")
         self.process.stdin.flush()
+        # Lambda stops a function at its Timeout; the first invocation also has its init phase.
+        limit = float(self.configuration.get("Timeout", 3)) + (INIT_LIMIT_S if self.invocations == 0 else 1)
+        if not select.select([self.process.stdout], [], [], limit)[0]:
+            self.process.kill()
+            raise DrillError(f"{self.name} ({self.handler}) did not answer within {limit:.0f} s (its Timeout is "
+                             f"{self.configuration.get('Timeout', 3)} s):\n{self.log()[-3000:]}")
         line = self.process.stdout.readline()
         if not line:
             raise DrillError(f"{self.name} ({self.handler}) died:\n{self.log()[-4000:]}")
