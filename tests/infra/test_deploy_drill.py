@@ -366,7 +366,7 @@ def _kept_on_delete(stack: d.Stack) -> dict[str, str]:
     kept = {}
     physical = stack.physical_ids()
     for lid, resource in stack.ctx.original["Resources"].items():
-        if resource.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate", "Snapshot") and lid in physical:
+        if resource.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate") and lid in physical:
             kept[lid] = physical[lid]
     return kept
 
