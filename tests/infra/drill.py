@@ -759,8 +759,9 @@ ADAPTATIONS: list[Adaptation] = [
     Adaptation(
         "AWS::Lambda::Function: run from the unzipped package in `python -S` with the environment "
         "GetFunctionConfiguration reports plus RUNTIME_ADDITIONS, not invoked",
-        "moto invokes functions in Docker; the drill runs the same handler and code without it. IAM policies "
-        "are not enforced by moto (tests/service/test_least_privilege.py checks them)",
+        "moto invokes functions in Docker; the drill runs the same handler and code without it. Stricter than "
+        "Lambda on one point: no boto3 from the runtime (/var/runtime), so the package must carry what it "
+        "imports. Not enforced: IAM policies (tests/service/test_least_privilege.py checks them), memory",
         _of_type("AWS::Lambda::Function")),
     Adaptation(
         "API requests: REST proxy events built by the drill, routed against the resources and methods of the "
