@@ -43,10 +43,25 @@ run: $(STAMP)
 sweep: $(STAMP)
 	$(PY) -m local.sweep $(NAME) $(if $(AT),--at $(AT))
 
+# Debian's chromium, which the browser tests drive (Playwright's own browser download cannot run
+# here); installed once, as root or through sudo.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+$(CHROMIUM):
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium || \
+		{ $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
 ## make test: every test (unit, service, e2e, infra), then ruff
-test: $(STAMP) $(CHECKOV_STAMP)
+test: $(STAMP) $(CHECKOV_STAMP) $(CHROMIUM)
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+## make test-fast: the unit, service and CLI tiers on every core (pytest-xdist), without the two
+## long property runs, fault injection and the model-based test, which make test runs
+FAST_TIERS := tests/unit tests/service tests/cli
+LONG_RUNS := tests/service/test_faults.py tests/service/test_model_based.py
+test-fast: $(STAMP)
+	$(PY) -m pytest -n auto $(FAST_TIERS) $(foreach f,$(LONG_RUNS),--deselect $(f))
 
 ## make package: the deployment package (zip) and its template in out/package, checked by cfn-lint and
 ## checkov (infra/lint.py); the same package deploys any stage

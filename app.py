@@ -8,6 +8,14 @@ from chalicelib.api import console, loadmaster, operator, public, tenant_admin
 from chalicelib.api.http import contract_error_bodies
 from chalicelib.observability import begin_invocation, flush_metrics, log_keys, logger
 from chalicelib.services import sweeps
+from chalicelib.settings import Settings
+from chalicelib.startup import configure, configured
+
+# Cold start: the settings from the environment, validated once (a wrong variable fails the
+# container with its name). A host that configured the service itself (the tests, the
+# benchmarks, the local stack) keeps its own settings, whether it imports this before or after.
+if not configured():
+    configure(Settings.from_environ())
 
 app = Chalice(app_name="metered-licensing", configure_logs=False)
 

@@ -13,5 +13,8 @@ Modules, in the order the runner prints them:
 - ``cold_start``: ``import app`` vs ``import boto3`` and a client, in fresh interpreters; package size;
 - ``cost``: $ per 1 000 device-months from the figures above and the list prices in ``cost.PRICES``.
 
-``harness`` holds what they share: the environment, moto, the app's test client, the call log.
+What they share, by what it does: ``world`` (the app's settings, an in-process moto with the
+tables, the app behind Chalice's test client, tenants and LoadMasters), ``calls`` (the log of every
+AWS call), ``sizes`` (DynamoDB's item sizes, write units and index writes), ``capture`` (stdout,
+where the app logs and publishes metrics) and ``moto_scale`` (moto's transactions at fleet scale).
 """

@@ -16,7 +16,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-# bench.harness, imported by each of these first, sets the app's environment before chalicelib loads.
 from bench import check_in, cold_start, cost, endpoints, fleet, overhead
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,16 +12,10 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
-from bench.harness import (
-    CallLog,
-    World,
-    index_shapes,
-    item_size,
-    raw_item,
-    stdout_captured,
-    table_keys,
-    write_units,
-)
+from bench.calls import CallLog
+from bench.capture import stdout_captured
+from bench.sizes import index_shapes, item_size, raw_item, table_keys, write_units
+from bench.world import World
 
 DEFAULT_INTERVAL_S = 3600
 

@@ -28,13 +28,9 @@ PRICES = {
     "cloudwatch_logs_ingest_gb": 0.50,
     "data_transfer_out_gb": 0.09,
 }
-SOURCES = [
-    "https://aws.amazon.com/dynamodb/pricing/on-demand/",
-    "https://aws.amazon.com/lambda/pricing/",
-    "https://aws.amazon.com/api-gateway/pricing/",
-    "https://aws.amazon.com/cloudwatch/pricing/",
-    "https://aws.amazon.com/ec2/pricing/on-demand/ (data transfer)",
-]
+# The prices above come from https://aws.amazon.com/dynamodb/pricing/on-demand/,
+# https://aws.amazon.com/lambda/pricing/, https://aws.amazon.com/api-gateway/pricing/,
+# https://aws.amazon.com/cloudwatch/pricing/ and https://aws.amazon.com/ec2/pricing/on-demand/ (data transfer).
 
 HOURS_PER_MONTH = 730
 MEMORY_GB = 0.5

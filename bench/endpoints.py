@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bench.harness import CallLog, World, compact, operator_headers, stdout_captured
+from bench.calls import CallLog, compact
+from bench.capture import stdout_captured
+from bench.world import World, operator_headers
 
 # The operator's listings read the tenants table page by page: one small item per customer,
 # never devices. Any other Scan in a request path is a regression.

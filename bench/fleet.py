@@ -22,18 +22,10 @@ import uuid
 from collections import Counter
 from datetime import timedelta
 
-from bench.harness import (
-    T0,
-    CallLog,
-    World,
-    compact,
-    index_shapes,
-    item_size,
-    loadmaster,
-    raw_item,
-    stdout_captured,
-    table_keys,
-)
+from bench.calls import CallLog, compact
+from bench.capture import stdout_captured
+from bench.sizes import index_shapes, item_size, raw_item, table_keys
+from bench.world import T0, World, loadmaster
 
 SKUS = ("VLM-MAX-SPLA", "VLM-5000-SPLA", "VLM-2000-SPLA", "VLM-500-SPLA")
 SILENT_PER_MILLE = 10  # 1 % of the fleet fell silent

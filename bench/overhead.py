@@ -17,7 +17,9 @@ import pstats
 import statistics
 import time
 
-from bench.harness import CallLog, World, stdout_captured
+from bench.calls import CallLog
+from bench.capture import stdout_captured
+from bench.world import World
 
 # Where a check-in's time goes, as layers: the cumulative time of the function that enters each one
 # (pstats key: file suffix, function name). What is left is Chalice's routing and middleware,

@@ -1,8 +1,7 @@
-"""The one source of time. Tests move it with ``freeze``; scheduled functions pass "now" explicitly."""
+"""The one source of time. Tests move it with ``set_now``; scheduled functions pass "now" explicitly."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 _frozen: datetime | None = None
@@ -10,16 +9,6 @@ _frozen: datetime | None = None
 
 def now() -> datetime:
     return _frozen if _frozen is not None else datetime.now(UTC).replace(microsecond=0)
-
-
-@contextmanager
-def freeze(at: datetime):
-    global _frozen
-    previous, _frozen = _frozen, at
-    try:
-        yield
-    finally:
-        _frozen = previous
 
 
 def set_now(at: datetime | None) -> None:

@@ -1,90 +1,94 @@
 """The service's configuration: the only reader of ``os.environ``.
 
-Read and validated once per container (cold start). Every variable is documented in the
-README's configuration table.
+``Settings.from_environ()`` reads and validates it once per container (app.py, at cold start);
+``chalicelib.startup.configure(settings)`` hands it to the rest of the service, and
+``get_settings()`` answers it from then on. Nothing reads it at import time, so the tests, the
+benchmarks and the local stack build a ``Settings`` and configure with it, in any order. Every
+variable is documented in the README's configuration table.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-from functools import lru_cache
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ConfigurationError(RuntimeError):
-    """The environment does not describe a runnable service."""
+    """The environment does not describe a runnable service (the message names the variable)."""
 
 
-def _flag(value: str) -> bool:
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+class Settings(BaseSettings):
+    """One field per environment variable (its name in capitals, unless an alias says otherwise)."""
 
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True, case_sensitive=False)
 
-@dataclass(frozen=True)
-class Settings:
-    stage: str
-    region: str
-    table_prefix: str
-    aws_endpoint_url: str | None
-    operator_key_sha256: str
-    signing_key_secret_id: str
-    signing_key_autocreate: bool
-    max_body_bytes: int
-    activation_uuid_attempts: int
-    silent_bucket_s: int
-    sweep_batch: int
-    event_ttl_days: int
-    activations_per_mac_per_hour: int
-    refusals_per_key_per_minute: int
-    event_bus_name: str
-    max_license_types_per_tenant: int
-    version: str
+    stage: str = "dev"
+    region: str = Field("us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
+    table_prefix: str = "licensing-dev-"
+    aws_endpoint_url: str | None = None
+    operator_key_sha256: str = ""
+    signing_key_secret_id: str = "licensing/dev/lease-signing-key"
+    signing_key_autocreate: bool = False
+    max_body_bytes: int = Field(16384, ge=1024)
+    activation_uuid_attempts: int = Field(5, ge=1)
+    silent_bucket_s: int = Field(86400, ge=60, le=86400)
+    sweep_batch: int = Field(2000, ge=1)
+    event_ttl_days: int = Field(90, ge=1, le=3650)
+    activations_per_mac_per_hour: int = Field(10, ge=1)
+    refusals_per_key_per_minute: int = Field(30, ge=1)
+    event_bus_name: str = "default"
+    max_license_types_per_tenant: int = Field(100, ge=1, le=10000)
+    version: str = Field("0.1.0", validation_alias="SERVICE_VERSION")
+
+    @field_validator("aws_endpoint_url", mode="before")
+    @classmethod
+    def _empty_is_aws(cls, value: object) -> object:
+        return value or None
+
+    @field_validator("operator_key_sha256", mode="before")
+    @classmethod
+    def _hex_digest(cls, value: object) -> object:
+        value = str(value or "").strip().lower()
+        if value and (len(value) != 64 or any(c not in "0123456789abcdef" for c in value)):
+            raise ValueError("must be 64 hex characters (printf %s \"$KEY\" | sha256sum)")
+        return value
 
     @classmethod
-    def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
-        operator_hash = env.get("OPERATOR_KEY_SHA256", "").strip().lower()
-        if operator_hash and (len(operator_hash) != 64 or not _is_hex(operator_hash)):
-            raise ConfigurationError("OPERATOR_KEY_SHA256 must be 64 hex characters")
-        settings = cls(
-            stage=env.get("STAGE", "dev"),
-            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
-            table_prefix=env.get("TABLE_PREFIX", "licensing-dev-"),
-            aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
-            operator_key_sha256=operator_hash,
-            signing_key_secret_id=env.get("SIGNING_KEY_SECRET_ID", "licensing/dev/lease-signing-key"),
-            signing_key_autocreate=_flag(env.get("SIGNING_KEY_AUTOCREATE", "false")),
-            max_body_bytes=int(env.get("MAX_BODY_BYTES", "16384")),
-            activation_uuid_attempts=int(env.get("ACTIVATION_UUID_ATTEMPTS", "5")),
-            silent_bucket_s=int(env.get("SILENT_BUCKET_S", "86400")),
-            sweep_batch=int(env.get("SWEEP_BATCH", "2000")),
-            event_ttl_days=int(env.get("EVENT_TTL_DAYS", "90")),
-            activations_per_mac_per_hour=int(env.get("ACTIVATIONS_PER_MAC_PER_HOUR", "10")),
-            refusals_per_key_per_minute=int(env.get("REFUSALS_PER_KEY_PER_MINUTE", "30")),
-            event_bus_name=env.get("EVENT_BUS_NAME", "default"),
-            max_license_types_per_tenant=int(env.get("MAX_LICENSE_TYPES_PER_TENANT", "100")),
-            version=env.get("SERVICE_VERSION", "0.1.0"),
-        )
-        if settings.max_body_bytes < 1024 or settings.activation_uuid_attempts < 1:
-            raise ConfigurationError("MAX_BODY_BYTES must be >= 1024 and ACTIVATION_UUID_ATTEMPTS >= 1")
-        if not 60 <= settings.silent_bucket_s <= 86400 or settings.sweep_batch < 1:
-            raise ConfigurationError("SILENT_BUCKET_S must be 60..86400 and SWEEP_BATCH >= 1")
-        if not 1 <= settings.max_license_types_per_tenant <= 10000:
-            raise ConfigurationError("MAX_LICENSE_TYPES_PER_TENANT must be 1..10000")
-        if not 1 <= settings.event_ttl_days <= 3650:
-            raise ConfigurationError("EVENT_TTL_DAYS must be 1..3650")
-        if settings.activations_per_mac_per_hour < 1 or settings.refusals_per_key_per_minute < 1:
-            raise ConfigurationError("ACTIVATIONS_PER_MAC_PER_HOUR and REFUSALS_PER_KEY_PER_MINUTE must be >= 1")
-        return settings
+    def from_environ(cls) -> Settings:
+        """The settings the process's environment describes, or ``ConfigurationError`` naming
+        each variable that is wrong."""
+        try:
+            return cls()
+        except ValidationError as e:
+            problems = "; ".join(f"{_variable(err['loc'])}: {err['msg']}" for err in e.errors())
+            raise ConfigurationError(f"invalid configuration: {problems}") from e
 
 
-def _is_hex(value: str) -> bool:
-    try:
-        int(value, 16)
-    except ValueError:
-        return False
-    return True
+# The environment variable of each field, as the README's table names them.
+_ALIASES = {"region": "AWS_REGION", "version": "SERVICE_VERSION"}
 
 
-@lru_cache(maxsize=1)
+def _variable(loc: tuple) -> str:
+    name = str(loc[0]) if loc else "?"
+    return _ALIASES.get(name, name).upper()
+
+
+_settings: Settings | None = None
+
+
+def use(settings: Settings) -> None:
+    """Make ``settings`` the service's (``chalicelib.startup.configure`` calls it)."""
+    global _settings
+    _settings = settings
+
+
 def get_settings() -> Settings:
-    return Settings.from_environ()
+    """The configured settings. Configuring is the host's first act (app.py, the tests, the
+    benchmarks, the local stack): a call before it is a bug, said plainly."""
+    if _settings is None:
+        raise ConfigurationError("the service is not configured: call chalicelib.startup.configure(settings)")
+    return _settings
+
+
+def is_configured() -> bool:
+    return _settings is not None

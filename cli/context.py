@@ -10,7 +10,7 @@ import click
 import requests
 
 from cli import output
-from cli.http import Client, Credential
+from cli.http import Client, Credential, RetryPolicy
 
 KEY_HELP = "Prefer the environment variable: a key given as a flag lands in the shell history and the process list."
 
@@ -22,6 +22,7 @@ class Env:
     url: str
     json: bool
     session_factory: Callable[[], requests.Session] | None
+    retry: RetryPolicy
     _operator_key: str | None = field(repr=False)
     _api_key: str | None = field(repr=False)
     _client: Client | None = field(default=None, repr=False)
@@ -30,7 +31,7 @@ class Env:
     def client(self) -> Client:
         if self._client is None:
             try:
-                self._client = Client(self.url, session_factory=self.session_factory)
+                self._client = Client(self.url, session_factory=self.session_factory, retry=self.retry)
             except ValueError as e:
                 raise click.BadParameter(str(e), param_hint="--url") from e
         return self._client

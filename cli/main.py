@@ -17,7 +17,7 @@ import click
 
 from cli import output
 from cli.context import KEY_HELP, Env
-from cli.http import DEFAULT_URL, ApiError, Unreachable
+from cli.http import DEFAULT_URL, ApiError, RetryPolicy, Unreachable
 
 SECTIONS = (
     ("Operator commands (LICENSING_OPERATOR_KEY)", ("tenants", "trial", "contract", "terminate", "owner")),
@@ -78,18 +78,24 @@ class LicensingGroup(click.Group):
 @click.option("--api-key", envvar="LICENSING_API_KEY", show_envvar=True, metavar="KEY",
               help=f"The tenant's API key. {KEY_HELP}")
 @click.option("--json", "as_json", is_flag=True, help="Print the service's answers as JSON (for scripts).")
+@click.option("--retries", envvar="LICENSING_RETRIES", type=click.IntRange(0, 10), default=RetryPolicy.retries,
+              show_default=True, show_envvar=True,
+              help="Times a request answered 429 or 503 is sent again, after the Retry-After the service asks for "
+                   "(a 503 only where sending twice is harmless).")
 @click.version_option("0.1.0", prog_name="licensing")
 @click.pass_context
-def cli(ctx: click.Context, url: str, operator_key: str | None, api_key: str | None, as_json: bool) -> None:
+def cli(ctx: click.Context, url: str, operator_key: str | None, api_key: str | None, as_json: bool,
+        retries: int) -> None:
     """Administer the metered licensing service and exercise it.
 
     Operators create tenants, start trials, apply contracts and export usage; a tenant's
     administrator manages its license types, LoadMasters, settings and keys. Errors print the
     service's error code and message and exit with status 1.
     """
-    # Tests (and embedders) pass {"session_factory": ...} as the root context's obj.
+    # Tests (and embedders) pass {"session_factory": ..., "sleep": ...} as the root context's obj.
     given = ctx.obj if isinstance(ctx.obj, dict) else {}
-    ctx.obj = Env(url=url, json=as_json, session_factory=given.get("session_factory"),
+    retry = RetryPolicy(retries=retries, **{k: given[k] for k in ("sleep",) if k in given})
+    ctx.obj = Env(url=url, json=as_json, session_factory=given.get("session_factory"), retry=retry,
                   _operator_key=operator_key or None, _api_key=api_key or None)
 
 

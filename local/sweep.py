@@ -38,11 +38,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"local.sweep: no local stack is running on port {args.port} (start one with make run)",
               file=sys.stderr)
         return 1
-    # The sweeps need no operator key: the app gets none.
-    use_local_environment(moto_endpoint=json.loads(state.read_text())["moto_endpoint"], operator_key="")
     names = SCHEDULED if args.name == "all" else (args.name,)
-    # The app's logs and metrics go to stderr: stdout carries only the reports.
+    # The app's logs and metrics go to stderr: stdout carries only the reports (the logger takes
+    # its stream when first imported, by configure).
     with contextlib.redirect_stdout(sys.stderr):
+        # The service configured for the stack's moto; the sweeps need no operator key.
+        use_local_environment(moto_endpoint=json.loads(state.read_text())["moto_endpoint"], operator_key="")
         reports = run_scheduled(names, at)
     print(json.dumps(reports, indent=2))
     return 0

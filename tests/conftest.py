@@ -1,5 +1,5 @@
-"""Shared fixtures. The environment is set before the app is imported: PynamoDB reads table
-names when the model classes are created."""
+"""Shared fixtures. The service is configured for in-process moto once, here; the app keeps
+those settings whenever it is imported."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ from typing import Any
 
 import pytest
 
-from local.environment import TEST_OPERATOR_KEY, use_local_environment
+from chalicelib.startup import configure
+from local.environment import TEST_OPERATOR_KEY, local_settings, use_fake_aws_credentials
 
 OPERATOR_KEY = TEST_OPERATOR_KEY
-use_local_environment(moto_endpoint=None, operator_key=OPERATOR_KEY)
+SETTINGS = local_settings(moto_endpoint=None, operator_key=OPERATOR_KEY)
+use_fake_aws_credentials()
+configure(SETTINGS)
 
 T0 = datetime(2026, 11, 28, 20, 0, 0, tzinfo=UTC)
 
@@ -35,17 +38,13 @@ def aws(clock):
     """A fresh in-process moto with every table created."""
     from moto import mock_aws
 
-    from chalicelib.notifications import reset_client
-    from chalicelib.security.signing import reset_key_ring
     from chalicelib.store import create_tables
 
     with mock_aws():
-        reset_key_ring()
-        reset_client()
+        configure(SETTINGS)  # nothing cached from the previous test's moto
         create_tables()
         yield
-        reset_key_ring()
-        reset_client()
+        configure(SETTINGS)
 
 
 @dataclass
@@ -222,8 +221,7 @@ def threaded_app(monkeypatch):
     from chalice.local import LocalChalice
 
     from app import app
-    from chalicelib.store.models import ALL_MODELS
-    from chalicelib.store.transaction import connection
+    from chalicelib.store import connect
 
     class ThreadLocalChalice(LocalChalice, app.__class__):
         pass
@@ -231,9 +229,7 @@ def threaded_app(monkeypatch):
     monkeypatch.setattr(app, "__class__", ThreadLocalChalice)
     # A Lambda container serves one request at a time; these threads share one process, so the
     # lazily made DynamoDB clients are made here first, not by racing threads.
-    for model in ALL_MODELS:
-        assert model._get_connection().connection.client is not None
-    assert connection().client is not None
+    connect()
     return app
 
 

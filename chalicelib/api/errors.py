@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from chalice import Response
-from pynamodb.exceptions import PynamoDBException
 
 from chalicelib.domain.errors import Code, DomainError
 
@@ -35,21 +34,6 @@ STATUS: dict[Code, int] = {
 
 RETRY_AFTER_S = 1
 
-# DynamoDB answers that mean "not now", not "no": the client should retry.
-TRANSIENT_CAUSES = {
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "TransactionConflictException",
-    "TransactionInProgressException",
-    "InternalServerError",
-    "ServiceUnavailable",
-}
-
-
-# A transaction cancelled for these reasons may pass on a retry; a failed condition will not.
-TRANSIENT_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
-
 
 def error_response(error: DomainError, headers: dict[str, str] | None = None) -> Response:
     status = STATUS[error.code]
@@ -58,20 +42,3 @@ def error_response(error: DomainError, headers: dict[str, str] | None = None) ->
         headers["Retry-After"] = str(error.detail.get("retry_after_s", RETRY_AFTER_S))
     body = {"error": {"code": str(error.code), "message": error.message, "detail": error.detail}}
     return Response(body=body, status_code=status, headers=headers)
-
-
-def is_transient(exc: Exception) -> bool:
-    """A dependency's passing failure: throttling, a conflicting transaction, a timeout."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    cause = exc.cause if isinstance(exc, PynamoDBException) else exc
-    if isinstance(cause, ClientError):
-        code = cause.response.get("Error", {}).get("Code")
-        if code == "TransactionCanceledException":
-            # PynamoDB keeps the reasons on its error, botocore in the response.
-            reasons = [r.code for r in getattr(cause, "cancellation_reasons", None) or [] if r is not None]
-            reasons += [r.get("Code") for r in cause.response.get("CancellationReasons") or []]
-            return bool(TRANSIENT_REASONS & set(reasons))
-        return code in TRANSIENT_CAUSES
-    # No answer at all: the connection failed or timed out (botocore's own errors).
-    return isinstance(cause, BotoCoreError)

@@ -4,6 +4,7 @@ JSON body into a pydantic model with the right error code for its caller."""
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import math
 import re
@@ -14,9 +15,10 @@ from typing import Any, TypeVar
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
-from chalicelib.api.errors import error_response, is_transient
+from chalicelib.api.errors import error_response
 from chalicelib.domain.errors import Code, DomainError, validation
 from chalicelib.observability import logger
+from chalicelib.security import auth, cursors
 from chalicelib.settings import get_settings
 
 M = TypeVar("M", bound=BaseModel)
@@ -46,23 +48,62 @@ def route(bp: Blueprint, path: str, methods: list[str], *, summary: str = "", au
           response: type[BaseModel] | tuple[type[BaseModel], ...] | None = None, status: int = 200,
           content_type: str = "application/json",
           headers: tuple[str, ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a view on ``bp``, ``guarded``, and describe it for the OpenAPI document. Any
-    Content-Type is let through: the body must still be JSON, and a wrong one is answered in the
-    contract's terms (INVALID_INITIALIZATION for a LoadMaster) instead of Chalice's own 415."""
+    """Register a view on ``bp``, ``guarded``, and describe it for the OpenAPI document.
+
+    What the route declares is what it does, before the view runs: ``auth`` names the caller's
+    role and is checked (``AUTHENTICATE``), ``body`` and ``query`` are parsed into their models.
+    The view gets the path's parameters and, by name, ``caller`` (what the role's check answers:
+    the tenant, the device's credential, None for the operator), ``body`` and ``query``; a view
+    that does not take a declared ``body`` or ``query`` is a mistake caught at registration.
+    Any Content-Type is let through: the body must still be JSON, and a wrong one is answered in
+    the contract's terms (INVALID_INITIALIZATION for a LoadMaster) instead of Chalice's own 415."""
     for method in methods:
         OPERATIONS.append(Operation(method, path, summary, auth, body, query, response, status, content_type,
                                     headers))
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
-        bp.route(path, methods=methods, content_types=["*/*"])(guarded(view))
+        takes = set(inspect.signature(view).parameters)
+        for name, declared in (("body", body), ("query", query)):
+            if declared is not None and name not in takes:
+                raise TypeError(f"{view.__name__} declares {name}={declared.__name__} but does not take {name}")
+        # A LoadMaster's bad body is the seed's "Invalid local license initialization.".
+        loadmaster = auth in LOADMASTER_ROLES
+
+        def view_with_request(**params: Any) -> Any:
+            request = bp.current_request
+            given: dict[str, Any] = {}
+            if auth is not None:
+                caller = AUTHENTICATE[auth](request.headers, params)
+                if "caller" in takes:
+                    given["caller"] = caller
+            if body is not None:
+                given["body"] = parse_body(request.raw_body, body, loadmaster=loadmaster)
+            if query is not None:
+                given["query"] = parse_query(request.query_params, query)
+            return view(**params, **given)
+
+        functools.update_wrapper(view_with_request, view)
+        bp.route(path, methods=methods, content_types=["*/*"])(guarded(view_with_request))
         return view
 
     return register
 
 
+# Each role of the contract, by the name routes declare it with: the check, and what it answers.
+AUTHENTICATE: dict[str, Callable[[Mapping[str, str], dict[str, Any]], Any]] = {
+    "operator": lambda headers, params: auth.operator(headers),
+    "tenant": lambda headers, params: auth.tenant_admin(headers),
+    "tenant_or_operator": lambda headers, params: auth.tenant_admin_or_operator(headers),
+    "activation": lambda headers, params: auth.activation(headers),
+    "device": lambda headers, params: auth.device(headers, params["device_id"]),
+}
+LOADMASTER_ROLES = ("activation", "device")
+
+
 def guarded(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Every refusal becomes its 4xx; a dependency's passing failure a 503 with Retry-After;
-    anything else a 500 with a generic message, the detail going to the log only."""
+    """Every refusal becomes its status (a dependency's passing failure, which the store raises
+    as UNAVAILABLE, a 503 with Retry-After); anything else a 500 with a generic message, the
+    detail going to the log only."""
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -72,10 +113,7 @@ def guarded(view: Callable[..., Any]) -> Callable[..., Any]:
             return view(*args, **kwargs)
         except DomainError as e:
             return error_response(e)
-        except Exception as e:
-            if is_transient(e):
-                logger.warning("dependency unavailable", extra={"error": repr(e)})
-                return error_response(DomainError(Code.UNAVAILABLE))
+        except Exception:
             logger.exception("unhandled error")
             return error_response(DomainError(Code.INTERNAL))
 
@@ -243,25 +281,18 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 def encode_cursor(key: dict | None, scope: str) -> str | None:
     """An opaque paging cursor, signed and bound to ``scope`` (the caller's tenant), so it cannot
-    be forged or replayed into another tenant's data."""
+    be forged or replayed into another tenant's data (``chalicelib.security.cursors``)."""
     if not key:
         return None
-    from chalicelib.security.signing import key_ring
-
-    return key_ring().sign({"k": key, "s": scope}, "cursor")
+    return cursors.encode(key, scope)
 
 
 def decode_cursor(cursor: str | None, scope: str) -> dict | None:
     if not cursor:
         return None
-    from chalicelib.security.signing import InvalidToken, key_ring
-
     try:
-        claims = key_ring().verify(cursor, "cursor")
-    except InvalidToken as e:
+        return cursors.decode(cursor, scope)
+    except cursors.InvalidCursor as e:
         raise validation("The cursor is not valid.", {"next": "not a cursor of this listing"}) from e
-    if claims.get("s") != scope or not isinstance(claims.get("k"), dict):
-        raise validation("The cursor is not valid.", {"next": "not a cursor of this listing"})
-    return claims["k"]
 
 

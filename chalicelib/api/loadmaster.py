@@ -7,19 +7,19 @@ import re
 from chalice import Blueprint
 
 from chalicelib import clock
-from chalicelib.api.http import json_response, parse_body, route
+from chalicelib.api.http import json_response, route
 from chalicelib.api.schemas import (
     ActivationRequest,
     ActivationResponse,
     CheckInRequest,
     CheckInResponse,
     DeviceResponse,
-    LicenseTypeResponse,
     LicenseTypesResponse,
     LoadMasterRequest,
 )
 from chalicelib.domain.errors import Code, DomainError
-from chalicelib.security import auth
+from chalicelib.domain.model import Tenant
+from chalicelib.security.tokens import DeviceCredential
 from chalicelib.services import activation, check_in
 
 bp = Blueprint(__name__)
@@ -47,11 +47,9 @@ def _idempotency_key() -> str | None:
     body=LoadMasterRequest,
     response=LicenseTypesResponse,
 )
-def license_types():
-    tenant = auth.activation(bp.current_request.headers)
-    lm = parse_body(bp.current_request.raw_body, LoadMasterRequest, loadmaster=True).loadmaster()
-    types = activation.license_types_for(tenant, lm, clock.now())
-    return json_response(LicenseTypesResponse(license_types=[LicenseTypeResponse.of(t) for t in types]))
+def license_types(caller: Tenant, body: LoadMasterRequest):
+    types = activation.license_types_for(caller, body.loadmaster(), clock.now())
+    return json_response(LicenseTypesResponse(license_types=types))
 
 
 @route(
@@ -65,21 +63,11 @@ def license_types():
     status=201,
     headers=("Idempotency-Key",),
 )
-def activate():
-    tenant = auth.activation(bp.current_request.headers)
-    request = parse_body(bp.current_request.raw_body, ActivationRequest, loadmaster=True)
-    result = activation.activate(
-        tenant, request.loadmaster(), request.lic_type_id, idempotency_key=_idempotency_key(), now=clock.now()
-    )
-    body = ActivationResponse(
-        device_id=result.device.device_id,
-        status=str(result.device.status),
-        device_token=result.device_token,
-        confirm_by=result.device.confirm_by,
-        license=result.lease.token,
-        lease_expires_at=result.lease.expires_at,
-    )
-    return json_response(body, 201, {"Idempotent-Replayed": "true"} if result.replayed else None)
+def activate(caller: Tenant, body: ActivationRequest):
+    result = activation.activate(caller, body.loadmaster(), body.lic_type_id, idempotency_key=_idempotency_key(),
+                                 now=clock.now())
+    return json_response(ActivationResponse.model_validate(result), 201,
+                         {"Idempotent-Replayed": "true"} if result.replayed else None)
 
 
 @route(
@@ -90,9 +78,8 @@ def activate():
     auth="device",
     response=DeviceResponse,
 )
-def confirm(device_id: str):
-    credential = auth.device(bp.current_request.headers, device_id)
-    return json_response(DeviceResponse.of(activation.confirm(credential, device_id, clock.now())))
+def confirm(device_id: str, caller: DeviceCredential):
+    return json_response(DeviceResponse.model_validate(activation.confirm(caller, device_id, clock.now())))
 
 
 @route(
@@ -104,27 +91,10 @@ def confirm(device_id: str):
     body=CheckInRequest,
     response=CheckInResponse,
 )
-def check_ins(device_id: str):
-    credential = auth.device(bp.current_request.headers, device_id)
-    request = parse_body(bp.current_request.raw_body, CheckInRequest, loadmaster=True)
-    result = check_in.check_in(
-        credential,
-        device_id,
-        mac=request.mac,
-        ip=request.ip,
-        port=request.port,
-        version=request.version,
-        now=clock.now(),
-    )
-    return json_response(
-        CheckInResponse(
-            status=str(result.device.status),
-            license=result.lease.token,
-            lease_expires_at=result.lease.expires_at,
-            next_check_in_after=result.next_check_in_after,
-            device_token=result.device_token,
-        )
-    )
+def check_ins(device_id: str, caller: DeviceCredential, body: CheckInRequest):
+    result = check_in.check_in(caller, device_id, mac=body.mac, ip=body.ip, port=body.port, version=body.version,
+                               now=clock.now())
+    return json_response(CheckInResponse.model_validate(result))
 
 
 @route(
@@ -135,6 +105,5 @@ def check_ins(device_id: str):
     auth="device",
     response=DeviceResponse,
 )
-def deactivate(device_id: str):
-    credential = auth.device(bp.current_request.headers, device_id)
-    return json_response(DeviceResponse.of(check_in.deactivate(credential, device_id, clock.now())))
+def deactivate(device_id: str, caller: DeviceCredential):
+    return json_response(DeviceResponse.model_validate(check_in.deactivate(caller, device_id, clock.now())))

@@ -6,13 +6,23 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    AliasPath,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
 
 from chalicelib.domain.errors import message_for
 from chalicelib.domain.licensing import ExistingLicense, LoadMaster
-from chalicelib.domain.model import Device, Event, LicenseType, OveragePolicy, Tenant, TenantSettings
+from chalicelib.domain.model import DeviceStatus, Event, OveragePolicy, TenantState
 
 _MAC = re.compile(r"^[0-9a-f]{2}([:-]?)[0-9a-f]{2}(\1[0-9a-f]{2}){4}$")
 _EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$"
@@ -51,6 +61,16 @@ Sku = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-
 Email = Annotated[str, Field(max_length=320, pattern=_EMAIL)]
 Timestamp = Annotated[datetime, PlainSerializer(
     lambda v: v.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), return_type=str, when_used="json")]
+
+
+def _values(enum: type[StrEnum]) -> Any:
+    """The enum's values as a ``Literal``: an inline enum in the JSON schema, as the contract
+    spells it, from the domain's one definition."""
+    return Literal[tuple(member.value for member in enum)]
+
+
+DeviceStatusValue = _values(DeviceStatus)
+TenantStateValue = _values(TenantState)
 
 
 class _Strict(BaseModel):
@@ -118,7 +138,7 @@ class LicenseTypeUpdateRequest(_Strict):
 
 
 class DeviceQuery(_Strict):
-    status: Literal["PENDING", "ACTIVE", "BLOCKED", "DEACTIVATED"] | None = None
+    status: DeviceStatusValue | None = None
     lic_type_id: Annotated[str, Field(max_length=64)] | None = None
     mac: Mac | None = None
     ip: Ip | None = None
@@ -186,7 +206,13 @@ class PageQuery(_Strict):
 # Responses -------------------------------------------------------------------------------------
 
 
-class LicenseTypeResponse(BaseModel):
+class _FromDomain(BaseModel):
+    """A response read from the domain object's attributes (``model_validate(obj)``)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class LicenseTypeResponse(_FromDomain):
     lic_type_id: str
     name: str
     sku: str
@@ -197,19 +223,14 @@ class LicenseTypeResponse(BaseModel):
     overage_policy: OveragePolicy
     trial: bool
 
-    @classmethod
-    def of(cls, t: LicenseType) -> LicenseTypeResponse:
-        return cls(lic_type_id=t.lic_type_id, name=t.name, sku=t.sku, capacity=t.capacity, in_use=t.in_use,
-                   available=t.available, overage=t.overage, overage_policy=t.overage_policy, trial=t.trial)
 
-
-class LicenseTypesResponse(BaseModel):
+class LicenseTypesResponse(_FromDomain):
     license_types: list[LicenseTypeResponse]
 
 
-class DeviceResponse(BaseModel):
+class DeviceResponse(_FromDomain):
     device_id: str
-    status: Literal["PENDING", "ACTIVE", "BLOCKED", "DEACTIVATED"]
+    status: DeviceStatusValue
     mac: str
     ip: str
     port: int
@@ -224,20 +245,13 @@ class DeviceResponse(BaseModel):
     deactivated_at: Timestamp | None
     reason: str | None
 
-    @classmethod
-    def of(cls, d: Device) -> DeviceResponse:
-        return cls(device_id=d.device_id, status=str(d.status), mac=d.mac, ip=d.ip, port=d.port, sku=d.sku,
-                   image=d.image, version=d.version, lic_type_id=d.lic_type_id, activated_at=d.activated_at,
-                   confirm_by=d.confirm_by, confirmed_at=d.confirmed_at, last_check_in_at=d.last_check_in_at,
-                   deactivated_at=d.deactivated_at, reason=d.reason)
-
 
 class DevicesResponse(BaseModel):
     devices: list[DeviceResponse]
     next: str | None
 
 
-class EventResponse(BaseModel):
+class EventResponse(_FromDomain):
     event_id: str
     at: Timestamp
     kind: str
@@ -246,10 +260,13 @@ class EventResponse(BaseModel):
     message: str | None = Field(description="For a refusal, the error's message (the seed's text).")
     detail: dict
 
+    @model_validator(mode="before")
     @classmethod
-    def of(cls, e: Event) -> EventResponse:
-        return cls(event_id=e.event_id, at=e.at, kind=e.kind, device_id=e.device_id, code=e.code,
-                   message=message_for(e.code, e.detail), detail=e.detail)
+    def _message(cls, value: Any) -> Any:
+        # The catalogue's text, filled in from the detail: said, not stored.
+        if isinstance(value, Event):
+            return {**value.__dict__, "message": message_for(value.code, value.detail)}
+        return value
 
 
 class EventsResponse(BaseModel):
@@ -261,16 +278,11 @@ class DeviceDetailResponse(DeviceResponse):
     history: list[EventResponse] = Field(description="The device's latest events, newest first.")
 
 
-class SettingsResponse(BaseModel):
+class SettingsResponse(_FromDomain):
     confirm_window_s: int
     check_in_interval_s: int
     silent_after_s: int
     lease_s: int
-
-    @classmethod
-    def of(cls, s: TenantSettings) -> SettingsResponse:
-        return cls(confirm_window_s=s.confirm_window_s, check_in_interval_s=s.check_in_interval_s,
-                   silent_after_s=s.silent_after_s, lease_s=s.lease_s)
 
 
 class KeyRotatedResponse(BaseModel):
@@ -278,7 +290,7 @@ class KeyRotatedResponse(BaseModel):
     key: str = Field(description="The new key, shown this once; the old one no longer works.")
 
 
-class LicenseTypeUsageResponse(BaseModel):
+class LicenseTypeUsageResponse(_FromDomain):
     lic_type_id: str
     name: str
     sku: str
@@ -288,22 +300,22 @@ class LicenseTypeUsageResponse(BaseModel):
     overage_hours: int
 
 
-class HourResponse(BaseModel):
+class HourResponse(_FromDomain):
     hour: Timestamp
     lic_type_id: str
     in_use: int
     capacity: int
 
 
-class UsageResponse(BaseModel):
+class UsageResponse(_FromDomain):
     month: str
     license_types: list[LicenseTypeUsageResponse]
     hours: list[HourResponse]
 
 
-class TenantUsageResponse(BaseModel):
+class TenantUsageResponse(_FromDomain):
     tenant_id: str
-    name: str
+    name: str = Field(validation_alias="tenant_name")
     license_types: list[LicenseTypeUsageResponse]
 
 
@@ -318,32 +330,35 @@ class ReplacedResponse(DeviceResponse):
     lease_expires_at: Timestamp
 
 
-class ActivationResponse(BaseModel):
-    device_id: str
-    status: str
+# Read from an activation: its device, its token and its lease (a docstring would change the
+# OpenAPI document).
+class ActivationResponse(_FromDomain):
+    device_id: str = Field(validation_alias=AliasPath("device", "device_id"))
+    status: str = Field(validation_alias=AliasPath("device", "status"))
     device_token: str
-    confirm_by: Timestamp
-    license: str
-    lease_expires_at: Timestamp
+    confirm_by: Timestamp = Field(validation_alias=AliasPath("device", "confirm_by"))
+    license: str = Field(validation_alias=AliasPath("lease", "token"))
+    lease_expires_at: Timestamp = Field(validation_alias=AliasPath("lease", "expires_at"))
 
 
-class CheckInResponse(BaseModel):
-    status: str
-    license: str
-    lease_expires_at: Timestamp
+# Read from a check-in: the device's status, the fresh lease and token.
+class CheckInResponse(_FromDomain):
+    status: str = Field(validation_alias=AliasPath("device", "status"))
+    license: str = Field(validation_alias=AliasPath("lease", "token"))
+    lease_expires_at: Timestamp = Field(validation_alias=AliasPath("lease", "expires_at"))
     next_check_in_after: Timestamp
     device_token: str = Field(description="A fresh device token: use it from now on (keys rotate).")
 
 
-class ContractResponse(BaseModel):
+class ContractResponse(_FromDomain):
     contract_id: str
     capacity: int
     starts_at: Timestamp
     ends_at: Timestamp | None
 
 
-class LicenseStateResponse(BaseModel):
-    state: Literal["UNLICENSED", "TRIAL", "LICENSED", "EXPIRED", "TERMINATED"]
+class LicenseStateResponse(_FromDomain):
+    state: TenantStateValue
     trial_expires_at: Timestamp | None
     contract_id: str | None
     contract_starts_at: Timestamp | None = None
@@ -354,26 +369,12 @@ class LicenseStateResponse(BaseModel):
                                           "under a contract).")
     next_contract: ContractResponse | None = Field(None, description="A contract sold to start later.")
 
-    @classmethod
-    def of(cls, t: Tenant) -> LicenseStateResponse:
-        n = t.next_contract
-        return cls(state=str(t.state), trial_expires_at=t.trial_expires_at, contract_id=t.contract_id,
-                   contract_starts_at=t.contract_starts_at, contract_ends_at=t.contract_ends_at,
-                   capacity=t.capacity, in_use=t.in_use, allocated=t.allocated,
-                   next_contract=ContractResponse(contract_id=n.contract_id, capacity=n.capacity, starts_at=n.starts_at,
-                                                  ends_at=n.ends_at) if n else None)
-
 
 class TenantResponse(LicenseStateResponse):
     tenant_id: str
     name: str
     owner_email: str
     created_at: Timestamp
-
-    @classmethod
-    def of(cls, t: Tenant) -> TenantResponse:
-        return cls(tenant_id=t.tenant_id, name=t.name, owner_email=t.owner_email, created_at=t.created_at,
-                   **LicenseStateResponse.of(t).model_dump())
 
 
 class TenantCreatedResponse(TenantResponse):

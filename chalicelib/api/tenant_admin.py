@@ -6,7 +6,7 @@ from __future__ import annotations
 from chalice import Blueprint, Response
 
 from chalicelib import clock
-from chalicelib.api.http import decode_cursor, encode_cursor, json_response, parse_body, parse_query, route
+from chalicelib.api.http import decode_cursor, encode_cursor, json_response, route
 from chalicelib.api.schemas import (
     DeletedResponse,
     DeviceDetailResponse,
@@ -14,9 +14,7 @@ from chalicelib.api.schemas import (
     DeviceResponse,
     DevicesResponse,
     EventQuery,
-    EventResponse,
     EventsResponse,
-    HourResponse,
     KeyRotatedResponse,
     KeyRotateRequest,
     LicenseStateResponse,
@@ -24,51 +22,34 @@ from chalicelib.api.schemas import (
     LicenseTypeResponse,
     LicenseTypesResponse,
     LicenseTypeUpdateRequest,
-    LicenseTypeUsageResponse,
     OperatorUsageResponse,
     ReplacedResponse,
     ReplaceRequest,
     SettingsResponse,
     SettingsUpdateRequest,
-    TenantUsageResponse,
     UsageQuery,
     UsageResponse,
 )
-from chalicelib.security import auth
+from chalicelib.domain.model import Tenant
 from chalicelib.security.keys import KeyKind
-from chalicelib.services import devices, events, keys, license_types, settings, usage
+from chalicelib.services import devices, events, keys, license_types, licensing_policy, usage
 from chalicelib.services.devices import DeviceFilter
 from chalicelib.services.tenants import with_effective_state
 
 bp = Blueprint(__name__)
 
 
-def _headers():
-    return bp.current_request.headers
-
-
-def _query(model):
-    return parse_query(bp.current_request.query_params, model)
-
-
-def _body(model):
-    return parse_body(bp.current_request.raw_body, model)
-
-
 @route(bp, "/v1/license", ["GET"], summary="The tenant's licensing state", auth="tenant", response=LicenseStateResponse)
-def license_state():
-    tenant = auth.tenant_admin(_headers())
-    return json_response(LicenseStateResponse.of(with_effective_state(tenant, clock.now())))
+def license_state(caller: Tenant):
+    return json_response(LicenseStateResponse.model_validate(with_effective_state(caller, clock.now())))
 
 
 # License types ---------------------------------------------------------------------------------
 
 
 @route(bp, "/v1/license-types", ["GET"], summary="The tenant's pools", auth="tenant", response=LicenseTypesResponse)
-def list_license_types():
-    tenant = auth.tenant_admin(_headers())
-    types = license_types.list_license_types(tenant)
-    return json_response(LicenseTypesResponse(license_types=[LicenseTypeResponse.of(t) for t in types]))
+def list_license_types(caller: Tenant):
+    return json_response(LicenseTypesResponse(license_types=license_types.list_license_types(caller)))
 
 
 @route(
@@ -81,26 +62,17 @@ def list_license_types():
     response=LicenseTypeResponse,
     status=201,
 )
-def create_license_type():
-    tenant = auth.tenant_admin(_headers())
-    request = _body(LicenseTypeCreateRequest)
-    created = license_types.create_license_type(
-        tenant,
-        name=request.name,
-        sku=request.sku,
-        capacity=request.capacity,
-        overage_policy=request.overage_policy,
-        now=clock.now(),
-    )
-    return json_response(LicenseTypeResponse.of(created), 201)
+def create_license_type(caller: Tenant, body: LicenseTypeCreateRequest):
+    created = license_types.create_license_type(caller, name=body.name, sku=body.sku, capacity=body.capacity,
+                                                overage_policy=body.overage_policy, now=clock.now())
+    return json_response(LicenseTypeResponse.model_validate(created), 201)
 
 
 @route(
     bp, "/v1/license-types/{lic_type_id}", ["GET"], summary="Read a pool", auth="tenant", response=LicenseTypeResponse
 )
-def get_license_type(lic_type_id: str):
-    tenant = auth.tenant_admin(_headers())
-    return json_response(LicenseTypeResponse.of(license_types.get_license_type(tenant, lic_type_id)))
+def get_license_type(lic_type_id: str, caller: Tenant):
+    return json_response(LicenseTypeResponse.model_validate(license_types.get_license_type(caller, lic_type_id)))
 
 
 @route(
@@ -112,18 +84,10 @@ def get_license_type(lic_type_id: str):
     body=LicenseTypeUpdateRequest,
     response=LicenseTypeResponse,
 )
-def update_license_type(lic_type_id: str):
-    tenant = auth.tenant_admin(_headers())
-    request = _body(LicenseTypeUpdateRequest)
-    updated = license_types.update_license_type(
-        tenant,
-        lic_type_id,
-        name=request.name,
-        capacity=request.capacity,
-        overage_policy=request.overage_policy,
-        now=clock.now(),
-    )
-    return json_response(LicenseTypeResponse.of(updated))
+def update_license_type(lic_type_id: str, caller: Tenant, body: LicenseTypeUpdateRequest):
+    updated = license_types.update_license_type(caller, lic_type_id, name=body.name, capacity=body.capacity,
+                                                overage_policy=body.overage_policy, now=clock.now())
+    return json_response(LicenseTypeResponse.model_validate(updated))
 
 
 @route(
@@ -134,9 +98,8 @@ def update_license_type(lic_type_id: str):
     auth="tenant",
     response=DeletedResponse,
 )
-def delete_license_type(lic_type_id: str):
-    tenant = auth.tenant_admin(_headers())
-    license_types.delete_license_type(tenant, lic_type_id, clock.now())
+def delete_license_type(lic_type_id: str, caller: Tenant):
+    license_types.delete_license_type(caller, lic_type_id, clock.now())
     return json_response({"deleted": lic_type_id})
 
 
@@ -152,19 +115,11 @@ def delete_license_type(lic_type_id: str):
     query=DeviceQuery,
     response=DevicesResponse,
 )
-def list_devices():
-    tenant = auth.tenant_admin(_headers())
-    query = _query(DeviceQuery)
-    scope = f"devices:{tenant.tenant_id}"
-    found, last_key = devices.list_devices(
-        tenant,
-        DeviceFilter(query.status, query.lic_type_id, query.mac, query.ip),
-        limit=query.limit,
-        cursor=decode_cursor(query.next, scope),
-    )
-    return json_response(
-        DevicesResponse(devices=[DeviceResponse.of(d) for d in found], next=encode_cursor(last_key, scope))
-    )
+def list_devices(caller: Tenant, query: DeviceQuery):
+    scope = f"devices:{caller.tenant_id}"
+    found, last_key = devices.list_devices(caller, DeviceFilter(query.status, query.lic_type_id, query.mac, query.ip),
+                                           limit=query.limit, cursor=decode_cursor(query.next, scope))
+    return json_response(DevicesResponse(devices=found, next=encode_cursor(last_key, scope)))
 
 
 @route(
@@ -175,11 +130,10 @@ def list_devices():
     auth="tenant",
     response=DeviceDetailResponse,
 )
-def get_device(device_id: str):
-    tenant = auth.tenant_admin(_headers())
-    device = devices.get_device(tenant, device_id)
-    history = [EventResponse.of(e) for e in devices.history(tenant, device_id, clock.now())]
-    return json_response(DeviceDetailResponse(history=history, **DeviceResponse.of(device).model_dump()))
+def get_device(device_id: str, caller: Tenant):
+    device = devices.get_device(caller, device_id)
+    history = devices.history(caller, device_id, clock.now())
+    return json_response(DeviceDetailResponse(history=history, **DeviceResponse.model_validate(device).model_dump()))
 
 
 @route(
@@ -190,9 +144,8 @@ def get_device(device_id: str):
     auth="tenant",
     response=DeviceResponse,
 )
-def unblock_device(device_id: str):
-    tenant = auth.tenant_admin(_headers())
-    return json_response(DeviceResponse.of(devices.unblock(tenant, device_id, clock.now())))
+def unblock_device(device_id: str, caller: Tenant):
+    return json_response(DeviceResponse.model_validate(devices.unblock(caller, device_id, clock.now())))
 
 
 @route(
@@ -203,9 +156,8 @@ def unblock_device(device_id: str):
     auth="tenant",
     response=DeletedResponse,
 )
-def delete_device(device_id: str):
-    tenant = auth.tenant_admin(_headers())
-    devices.delete(tenant, device_id, clock.now())
+def delete_device(device_id: str, caller: Tenant):
+    devices.delete(caller, device_id, clock.now())
     return json_response({"deleted": device_id})
 
 
@@ -221,22 +173,16 @@ def delete_device(device_id: str):
     query=EventQuery,
     response=EventsResponse,
 )
-def list_events():
-    tenant = auth.tenant_admin(_headers())
-    query = _query(EventQuery)
-    scope = f"events:{tenant.tenant_id}:{query.device_id or ''}"
-    found, last_key = events.list_events(
-        tenant, device_id=query.device_id, limit=query.limit, cursor=decode_cursor(query.next, scope), now=clock.now()
-    )
-    return json_response(
-        EventsResponse(events=[EventResponse.of(e) for e in found], next=encode_cursor(last_key, scope))
-    )
+def list_events(caller: Tenant, query: EventQuery):
+    scope = f"events:{caller.tenant_id}:{query.device_id or ''}"
+    found, last_key = events.list_events(caller, device_id=query.device_id, limit=query.limit,
+                                         cursor=decode_cursor(query.next, scope), now=clock.now())
+    return json_response(EventsResponse(events=found, next=encode_cursor(last_key, scope)))
 
 
 @route(bp, "/v1/settings", ["GET"], summary="Licensing settings", auth="tenant", response=SettingsResponse)
-def get_settings():
-    tenant = auth.tenant_admin(_headers())
-    return json_response(SettingsResponse.of(tenant.settings))
+def get_settings(caller: Tenant):
+    return json_response(SettingsResponse.model_validate(caller.policy))
 
 
 @route(
@@ -248,10 +194,9 @@ def get_settings():
     body=SettingsUpdateRequest,
     response=SettingsResponse,
 )
-def update_settings():
-    tenant = auth.tenant_admin(_headers())
-    changes = _body(SettingsUpdateRequest).model_dump(exclude_none=True)
-    return json_response(SettingsResponse.of(settings.update(tenant, changes, clock.now())))
+def update_settings(caller: Tenant, body: SettingsUpdateRequest):
+    policy = licensing_policy.update(caller, body.model_dump(exclude_none=True), clock.now())
+    return json_response(SettingsResponse.model_validate(policy))
 
 
 @route(
@@ -264,18 +209,12 @@ def update_settings():
     response=KeyRotatedResponse,
     status=201,
 )
-def rotate_key():
-    tenant = auth.tenant_admin(_headers())
-    request = _body(KeyRotateRequest)
-    kind = KeyKind.API if request.kind == "api" else KeyKind.ACTIVATION
-    return json_response(KeyRotatedResponse(kind=request.kind, key=keys.rotate(tenant, kind, clock.now())), 201)
+def rotate_key(caller: Tenant, body: KeyRotateRequest):
+    kind = KeyKind.API if body.kind == "api" else KeyKind.ACTIVATION
+    return json_response(KeyRotatedResponse(kind=body.kind, key=keys.rotate(caller, kind, clock.now())), 201)
 
 
 # Usage: the tenant's own, or every tenant's for the operator -----------------------------------
-
-
-def _type_usage(month) -> list[LicenseTypeUsageResponse]:
-    return [LicenseTypeUsageResponse(**t.__dict__) for t in month.license_types]
 
 
 @route(
@@ -287,25 +226,10 @@ def _type_usage(month) -> list[LicenseTypeUsageResponse]:
     query=UsageQuery,
     response=(UsageResponse, OperatorUsageResponse),
 )
-def get_usage():
-    tenant = auth.tenant_admin_or_operator(_headers())
-    month = _query(UsageQuery).month
-    if tenant is None:
-        return json_response(
-            OperatorUsageResponse(
-                month=month,
-                tenants=[
-                    TenantUsageResponse(tenant_id=m.tenant_id, name=m.tenant_name, license_types=_type_usage(m))
-                    for m in usage.every_tenant(month)
-                ],
-            )
-        )
-    report = usage.month_of_use(tenant, month)
-    return json_response(
-        UsageResponse(
-            month=month, license_types=_type_usage(report), hours=[HourResponse(**h.__dict__) for h in report.hours]
-        )
-    )
+def get_usage(caller: Tenant | None, query: UsageQuery):
+    if caller is None:  # the operator: every tenant's
+        return json_response(OperatorUsageResponse(month=query.month, tenants=usage.every_tenant(query.month)))
+    return json_response(UsageResponse.model_validate(usage.month_of_use(caller, query.month)))
 
 
 @route(
@@ -317,10 +241,9 @@ def get_usage():
     query=UsageQuery,
     content_type="text/csv",
 )
-def get_usage_csv():
-    tenant = auth.tenant_admin_or_operator(_headers())
-    month = _query(UsageQuery).month
-    months = usage.every_tenant(month) if tenant is None else [usage.month_of_use(tenant, month)]
+def get_usage_csv(caller: Tenant | None, query: UsageQuery):
+    month = query.month
+    months = usage.every_tenant(month) if caller is None else [usage.month_of_use(caller, month)]
     return Response(
         body=usage.as_csv(months),
         status_code=200,
@@ -333,10 +256,8 @@ def get_usage_csv():
 
 @route(bp, "/v1/devices/{device_id}/replace", ["POST"], summary="Move the license to a successor LoadMaster",
        auth="tenant", body=ReplaceRequest, response=ReplacedResponse)
-def replace_device(device_id: str):
-    tenant = auth.tenant_admin(_headers())
-    request = _body(ReplaceRequest)
-    result = devices.replace(tenant, device_id, mac=request.mac, ip=request.ip, port=request.port, now=clock.now())
+def replace_device(device_id: str, caller: Tenant, body: ReplaceRequest):
+    result = devices.replace(caller, device_id, mac=body.mac, ip=body.ip, port=body.port, now=clock.now())
     return json_response(ReplacedResponse(device_token=result.device_token, license=result.lease.token,
                                           lease_expires_at=result.lease.expires_at,
-                                          **DeviceResponse.of(result.device).model_dump()))
+                                          **DeviceResponse.model_validate(result.device).model_dump()))

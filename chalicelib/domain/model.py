@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -39,7 +39,9 @@ HOLDING = (DeviceStatus.PENDING, DeviceStatus.ACTIVE)
 
 
 @dataclass(frozen=True)
-class TenantSettings:
+class LicensingPolicy:
+    """The tenant's licensing settings of the seed (``/v1/settings``), with the contract's defaults."""
+
     confirm_window_s: int = 86400
     check_in_interval_s: int = 3600
     silent_after_s: int = 86400
@@ -70,7 +72,7 @@ class Tenant:
     contract_id: str | None = None
     contract_starts_at: datetime | None = None
     contract_ends_at: datetime | None = None
-    settings: TenantSettings = field(default_factory=TenantSettings)
+    policy: LicensingPolicy = field(default_factory=LicensingPolicy)
     api_key_hash: str = field(default="", repr=False)
     activation_key_hash: str = field(default="", repr=False)
     # A contract sold to start later: it licenses nothing before its ``starts_at``.
@@ -111,9 +113,11 @@ class OveragePolicy(StrEnum):
     ALWAYS_ALLOW = "ALWAYS_ALLOW"
 
     def max_in_use(self, capacity: int) -> int | None:
-        """The most instances a pool of ``capacity`` may hold; None for no limit."""
-        factor = {"NO_OVERAGE": 4, "ALLOW_1_25X": 5, "ALLOW_1_5X": 6, "ALLOW_2X": 8}.get(self.value)
-        return None if factor is None else capacity * factor // 4
+        """The most instances a pool of ``capacity`` may hold; None for no limit. A fraction of
+        an instance is rounded *up*: 1.25 times 3 is 3.75, so 4 (one instance of overage), never
+        silently none; a pool of 0 may hold none whatever its policy."""
+        quarters = {"NO_OVERAGE": 4, "ALLOW_1_25X": 5, "ALLOW_1_5X": 6, "ALLOW_2X": 8}.get(self.value)
+        return None if quarters is None else -(-capacity * quarters // 4)
 
 
 @dataclass(frozen=True)
@@ -161,7 +165,3 @@ class Device:
 
     def confirm_deadline_passed(self, now: datetime) -> bool:
         return self.status == DeviceStatus.PENDING and now >= self.confirm_by
-
-
-def plus_seconds(at: datetime, seconds: int) -> datetime:
-    return at + timedelta(seconds=seconds)

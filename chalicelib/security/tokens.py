@@ -15,9 +15,17 @@ from datetime import UTC, datetime
 
 from chalicelib.domain.model import Device
 from chalicelib.security.signing import InvalidToken, key_ring
+from chalicelib.store.failures import aws_call
 
 DEVICE_TOKEN_TYP = "device+jwt"
 LEASE_TYP = "JWT"
+
+
+def _ring():
+    # The first call of a container reads the keys from Secrets Manager: a passing failure of
+    # it is UNAVAILABLE, as DynamoDB's are.
+    with aws_call():
+        return key_ring()
 
 
 @dataclass(frozen=True)
@@ -31,11 +39,11 @@ class DeviceCredential:
 def issue_device_token(device: Device) -> str:
     claims = {"sub": device.device_id, "tid": device.tenant_id, "ver": device.credential_version,
               "mac": device.mac}
-    return key_ring().sign(claims, DEVICE_TOKEN_TYP)
+    return _ring().sign(claims, DEVICE_TOKEN_TYP)
 
 
 def verify_device_token(token: str) -> DeviceCredential:
-    claims = key_ring().verify(token, DEVICE_TOKEN_TYP)
+    claims = _ring().verify(token, DEVICE_TOKEN_TYP)
     sub, tid, ver, mac = claims.get("sub"), claims.get("tid"), claims.get("ver"), claims.get("mac")
     if not (isinstance(sub, str) and isinstance(tid, str) and isinstance(ver, int) and isinstance(mac, str)):
         raise InvalidToken("device token lacks sub, tid, ver or mac")
@@ -61,4 +69,4 @@ def issue_lease(device: Device, now: datetime) -> Lease:
         "iat": issued,
         "exp": issued + lease_s,
     }
-    return Lease(key_ring().sign(claims, LEASE_TYP), datetime.fromtimestamp(issued + lease_s, UTC))
+    return Lease(_ring().sign(claims, LEASE_TYP), datetime.fromtimestamp(issued + lease_s, UTC))

@@ -25,6 +25,7 @@ from chalicelib.domain.licensing import (
     verdict_error,
 )
 from chalicelib.domain.model import HOLDING, Device, DeviceStatus, LicenseType, Tenant, TenantState
+from chalicelib.domain.windows import RateLimit, Window
 from chalicelib.observability import count, logger
 from chalicelib.security.tokens import DeviceCredential, Lease, issue_device_token, issue_lease
 from chalicelib.services.tenants import promote_due_contract
@@ -32,7 +33,6 @@ from chalicelib.settings import get_settings
 from chalicelib.store import counters, events
 from chalicelib.store import devices as device_store
 from chalicelib.store import tenants as tenant_store
-from chalicelib.store.counters import Window
 from chalicelib.store.transaction import TransactionCancelled
 
 
@@ -85,6 +85,8 @@ def license_types_for(tenant: Tenant, lm: LoadMaster, now: datetime) -> list[Lic
         _refuse_if(activation_refusal(tenant.effective_state(now), lm, types=read_types,
                                       mac_blocked=lambda: _mac_blocked(tenant, lm, now)))
     except DomainError as e:
+        if e.code == Code.UNAVAILABLE:
+            raise  # not a refusal: the caller retries
         raise refused(e, tenant, lm, now) from e
     return [t for t in types if t.sku == lm.sku]
 
@@ -103,6 +105,8 @@ def activate(tenant: Tenant, lm: LoadMaster, lic_type_id: str, *, idempotency_ke
     try:
         activation = _activate(tenant, lm, lic_type_id, idempotency_key, now)
     except DomainError as e:
+        if e.code == Code.UNAVAILABLE:
+            raise  # not a refusal: the caller retries
         raise refused(e, tenant, lm, now, lic_type_id) from e
     if not activation.replayed:
         count("ActivationsGranted")
@@ -138,16 +142,16 @@ def _activate(tenant: Tenant, lm: LoadMaster, lic_type_id: str, idempotency_key:
     fingerprint = request_fingerprint(lm, lic_type_id) if idempotency_key else None
     # At most ACTIVATIONS_PER_MAC_PER_HOUR activations of one MAC: counted in the transaction.
     rate_window = Window.of(f"act#{tenant.tenant_id}#{lm.mac}", now, 3600)
-    rate = counters.take_action(rate_window, get_settings().activations_per_mac_per_hour)
+    rate = RateLimit(rate_window, get_settings().activations_per_mac_per_hour)
     stale_idempotency_device = None
     for _ in range(get_settings().activation_uuid_attempts):
         device = Device(
             device_id=ids.new_device_id(), tenant_id=tenant.tenant_id, mac=lm.mac, ip=lm.ip, port=lm.port,
             sku=lm.sku, image=lm.image, version=lm.version, lic_type_id=lic_type_id,
             status=DeviceStatus.PENDING, activated_at=now,
-            confirm_by=now + timedelta(seconds=tenant.settings.confirm_window_s),
-            lease_s=tenant.settings.lease_s, silent_after_s=tenant.settings.silent_after_s,
-            check_in_interval_s=tenant.settings.check_in_interval_s,
+            confirm_by=now + timedelta(seconds=tenant.policy.confirm_window_s),
+            lease_s=tenant.policy.lease_s, silent_after_s=tenant.policy.silent_after_s,
+            check_in_interval_s=tenant.policy.check_in_interval_s,
         )
         try:
             device_store.insert_activation(device, tenant_state=state, now=now, overage=overage,
@@ -258,7 +262,7 @@ def confirm(credential: DeviceCredential, device_id: str, now: datetime) -> Devi
             return device  # a retried confirm
         if device.confirm_deadline_passed(now):
             # Do the sweep's work now rather than leave a late LoadMaster in limbo.
-            device_store.release(device_store.Holder.of(device), DeviceStatus.BLOCKED, "not confirmed in time", now,
-                                 only_if=device_store.unconfirmed_now(now))
+            device_store.release_if_due(device_store.Holder.of(device), DeviceStatus.BLOCKED,
+                                        "not confirmed in time", now)
             raise DomainError(Code.DEVICE_BLOCKED)
     raise DomainError(Code.UNAVAILABLE)

@@ -7,16 +7,12 @@ from datetime import datetime
 from chalicelib.domain.model import Tenant
 from chalicelib.observability import logger
 from chalicelib.security.keys import KeyKind, issue_key
-from chalicelib.store import events
 from chalicelib.store import tenants as store
-
-ATTRIBUTE = {KeyKind.API: "api_key_hash", KeyKind.ACTIVATION: "activation_key_hash"}
 
 
 def rotate(tenant: Tenant, kind: KeyKind, now: datetime) -> str:
     issued = issue_key(kind, tenant.tenant_id)
     which = "api" if kind == KeyKind.API else "activation"
-    store.set_key_hash(tenant.tenant_id, ATTRIBUTE[kind], issued.sha256,
-                       events.event_item(tenant.tenant_id, "key.rotated", now, key_kind=which))
+    store.set_key_hash(tenant.tenant_id, which, issued.sha256, now)
     logger.info("key rotated", extra={"tenant_id": tenant.tenant_id, "key_kind": which})
     return issued.plaintext

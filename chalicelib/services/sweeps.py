@@ -42,8 +42,7 @@ def block_unconfirmed(now: datetime) -> dict:
     # The exact deadline and the status are re-checked in the write: a confirm that landed after
     # the read wins.
     return _release_due(SweepReport("block_unconfirmed"), device_store.pending_due(now, get_settings().sweep_batch),
-                        DeviceStatus.BLOCKED, "not confirmed in time", now, device_store.unconfirmed_now(now),
-                        notifications.DEVICE_BLOCKED)
+                        DeviceStatus.BLOCKED, "not confirmed in time", now, notifications.DEVICE_BLOCKED)
 
 
 def deactivate_silent(now: datetime) -> dict:
@@ -52,15 +51,15 @@ def deactivate_silent(now: datetime) -> dict:
     # Every check-in moves silent_at past now: if one landed after the read, the write fails. A
     # device the index found early (its bucket rounds down) is deferred to its exact deadline.
     return _release_due(SweepReport("deactivate_silent"), device_store.silent_due(now, get_settings().sweep_batch),
-                        DeviceStatus.DEACTIVATED, "silent", now, device_store.silent_now(now),
-                        notifications.DEVICE_SILENT, on_skip=device_store.defer_silent)
+                        DeviceStatus.DEACTIVATED, "silent", now, notifications.DEVICE_SILENT,
+                        on_skip=device_store.defer_silent)
 
 
-def _release_due(report: SweepReport, due, to: DeviceStatus, reason: str, now: datetime, only_if,
-                 notice: str, on_skip=None) -> dict:
+def _release_due(report: SweepReport, due, to: DeviceStatus, reason: str, now: datetime, notice: str,
+                 on_skip=None) -> dict:
     for holder in due:
         report.due += 1
-        if device_store.release(holder, to, reason, now, only_if=only_if) == device_store.Released.RELEASED:
+        if device_store.release_if_due(holder, to, reason, now) == device_store.Released.RELEASED:
             report.acted += 1
             notifications.publish(notice, holder.tenant_id, device_id=holder.device_id, mac=holder.mac,
                                   lic_type_id=holder.lic_type_id)
@@ -137,6 +136,3 @@ def meter_usage(now: datetime) -> dict:
         else:
             report.skipped += 1
     return report.publish()
-
-
-SWEEPS = {f.__name__: f for f in (expire_trials, block_unconfirmed, deactivate_silent, meter_usage)}

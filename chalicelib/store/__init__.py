@@ -1,7 +1,30 @@
 """The store: PynamoDB models, the transactions that keep the invariants, and conversion to
-domain objects. Nothing outside this package touches DynamoDB."""
+domain objects. Nothing outside this package touches DynamoDB, PynamoDB or botocore: it offers
+operations in the domain's words, returns domain objects and raises domain errors
+(``chalicelib.store.failures``)."""
 
 from __future__ import annotations
+
+from chalicelib.observability import logger
+from chalicelib.settings import Settings
+
+
+def configure(settings: Settings) -> None:
+    """Bind the models to the stage's tables, region and endpoint; connections are made afresh."""
+    from chalicelib.store import models, transaction
+
+    models.bind(settings)
+    transaction.reset_connection()
+
+
+def connect() -> None:
+    """Make every DynamoDB client now rather than at first use (threads sharing one process
+    would otherwise race to make them)."""
+    from chalicelib.store import models, transaction
+
+    for model in models.ALL_MODELS:
+        assert model._get_connection().connection.client is not None
+    assert transaction.connection().client is not None
 
 
 def create_tables() -> list[str]:
@@ -15,3 +38,22 @@ def create_tables() -> list[str]:
             model.create_table(wait=True)
             created.append(model.Meta.table_name)
     return created
+
+
+def table_names() -> list[str]:
+    """The full name of every table, as configured."""
+    from chalicelib.store.models import ALL_MODELS
+
+    return [model.Meta.table_name for model in ALL_MODELS]
+
+
+def ping() -> bool:
+    """DynamoDB answers for the tenants table (health reports it; it never fails a request)."""
+    from chalicelib.store.models import TenantItem
+
+    try:
+        TenantItem.describe_table()
+    except Exception as e:  # health reports, it does not fail
+        logger.warning("health: dynamodb unreachable", extra={"error": repr(e)})
+        return False
+    return True

@@ -18,11 +18,14 @@ from enum import Enum
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
-from chalicelib.domain.model import HOLDING, Device, DeviceStatus, TenantState
+from chalicelib.domain.model import HOLDING, Device, DeviceStatus, LicensingPolicy, TenantState
+from chalicelib.domain.windows import RateLimit
 from chalicelib.settings import get_settings
+from chalicelib.store.counters import take_in
 from chalicelib.store.events import event_item
+from chalicelib.store.failures import dynamodb
 from chalicelib.store.models import DUE_SHARDS, ClaimItem, DeviceItem, LicenseTypeItem, TenantItem
-from chalicelib.store.transaction import Transaction, TransactionCancelled, failed_condition
+from chalicelib.store.transaction import Transaction, TransactionCancelled, update_if
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 
@@ -102,6 +105,7 @@ def device_from_item(item: DeviceItem) -> Device:
     )
 
 
+@dynamodb
 def get_device(device_id: str) -> Device | None:
     try:
         return device_from_item(DeviceItem.get(device_id))
@@ -109,6 +113,7 @@ def get_device(device_id: str) -> Device | None:
         return None
 
 
+@dynamodb
 def get_claim(key: str, now: datetime) -> Claim | None:
     try:
         item = ClaimItem.get(key)
@@ -120,8 +125,9 @@ def get_claim(key: str, now: datetime) -> Claim | None:
     return Claim(item.device_id, item.lic_type_id, bool(item.blocked), item.request_hash)
 
 
+@dynamodb
 def insert_activation(device: Device, *, tenant_state: TenantState, now: datetime, idempotency_key: str | None,
-                      request_hash: str | None, rate: tuple | None = None, overage: bool = False,
+                      request_hash: str | None, rate: RateLimit | None = None, overage: bool = False,
                       stale_idempotency_device: str | None = None) -> None:
     """Take one instance of the device's license type, write the device PENDING and claim its
     MAC, its address and the idempotency key, with the event that says so: all or nothing.
@@ -129,7 +135,7 @@ def insert_activation(device: Device, *, tenant_state: TenantState, now: datetim
     Raises ``TransactionCancelled`` naming the conditions that failed: ``device`` (the UUID
     exists), ``mac``, ``address``, ``idempotency``, ``type`` (gone, other SKU, or at the most
     its overage policy allows), ``tenant`` (state changed, or a trial's shared capacity full),
-    ``rate`` (the MAC's activations this hour: ``rate`` is a counter's update and condition).
+    ``rate`` (the MAC's activations in ``rate``'s window have reached its limit).
     """
     t, shard = device.tenant_id, _shard(device.device_id)
     tx = Transaction()
@@ -173,27 +179,20 @@ def insert_activation(device: Device, *, tenant_state: TenantState, now: datetim
                              & (TenantItem.ceiling.does_not_exist() | (TenantItem.in_use < TenantItem.ceiling)))
     tx.update("tenant", TenantItem(t), [TenantItem.in_use.add(1)], condition=tenant_condition)
     if rate is not None:
-        counter, actions, condition = rate
-        tx.update("rate", counter, actions, condition=condition)
+        take_in(tx, "rate", rate)
     tx.commit()
 
 
+@dynamodb
 def confirm(device_id: str, tenant_id: str, credential_version: int, now: datetime) -> Device | None:
     """PENDING becomes ACTIVE before the confirm deadline; None when the device is not in that
     state (the caller reads it to say why)."""
     item = DeviceItem(device_id)
-    try:
-        item.update(
-            [DeviceItem.status.set(str(DeviceStatus.ACTIVE)), DeviceItem.confirmed_at.set(now),
-             DeviceItem.pending_shard.remove()],
-            condition=(DeviceItem.tenant_id == tenant_id) & (DeviceItem.credential_version == credential_version)
-            & (DeviceItem.status == str(DeviceStatus.PENDING)) & (DeviceItem.confirm_by > now),
-        )
-    except UpdateError as e:
-        if failed_condition(e):
-            return None
-        raise
-    return device_from_item(item)
+    confirmed = update_if(item, [DeviceItem.status.set(str(DeviceStatus.ACTIVE)), DeviceItem.confirmed_at.set(now),
+                                 DeviceItem.pending_shard.remove()],
+                          (DeviceItem.tenant_id == tenant_id) & (DeviceItem.credential_version == credential_version)
+                          & (DeviceItem.status == str(DeviceStatus.PENDING)) & (DeviceItem.confirm_by > now))
+    return device_from_item(item) if confirmed else None
 
 
 class Released(Enum):
@@ -202,18 +201,39 @@ class Released(Enum):
     STOPPED = "stopped"  # the tenant left the state that justified the release
 
 
-def release(holder: Holder, to: DeviceStatus, reason: str, now: datetime, *, only_if=None,
+@dynamodb
+def release(holder: Holder, to: DeviceStatus, reason: str, now: datetime, *,
             while_tenant: TenantState | None = None) -> Released:
     """Move a device that holds an instance (as read: ``holder.status``) to BLOCKED or
     DEACTIVATED and give its instance back, exactly once. If the device has changed status or
     credential since it was read (a confirm, another sweep, a replace), nothing is written:
     MOVED. A harmless change, its address moved by a check-in, is read again and retried.
-    ``only_if`` adds the caller's own condition on the device (a sweep's exact deadline);
     ``while_tenant`` makes the release conditional on the tenant still being in that state (a
     wind-down: a renewal landing meanwhile stops it, STOPPED).
 
     A BLOCKED device keeps its MAC claim, marked blocked, so the MAC is refused until unblocked.
     """
+    return _release_retrying(holder, to, reason, now, None, while_tenant)
+
+
+@dynamodb
+def release_if_due(holder: Holder, to: DeviceStatus, reason: str, now: datetime) -> Released:
+    """``release``, only if the device's own deadline has passed as of ``now``, checked in the
+    write: BLOCKED once its confirm deadline passed (the block sweep, a late confirm),
+    DEACTIVATED once it is silent (its last check-in plus its ``silent_after_s``; a check-in
+    landing after the read moves it). Otherwise MOVED, and nothing is written."""
+    return _release_retrying(holder, to, reason, now, _due(to, now), None)
+
+
+def _due(to: DeviceStatus, now: datetime):
+    if to == DeviceStatus.BLOCKED:
+        return DeviceItem.confirm_by <= now
+    # Items written before ``silent_at`` existed have a ``silent_due`` that was never early.
+    return DeviceItem.silent_at.does_not_exist() | (DeviceItem.silent_at <= int(now.timestamp()))
+
+
+def _release_retrying(holder: Holder, to: DeviceStatus, reason: str, now: datetime, only_if,
+                      while_tenant: TenantState | None) -> Released:
     for _ in range(3):
         try:
             return _release(holder, to, reason, now, only_if, while_tenant)
@@ -271,6 +291,7 @@ def _release(holder: Holder, to: DeviceStatus, reason: str, now: datetime, only_
     return Released.RELEASED
 
 
+@dynamodb
 def unblock(device: Device, now: datetime) -> bool:
     """BLOCKED becomes DEACTIVATED and the MAC may activate again."""
     tx = Transaction()
@@ -284,6 +305,7 @@ def unblock(device: Device, now: datetime) -> bool:
     return tx.commit_if_current("device")
 
 
+@dynamodb
 def delete_released(device: Device, now: datetime) -> bool:
     """Remove a device that holds no instance (BLOCKED or DEACTIVATED) and its MAC claim if it
     still has one; a later check-in of it is then UNKNOWN_DEVICE. False if it moved meanwhile."""
@@ -297,6 +319,7 @@ def delete_released(device: Device, now: datetime) -> bool:
     return tx.commit_if_current("device")
 
 
+@dynamodb
 def devices_of_tenant(tenant_id: str, *, limit: int | None = None, cursor: dict | None = None,
                       holding_only: bool = False, status: str | None = None, lic_type_id: str | None = None,
                       mac: str | None = None, ip: str | None = None) -> tuple[list[Device], dict | None]:
@@ -319,6 +342,7 @@ def devices_of_tenant(tenant_id: str, *, limit: int | None = None, cursor: dict 
     return [found[i] for i in ids if i in found], result.last_evaluated_key
 
 
+@dynamodb
 def check_in(device_id: str, *, tenant_id: str, credential_version: int, mac: str, ip: str, port: int,
              version: str, now: datetime) -> tuple[bool, Device | None]:
     """The periodic activation check: one conditional UpdateItem, nothing read first.
@@ -348,6 +372,7 @@ def check_in(device_id: str, *, tenant_id: str, credential_version: int, mac: st
     return True, device_from_item(DeviceItem.from_raw_data(response["Attributes"]))
 
 
+@dynamodb
 def move_address(device: Device, ip: str, port: int) -> bool:
     """A LoadMaster that holds a license reports a new IP address or port: move its address
     claim with it (invariant 2), or raise ``TransactionCancelled`` with ``address`` when another
@@ -371,6 +396,7 @@ def _holder(item: DeviceItem) -> Holder:
                   DeviceStatus(item.status), int(item.credential_version))
 
 
+@dynamodb
 def pending_due(now: datetime, limit: int) -> Iterator[Holder]:
     """PENDING devices whose confirm deadline has passed, from the sparse index, shard by shard."""
     for shard in range(DUE_SHARDS):
@@ -378,6 +404,7 @@ def pending_due(now: datetime, limit: int) -> Iterator[Holder]:
             yield _holder(item)
 
 
+@dynamodb
 def silent_due(now: datetime, limit: int) -> Iterator[Holder]:
     """Devices holding an instance whose silent deadline has passed, shard by shard."""
     for shard in range(DUE_SHARDS):
@@ -386,33 +413,17 @@ def silent_due(now: datetime, limit: int) -> Iterator[Holder]:
             yield _holder(item)
 
 
+@dynamodb
 def defer_silent(holder: Holder, now: datetime) -> bool:
     """A device the silent index found before its exact deadline (its bucket rounds down): move
     its index entry to that deadline, so the sweeps read it again only then. Conditional on no
     check-in having moved it meanwhile."""
-    try:
-        DeviceItem(holder.device_id).update(
-            [DeviceItem.silent_due.set(DeviceItem.silent_at)],
-            condition=(DeviceItem.silent_due <= int(now.timestamp())) & (DeviceItem.silent_at > int(now.timestamp())))
-    except UpdateError as e:
-        if failed_condition(e):
-            return False
-        raise
-    return True
+    return update_if(DeviceItem(holder.device_id), [DeviceItem.silent_due.set(DeviceItem.silent_at)],
+                     (DeviceItem.silent_due <= int(now.timestamp())) & (DeviceItem.silent_at > int(now.timestamp())))
 
 
-def silent_now(now: datetime):
-    """The silent sweep's exact condition: the device's own deadline has passed (items written
-    before ``silent_at`` existed have a ``silent_due`` that was never early)."""
-    return DeviceItem.silent_at.does_not_exist() | (DeviceItem.silent_at <= int(now.timestamp()))
-
-
-def unconfirmed_now(now: datetime):
-    """The block sweep's exact condition: the confirm deadline has passed."""
-    return DeviceItem.confirm_by <= now
-
-
-def apply_settings(tenant_id: str, settings, now: datetime) -> int:
+@dynamodb
+def apply_policy(tenant_id: str, policy: LicensingPolicy, now: datetime) -> int:
     """Write the tenant's check-in interval, silent window and lease length onto each device that
     holds an instance, moving its silent deadline to match. Each write is conditional on the
     last check-in it was computed from: a check-in landing meanwhile is never undone."""
@@ -420,33 +431,30 @@ def apply_settings(tenant_id: str, settings, now: datetime) -> int:
     while True:
         page, cursor = devices_of_tenant(tenant_id, holding_only=True, limit=100, cursor=cursor)
         for device in page:
-            updated += _apply_settings(device, settings)
+            updated += _apply_policy(device, policy)
         if cursor is None:
             return updated
 
 
-def _apply_settings(device: Device, settings) -> int:
+def _apply_policy(device: Device, policy: LicensingPolicy) -> int:
     for _ in range(3):
         last_seen = device.last_check_in_at or device.activated_at
         seen = (DeviceItem.last_check_in_at.does_not_exist() if device.last_check_in_at is None
                 else DeviceItem.last_check_in_at == device.last_check_in_at)
-        try:
-            DeviceItem(device.device_id).update(
-                [DeviceItem.lease_s.set(settings.lease_s), DeviceItem.silent_after_s.set(settings.silent_after_s),
-                 DeviceItem.check_in_interval_s.set(settings.check_in_interval_s),
-                 DeviceItem.silent_due.set(silent_bucket_base(last_seen) + settings.silent_after_s),
-                 DeviceItem.silent_at.set(int(last_seen.timestamp()) + settings.silent_after_s)],
-                condition=seen & DeviceItem.status.is_in(*(str(s) for s in HOLDING)))
+        if update_if(DeviceItem(device.device_id),
+                     [DeviceItem.lease_s.set(policy.lease_s), DeviceItem.silent_after_s.set(policy.silent_after_s),
+                      DeviceItem.check_in_interval_s.set(policy.check_in_interval_s),
+                      DeviceItem.silent_due.set(silent_bucket_base(last_seen) + policy.silent_after_s),
+                      DeviceItem.silent_at.set(int(last_seen.timestamp()) + policy.silent_after_s)],
+                     seen & DeviceItem.status.is_in(*(str(s) for s in HOLDING))):
             return 1
-        except UpdateError as e:
-            if not failed_condition(e):
-                raise
         device = get_device(device.device_id)
         if device is None or device.status not in HOLDING:
             return 0
     return 0
 
 
+@dynamodb
 def replace(device: Device, *, mac: str, ip: str, port: int, now: datetime) -> Device | None:
     """Move a held license to the LoadMaster that succeeds ``device`` (a new MAC, a rebuilt
     appliance): same device id, instance, license type and history; the MAC and address claims

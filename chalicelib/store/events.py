@@ -9,6 +9,7 @@ from chalicelib import clock
 from chalicelib.domain import ids
 from chalicelib.domain.model import Event
 from chalicelib.settings import get_settings
+from chalicelib.store.failures import dynamodb
 from chalicelib.store.models import EventItem
 
 
@@ -20,6 +21,7 @@ def event_item(tenant_id: str, kind: str, now: datetime, *, device_id: str | Non
                      expires_at=now + timedelta(days=get_settings().event_ttl_days))
 
 
+@dynamodb
 def record(tenant_id: str, kind: str, now: datetime, *, device_id: str | None = None, code: str | None = None,
            **detail: Any) -> None:
     event_item(tenant_id, kind, now, device_id=device_id, code=code, **detail).save()
@@ -30,6 +32,7 @@ def _event(item: EventItem) -> Event:
     return Event(item.event_id, at, item.kind, item.device_id, item.code, item.detail.as_dict())
 
 
+@dynamodb
 def list_events(tenant_id: str, *, device_id: str | None, limit: int, cursor: dict | None,
                 now: datetime) -> tuple[list[Event], dict | None]:
     """Newest first. TTL deletes lazily (and moto never does): expired events are filtered out."""

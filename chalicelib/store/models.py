@@ -1,8 +1,9 @@
 """PynamoDB models: every table and index the service uses.
 
-Table names come from the settings at import (PynamoDB reads ``Meta.table_name`` when the class
-is created), so settings must be in place before this module is imported. ``infra/`` declares
-the same tables for CloudFormation; a test keeps the two in step.
+Each model knows its table's name without the stage's prefix (``Meta.table``); ``bind`` gives
+it the full name, the region and the endpoint from the settings, at ``configure`` time, not at
+import (PynamoDB reads ``Meta`` when it first makes a model's connection, which ``bind`` resets).
+``infra/`` declares the same tables for CloudFormation; a test keeps the two in step.
 """
 
 from __future__ import annotations
@@ -18,9 +19,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
-from chalicelib.settings import get_settings
-
-_settings = get_settings()
+from chalicelib.settings import Settings
 
 # Due-index shards: the sweeps query each shard, so no partition key is hot however large the
 # fleet. A device's shard is fixed by its id.
@@ -28,13 +27,15 @@ DUE_SHARDS = 8
 
 
 def _meta(name: str) -> type:
+    # table_name, region and host are set by ``bind``: a model used before it has no table.
     return type(
         "Meta",
         (),
         {
-            "table_name": f"{_settings.table_prefix}{name}",
-            "region": _settings.region,
-            "host": _settings.aws_endpoint_url,
+            "table": name,
+            "table_name": None,
+            "region": None,
+            "host": None,
             "billing_mode": "PAY_PER_REQUEST",
             # Lambda has seconds, not minutes: fail fast and let the caller retry.
             "connect_timeout_seconds": 2,
@@ -48,7 +49,7 @@ def _index_meta(name: str, projection) -> type:
     return type("Meta", (), {"index_name": name, "projection": projection})
 
 
-class TenantSettingsMap(MapAttribute):
+class LicensingPolicyMap(MapAttribute):
     confirm_window_s = NumberAttribute(default=86400)
     check_in_interval_s = NumberAttribute(default=3600)
     silent_after_s = NumberAttribute(default=86400)
@@ -84,7 +85,8 @@ class TenantItem(Model):
     ceiling = NumberAttribute(null=True)
     license_types = NumberAttribute(default=0)
     pools_version = NumberAttribute(default=0)
-    settings = TenantSettingsMap(default=TenantSettingsMap)
+    # Stored as ``settings``, the seed's and the API's word for it.
+    policy = LicensingPolicyMap(default=LicensingPolicyMap, attr_name="settings")
     api_key_hash = UnicodeAttribute()
     activation_key_hash = UnicodeAttribute()
 
@@ -228,3 +230,13 @@ class CounterItem(Model):
 
 ALL_MODELS: tuple[type[Model], ...] = (TenantItem, LicenseTypeItem, DeviceItem, ClaimItem, UsageItem, EventItem,
                                        CounterItem)
+
+
+def bind(settings: Settings) -> None:
+    """Point every model at the stage's tables (``TABLE_PREFIX`` + its name), in the configured
+    region and endpoint; the next call of each makes a fresh connection."""
+    for model in ALL_MODELS:
+        model.Meta.table_name = f"{settings.table_prefix}{model.Meta.table}"
+        model.Meta.region = settings.region
+        model.Meta.host = settings.aws_endpoint_url
+        model._connection = None

@@ -5,16 +5,18 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.domain.errors import conflict, not_found
-from chalicelib.domain.model import Contract, LicenseType, OveragePolicy, Tenant, TenantSettings, TenantState
-from chalicelib.store.models import EventItem, LicenseTypeItem, TenantItem, TenantSettingsMap
-from chalicelib.store.transaction import Transaction, TransactionCancelled, failed_condition
+from chalicelib.domain.model import Contract, LicenseType, LicensingPolicy, OveragePolicy, Tenant, TenantState
+from chalicelib.store.events import event_item
+from chalicelib.store.failures import dynamodb
+from chalicelib.store.models import LicenseTypeItem, LicensingPolicyMap, TenantItem
+from chalicelib.store.transaction import Transaction, TransactionCancelled, update_if
 
 
 def tenant_from_item(item: TenantItem) -> Tenant:
-    s = item.settings
+    s = item.policy
     return Tenant(
         tenant_id=item.tenant_id,
         name=item.name,
@@ -28,7 +30,7 @@ def tenant_from_item(item: TenantItem) -> Tenant:
         contract_id=item.contract_id,
         contract_starts_at=item.contract_starts_at,
         contract_ends_at=item.contract_ends_at,
-        settings=TenantSettings(int(s.confirm_window_s), int(s.check_in_interval_s),
+        policy=LicensingPolicy(int(s.confirm_window_s), int(s.check_in_interval_s),
                                 int(s.silent_after_s), int(s.lease_s)),
         api_key_hash=item.api_key_hash,
         activation_key_hash=item.activation_key_hash,
@@ -87,15 +89,17 @@ def _license_type_item(t: LicenseType, now: datetime) -> LicenseTypeItem:
                            max_in_use=t.overage_policy.max_in_use(t.capacity))
 
 
+@dynamodb
 def create_tenant(tenant: Tenant) -> None:
     item = TenantItem(
         tenant.tenant_id, name=tenant.name, owner_email=tenant.owner_email, state=str(tenant.state),
         created_at=tenant.created_at, api_key_hash=tenant.api_key_hash,
-        activation_key_hash=tenant.activation_key_hash, settings=TenantSettingsMap(),
+        activation_key_hash=tenant.activation_key_hash, policy=LicensingPolicyMap(),
     )
     item.save(condition=TenantItem.tenant_id.does_not_exist())
 
 
+@dynamodb
 def get_tenant(tenant_id: str) -> Tenant | None:
     try:
         return tenant_from_item(TenantItem.get(tenant_id))
@@ -103,6 +107,7 @@ def get_tenant(tenant_id: str) -> Tenant | None:
         return None
 
 
+@dynamodb
 def require_tenant(tenant_id: str) -> Tenant:
     tenant = get_tenant(tenant_id)
     if tenant is None:
@@ -110,6 +115,7 @@ def require_tenant(tenant_id: str) -> Tenant:
     return tenant
 
 
+@dynamodb
 def list_tenants(limit: int, cursor: dict | None) -> tuple[list[Tenant], dict | None]:
     # The tenants table holds one small item per customer: a page of it is cheap.
     result = TenantItem.scan(limit=limit, last_evaluated_key=cursor)
@@ -117,6 +123,7 @@ def list_tenants(limit: int, cursor: dict | None) -> tuple[list[Tenant], dict | 
     return tenants, result.last_evaluated_key
 
 
+@dynamodb
 def start_trial(tenant: Tenant, existing: list[LicenseType], expires_at: datetime, instances: int,
                 types: list[LicenseType], now: datetime) -> None:
     """The tenant's one trial: state TRIAL, capacity, and a trial license type per SKU, at once."""
@@ -135,20 +142,18 @@ def start_trial(tenant: Tenant, existing: list[LicenseType], expires_at: datetim
     _commit_pools(tx)
 
 
+@dynamodb
 def schedule_contract(tenant_id: str, contract: Contract) -> None:
     """A contract that starts later: kept beside the tenant's current licensing, which it does
     not change before its start (``put_contract_in_force`` then)."""
     actions = [TenantItem.next_contract_id.set(contract.contract_id), TenantItem.next_capacity.set(contract.capacity),
                TenantItem.next_starts_at.set(contract.starts_at),
                TenantItem.next_ends_at.set(contract.ends_at) if contract.ends_at else TenantItem.next_ends_at.remove()]
-    try:
-        TenantItem(tenant_id).update(actions, condition=TenantItem.tenant_id.exists())
-    except UpdateError as e:
-        if failed_condition(e):
-            raise not_found("Tenant") from e
-        raise
+    if not update_if(TenantItem(tenant_id), actions, TenantItem.tenant_id.exists()):
+        raise not_found("Tenant")
 
 
+@dynamodb
 def put_contract_in_force(tenant: Tenant, types: list[LicenseType], contract: Contract, *, scheduled: bool) -> None:
     """The tenant becomes LICENSED with the contract's capacity, as read in ``tenant`` and
     ``types``; ``scheduled``: the contract is the tenant's ``next_contract``, due now.
@@ -189,63 +194,47 @@ def put_contract_in_force(tenant: Tenant, types: list[LicenseType], contract: Co
         raise PoolsChanged from e
 
 
+@dynamodb
 def set_state(tenant_id: str, state: TenantState, *, expected: TenantState | None = None) -> bool:
     """Move the tenant to ``state`` (if it is in ``expected``); False when it was not."""
     condition = TenantItem.tenant_id.exists()
     if expected is not None:
         condition &= TenantItem.state == str(expected)
-    try:
-        TenantItem(tenant_id).update([TenantItem.state.set(str(state))], condition=condition)
-    except UpdateError as e:
-        if failed_condition(e):
-            return False
-        raise
-    return True
+    return update_if(TenantItem(tenant_id), [TenantItem.state.set(str(state))], condition)
 
 
+@dynamodb
 def terminate(tenant_id: str) -> None:
     """TERMINATED, and a contract sold to start later is void too."""
-    try:
-        TenantItem(tenant_id).update(
-            [TenantItem.state.set(str(TenantState.TERMINATED)), TenantItem.next_contract_id.remove(),
-             TenantItem.next_capacity.remove(), TenantItem.next_starts_at.remove(), TenantItem.next_ends_at.remove()],
-            condition=TenantItem.tenant_id.exists())
-    except UpdateError as e:
-        if failed_condition(e):
-            raise not_found("Tenant") from e
-        raise
+    terminated = [TenantItem.state.set(str(TenantState.TERMINATED)), TenantItem.next_contract_id.remove(),
+                  TenantItem.next_capacity.remove(), TenantItem.next_starts_at.remove(),
+                  TenantItem.next_ends_at.remove()]
+    if not update_if(TenantItem(tenant_id), terminated, TenantItem.tenant_id.exists()):
+        raise not_found("Tenant")
 
 
+@dynamodb
 def end_contract(tenant_id: str, now: datetime) -> bool:
     """A contract past its end leaves the tenant UNLICENSED; False if it was renewed meanwhile."""
-    try:
-        TenantItem(tenant_id).update([TenantItem.state.set(str(TenantState.UNLICENSED))],
-                                     condition=(TenantItem.state == str(TenantState.LICENSED))
-                                     & (TenantItem.contract_ends_at <= now))
-    except UpdateError as e:
-        if failed_condition(e):
-            return False
-        raise
-    return True
+    return update_if(TenantItem(tenant_id), [TenantItem.state.set(str(TenantState.UNLICENSED))],
+                     (TenantItem.state == str(TenantState.LICENSED)) & (TenantItem.contract_ends_at <= now))
 
 
+@dynamodb
 def set_owner(tenant_id: str, owner_email: str) -> None:
-    try:
-        TenantItem(tenant_id).update([TenantItem.owner_email.set(owner_email)],
-                                     condition=TenantItem.tenant_id.exists())
-    except UpdateError as e:
-        if failed_condition(e):
-            raise not_found("Tenant") from e
-        raise
+    if not update_if(TenantItem(tenant_id), [TenantItem.owner_email.set(owner_email)], TenantItem.tenant_id.exists()):
+        raise not_found("Tenant")
 
 
 # License types ---------------------------------------------------------------------------------
 
 
+@dynamodb
 def list_license_types(tenant_id: str) -> list[LicenseType]:
     return [license_type_from_item(i) for i in LicenseTypeItem.query(tenant_id)]
 
 
+@dynamodb
 def get_license_type(tenant_id: str, lic_type_id: str) -> LicenseType | None:
     try:
         return license_type_from_item(LicenseTypeItem.get(tenant_id, lic_type_id))
@@ -253,6 +242,7 @@ def get_license_type(tenant_id: str, lic_type_id: str) -> LicenseType | None:
         return None
 
 
+@dynamodb
 def create_license_type(t: LicenseType, tenant: Tenant, types: list[LicenseType], now: datetime) -> None:
     """Add a pool to ``types`` (the tenant's pools as read with ``tenant``); ``PoolsChanged``
     if either moved since."""
@@ -262,6 +252,7 @@ def create_license_type(t: LicenseType, tenant: Tenant, types: list[LicenseType]
     _commit_pools(tx)
 
 
+@dynamodb
 def update_license_type(current: LicenseType, updated: LicenseType, tenant: Tenant,
                         types: list[LicenseType]) -> None:
     """Rename, resize or change the overage policy of a pool, as read in ``current``, with the
@@ -282,6 +273,7 @@ def update_license_type(current: LicenseType, updated: LicenseType, tenant: Tena
         "A license type cannot shrink below its instances in use."))
 
 
+@dynamodb
 def delete_license_type(current: LicenseType, tenant: Tenant, types: list[LicenseType]) -> None:
     tx = Transaction()
     tx.delete("type", LicenseTypeItem(current.tenant_id, current.lic_type_id),
@@ -302,6 +294,7 @@ def _explain_pool_refusal(current: LicenseType, e: TransactionCancelled, refused
         raise conflict(message, in_use=found.in_use) from e
 
 
+@dynamodb
 def tenants_to_wind_down(now: datetime, warn_before: timedelta):
     """Contracts sold to start by ``now``, trials past their end or within ``warn_before`` of it
     (not yet warned), contracts past their end, and expired, terminated or unlicensed tenants
@@ -318,38 +311,40 @@ def tenants_to_wind_down(now: datetime, warn_before: timedelta):
         yield tenant_from_item(item), bool(item.trial_warned)
 
 
+@dynamodb
 def mark_trial_warned(tenant_id: str) -> bool:
     """Record that the trial's end was announced; False if it already was (or is no trial)."""
-    try:
-        TenantItem(tenant_id).update([TenantItem.trial_warned.set(True)],
-                                     condition=(TenantItem.state == str(TenantState.TRIAL))
-                                     & (TenantItem.trial_warned != True))  # noqa: E712
-    except UpdateError as e:
-        if failed_condition(e):
-            return False
-        raise
-    return True
+    return update_if(TenantItem(tenant_id), [TenantItem.trial_warned.set(True)],
+                     (TenantItem.state == str(TenantState.TRIAL)) & (TenantItem.trial_warned != True))  # noqa: E712
 
 
+@dynamodb
 def all_license_types():
     """Every license type of every tenant, for the meter: one small item per pool."""
     for item in LicenseTypeItem.scan():
         yield license_type_from_item(item)
 
 
-def set_settings(tenant_id: str, settings: TenantSettings) -> None:
+@dynamodb
+def set_policy(tenant_id: str, policy: LicensingPolicy) -> None:
     TenantItem(tenant_id).update(
-        [TenantItem.settings.set(TenantSettingsMap(**{k: getattr(settings, k) for k in (
+        [TenantItem.policy.set(LicensingPolicyMap(**{k: getattr(policy, k) for k in (
             "confirm_window_s", "check_in_interval_s", "silent_after_s", "lease_s")}))],
         condition=TenantItem.tenant_id.exists())
 
 
-def set_key_hash(tenant_id: str, attribute: str, sha256: str, event: EventItem) -> None:
-    """Replace a key's hash, with the event that says so: the old key stops working at once."""
+# The tenant's keys by the name the API gives them.
+_KEY_HASH = {"api": TenantItem.api_key_hash, "activation": TenantItem.activation_key_hash}
+
+
+@dynamodb
+def set_key_hash(tenant_id: str, which: str, sha256: str, now: datetime) -> None:
+    """Replace the hash of the tenant's ``which`` key (``api`` or ``activation``), with the
+    ``key.rotated`` event that says so: the old key stops working at once."""
     tx = Transaction()
-    tx.update("tenant", TenantItem(tenant_id), [getattr(TenantItem, attribute).set(sha256)],
+    tx.update("tenant", TenantItem(tenant_id), [_KEY_HASH[which].set(sha256)],
               condition=TenantItem.tenant_id.exists())
-    tx.put("event", event)
+    tx.put("event", event_item(tenant_id, "key.rotated", now, key_kind=which))
     try:
         tx.commit()
     except TransactionCancelled as e:

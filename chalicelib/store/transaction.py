@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.exceptions import PynamoDBException, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.settings import get_settings
@@ -29,11 +29,28 @@ def connection() -> Connection:
     return _connection
 
 
+def reset_connection() -> None:
+    """Forget the connection (``configure`` with other settings)."""
+    global _connection
+    _connection = None
+
+
 def failed_condition(e: PynamoDBException) -> bool:
     """The write was refused by its condition (not throttled, not lost in a timeout). Safe for
     every cause: PynamoDB's own ``cause_response_code`` fails on a timeout, which has no answer."""
     response = getattr(e.cause, "response", None) or {}
     return response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def update_if(item: Any, actions: list[Any], condition: Any) -> bool:
+    """One conditional UpdateItem; False (nothing written) when its condition refused it."""
+    try:
+        item.update(actions, condition=condition)
+    except UpdateError as e:
+        if failed_condition(e):
+            return False
+        raise
+    return True
 
 
 class TransactionCancelled(Exception):

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pynamodb.exceptions import PutError
 
 from chalicelib.domain.model import LicenseType
+from chalicelib.store.failures import dynamodb
 from chalicelib.store.models import UsageItem
 from chalicelib.store.transaction import failed_condition
 
@@ -24,6 +25,7 @@ def hour_key(hour: datetime, lic_type_id: str) -> str:
     return f"{hour.strftime('%Y-%m-%dT%H')}#{lic_type_id}"
 
 
+@dynamodb
 def record(lic_type: LicenseType, hour: datetime, now: datetime) -> bool:
     """Write the hour's record once; False if the hour was already metered (invariant 5)."""
     item = UsageItem(lic_type.tenant_id, hour_key(hour, lic_type.lic_type_id), lic_type_id=lic_type.lic_type_id,
@@ -37,6 +39,7 @@ def record(lic_type: LicenseType, hour: datetime, now: datetime) -> bool:
     return True
 
 
+@dynamodb
 def hours_of_month(tenant_id: str, month: str) -> list[HourOfUse]:
     """The tenant's metered hours of ``month`` (``YYYY-MM``), in time order: one query."""
     return [HourOfUse(datetime.strptime(i.hour_type.split("#", 1)[0], "%Y-%m-%dT%H").replace(tzinfo=UTC),

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from bench import check_in, endpoints, fleet
-from bench.harness import World, stdout_captured
+from bench.capture import stdout_captured
+from bench.world import World
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +94,7 @@ def test_calls_do_not_grow_with_the_fleet(small_fleet):
 
 
 def test_the_bench_keeps_motos_rollback_of_a_refused_transaction():
-    # bench.harness.fast_transactions snapshots only the items a transaction names: a refused
+    # bench.moto_scale.fast_transactions snapshots only the items a transaction names: a refused
     # activation (the MAC holds a license of another type) must leave every count as it was.
     with World() as world, stdout_captured():
         tenant = world.new_tenant("Rollback", capacity=10, skus=("VLM-MAX-SPLA", "VLM-200-SPLA"), type_capacity=5)

@@ -2,21 +2,23 @@
 
 Chromium is Debian's (``/usr/bin/chromium``), driven by Playwright's Python package with
 ``executable_path``: Playwright's own browser download is never used (``playwright install``
-cannot run here). When the browser is missing, the session installs it with ``apt-get`` if it
-runs as root, and skips the browser tests with the reason otherwise.
+cannot run here). ``make test`` installs it (the Makefile's ``$(CHROMIUM)`` target); a test
+never installs anything, and fails with what to run when the browser is missing.
 
-One stack and one seeded tenant per module; one browser per session; a fresh context (so a
-fresh ``sessionStorage``) per test.
+One stack per module, with one seeded tenant that the tests only read; a test that changes
+something (unblocks, deletes, rotates a key) does it in a tenant of its own (``own_tenant``),
+so the tests pass in any order. One browser per session; a fresh context (so a fresh
+``sessionStorage``) per test.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
-import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,7 +32,6 @@ from tests.e2e.conftest import _PASSED_ON, ROOT, RunningStack, kill_everything, 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-APT_TIMEOUT_S = 900
 HTTP_TIMEOUT_S = 10
 
 # Set CONSOLE_SCREENSHOTS=docs to refresh docs/console-*.png; otherwise they go to a temp dir.
@@ -50,28 +51,11 @@ def pytest_configure(config):
 # Chromium ---------------------------------------------------------------------------------------
 
 
-def _apt_get(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    return subprocess.run(["apt-get", *args], env=env, capture_output=True, text=True, timeout=APT_TIMEOUT_S,
-                          check=False)
-
-
 def ensure_chromium() -> Path:
-    """Debian's chromium, installed on first use when this process may (root, apt-get)."""
-    if CHROMIUM.exists():
-        return CHROMIUM
-    if shutil.which("apt-get") is None:
-        pytest.skip(f"the browser tests need Debian's chromium at {CHROMIUM}, and there is no apt-get to install it")
-    if os.geteuid() != 0:
-        pytest.skip(f"the browser tests need Debian's chromium at {CHROMIUM}: run `sudo apt-get install -y chromium` "
-                    "(the tests install it themselves only when run as root)")
-    result = _apt_get("install", "-y", "chromium")
-    if result.returncode != 0 or not CHROMIUM.exists():
-        update = _apt_get("update")
-        result = _apt_get("install", "-y", "chromium")
-        if result.returncode != 0 or not CHROMIUM.exists():
-            pytest.fail("could not install Debian's chromium for the browser tests:\n"
-                        f"{update.stdout[-1500:]}{update.stderr[-1500:]}{result.stdout[-2000:]}{result.stderr[-2000:]}")
+    """Debian's chromium, which ``make test`` installs before the suite runs."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"the browser tests need Debian's chromium at {CHROMIUM}: run the tests with `make test`, which "
+                    "installs it, or install it yourself (apt-get install -y chromium)", pytrace=False)
     return CHROMIUM
 
 
@@ -92,12 +76,14 @@ def browser():
 
 @dataclass
 class Seeded:
-    """The stack's demo tenant after ``seed``: what the console should show."""
+    """A tenant on the stack and its LoadMasters: the demo tenant after ``seed`` (what the
+    console should show), or a test's own tenant (``own_tenant``)."""
 
     stack: RunningStack
     api_key: str
     operator_key: str
     lic_type_id: str
+    activation_key: str
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {device_id, mac, ip, port}
     metered_hours: list[str] = field(default_factory=list)
 
@@ -149,16 +135,17 @@ def meter_hours(stack: RunningStack, hours: list[datetime]) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
 
 
-def _activate(stack: RunningStack, name: str, n: int, lic_type_id: str) -> dict[str, Any]:
-    body = {**LOADMASTER, "mac": f"00:50:56:c0:ff:{n:02x}", "ip": f"10.20.0.{n}", "port": 443,
-            "lic_type_id": lic_type_id}
-    reply = requests.post(f"{stack.base_url}/v1/activations", json=body, timeout=HTTP_TIMEOUT_S,
-                          headers={"X-Activation-Key": stack.info["activation_key"]})
+def _activate(tenant: Seeded, name: str, mac: str, ip: str) -> dict[str, Any]:
+    body = {**LOADMASTER, "mac": mac, "ip": ip, "port": 443, "lic_type_id": tenant.lic_type_id}
+    reply = requests.post(f"{tenant.base_url}/v1/activations", json=body, timeout=HTTP_TIMEOUT_S,
+                          headers={"X-Activation-Key": tenant.activation_key})
     assert reply.status_code == 201, reply.text
-    return {"name": name, "mac": body["mac"], "ip": body["ip"], "port": body["port"], **reply.json()}
+    device = {"name": name, "mac": body["mac"], "ip": body["ip"], "port": body["port"], **reply.json()}
+    tenant.devices[name] = device
+    return device
 
 
-def _device_call(stack: RunningStack, device: dict[str, Any], action: str, body: dict | None = None) -> None:
+def device_call(stack: RunningStack, device: dict[str, Any], action: str, body: dict | None = None) -> None:
     reply = requests.post(f"{stack.base_url}/v1/devices/{device['device_id']}/{action}", json=body,
                           headers={"Authorization": f"Device {device['device_token']}"}, timeout=HTTP_TIMEOUT_S)
     assert reply.status_code == 200, reply.text
@@ -171,27 +158,25 @@ def seed(stack: RunningStack) -> Seeded:
     that deactivated themselves (two pages of 10 rows); and a few metered hours of the current
     month with the instances in use changing."""
     info = stack.info
-    seeded = Seeded(stack, info["api_key"], info["operator_key"], info["lic_type_id"])
+    seeded = Seeded(stack, info["api_key"], info["operator_key"], info["lic_type_id"], info["activation_key"])
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     month_start = now.replace(day=1, hour=0)
     first_hour = max(month_start, now - timedelta(hours=6))
     hours = [first_hour + timedelta(hours=i) for i in range(5)]
 
     def add(name: str, n: int) -> dict[str, Any]:
-        device = _activate(stack, name, n, seeded.lic_type_id)
-        seeded.devices[name] = device
-        return device
+        return _activate(seeded, name, f"00:50:56:c0:ff:{n:02x}", f"10.20.0.{n}")
 
     alpha, bravo = add("alpha", 1), add("bravo", 2)
     meter_hours(stack, hours[:1])                       # 2 in use
     charlie, _ = add("charlie", 3), add("delta", 4)
     meter_hours(stack, hours[1:3])                      # 4 in use
     for device in (alpha, bravo, charlie):
-        _device_call(stack, device, "confirm")
+        device_call(stack, device, "confirm")
     for device in (alpha, bravo):
-        _device_call(stack, device, "check-ins", {"mac": device["mac"], "ip": device["ip"], "port": device["port"],
+        device_call(stack, device, "check-ins", {"mac": device["mac"], "ip": device["ip"], "port": device["port"],
                                                   "version": LOADMASTER["version"]})
-    _device_call(stack, charlie, "deactivate")
+    device_call(stack, charlie, "deactivate")
     # delta never confirms: two days later block_unconfirmed blocks it (and gives its instance back).
     report = run_sweep(stack, "block_unconfirmed", datetime.now(UTC) + timedelta(days=2))
     assert report["block_unconfirmed"]["acted"] == 1, report
@@ -202,7 +187,7 @@ def seed(stack: RunningStack) -> Seeded:
     assert refused.json()["error"]["code"] == "DEVICE_BLOCKED", refused.text  # in the debug log too
     add("echo", 5)                                      # PENDING, within its confirm window
     for n, name in enumerate(("foxtrot", "golf", "hotel", "india", "juliett", "kilo"), start=6):
-        _device_call(stack, add(name, n), "deactivate")  # old LoadMasters, gone: enough rows for two pages
+        device_call(stack, add(name, n), "deactivate")  # old LoadMasters, gone: enough rows for two pages
     meter_hours(stack, hours[3:])                       # 3 in use
     seeded.metered_hours = [rfc3339(h) for h in hours]
     assert seeded.device("delta")["status"] == "BLOCKED"
@@ -218,6 +203,42 @@ def seeded(tmp_path_factory) -> Iterator[Seeded]:
         kill_everything(running.process, running.api_pgid)
 
 
+_own = itertools.count(1)
+
+
+@pytest.fixture
+def own_tenant(seeded: Seeded) -> Callable[..., Seeded]:
+    """``own_tenant(confirm_window_s=...)``: a fresh tenant on trial (5 instances of
+    VLM-MAX-SPLA) on the module's stack, for a test that changes what it finds."""
+
+    def make(*, confirm_window_s: int | None = None) -> Seeded:
+        n = next(_own)
+        operator = {"Authorization": f"Bearer {seeded.operator_key}"}
+        created = requests.post(f"{seeded.base_url}/v1/tenants", json={"name": f"Own Tenant {n}",
+                                "owner_email": f"own{n}@example.com"}, headers=operator, timeout=HTTP_TIMEOUT_S)
+        assert created.status_code == 201, created.text
+        tenant_id = created.json()["tenant_id"]
+        trial = requests.post(f"{seeded.base_url}/v1/tenants/{tenant_id}/trial", json={}, headers=operator,
+                              timeout=HTTP_TIMEOUT_S)
+        assert trial.status_code == 201, trial.text
+        admin = {"Authorization": f"Bearer {created.json()['api_key']}"}
+        if confirm_window_s is not None:
+            changed = requests.patch(f"{seeded.base_url}/v1/settings", json={"confirm_window_s": confirm_window_s},
+                                     headers=admin, timeout=HTTP_TIMEOUT_S)
+            assert changed.status_code == 200, changed.text
+        types = requests.get(f"{seeded.base_url}/v1/license-types", headers=admin, timeout=HTTP_TIMEOUT_S)
+        return Seeded(seeded.stack, created.json()["api_key"], seeded.operator_key,
+                      types.json()["license_types"][0]["lic_type_id"], created.json()["activation_key"])
+
+    return make
+
+
+def add_device(tenant: Seeded, name: str) -> dict[str, Any]:
+    """A LoadMaster of ``tenant`` (PENDING), with a MAC and address no other test uses."""
+    n = next(_own)
+    return _activate(tenant, name, f"00:50:56:c1:{n >> 8:02x}:{n & 255:02x}", f"10.21.{n >> 8}.{n & 255}")
+
+
 # Pages ------------------------------------------------------------------------------------------
 
 
@@ -231,6 +252,11 @@ class Console:
         self.errors: list[str] = []
         page.on("console", lambda m: self.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
         page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
+
+    def as_tenant(self, tenant: Seeded) -> Console:
+        """Sign in as, and look for the devices of, ``tenant`` instead of the seeded one."""
+        self.seeded = tenant
+        return self
 
     def open(self) -> Console:
         self.page.goto(self.seeded.console_url)

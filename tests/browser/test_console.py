@@ -1,7 +1,8 @@
 """The web console in headless Chromium: sign in, the license, the devices (filters, paging,
 unblock, delete), the usage chart and its CSV, the debug log, the operator's tenants, errors in
-words, a narrow screen and the keyboard. The tests of this module share one stack and run in
-file order (unblock and delete change the seeded tenant)."""
+words, a narrow screen and the keyboard. The tests of this module share one stack and its seeded
+tenant, which they only read; unblocking, deleting and rotating a key happen in a tenant of the
+test's own (``own_tenant``), so the tests pass in any order and alone."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from tests.browser.conftest import HTTP_TIMEOUT_S, Console, Seeded
+from tests.browser.conftest import HTTP_TIMEOUT_S, Console, Seeded, add_device, device_call, run_sweep
 
 pytestmark = pytest.mark.browser
 
@@ -126,8 +127,14 @@ def test_the_devices_table_with_filters_and_paging(console: Console):
     console.assert_no_errors()
 
 
-def test_a_blocked_device_is_unblocked_after_a_confirmation(console: Console):
-    page = console.open().sign_in().go("devices").page
+def test_a_blocked_device_is_unblocked_after_a_confirmation(console: Console, own_tenant):
+    # Given a device that missed its confirm window of one minute and was blocked by the sweep
+    # (the seeded tenant's devices have a day: the sweep five minutes ahead blocks none of them).
+    tenant = own_tenant(confirm_window_s=60)
+    add_device(tenant, "delta")
+    report = run_sweep(tenant.stack, "block_unconfirmed", datetime.now(UTC) + timedelta(minutes=5))
+    assert report["block_unconfirmed"]["acted"] == 1, report
+    page = console.as_tenant(tenant).open().sign_in().go("devices").page
     blocked = row(console, "delta")
     blocked.wait_for()
 
@@ -139,8 +146,8 @@ def test_a_blocked_device_is_unblocked_after_a_confirmation(console: Console):
     page.wait_for_selector("#banner.ok:not([hidden])")
     assert "unblocked" in page.inner_text("#banner")
     page.wait_for_function("sel => document.querySelector(sel)?.dataset.status === 'DEACTIVATED'",
-                           arg=f'{ROWS}[data-device-id="{console.seeded.devices["delta"]["device_id"]}"]')
-    assert console.seeded.device("delta")["status"] == "DEACTIVATED"
+                           arg=f'{ROWS}[data-device-id="{tenant.devices["delta"]["device_id"]}"]')
+    assert tenant.device("delta")["status"] == "DEACTIVATED"
 
     row(console, "delta").locator("td").nth(6).locator("button").click()  # its details and history
     page.wait_for_selector("#device-dialog[open] ul.history li")
@@ -150,18 +157,19 @@ def test_a_blocked_device_is_unblocked_after_a_confirmation(console: Console):
     console.assert_no_errors()
 
 
-def test_a_device_is_deleted_only_once_confirmed(console: Console):
-    page = console.open().sign_in().go("devices").page
-    seeded = console.seeded
-    bravo = row(console, "bravo")  # ACTIVE: deleting it gives its instance back
+def test_a_device_is_deleted_only_once_confirmed(console: Console, own_tenant):
+    tenant = own_tenant()
+    device_call(tenant.stack, add_device(tenant, "bravo"), "confirm")  # ACTIVE: deleting it gives its instance back
+    page = console.as_tenant(tenant).open().sign_in().go("devices").page
+    bravo = row(console, "bravo")
     bravo.wait_for()
-    in_use = seeded.get("/v1/license").json()["in_use"]
+    in_use = tenant.get("/v1/license").json()["in_use"]
 
     bravo.locator("button[data-action=delete]").click()
     page.wait_for_selector("#confirm[open]")
     page.keyboard.press("Escape")  # cancelled: nothing happens
     page.wait_for_selector("#confirm:not([open])", state="attached")
-    assert seeded.device("bravo")["http_status"] == 200
+    assert tenant.device("bravo")["http_status"] == 200
 
     bravo.locator("button[data-action=delete]").click()
     page.click("#confirm-ok")
@@ -169,8 +177,8 @@ def test_a_device_is_deleted_only_once_confirmed(console: Console):
     page.wait_for_selector("#banner.ok:not([hidden])")
     assert "deleted" in page.inner_text("#banner")
     bravo.wait_for(state="detached")
-    assert seeded.device("bravo")["http_status"] == 404
-    assert seeded.get("/v1/license").json()["in_use"] == in_use - 1
+    assert tenant.device("bravo")["http_status"] == 404
+    assert in_use == 1 and tenant.get("/v1/license").json()["in_use"] == 0
     console.assert_no_errors()
 
 
@@ -323,15 +331,13 @@ def test_a_narrow_screen_and_the_keyboard(browser, seeded: Seeded, shots):
         context.close()
 
 
-def test_a_refused_key_signs_out_with_the_reason(console: Console):
-    """Last: it rotates the seeded tenant's API key."""
-    page = console.open().sign_in().page
+def test_a_refused_key_signs_out_with_the_reason(console: Console, own_tenant):
+    tenant = own_tenant()
+    page = console.as_tenant(tenant).open().sign_in().page
     page.wait_for_selector("#license-types .type")
-    seeded = console.seeded
-    rotated = requests.post(f"{seeded.base_url}/v1/keys/rotate", json={"kind": "api"}, headers=seeded.admin(),
+    rotated = requests.post(f"{tenant.base_url}/v1/keys/rotate", json={"kind": "api"}, headers=tenant.admin(),
                             timeout=HTTP_TIMEOUT_S)
     assert rotated.status_code == 201, rotated.text
-    seeded.api_key = rotated.json()["key"]
 
     page.click("#nav a[data-screen=devices]")  # its first request is refused: back to the sign-in
 

@@ -109,7 +109,9 @@ def start_stack(tmp_path: Path, extra_env: dict[str, str] | None = None) -> Runn
     env["OPERATOR_KEY"] = OPERATOR_KEY
     env.update(extra_env or {})
     with log_path.open("wb") as log:  # a file, not a pipe: nobody has to drain it
-        process = subprocess.Popen([sys.executable, "-m", "local.stack", "--port", str(port), "--json"],
+        # --no-schedules: no sweep runs on the wall clock; the tests run each one when they mean to.
+        process = subprocess.Popen([sys.executable, "-m", "local.stack", "--port", str(port), "--json",
+                                    "--no-schedules"],
                                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
     deadline = time.monotonic() + READY_TIMEOUT_S

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from threading import Barrier
+from threading import Barrier, Lock, local
 
 import pytest
 import requests
@@ -29,6 +29,31 @@ def stack(tmp_path_factory):
     running = start_stack(tmp_path_factory.mktemp("stack"), {"REFUSALS_PER_KEY_PER_MINUTE": "100000"})
     yield running
     kill_everything(running.process, running.api_pgid)
+
+
+class ThreadSessions:
+    """A ``requests.Session`` for each thread: a session is not thread-safe (its connection pool
+    and cookie jar are shared), so sixteen threads on one would test requests, not the service."""
+
+    def __init__(self) -> None:
+        self._local = local()
+        self._lock = Lock()
+        self._all: list[requests.Session] = []
+
+    def __call__(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            with self._lock:
+                self._all.append(session)
+        return session
+
+    def __enter__(self) -> ThreadSessions:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for session in self._all:
+            session.close()
 
 
 def _tenant(stack):
@@ -66,15 +91,15 @@ def _holding_by_type(stack, admin) -> dict[str, int]:
 def test_two_hundred_attempts_from_sixteen_threads_take_exactly_fifty_instances(stack):
     tenant, admin, lic_type_id = _tenant(stack)
     start = Barrier(THREADS)
-    session = requests.Session()
+    sessions = ThreadSessions()
 
     def attempt(n: int):
         if n < THREADS:
             start.wait()
-        return session.post(f"{stack.base_url}/v1/activations", json={**_loadmaster(n), "lic_type_id": lic_type_id},
+        return sessions().post(f"{stack.base_url}/v1/activations", json={**_loadmaster(n), "lic_type_id": lic_type_id},
                             headers={"X-Activation-Key": tenant["activation_key"]}, timeout=30)
 
-    with ThreadPoolExecutor(THREADS) as pool:
+    with sessions, ThreadPoolExecutor(THREADS) as pool:
         replies = list(pool.map(attempt, range(ATTEMPTS)))
 
     statuses = [r.status_code for r in replies]
@@ -92,14 +117,14 @@ def test_check_ins_deactivations_and_sweeps_racing_leave_every_counter_true(stac
                                                                       "lic_type_id": lic_type_id},
                              headers={"X-Activation-Key": tenant["activation_key"]}, timeout=10).json()
                for n in range(30)]
-    session = requests.Session()
+    sessions = ThreadSessions()
 
     def device_call(i: int):
         device = granted[i % len(granted)]
         headers = {"Authorization": f"Device {device['device_token']}"}
         path = ("check-ins", "confirm", "deactivate")[i % 3]
         body = {k: _loadmaster(1000 + i % len(granted))[k] for k in ("mac", "ip", "port", "version")}
-        return session.post(f"{stack.base_url}/v1/devices/{device['device_id']}/{path}", json=body,
+        return sessions().post(f"{stack.base_url}/v1/devices/{device['device_id']}/{path}", json=body,
                             headers=headers, timeout=30).status_code
 
     def sweep(i: int):
@@ -111,7 +136,7 @@ def test_check_ins_deactivations_and_sweeps_racing_leave_every_counter_true(stac
                               env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")})
         return done.returncode
 
-    with ThreadPoolExecutor(THREADS) as pool:
+    with sessions, ThreadPoolExecutor(THREADS) as pool:
         sweeps = [pool.submit(sweep, i) for i in range(4)]
         calls = list(pool.map(device_call, range(300)))
 

@@ -18,6 +18,10 @@ again, offline.
 The adaptations (``describe_adaptations()`` prints this table with what each touched):
 
 {adaptations}
+
+What each function's environment gets besides its own variables (``RUNTIME_ADDITIONS``):
+
+{additions}
 """
 
 from __future__ import annotations
@@ -28,8 +32,7 @@ import hashlib
 import json
 import os
 import re
-import secrets
-import shutil
+import select
 import subprocess
 import sys
 import tempfile
@@ -48,12 +51,13 @@ STAGE = "prod"
 STACK_NAME = f"licensing-{STAGE}"
 ARTIFACT_BUCKET = "licensing-deploy-artifacts"
 PACKAGE_TIMEOUT_S = 900
-# CloudFormation takes at most this many bytes of template inline (TemplateBody).
-INLINE_TEMPLATE_LIMIT = 51_200
 
 # The operator key of the drill; the stack gets only its hash (OperatorKeySha256).
 OPERATOR_KEY = "lk_op.drill-operator-key-" + "0123456789abcdef" * 2
 OPERATOR_KEY_SHA256 = hashlib.sha256(OPERATOR_KEY.encode()).hexdigest()
+
+# The source of the service's EventBridge announcements (chalicelib/notifications.py).
+NOTIFICATION_SOURCE = "metered-licensing"
 
 # The managed policies SAM may name (Policies: [AWSLambdaBasicExecutionRole, ...]); offline,
 # the translator cannot list them from IAM.
@@ -71,20 +75,20 @@ MANAGED_POLICIES = {
 }
 
 # What the Lambda runtime puts in a function's environment besides the function's own
-# variables, and what the drill adds to reach moto. Nothing else is passed (no PATH, no HOME,
-# no PYTHONPATH).
-RUNTIME_ADDITIONS: dict[str, tuple[Callable[[dict[str, Any], str], str], str]] = {
-    "AWS_ENDPOINT_URL": (lambda conf, endpoint: endpoint, "the drill's: every AWS call goes to moto's server"),
-    "AWS_ACCESS_KEY_ID": (lambda conf, endpoint: "drill", "Lambda's (the role's credentials); dummy for moto"),
-    "AWS_SECRET_ACCESS_KEY": (lambda conf, endpoint: "drill", "Lambda's (the role's credentials); dummy for moto"),
-    "AWS_SESSION_TOKEN": (lambda conf, endpoint: "drill", "Lambda's (the role's credentials); dummy for moto"),
-    "AWS_REGION": (lambda conf, endpoint: REGION, "Lambda's: the function's region"),
-    "AWS_DEFAULT_REGION": (lambda conf, endpoint: REGION, "Lambda's: the function's region"),
-    "AWS_LAMBDA_FUNCTION_NAME": (lambda conf, endpoint: conf["FunctionName"], "Lambda's"),
-    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": (lambda conf, endpoint: str(conf.get("MemorySize", 128)), "Lambda's"),
-    "AWS_LAMBDA_FUNCTION_VERSION": (lambda conf, endpoint: conf.get("Version", "$LATEST"), "Lambda's"),
-    "LAMBDA_TASK_ROOT": (lambda conf, endpoint: "(the unzipped package)", "Lambda's: where the code is"),
-    "TZ": (lambda conf, endpoint: ":UTC", "Lambda's"),
+# variables, and what the drill adds to reach moto: name -> (value, whose and why). Nothing else
+# is passed (no PATH, no HOME, no PYTHONPATH). ``conf`` is GetFunctionConfiguration's answer.
+RUNTIME_ADDITIONS: dict[str, tuple[Callable[[dict[str, Any], str, Path], str], str]] = {
+    "AWS_ENDPOINT_URL": (lambda conf, endpoint, root: endpoint, "the drill's: every AWS call goes to moto's server"),
+    "AWS_ACCESS_KEY_ID": (lambda conf, endpoint, root: "drill", "Lambda's (the role's credentials); dummy for moto"),
+    "AWS_SECRET_ACCESS_KEY": (lambda conf, endpoint, root: "drill", "Lambda's (the role's credentials); dummy"),
+    "AWS_SESSION_TOKEN": (lambda conf, endpoint, root: "drill", "Lambda's (the role's credentials); dummy"),
+    "AWS_REGION": (lambda conf, endpoint, root: REGION, "Lambda's: the function's region"),
+    "AWS_DEFAULT_REGION": (lambda conf, endpoint, root: REGION, "Lambda's: the function's region"),
+    "AWS_LAMBDA_FUNCTION_NAME": (lambda conf, endpoint, root: conf["FunctionName"], "Lambda's"),
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": (lambda conf, endpoint, root: str(conf.get("MemorySize", 128)), "Lambda's"),
+    "AWS_LAMBDA_FUNCTION_VERSION": (lambda conf, endpoint, root: conf.get("Version", "$LATEST"), "Lambda's"),
+    "LAMBDA_TASK_ROOT": (lambda conf, endpoint, root: str(root), "Lambda's: where the code is (read-only)"),
+    "TZ": (lambda conf, endpoint, root: ":UTC", "Lambda's"),
 }
 
 
@@ -135,13 +139,26 @@ def moto_server() -> Iterator[str]:
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    try:
-        yield endpoint
-    finally:
-        server.stop()
+    with contextlib.ExitStack() as patches:
+        for adaptation in ADAPTATIONS:
+            if adaptation.server:
+                patches.enter_context(adaptation.server())
+        server.start()
+        host, port = server.get_host_and_port()
+        _ENDPOINT.append(f"http://{host}:{port}")
+        _reset(_ENDPOINT[-1])  # moto's state is per process: start from an empty account
+        try:
+            yield _ENDPOINT[-1]
+        finally:
+            _reset(_ENDPOINT[-1])
+            server.stop()
+            _ENDPOINT.pop()
+
+
+def _reset(endpoint: str) -> None:
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=30).close()
 
 
 def client(endpoint: str, service: str):
@@ -178,7 +195,10 @@ def upload_code(sam: dict[str, Any], package_dir: Path, s3, bucket: str) -> dict
             raise DrillError(f"{lid}.{prop} names {value}, which the package does not hold")
         if path not in uploaded:
             key = hashlib.md5(path.read_bytes()).hexdigest()  # the key scheme of the CLI
-            s3.upload_file(str(path), bucket, key)
+            try:
+                s3.head_object(Bucket=bucket, Key=key)  # the CLI too skips what is uploaded already
+            except s3.exceptions.ClientError:
+                s3.upload_file(str(path), bucket, key)
             uploaded[path] = f"s3://{bucket}/{key}"
         resource["Properties"][prop] = uploaded[path]
     if not uploaded:
@@ -195,8 +215,10 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 request = json.load(sys.stdin)
 translator = Translator(request["policies"], Parser(), boto_session=boto3.Session(region_name=request["region"]))
-json.dump(translator.translate(request["sam"], parameter_values=request["parameters"],
-                               get_managed_policy_map=lambda: request["policies"]), sys.stdout)
+translated = translator.translate(request["sam"], parameter_values=request["parameters"],
+                                  get_managed_policy_map=lambda: request["policies"])
+with open(sys.argv[1], "w") as out:
+    json.dump(translated, out)
 """
 
 
@@ -216,11 +238,13 @@ def translate(sam: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]
     request = {"sam": sam, "parameters": parameters, "policies": MANAGED_POLICIES, "region": REGION}
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["AWS_DEFAULT_REGION"] = REGION
-    result = subprocess.run([_translator_python(), "-c", _TRANSLATE], input=json.dumps(request), env=env,
-                            capture_output=True, text=True, timeout=120, check=False)
-    if result.returncode != 0:
-        raise DrillError(f"aws-sam-translator refused the template:\n{result.stderr[-4000:]}")
-    return json.loads(result.stdout)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "cloudformation.json"
+        result = subprocess.run([_translator_python(), "-c", _TRANSLATE, str(out)], input=json.dumps(request),
+                                env=env, capture_output=True, text=True, timeout=120, check=False)
+        if result.returncode != 0:
+            raise DrillError(f"aws-sam-translator refused the template:\n{result.stderr[-4000:]}")
+        return json.loads(out.read_text())
 
 
 # --- parameters ------------------------------------------------------------------------------
@@ -249,8 +273,8 @@ def _check_parameter(name: str, spec: dict[str, Any], value: str) -> None:
         raise DrillError(f"parameter {name}={value!r} is not one of {spec['AllowedValues']}")
     if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], value):
         raise DrillError(f"parameter {name}={value!r} does not match {spec['AllowedPattern']}")
-    if spec.get("Type") == "Number":
-        float(value)
+    if spec.get("Type") == "Number" and not re.fullmatch(r"-?\d+(\.\d+)?", value):
+        raise DrillError(f"parameter {name}={value!r} is not a number")
     for bound, check in (("MinLength", lambda n: len(value) >= n), ("MaxLength", lambda n: len(value) <= n)):
         if bound in spec and not check(int(spec[bound])):
             raise DrillError(f"parameter {name}={value!r}: {bound} {spec[bound]}")
@@ -258,29 +282,381 @@ def _check_parameter(name: str, spec: dict[str, Any], value: str) -> None:
 
 # --- 5. adaptations ----------------------------------------------------------------------------
 #
-# A stand-in: moto cannot create a resource of some type from a template. The resource is
-# replaced by an AWS::SSM::Parameter (the "carrier") holding its properties as
-# Fn::ToJsonString, keeping its Condition, DependsOn and DeletionPolicy: moto resolves every
-# intrinsic function in them, in dependency order, and deletes or keeps the carrier as
-# CloudFormation would the resource. Once the stack is created, the drill creates the real
-# resource with the service's API from the resolved properties; once the stack is deleted, it
-# deletes the real resources whose carriers were deleted.
+# Where moto's CloudFormation has no model for a type (or a broken one), the drill gives it one
+# (``DrillModel``), in moto's map of models while the drill's server runs, which creates and
+# deletes the resource through moto's own API (the server is threaded, so a model may call it
+# while it serves CreateStack). So the resource is created in dependency
+# order, its Ref and Fn::GetAtt give what CloudFormation gives, moto's DeletionPolicy handling
+# applies to it, and a failure fails the create.
+
+_ENDPOINT: list[str] = []  # the running server's endpoint, for the models
 
 
-CARRIER_PREFIX = "/drill-stand-in"
+def _api(service: str):
+    return client(_ENDPOINT[-1], service)
+
+
+def _cfn_error(message: str) -> Exception:
+    from moto.cloudformation.exceptions import ValidationError
+
+    return ValidationError(message=message)
+
+
+def _camel(value: Any) -> Any:
+    """CloudFormation's property spelling (PascalCase) as the service API's (camelCase)."""
+    if isinstance(value, dict):
+        return {k[:1].lower() + k[1:]: _camel(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class DrillModel:
+    """How the drill creates and deletes one resource type on moto, through its API.
+
+    ``create(name, properties) -> (physical id, attributes)``: ``name`` is the template's name
+    property (``name_property``) or one CloudFormation would generate. ``attributes`` answer
+    Fn::GetAtt."""
+
+    type: str
+    name_property: str
+    create: Callable[[str, dict[str, Any]], tuple[str, dict[str, Any]]]
+    delete: Callable[[str, dict[str, Any]], None]
+    what: str
+    why: str
+
+
+def _create_alarm(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    cloudwatch = _api("cloudwatch")
+    cloudwatch.put_metric_alarm(**{**props, "AlarmName": name})  # botocore refuses unknown properties
+    (alarm,) = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    return name, {"Arn": alarm["AlarmArn"]}
+
+
+def _create_secret(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    sm = _api("secretsmanager")
+    if "GenerateSecretString" in props:
+        value = sm.get_random_password(ExcludePunctuation=True)["RandomPassword"]
+    else:
+        value = props.get("SecretString", "")
+    args = {"Name": name, "SecretString": value, "Description": props.get("Description", ""),
+            "Tags": props.get("Tags", [])}
+    if props.get("KmsKeyId"):
+        args["KmsKeyId"] = props["KmsKeyId"]
+    try:
+        arn = sm.create_secret(**args)["ARN"]
+    except sm.exceptions.ResourceExistsException as e:
+        raise _cfn_error(f"Resource of type 'AWS::SecretsManager::Secret' with identifier '{name}' already "
+                         "exists.") from e
+    return arn, {"Id": arn}
+
+
+def _import_body(api_id: str, body: dict[str, Any]) -> None:
+    """Each Swagger path and method of ``body`` as a resource, method and integration of the API."""
+    apigw = _api("apigateway")
+    by_path = {r["path"]: r["id"] for r in apigw.get_resources(restApiId=api_id, limit=500)["items"]}
+    for path in sorted(body.get("paths", {})):
+        parts = path.strip("/").split("/")
+        for depth in range(1, len(parts) + 1):
+            sub = "/" + "/".join(parts[:depth])
+            if sub not in by_path:
+                parent = by_path["/" + "/".join(parts[: depth - 1])] if depth > 1 else by_path["/"]
+                by_path[sub] = apigw.create_resource(restApiId=api_id, parentId=parent,
+                                                     pathPart=parts[depth - 1])["id"]
+        for method, spec in body["paths"][path].items():
+            if method.startswith("x-") and method != "x-amazon-apigateway-any-method":
+                continue
+            verb = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
+            apigw.put_method(restApiId=api_id, resourceId=by_path[path], httpMethod=verb, authorizationType="NONE")
+            integration = spec.get("x-amazon-apigateway-integration")
+            if integration:
+                apigw.put_integration(restApiId=api_id, resourceId=by_path[path], httpMethod=verb,
+                                      type=integration["type"].upper(), uri=integration["uri"],
+                                      integrationHttpMethod=integration.get("httpMethod", "POST"))
+
+
+def _create_rest_api(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    apigw = _api("apigateway")
+    body = props.get("Body") or {}
+    args: dict[str, Any] = {"name": props.get("Name") or body.get("info", {}).get("title") or name,
+                            "description": props.get("Description", "")}
+    if props.get("EndpointConfiguration"):
+        args["endpointConfiguration"] = _camel(props["EndpointConfiguration"])
+    api_id = apigw.create_rest_api(**args)["id"]
+    _import_body(api_id, body)
+    root = next(r["id"] for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
+    return api_id, {"RootResourceId": root}
+
+
+STAGE_METHOD_SETTINGS = {"ThrottlingRateLimit": "throttling/rateLimit", "ThrottlingBurstLimit": "throttling/burstLimit",
+                         "LoggingLevel": "logging/loglevel", "MetricsEnabled": "metrics/enabled",
+                         "DataTraceEnabled": "logging/dataTrace"}
+
+
+def _create_stage(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    apigw = _api("apigateway")
+    api_id, stage = props["RestApiId"], props["StageName"]
+    apigw.create_stage(restApiId=api_id, stageName=stage, deploymentId=props["DeploymentId"],
+                       description=props.get("Description", ""), variables=props.get("Variables", {}),
+                       tracingEnabled=bool(props.get("TracingEnabled", False)))
+    patches = []
+    for setting in props.get("MethodSettings", []):
+        resource_path = setting.get("ResourcePath", "/*")
+        scope = "/{}/{}".format("*" if resource_path == "/*" else resource_path.replace("/", "~1"),
+                                setting.get("HttpMethod", "*"))
+        for key, path in STAGE_METHOD_SETTINGS.items():
+            if key in setting:
+                value = setting[key]
+                patches.append({"op": "replace", "path": f"{scope}/{path}",
+                                "value": str(value).lower() if isinstance(value, bool) else str(value)})
+    for key, value in (props.get("AccessLogSetting") or {}).items():
+        patches.append({"op": "replace", "path": f"/accessLogSettings/{key[:1].lower() + key[1:]}", "value": value})
+    if patches:
+        apigw.update_stage(restApiId=api_id, stageName=stage, patchOperations=patches)
+    return stage, {}
+
+
+def _create_deployment(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    args = {"restApiId": props["RestApiId"], "description": props.get("Description", "")}
+    if props.get("StageName"):
+        args["stageName"] = props["StageName"]
+    return _api("apigateway").create_deployment(**args)["id"], {}
+
+
+def _create_version(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    version = _api("lambda").publish_version(FunctionName=props["FunctionName"],
+                                             Description=props.get("Description", ""))
+    return version["FunctionArn"], {"Version": version["Version"]}
+
+
+def _create_alias(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    args = {"FunctionName": props["FunctionName"], "Name": props["Name"], "FunctionVersion": props["FunctionVersion"],
+            "Description": props.get("Description", "")}
+    if props.get("RoutingConfig"):
+        args["RoutingConfig"] = props["RoutingConfig"]
+    arn = _api("lambda").create_alias(**args)["AliasArn"]
+    return arn, {"AliasArn": arn}
+
+
+def _create_invoke_config(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    args = {k: props[k] for k in ("FunctionName", "Qualifier", "MaximumRetryAttempts", "MaximumEventAgeInSeconds",
+                                  "DestinationConfig") if k in props}
+    _api("lambda").put_function_event_invoke_config(**args)
+    return f"{props['FunctionName']}:{props.get('Qualifier', '$LATEST')}", {}
+
+
+def _delete_invoke_config(physical: str, props: dict[str, Any]) -> None:
+    _api("lambda").delete_function_event_invoke_config(FunctionName=props["FunctionName"],
+                                                       Qualifier=props.get("Qualifier", "$LATEST"))
+
+
+def _create_domain(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    args = {"domainName": name}
+    for key in ("RegionalCertificateArn", "CertificateArn", "SecurityPolicy", "EndpointConfiguration"):
+        if key in props:
+            args[key[:1].lower() + key[1:]] = _camel(props[key])
+    domain = _api("apigateway").create_domain_name(**args)
+    return name, {"RegionalDomainName": domain.get("regionalDomainName", f"d-drill.execute-api.{REGION}.amazonaws.com"),
+                  "RegionalHostedZoneId": domain.get("regionalHostedZoneId", "Z1UJRXOUMOOFQ8"),
+                  "DistributionDomainName": domain.get("distributionDomainName", ""),
+                  "DistributionHostedZoneId": domain.get("distributionHostedZoneId", "")}
+
+
+def _create_mapping(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    args = {"domainName": props["DomainName"], "restApiId": props["RestApiId"]}
+    if props.get("BasePath"):
+        args["basePath"] = props["BasePath"]
+    if props.get("Stage"):
+        args["stage"] = props["Stage"]
+    _api("apigateway").create_base_path_mapping(**args)
+    return f"{props['DomainName']}/{props.get('BasePath', '(none)')}", {}
+
+
+def _update_account(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    if props.get("CloudWatchRoleArn"):
+        _api("apigateway").update_account(patchOperations=[
+            {"op": "replace", "path": "/cloudwatchRoleArn", "value": props["CloudWatchRoleArn"]}])
+    return name, {}
+
+
+def _create_codedeploy_app(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    _api("codedeploy").create_application(applicationName=name, computePlatform=props.get("ComputePlatform", "Lambda"))
+    return name, {}
+
+
+def _create_deployment_group(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    args = {"applicationName": props["ApplicationName"], "deploymentGroupName": name,
+            "serviceRoleArn": props["ServiceRoleArn"]}
+    for key in ("DeploymentConfigName", "AlarmConfiguration", "AutoRollbackConfiguration", "DeploymentStyle"):
+        if key in props:
+            args[key[:1].lower() + key[1:]] = _camel(props[key])
+    _api("codedeploy").create_deployment_group(**args)
+    return name, {}
+
+
+_NO_MODEL = "moto's CloudFormation has no model for it (it warns and skips the resource)"
+DRILL_MODELS = [
+    DrillModel("AWS::CloudWatch::Alarm", "AlarmName", _create_alarm,
+               lambda pid, props: _api("cloudwatch").delete_alarms(AlarmNames=[pid]),
+               "PutMetricAlarm; DeleteAlarms", _NO_MODEL),
+    DrillModel("AWS::SecretsManager::Secret", "Name", _create_secret,
+               lambda pid, props: _api("secretsmanager").delete_secret(SecretId=pid, ForceDeleteWithoutRecovery=True),
+               "CreateSecret (a name that exists fails the create, as in CloudFormation); Ref gives the ARN",
+               _NO_MODEL),
+    DrillModel("AWS::ApiGateway::RestApi", "Name", _create_rest_api,
+               lambda pid, props: _api("apigateway").delete_rest_api(restApiId=pid),
+               "CreateRestApi (named after the Body's title), then CreateResource, PutMethod and "
+               "PutIntegration for every Swagger path and method of the Body",
+               "moto's model requires Name and ignores Body (then the Deployment fails: no methods), and "
+               "moto imports only OpenAPI 3 (Chalice writes Swagger 2.0). The Body's gateway responses "
+               "are not applied"),
+    DrillModel("AWS::ApiGateway::Deployment", "", _create_deployment,
+               lambda pid, props: _api("apigateway").delete_deployment(restApiId=props["RestApiId"], deploymentId=pid),
+               "CreateDeployment; Ref gives the deployment id", "moto's model answers no Ref (the Stage gets "
+               "an object for DeploymentId)"),
+    DrillModel("AWS::ApiGateway::Stage", "", _create_stage,
+               lambda pid, props: _api("apigateway").delete_stage(restApiId=props["RestApiId"], stageName=pid),
+               "CreateStage, then UpdateStage for MethodSettings (throttling, logging, metrics) and "
+               "AccessLogSetting", _NO_MODEL),
+    DrillModel("AWS::Lambda::Version", "", _create_version, lambda pid, props: None,
+               "PublishVersion; Ref gives the version ARN, Fn::GetAtt Version the number",
+               "moto's model answers neither Ref nor Fn::GetAtt"),
+    DrillModel("AWS::Lambda::Alias", "", _create_alias,
+               lambda pid, props: _api("lambda").delete_alias(FunctionName=props["FunctionName"], Name=props["Name"]),
+               "CreateAlias; Ref gives the alias ARN (UpdatePolicy, the gradual shift, is not run)", _NO_MODEL),
+    DrillModel("AWS::Lambda::EventInvokeConfig", "", _create_invoke_config, _delete_invoke_config,
+               "PutFunctionEventInvokeConfig", _NO_MODEL),
+    DrillModel("AWS::ApiGateway::DomainName", "DomainName", _create_domain,
+               lambda pid, props: _api("apigateway").delete_domain_name(domainName=pid),
+               "CreateDomainName (moto checks no certificate)", _NO_MODEL),
+    DrillModel("AWS::ApiGateway::BasePathMapping", "", _create_mapping,
+               lambda pid, props: _api("apigateway").delete_base_path_mapping(
+                   domainName=props["DomainName"], basePath=props.get("BasePath") or "(none)"),
+               "CreateBasePathMapping", _NO_MODEL),
+    DrillModel("AWS::ApiGateway::Account", "", _update_account, lambda pid, props: None,
+               "UpdateAccount (the CloudWatch role API Gateway logs with)", _NO_MODEL),
+    DrillModel("AWS::CDK::Metadata", "", lambda name, props: (name, {}), lambda pid, props: None,
+               "nothing (CDK's own bookkeeping)", _NO_MODEL),
+    DrillModel("AWS::CodeDeploy::Application", "ApplicationName", _create_codedeploy_app, lambda pid, props: None,
+               "CreateApplication; left behind on delete (moto has no DeleteApplication)", _NO_MODEL),
+    DrillModel("AWS::CodeDeploy::DeploymentGroup", "DeploymentGroupName", _create_deployment_group,
+               lambda pid, props: None,
+               "CreateDeploymentGroup; left behind on delete (moto has no DeleteDeploymentGroup); no "
+               "deployment runs through it", _NO_MODEL),
+]
+
+
+def _delete_gone_or_not(model: DrillModel, physical_id: str, properties: dict[str, Any]) -> None:
+    """Delete, done if the resource is gone already: moto deletes a stack's resources in no
+    dependency order, so a stage may go after its API."""
+    from botocore.exceptions import ClientError
+
+    try:
+        model.delete(physical_id, properties)
+    except ClientError as e:
+        code = e.response.get("Error", {}).get("Code", "")
+        if "NotFound" not in code and "DoesNotExist" not in code:
+            raise
+
+
+def _moto_class(model: DrillModel) -> type:
+    """A class with what moto's CloudFormation asks of a model (not a CloudFormationModel
+    subclass: moto would keep it registered for good)."""
+
+    def __init__(self, physical_id: str, attributes: dict[str, Any], properties: dict[str, Any]) -> None:
+        self._physical_id, self._attributes, self._properties = physical_id, attributes, properties
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        from moto.core.exceptions import ServiceException, _RESTError
+
+        properties = cloudformation_json.get("Properties", {})
+        try:
+            physical_id, attributes = model.create(resource_name, properties)
+        except (ServiceException, _RESTError):  # moto's own answer (an existing table, say)
+            raise
+        except Exception as e:  # the service refused: the create fails, as CloudFormation's would
+            raise _cfn_error(f"{model.type} {resource_name}: {e}") from e
+        return cls(physical_id, attributes, properties)
+
+    def get_cfn_attribute(self, attribute: str) -> Any:
+        if attribute not in self._attributes:
+            raise _cfn_error(f"the drill's {model.type} has no attribute {attribute}: add it in tests/infra/drill.py")
+        return self._attributes[attribute]
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        _delete_gone_or_not(model, self._physical_id, self._properties)
+
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        _delete_gone_or_not(model, resource_name, cloudformation_json.get("Properties", {}))
+
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json, account_id,
+                                        region_name):
+        original_resource.delete(account_id, region_name)
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    return type(f"Drill{model.type.replace('::', '')}", (), {
+        "__init__": __init__,
+        "cloudformation_type": staticmethod(lambda: model.type),
+        "cloudformation_name_type": staticmethod(lambda: model.name_property),
+        "has_cfn_attr": classmethod(lambda cls, attribute: True),
+        "create_from_cloudformation_json": classmethod(create_from_cloudformation_json),
+        "update_from_cloudformation_json": classmethod(update_from_cloudformation_json),
+        "delete_from_cloudformation_json": classmethod(delete_from_cloudformation_json),
+        "get_cfn_attribute": get_cfn_attribute,
+        "delete": delete,
+        "is_created": lambda self: True,
+        "physical_resource_id": property(lambda self: self._physical_id),
+    })
+
+
+@contextlib.contextmanager
+def _drill_models() -> Iterator[None]:
+    """moto's CloudFormation, while the drill's server runs, creates the DRILL_MODELS types with
+    the drill's models (which replace moto's own for the same type)."""
+    from moto.cloudformation import parsing
+
+    classes = {model.type: _moto_class(model) for model in DRILL_MODELS}
+    names = {model.type: model.name_property for model in DRILL_MODELS}
+    model_map, name_type_map = parsing.get_model_map, parsing.get_name_type_map
+    parsing.get_model_map = lambda: {**model_map(), **classes}
+    parsing.get_name_type_map = lambda: {**name_type_map(), **names}
+    try:
+        yield
+    finally:
+        parsing.get_model_map, parsing.get_name_type_map = model_map, name_type_map
+
+
+@contextlib.contextmanager
+def _schedule_rules_match_no_events() -> Iterator[None]:
+    """moto matches every PutEvents entry against a schedule rule (its empty pattern matches all)
+    and then fails with a 500 on its Lambda target. EventBridge never sends put events to a rule
+    that has only a schedule."""
+    from moto.events.models import Rule
+
+    original = Rule.send_to_targets
+
+    def send_to_targets(self, event, transform_input=True):
+        if self.scheduled_expression and not self.event_pattern._pattern:
+            return None
+        return original(self, event, transform_input)
+
+    Rule.send_to_targets = send_to_targets
+    try:
+        yield
+    finally:
+        Rule.send_to_targets = original
 
 
 @dataclass
 class Context:
-    """What the adaptations share for one stack."""
+    """One stack as the adaptations see it."""
 
     endpoint: str
     stack_name: str
     template: dict[str, Any]  # the translated template, as the adaptations leave it
     original: dict[str, Any]  # the translated template, before any adaptation
     touched: dict[str, list[str]] = field(default_factory=dict)  # adaptation -> logical ids
-    stand_ins: dict[str, tuple[str, str]] = field(default_factory=dict)  # lid -> (type, carrier name)
-    created: dict[str, str] = field(default_factory=dict)  # lid -> physical id of the real resource
 
     def client(self, service: str):
         return client(self.endpoint, service)
@@ -288,185 +664,19 @@ class Context:
     def resources_of(self, type_: str) -> dict[str, dict[str, Any]]:
         return {lid: r for lid, r in self.template["Resources"].items() if r.get("Type") == type_}
 
-    def stand_in(self, lid: str, name: Any = None) -> None:
-        resource = self.template["Resources"][lid]
-        carrier: dict[str, Any] = {
-            "Type": "AWS::SSM::Parameter",
-            "Properties": {"Name": name or f"{CARRIER_PREFIX}/{self.stack_name}/{lid}", "Type": "String",
-                           "Value": {"Fn::ToJsonString": resource.get("Properties", {})}},
-        }
-        for key in ("Condition", "DependsOn", "DeletionPolicy", "UpdateReplacePolicy"):
-            if key in resource:
-                carrier[key] = resource[key]
-        self.stand_ins[lid] = (resource["Type"], "")
-        self.template["Resources"][lid] = carrier
-
-    def carried(self, type_: str) -> dict[str, dict[str, Any]]:
-        """The resolved properties of the stand-ins of ``type_`` the stack created."""
-        ssm = self.client("ssm")
-        found = {}
-        for lid, (kind, carrier) in self.stand_ins.items():
-            if kind == type_ and carrier:
-                found[lid] = json.loads(ssm.get_parameter(Name=carrier)["Parameter"]["Value"])
-        return found
-
-    def real_id(self, value: Any) -> Any:
-        """A Ref to a stand-in resolved by moto is its carrier's name: the real resource's id."""
-        for lid, (_, carrier) in self.stand_ins.items():
-            if value == carrier and lid in self.created:
-                return self.created[lid]
-        return value
-
 
 @dataclass(frozen=True)
 class Adaptation:
     what: str
     why: str
-    template: Callable[[Context], list[str]]  # adapts ctx.template; returns the logical ids touched
+    template: Callable[[Context], list[str]]  # adapts ctx.template; returns the logical ids it concerns
     created: Callable[[Context], None] | None = None  # after a successful create
     deleting: Callable[[Context], None] | None = None  # before DeleteStack
-    deleted: Callable[[Context], None] | None = None  # after DeleteStack
+    server: Callable[[], contextlib.AbstractContextManager] | None = None  # while moto's server runs
 
 
-def _stand_in_all(type_: str, name: Callable[[dict[str, Any]], Any] | None = None) -> Callable[[Context], list]:
-    def adapt(ctx: Context) -> list[str]:
-        touched = list(ctx.resources_of(type_))
-        for lid in touched:
-            props = ctx.template["Resources"][lid].get("Properties", {})
-            ctx.stand_in(lid, name(props) if name else None)
-        return touched
-
-    return adapt
-
-
-# Alarms
-
-
-def _create_alarms(ctx: Context) -> None:
-    cloudwatch = ctx.client("cloudwatch")
-    for lid, props in ctx.carried("AWS::CloudWatch::Alarm").items():
-        props.setdefault("AlarmName", f"{ctx.stack_name}-{lid}-{secrets.token_hex(6).upper()}")
-        cloudwatch.put_metric_alarm(**props)  # botocore refuses a property the API does not know
-        ctx.created[lid] = props["AlarmName"]
-
-
-def _delete_alarms(ctx: Context) -> None:
-    names = [ctx.created.pop(lid) for lid, (kind, _) in ctx.stand_ins.items()
-             if kind == "AWS::CloudWatch::Alarm" and lid in ctx.created]
-    if names:
-        ctx.client("cloudwatch").delete_alarms(AlarmNames=names)
-
-
-# Secrets
-
-
-def _create_secrets(ctx: Context) -> None:
-    sm = ctx.client("secretsmanager")
-    for lid, props in ctx.carried("AWS::SecretsManager::Secret").items():
-        if "GenerateSecretString" in props:
-            value = sm.get_random_password(ExcludePunctuation=True)["RandomPassword"]
-        else:
-            value = props["SecretString"]
-        args = {"Name": props["Name"], "SecretString": value, "Description": props.get("Description", ""),
-                "Tags": props.get("Tags", [])}
-        if props.get("KmsKeyId"):
-            args["KmsKeyId"] = props["KmsKeyId"]
-        ctx.created[lid] = sm.create_secret(**args)["ARN"]
-
-
-def _delete_unretained_secrets(ctx: Context) -> None:
-    ssm, sm = ctx.client("ssm"), ctx.client("secretsmanager")
-    for lid, (kind, carrier) in ctx.stand_ins.items():
-        if kind != "AWS::SecretsManager::Secret" or lid not in ctx.created:
-            continue
-        try:
-            ssm.get_parameter(Name=carrier)
-        except ssm.exceptions.ParameterNotFound:  # the stack deleted it: delete the secret too
-            sm.delete_secret(SecretId=ctx.created.pop(lid), ForceDeleteWithoutRecovery=True)
-
-
-# The REST API
-
-
-def _name_apis(ctx: Context) -> list[str]:
-    touched = []
-    for lid, resource in ctx.resources_of("AWS::ApiGateway::RestApi").items():
-        props = resource.setdefault("Properties", {})
-        if "Name" not in props:
-            props["Name"] = props.get("Body", {}).get("info", {}).get("title") or lid
-            touched.append(lid)
-    return touched
-
-
-API_BODY_SUFFIX = "DrillBody"
-
-
-def _carry_api_bodies(ctx: Context) -> list[str]:
-    touched = []
-    for lid, resource in list(ctx.resources_of("AWS::ApiGateway::RestApi").items()):
-        body = resource["Properties"].pop("Body", None)
-        if body is None:
-            continue
-        carrier_lid = lid + API_BODY_SUFFIX
-        ctx.template["Resources"][carrier_lid] = {"Type": "Body of " + lid, "Properties": body}
-        ctx.stand_in(carrier_lid)
-        touched.append(lid)
-    return touched
-
-
-def _import_api_bodies(ctx: Context) -> None:
-    """Each swagger path and method of the Body as a resource, method and integration of the API."""
-    apigw, ssm = ctx.client("apigateway"), ctx.client("ssm")
-    physical = _physical_ids(ctx)
-    for carrier_lid, (kind, carrier) in ctx.stand_ins.items():
-        if not kind.startswith("Body of ") or not carrier:
-            continue
-        api_id = physical[kind.removeprefix("Body of ")]
-        body = json.loads(ssm.get_parameter(Name=carrier)["Parameter"]["Value"])
-        by_path = {r["path"]: r["id"] for r in apigw.get_resources(restApiId=api_id, limit=500)["items"]}
-        for path in sorted(body.get("paths", {})):
-            parts = path.strip("/").split("/")
-            for depth in range(1, len(parts) + 1):
-                sub = "/" + "/".join(parts[:depth])
-                if sub not in by_path:
-                    parent = by_path["/" + "/".join(parts[: depth - 1])] if depth > 1 else by_path["/"]
-                    by_path[sub] = apigw.create_resource(restApiId=api_id, parentId=parent,
-                                                         pathPart=parts[depth - 1])["id"]
-            for method, spec in body["paths"][path].items():
-                if method.startswith("x-"):
-                    continue
-                verb = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
-                apigw.put_method(restApiId=api_id, resourceId=by_path[path], httpMethod=verb,
-                                 authorizationType="NONE")
-                integration = spec.get("x-amazon-apigateway-integration")
-                if integration:
-                    apigw.put_integration(restApiId=api_id, resourceId=by_path[path], httpMethod=verb,
-                                          type=integration["type"].upper(), uri=integration["uri"],
-                                          integrationHttpMethod=integration.get("httpMethod", "POST"))
-        ctx.created[carrier_lid] = api_id
-
-
-def _create_deployments(ctx: Context) -> None:
-    apigw = ctx.client("apigateway")
-    for lid, props in ctx.carried("AWS::ApiGateway::Deployment").items():
-        args = {"restApiId": props["RestApiId"], "description": props.get("Description", "")}
-        if props.get("StageName"):
-            args["stageName"] = props["StageName"]
-        ctx.created[lid] = apigw.create_deployment(**args)["id"]
-
-
-def _create_stages(ctx: Context) -> None:
-    apigw = ctx.client("apigateway")
-    for lid, props in ctx.carried("AWS::ApiGateway::Stage").items():
-        args = {"restApiId": props["RestApiId"], "stageName": props["StageName"],
-                "deploymentId": ctx.real_id(props["DeploymentId"]),
-                "description": props.get("Description", ""), "variables": props.get("Variables", {}),
-                "tracingEnabled": bool(props.get("TracingEnabled", False))}
-        apigw.create_stage(**args)
-        ctx.created[lid] = props["StageName"]
-
-
-# DynamoDB
+def _of_type(*types: str) -> Callable[[Context], list[str]]:
+    return lambda ctx: [lid for t in types for lid in ctx.resources_of(t)]
 
 
 def _apply_table_settings(ctx: Context) -> None:
@@ -478,7 +688,7 @@ def _apply_table_settings(ctx: Context) -> None:
         props = resource.get("Properties", {})
         ttl = props.get("TimeToLiveSpecification")
         if ttl:
-            ddb.update_time_to_live(TableName=physical[lid], TimeToLiveSpecification=ttl)
+            ddb.update_time_to_live(TableName=physical[lid], TimeToLiveSpecification=_resolved_bools(ttl))
         pitr = props.get("PointInTimeRecoverySpecification")
         if pitr:
             ddb.update_continuous_backups(TableName=physical[lid],
@@ -491,10 +701,8 @@ def _tables_with_settings(ctx: Context) -> list[str]:
 
 
 def _resolved_bools(spec: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v if isinstance(v, bool) else str(v).lower() == "true") for k, v in spec.items()}
-
-
-# Deletion policies
+    return {k: (str(v).lower() == "true" if k.endswith("Enabled") and not isinstance(v, bool) else v)
+            for k, v in spec.items()}
 
 
 def _retain_except_on_create(ctx: Context) -> list[str]:
@@ -516,40 +724,13 @@ def _nothing(ctx: Context) -> list[str]:
     return []
 
 
-def _run_from_package(ctx: Context) -> list[str]:
-    return list(ctx.resources_of("AWS::Lambda::Function"))
-
-
 ADAPTATIONS: list[Adaptation] = [
     Adaptation(
-        "AWS::CloudWatch::Alarm: stand-in; created with PutMetricAlarm after the stack, deleted with it",
-        "moto's CloudFormation has no model for alarms (it warns and skips them)",
-        _stand_in_all("AWS::CloudWatch::Alarm"), created=_create_alarms, deleted=_delete_alarms),
-    Adaptation(
-        "AWS::SecretsManager::Secret: stand-in named as the secret; created with CreateSecret after the "
-        "stack; deleted after the stack unless its DeletionPolicy kept it; Ref gives the name, not the ARN",
-        "moto's CloudFormation has no model for secrets. The carrier bears the secret's name so a second "
-        "stack creating the same secret fails as CloudFormation would (the name exists)",
-        _stand_in_all("AWS::SecretsManager::Secret", name=lambda props: props.get("Name")),
-        created=_create_secrets, deleted=_delete_unretained_secrets),
-    Adaptation(
-        "AWS::ApiGateway::RestApi: Name set to the Body's info.title",
-        "moto requires Name; API Gateway takes the title of the imported Body",
-        _name_apis),
-    Adaptation(
-        "AWS::ApiGateway::RestApi: Body carried, then every path and method created with CreateResource, "
-        "PutMethod and PutIntegration",
-        "moto's CloudFormation ignores Body, and moto imports only OpenAPI 3 (PutRestApi) while Chalice "
-        "writes Swagger 2.0. Gateway responses and method settings in the Body are not applied",
-        _carry_api_bodies, created=_import_api_bodies),
-    Adaptation(
-        "AWS::ApiGateway::Deployment: stand-in; created with CreateDeployment once the methods exist",
-        "moto refuses a deployment of an API with no methods, and the Body is not imported at create time",
-        _stand_in_all("AWS::ApiGateway::Deployment"), created=_create_deployments),
-    Adaptation(
-        "AWS::ApiGateway::Stage: stand-in; created with CreateStage (MethodSettings, AccessLogSetting not applied)",
-        "moto's CloudFormation has no model for stages",
-        _stand_in_all("AWS::ApiGateway::Stage"), created=_create_stages),
+        "moto's CloudFormation creates the types below with the drill's models (DRILL_MODELS), through "
+        "moto's own API, in the stack's order, with CloudFormation's Ref and Fn::GetAtt",
+        "a type moto cannot create would be skipped with a warning (and Ref to it would give nothing)",
+        _nothing, server=_drill_models),
+    *(Adaptation(f"{m.type}: {m.what}", m.why, _of_type(m.type)) for m in DRILL_MODELS),
     Adaptation(
         "AWS::DynamoDB::Table: TimeToLiveSpecification and PointInTimeRecoverySpecification applied with "
         "UpdateTimeToLive and UpdateContinuousBackups after the stack",
@@ -567,16 +748,32 @@ ADAPTATIONS: list[Adaptation] = [
         "(deleting all but DeletionPolicy Retain). DeleteStack right after the failure is that rollback",
         _nothing),
     Adaptation(
+        "EventBridge schedule rules match no PutEvents entry (moto patched while its server runs)",
+        "moto matches every put event against a schedule rule's empty pattern and answers 500 on the Lambda "
+        "target, so every notification the functions publish would fail",
+        _nothing, server=_schedule_rules_match_no_events),
+    Adaptation(
         "Parameters checked against AllowedPattern, AllowedValues, MinLength and MaxLength by the drill",
         "moto does not check them; CloudFormation refuses the create",
         _nothing),
     Adaptation(
         "AWS::Lambda::Function: run from the unzipped package in `python -S` with the environment "
         "GetFunctionConfiguration reports plus RUNTIME_ADDITIONS, not invoked",
-        "moto invokes functions in Docker; the drill runs the same handler and code without it. IAM policies "
-        "are not enforced by moto (tests/service/test_least_privilege.py checks them)",
-        _run_from_package),
+        "moto invokes functions in Docker; the drill runs the same handler and code without it. Stricter than "
+        "Lambda on one point: no boto3 from the runtime (/var/runtime), so the package must carry what it "
+        "imports. Not enforced: IAM policies (tests/service/test_least_privilege.py checks them), memory",
+        _of_type("AWS::Lambda::Function")),
+    Adaptation(
+        "API requests: REST proxy events built by the drill, routed against the resources and methods of the "
+        "deployed API, fed to the API function",
+        "moto's API Gateway cannot invoke a Lambda proxy integration without Docker; its throttling, gateway "
+        "responses and access logs are not exercised",
+        _of_type("AWS::ApiGateway::RestApi")),
 ]
+
+
+def describe_runtime_additions() -> str:
+    return "\n".join(f"    {name}: {why}" for name, (_, why) in RUNTIME_ADDITIONS.items())
 
 
 def describe_adaptations(ctx: Context | None = None) -> str:
@@ -601,7 +798,7 @@ def check_supported(template: dict[str, Any]) -> None:
     supported = set(get_model_map())
     unknown: dict[str, list[str]] = {}
     for lid, resource in template["Resources"].items():
-        if resource["Type"] not in supported and not resource["Type"].startswith("Custom::"):
+        if resource["Type"] not in supported:
             unknown.setdefault(resource["Type"], []).append(lid)
     if unknown:
         listed = "; ".join(f"{t} ({', '.join(lids)})" for t, lids in sorted(unknown.items()))
@@ -620,18 +817,41 @@ class Drill:
     package_dir: Path
     alarm_topic_arn: str = ""
     task_root: Path | None = None
+    notification_queue: str = ""
     sam: dict[str, Any] = field(default_factory=dict)
     _translated: dict[tuple, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
-    def prepare(cls, endpoint: str, package_dir: Path) -> Drill:
+    def prepare(cls, endpoint: str, package_dir: Path, task_root: Path | None = None) -> Drill:
         s3 = client(endpoint, "s3")
         s3.create_bucket(Bucket=ARTIFACT_BUCKET)
         sam = json.loads((package_dir / "sam.json").read_text())
         drill = cls(endpoint, package_dir, sam=upload_code(sam, package_dir, s3, ARTIFACT_BUCKET))
         drill.alarm_topic_arn = client(endpoint, "sns").create_topic(Name="licensing-alarms")["TopicArn"]
-        drill.task_root = unzip_read_only(package_dir / "deployment.zip")
+        drill.task_root = unzip_read_only(package_dir / "deployment.zip", task_root)
+        drill._listen(NOTIFICATION_SOURCE)
         return drill
+
+    def _listen(self, source: str) -> None:
+        """Everything the service announces on the default bus lands in a queue of the drill's."""
+        sqs, events = client(self.endpoint, "sqs"), client(self.endpoint, "events")
+        url = sqs.create_queue(QueueName="drill-notifications")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="drill-notifications", EventPattern=json.dumps({"source": [source]}))
+        events.put_targets(Rule="drill-notifications", Targets=[{"Id": "queue", "Arn": arn}])
+        self.notification_queue = url
+
+    def notifications(self) -> list[dict[str, Any]]:
+        """The service's announcements since the last call (EventBridge events)."""
+        sqs, found = client(self.endpoint, "sqs"), []
+        while True:
+            batch = sqs.receive_message(QueueUrl=self.notification_queue, MaxNumberOfMessages=10,
+                                        WaitTimeSeconds=0).get("Messages", [])
+            if not batch:
+                return found
+            for message in batch:
+                found.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self.notification_queue, ReceiptHandle=message["ReceiptHandle"])
 
     def parameters(self, **overrides: str) -> dict[str, str]:
         chosen = {"Stage": STAGE, "AlarmTopicArn": self.alarm_topic_arn, "OperatorKeySha256": OPERATOR_KEY_SHA256}
@@ -666,16 +886,22 @@ class Drill:
         except Exception as e:  # the create failed: roll back as CloudFormation would
             with contextlib.suppress(Exception):
                 cfn.delete_stack(StackName=stack_name)
-            raise DrillError(f"creating {stack_name} failed: {e}") from e
+            raise DrillError(f"creating {stack_name} failed: {_reason(e)}") from e
         status = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]["StackStatus"]
         if status != "CREATE_COMPLETE":
             raise DrillError(f"{stack_name}: {status}")
-        physical = _physical_ids(ctx)
-        ctx.stand_ins = {lid: (kind, physical.get(lid, "")) for lid, (kind, _) in ctx.stand_ins.items()}
         for adaptation in ADAPTATIONS:
             if adaptation.created:
                 adaptation.created(ctx)
         return Stack(self, ctx, parameters, len(body))
+
+
+def _reason(error: Exception) -> str:
+    """The service's message in a failed CreateStack (moto answers a nested service's error, such
+    as DynamoDB's JSON, in its own body, which botocore cannot parse as CloudFormation's XML)."""
+    text = str(error)
+    nested = re.search(r'"__type": "[^"]*#(\w+)", "message": "([^"]*)"', text)
+    return f"{nested.group(1)}: {nested.group(2)}" if nested else text
 
 
 @dataclass
@@ -685,6 +911,7 @@ class Stack:
     parameters: dict[str, str]
     template_bytes: int
     _functions: dict[str, Function] = field(default_factory=dict)
+    invoked: dict[str, int] = field(default_factory=dict)  # logical id -> invocations, every container
 
     @property
     def name(self) -> str:
@@ -703,10 +930,11 @@ class Stack:
         return {lid: physical[lid] for lid in self.ctx.resources_of("AWS::Lambda::Function") if lid in physical}
 
     def function(self, logical_id: str) -> Function:
-        if logical_id not in self._functions:
+        """The function's warm container (a new one once the last was closed)."""
+        if logical_id not in self._functions or self._functions[logical_id].closed:
             name = self.function_ids()[logical_id]
             conf = self.ctx.client("lambda").get_function_configuration(FunctionName=name)
-            self._functions[logical_id] = Function(self, conf)
+            self._functions[logical_id] = Function(self, conf, logical_id)
         return self._functions[logical_id]
 
     def close(self) -> None:
@@ -721,9 +949,6 @@ class Stack:
                 adaptation.deleting(self.ctx)
         cfn = self.ctx.client("cloudformation")
         cfn.delete_stack(StackName=self.name)
-        for adaptation in ADAPTATIONS:
-            if adaptation.deleted:
-                adaptation.deleted(self.ctx)
 
 
 # --- 6. the functions, run from the package -------------------------------------------------------
@@ -735,7 +960,7 @@ RUNNER = r"""
 import importlib, json, os, sys, time, traceback
 answers = os.fdopen(os.dup(1), "w")
 os.dup2(2, 1)
-task_root, handler = sys.argv[1], sys.argv[2]
+task_root, handler, function_arn, timeout_s = sys.argv[1:5]
 sys.path.insert(0, task_root)
 module_name, _, attribute = handler.rpartition(".")
 started = time.monotonic()
@@ -752,10 +977,10 @@ class Context:
         self.function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
         self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         self.memory_limit_in_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
-        self.invoked_function_arn = os.environ["DRILL_FUNCTION_ARN"]
+        self.invoked_function_arn = function_arn
         self.log_group_name = "/aws/lambda/" + self.function_name
         self.log_stream_name = "drill"
-        self._deadline = time.monotonic() + float(os.environ["DRILL_TIMEOUT_S"])
+        self._deadline = time.monotonic() + float(timeout_s)
     def get_remaining_time_in_millis(self):
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
@@ -770,18 +995,24 @@ for line in sys.stdin:
         answer = {"result": result, "init_s": init_s}
     except Exception:
         answer = {"error": traceback.format_exc(), "init_s": init_s}
+    sys.stdout.flush()  # what the handler printed (metrics) is in the log before the answer
+    sys.stderr.flush()
     answers.write(json.dumps(answer, default=str) + "\n")
     answers.flush()
 """
 
-def unzip_read_only(zip_path: Path) -> Path:
-    """The package unzipped to a fresh directory without write bits (as /var/task)."""
-    task_root = Path(tempfile.mkdtemp(prefix="drill-task-"))
+def unzip_read_only(zip_path: Path, task_root: Path | None = None) -> Path:
+    """The package unzipped to ``task_root`` (a fresh directory by default), without write bits
+    (as /var/task)."""
+    task_root = task_root or Path(tempfile.mkdtemp(prefix="drill-task-"))
     with zipfile.ZipFile(zip_path) as z:
         z.extractall(task_root)
-    for path in (task_root, *task_root.rglob("*")):
-        path.chmod(0o555 if path.is_dir() else 0o444)
+    subprocess.run(["chmod", "-R", "a-w", str(task_root)], check=True)
     return task_root
+
+
+_READ_ONLY_MOUNT = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                    'mount --bind -o ro "$0" "$0" && exec "$@"']
 
 
 def read_only_command(task_root: Path, command: list[str]) -> list[str]:
@@ -790,26 +1021,32 @@ def read_only_command(task_root: Path, command: list[str]) -> list[str]:
     write fails with EROFS as on Lambda (a module that writes beside itself, bytecode caches)."""
     if os.geteuid() != 0:
         return command
-    return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-            'mount --bind -o ro "$0" "$0" && exec "$@"', str(task_root), *command]
+    probe = subprocess.run([*_READ_ONLY_MOUNT, str(task_root), "true"], capture_output=True, text=True, check=False)
+    if probe.returncode != 0:
+        raise DrillUnavailable(f"running as root, the drill needs unshare and mount to make the package read-only "
+                               f"(root ignores write bits): {probe.stderr.strip()}")
+    return [*_READ_ONLY_MOUNT, str(task_root), *command]
 
 
-def remove_read_only(task_root: Path) -> None:
-    for path in (task_root, *task_root.rglob("*")):
-        if path.is_dir():
-            path.chmod(0o755)
-    shutil.rmtree(task_root, ignore_errors=True)
+def written_to(task_root: Path, zip_path: Path) -> set[str]:
+    """What is in ``task_root`` that the zip did not put there."""
+    with zipfile.ZipFile(zip_path) as z:
+        shipped = {name.rstrip("/") for name in z.namelist()}
+    shipped |= {str(Path(name).parent) for name in list(shipped)} | {
+        str(parent) for name in list(shipped) for parent in Path(name).parents}
+    return {str(p.relative_to(task_root)) for p in task_root.rglob("*")} - shipped
 
 
-def tree_listing(task_root: Path) -> set[str]:
-    return {str(p.relative_to(task_root)) for p in task_root.rglob("*")}
+# Lambda gives a function's init phase (the imports of a cold start) up to 10 s of its own.
+INIT_LIMIT_S = 10
 
 
 class Function:
     """One function's handler from the unzipped package, in its own ``python -S`` process with
     the environment the stack gave it: a warm Lambda container, fed events one at a time."""
 
-    def __init__(self, stack: Stack, configuration: dict[str, Any]) -> None:
+    def __init__(self, stack: Stack, configuration: dict[str, Any], logical_id: str) -> None:
+        self.stack, self.logical_id = stack, logical_id
         self.configuration = configuration
         self.name = configuration["FunctionName"]
         self.handler = configuration["Handler"]
@@ -817,28 +1054,38 @@ class Function:
         self.task_root = stack.drill.task_root
         self.env = dict(self.environment)
         for variable, (value, _why) in RUNTIME_ADDITIONS.items():
-            self.env[variable] = value(configuration, stack.ctx.endpoint)
-        self.env["LAMBDA_TASK_ROOT"] = str(self.task_root)
-        self.env["DRILL_FUNCTION_ARN"] = configuration["FunctionArn"]
-        self.env["DRILL_TIMEOUT_S"] = str(configuration.get("Timeout", 3))
-        self.stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - open while the process lives
-        command = [sys.executable, "-S", "-c", RUNNER, str(self.task_root), self.handler]
-        self.process = subprocess.Popen(read_only_command(self.task_root, command), stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=self.env,
-                                        cwd=self.task_root)
+            self.env[variable] = value(configuration, stack.ctx.endpoint, self.task_root)
+        self.stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - open while the object lives
+        self.process: subprocess.Popen | None = None  # started by the first invocation (a cold start)
         self.invocations = 0
         self.init_s: float | None = None
 
+    def _start(self) -> subprocess.Popen:
+        command = [sys.executable, "-S", "-c", RUNNER, str(self.task_root), self.handler,
+                   self.configuration["FunctionArn"], str(self.configuration.get("Timeout", 3))]
+        return subprocess.Popen(read_only_command(self.task_root, command), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=self.env,
+                                cwd=self.task_root)
+
     def invoke(self, event: dict[str, Any]) -> Any:
         """The handler's answer to ``event``; DrillError with its traceback if it raised."""
+        if self.process is None:
+            self.process = self._start()
         assert self.process.stdin and self.process.stdout
         self.process.stdin.write(json.dumps({"event": event, "request_id": str(uuid.uuid4())}) + "\n")
         self.process.stdin.flush()
+        # Lambda stops a function at its Timeout; the first invocation also has its init phase.
+        limit = float(self.configuration.get("Timeout", 3)) + (INIT_LIMIT_S if self.invocations == 0 else 1)
+        if not select.select([self.process.stdout], [], [], limit)[0]:
+            self.process.kill()
+            raise DrillError(f"{self.name} ({self.handler}) did not answer within {limit:.0f} s (its Timeout is "
+                             f"{self.configuration.get('Timeout', 3)} s):\n{self.log()[-3000:]}")
         line = self.process.stdout.readline()
         if not line:
             raise DrillError(f"{self.name} ({self.handler}) died:\n{self.log()[-4000:]}")
         answer = json.loads(line)
         self.invocations += 1
+        self.stack.invoked[self.logical_id] = self.stack.invoked.get(self.logical_id, 0) + 1
         self.init_s = answer["init_s"]
         if "error" in answer:
             raise DrillError(f"{self.name} ({self.handler}) raised:\n{answer['error']}\nlog:\n{self.log()[-3000:]}")
@@ -850,8 +1097,17 @@ class Function:
         self.stderr.seek(0, 2)
         return text
 
+    @property
+    def closed(self) -> bool:
+        return self.process is not None and (self.process.poll() is not None or self.process.stdin is None
+                                             or self.process.stdin.closed)
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     def close(self) -> None:
-        if self.process.poll() is None:
+        if self.process is not None and self.process.poll() is None:
             assert self.process.stdin
             self.process.stdin.close()
             try:
@@ -928,30 +1184,53 @@ class Reply:
 
 
 class Api:
-    """The deployed API as API Gateway would call the API function: the route matched against
-    the paths the stack's API defines, the event built, the function run from the package."""
+    """The deployed API as API Gateway would call it: the path matched against the resources of
+    the stack's API, the method's integration naming the function, the proxy event built, and
+    that function run from the package."""
 
-    def __init__(self, stack: Stack, function_lid: str = "APIHandler") -> None:
+    def __init__(self, stack: Stack) -> None:
         self.stack = stack
-        self.function = stack.function(function_lid)
-        apigw = stack.ctx.client("apigateway")
+        self.apigw = stack.ctx.client("apigateway")
         (api_lid,) = stack.ctx.resources_of("AWS::ApiGateway::RestApi")
         self.api_id = stack.physical_ids()[api_lid]
-        resources = apigw.get_resources(restApiId=self.api_id, limit=500)["items"]
+        resources = self.apigw.get_resources(restApiId=self.api_id, limit=500)["items"]
         self.routes = {r["path"]: set(r.get("resourceMethods", {})) for r in resources}
-        stages = apigw.get_stages(restApiId=self.api_id)["item"]
-        named = [s["stageName"] for s in stages if s["stageName"] != "Stage"]
+        self._resource_ids = {r["path"]: r["id"] for r in resources}
+        stages = self.apigw.get_stages(restApiId=self.api_id)["item"]
+        named = [s["stageName"] for s in stages if s["stageName"] != "Stage"]  # SAM's Deployment makes "Stage"
         self.stage = named[0] if named else "v1"
+        self._functions = {name: lid for lid, name in stack.function_ids().items()}
+        self._integrations: dict[tuple[str, str], str] = {}
+
+    def function_for(self, route: str, method: str) -> Function:
+        """The function the integration of ``method`` on ``route`` invokes (aws_proxy)."""
+        key = (route, method)
+        if key not in self._integrations:
+            integration = self.apigw.get_integration(restApiId=self.api_id, resourceId=self._resource_ids[route],
+                                                     httpMethod=method)
+            found = re.search(r"functions/arn:aws:lambda:[^:]+:\d+:function:([^:/]+)", integration["uri"])
+            if integration["type"] != "AWS_PROXY" or not found or found.group(1) not in self._functions:
+                raise DrillError(f"{method} {route} is integrated with {integration['uri']} "
+                                 f"({integration['type']}), not a function of the stack")
+            self._integrations[key] = self._functions[found.group(1)]
+        return self.stack.function(self._integrations[key])
+
+    @property
+    def function(self) -> Function:
+        """The function behind GET /v1/health (Chalice has one function for every route)."""
+        return self.function_for(route_for(list(self.routes), "/v1/health")[0], "GET")
 
     def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Reply:
         matched = route_for(list(self.routes), path.partition("?")[0])
         if matched is None or not ({method, "ANY"} & self.routes[matched[0]]):
             raise DrillError(f"the deployed API has no route for {method} {path}")
+        route, params = matched
         all_headers = {"Host": f"{self.api_id}.execute-api.{REGION}.amazonaws.com", "Accept": "application/json",
                        **({"Content-Type": "application/json"} if body is not None else {}), **(headers or {})}
-        event = rest_event(method, path, matched[0], matched[1], self.stage, all_headers,
+        event = rest_event(method, path, route, params, self.stage, all_headers,
                            json.dumps(body) if body is not None else None, self.api_id)
-        answer = self.function.invoke(event)
+        function = self.function_for(route, method if method in self.routes[route] else "ANY")
+        answer = function.invoke(event)
         text = answer.get("body") or ""
         try:
             parsed = json.loads(text) if text else None
@@ -966,4 +1245,4 @@ class Api:
         return self.call("POST", path, body, **kw)
 
 
-__doc__ = __doc__.format(adaptations=describe_adaptations())
+__doc__ = __doc__.format(adaptations=describe_adaptations(), additions=describe_runtime_additions())

@@ -130,6 +130,22 @@ def test_overage_policy_grants_past_capacity_up_to_its_limit(api, licensed, poli
     assert (pool["in_use"], pool["overage"]) == (granted, max(granted - 4, 0))
 
 
+@pytest.mark.parametrize("capacity, policy, granted", [(3, "ALLOW_1_25X", 4), (1, "ALLOW_1_25X", 2),
+                                                       (5, "ALLOW_1_25X", 7), (3, "ALLOW_1_5X", 5),
+                                                       (1, "ALLOW_1_5X", 2), (0, "ALLOW_2X", 0)])
+def test_a_fraction_of_an_instance_of_overage_is_rounded_up(api, licensed_tenant, capacity, policy, granted):
+    # Given a pool whose capacity times its policy's factor is not a whole number
+    keys = licensed_tenant(capacity)
+    api.patch(f"/v1/license-types/{keys.lic_type_id}", {"overage_policy": policy}, headers=keys.admin)
+
+    # When more LoadMasters ask than it may hold
+    replies = [_activate(api, keys, n) for n in range(1, granted + 3)]
+
+    # Then it grants up to the limit rounded up (3 x 1.25 = 3.75: 4), never silently none
+    assert sum(r.status == 201 for r in replies) == granted
+    assert {r.code for r in replies if r.status != 201} == {"INSTANCE_LIMIT_REACHED"}
+
+
 def test_overage_is_metered_and_logged(api, licensed, sweep):
     api.patch(f"/v1/license-types/{licensed.lic_type_id}", {"overage_policy": "ALLOW_1_5X"}, headers=licensed.admin)
     for n in range(1, 7):

@@ -13,12 +13,18 @@ import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError, ReadTimeoutError
 
+from chalicelib.domain.errors import Code, DomainError
 from chalicelib.store.models import ClaimItem, DeviceItem, LicenseTypeItem, TenantItem
 from tests.conftest import LM, T0, scheduled_event
 
 OPERATIONS = 1500
 FAULT_RATE = 0.10
 MACS = 40
+# Lambda invokes a failed scheduled function again, and the schedule runs it again minutes later;
+# each run keeps what it did (every release is a conditional write), so a sweep with forty devices
+# due at a 10 % fault rate per DynamoDB call converges within this many invocations (the seeded run
+# needs up to 11).
+SCHEDULE_ATTEMPTS = 20
 
 
 class Faults:
@@ -28,6 +34,7 @@ class Faults:
         self.random = random.Random(seed)
         self.on = False
         self.injected: Counter[str] = Counter()
+        self.raised: set[int] = set()  # id() of every exception injected, to tell them from real failures
         self.calls = 0
 
     def call(self, original, client, operation, params):
@@ -38,18 +45,34 @@ class Faults:
             return original(client, operation, params)
         kind = self.random.choice(["throttle", "conflict", "timeout", "lost"])
         self.injected[kind] += 1
+        if kind == "lost":
+            original(client, operation, params)  # the write happened, its answer did not arrive
+        fault = self._fault(kind, operation, params)
+        self.raised.add(id(fault))
+        raise fault
+
+    @staticmethod
+    def _fault(kind: str, operation: str, params: dict) -> Exception:
         if kind == "throttle":
-            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "injected"}}, operation)
+            return ClientError({"Error": {"Code": "ThrottlingException", "Message": "injected"}}, operation)
         if kind == "conflict":
             if operation == "TransactWriteItems":
                 reasons = [{"Code": "TransactionConflict"} for _ in params["TransactItems"]]
-                raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "injected"},
-                                   "CancellationReasons": reasons}, operation)
-            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "x"}}, operation)
-        if kind == "timeout":
-            raise ReadTimeoutError(endpoint_url="https://dynamodb.injected")
-        original(client, operation, params)  # "lost": the write happened, its answer did not arrive
-        raise ReadTimeoutError(endpoint_url="https://dynamodb.injected")
+                return ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "injected"},
+                                    "CancellationReasons": reasons}, operation)
+            return ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "x"}}, operation)
+        return ReadTimeoutError(endpoint_url="https://dynamodb.injected")  # a timeout, or a lost answer
+
+    def caused(self, error: BaseException) -> bool:
+        """``error`` is an injected fault, or was raised from one (the store's UNAVAILABLE,
+        PynamoDB's error around botocore's)."""
+        seen: set[int] = set()
+        while error is not None and id(error) not in seen:
+            if id(error) in self.raised:
+                return True
+            seen.add(id(error))
+            error = error.__cause__ or error.__context__ or getattr(error, "cause", None)
+        return False
 
 
 @pytest.fixture
@@ -59,6 +82,23 @@ def faults(monkeypatch):
     monkeypatch.setattr(BaseClient, "_make_api_call",
                         lambda client, operation, params: injector.call(original, client, operation, params))
     return injector
+
+
+def _invoke_with_retries(api, faults: Faults, name: str, event: dict) -> int:
+    """A scheduled function invoked as Lambda does, again after a failure (at most
+    ``SCHEDULE_ATTEMPTS`` times); the number of failed invocations. A failure must be one of the
+    injected faults (a real error would be a bug, not a fault to retry), surfacing as the
+    service's UNAVAILABLE."""
+    for attempt in range(SCHEDULE_ATTEMPTS):
+        try:
+            api.client.lambda_.invoke(name, event)
+        except Exception as e:
+            assert faults.caused(e), f"{name} failed with something other than an injected fault: {e!r}"
+            if isinstance(e, DomainError):
+                assert e.code == Code.UNAVAILABLE, e
+            continue
+        return attempt
+    pytest.fail(f"{name} failed {SCHEDULE_ATTEMPTS} invocations in a row at a {FAULT_RATE:.0%} fault rate")
 
 
 def _with_retries(call, outcomes: Counter):
@@ -81,7 +121,7 @@ def test_invariants_hold_under_injected_faults(api, new_tenant, faults, clock, s
     rng = random.Random(7)
     devices: dict[int, dict] = {}
     outcomes: Counter[int] = Counter()
-    sweeps_run = 0
+    sweeps_run = sweeps_failed = 0
     faults.on = True
 
     for step in range(OPERATIONS):
@@ -111,21 +151,19 @@ def test_invariants_hold_under_injected_faults(api, new_tenant, faults, clock, s
                           outcomes)
         else:
             name = rng.choice(["block_unconfirmed", "deactivate_silent", "meter_usage"])
-            for _ in range(6):  # a failed scheduled function is retried, as Lambda does
-                try:
-                    api.client.lambda_.invoke(name, scheduled_event(clock.now() + timedelta(hours=rng.choice([1, 30]))))
-                    break
-                except Exception:  # the injected fault, surfacing as the function's error
-                    continue
+            event = scheduled_event(clock.now() + timedelta(hours=rng.choice([1, 30])))
+            sweeps_failed += _invoke_with_retries(api, faults, name, event)
             sweeps_run += 1
 
     faults.on = False
     checks = _assert_invariants(keys.tenant_id, lic_type_id)
     print(f"\nfaults: {OPERATIONS} operations, {sum(outcomes.values())} requests, {faults.calls} DynamoDB calls, "
-          f"injected {dict(faults.injected)}, answers {dict(outcomes)}, sweeps {sweeps_run}, "
+          f"injected {dict(faults.injected)}, answers {dict(outcomes)}, sweeps {sweeps_run} "
+          f"({sweeps_failed} failed invocations, each retried), "
           f"invariant checks {checks}")
     assert sum(faults.injected.values()) > 0.05 * faults.calls
     assert outcomes[500] == 0 and outcomes[201] > 0
+    assert sweeps_failed > 0, "no sweep met a fault: the retry path of the schedules went untested"
 
 
 def _assert_invariants(tenant_id: str, lic_type_id: str) -> int:

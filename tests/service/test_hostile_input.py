@@ -71,13 +71,13 @@ def assert_contract_answer(reply, request: str) -> None:
 @pytest.fixture
 def generous_limits(monkeypatch):
     """Refusals are rate limited per key; the fuzz wants each one answered for its own reason."""
-    from chalicelib.settings import get_settings
+    from chalicelib.startup import configure
+    from tests.conftest import SETTINGS
 
-    monkeypatch.setenv("REFUSALS_PER_KEY_PER_MINUTE", "1000000")
-    monkeypatch.setenv("ACTIVATIONS_PER_MAC_PER_HOUR", "1000000")
-    get_settings.cache_clear()
+    configure(SETTINGS.model_copy(update={"refusals_per_key_per_minute": 1_000_000,
+                                          "activations_per_mac_per_hour": 1_000_000}))
     yield
-    get_settings.cache_clear()
+    configure(SETTINGS)
 
 
 @pytest.fixture

@@ -102,6 +102,9 @@ def _every_route_and_schedule(api, keys, new_tenant, sweep, clock):
     api.post(f"/v1/devices/{d0['device_id']}/replace", {"mac": "00:50:56:00:70:42", "ip": "10.70.0.42", "port": 443},
              headers=keys.admin)
     api.get("/v1/devices?status=ACTIVE", headers=keys.admin)
+    # A page with a cursor: the cursor key is read from the signing-key secret (and added to it).
+    cursor = api.get("/v1/devices?limit=1", headers=keys.admin).body["next"]
+    api.get(f"/v1/devices?limit=1&next={cursor}", headers=keys.admin)
     api.get(f"/v1/devices/{d0['device_id']}", headers=keys.admin)
     api.get("/v1/events", headers=keys.admin)
     api.patch("/v1/settings", {"lease_s": 7200}, headers=keys.admin)

@@ -3,7 +3,6 @@ the interleavings forced in process: a write lands between another's read and it
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -110,7 +109,7 @@ def test_a_renewal_to_less_than_the_pools_promise_shrinks_them_to_what_they_hold
 def test_a_tenant_may_have_at_most_the_configured_number_of_license_types(api, new_tenant, monkeypatch):
     from chalicelib.services import tenants as tenant_service
 
-    settings = dataclasses.replace(tenant_service.get_settings(), max_license_types_per_tenant=2)
+    settings = tenant_service.get_settings().model_copy(update={"max_license_types_per_tenant": 2})
     monkeypatch.setattr(tenant_service, "get_settings", lambda: settings)
     keys = new_tenant(contract={"contract_id": "C-10", "capacity": 10, "starts_at": "2026-11-01T00:00:00Z"})
     assert _pool(api, keys, 0, name="a").status == 201

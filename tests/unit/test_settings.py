@@ -1,0 +1,58 @@
+"""The service's configuration: read once from the environment, validated, and a wrong value is
+refused with the name of its variable; given to the service by ``configure``, in any order."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chalicelib.settings import ConfigurationError, Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("variable, value", [("SILENT_BUCKET_S", "5"), ("MAX_BODY_BYTES", "many"),
+                                             ("OPERATOR_KEY_SHA256", "abc"), ("SIGNING_KEY_AUTOCREATE", "maybe")])
+def test_a_wrong_variable_is_named(monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
+
+    with pytest.raises(ConfigurationError, match=variable):
+        Settings.from_environ()
+
+
+def test_the_environment_names_of_the_readme(monkeypatch):
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("SERVICE_VERSION", "9.9.9")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "")
+    monkeypatch.setenv("SIGNING_KEY_AUTOCREATE", "true")
+
+    settings = Settings.from_environ()
+
+    assert (settings.region, settings.version, settings.aws_endpoint_url) == ("eu-west-1", "9.9.9", None)
+    assert settings.signing_key_autocreate is True
+
+
+def _cold_start(**environment: str) -> subprocess.CompletedProcess:
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    return subprocess.run([sys.executable, "-c", "import app"], cwd=ROOT, capture_output=True, text=True,
+                          env={**keep, "AWS_DEFAULT_REGION": "us-east-1", **environment}, timeout=60)
+
+
+def test_a_cold_start_with_a_wrong_variable_fails_naming_it():
+    started = _cold_start(SWEEP_BATCH="0")
+
+    assert started.returncode != 0
+    assert "ConfigurationError" in started.stderr and "SWEEP_BATCH" in started.stderr
+
+
+def test_a_cold_start_configures_the_tables_from_the_environment():
+    started = subprocess.run(
+        [sys.executable, "-c", "import app; from chalicelib import store; print(store.table_names()[0])"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+        | {"AWS_DEFAULT_REGION": "us-east-1", "TABLE_PREFIX": "licensing-prod-"})
+
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.strip() == "licensing-prod-tenants"
