@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     operator_key_sha256: str = ""
     signing_key_secret_id: str = "licensing/dev/lease-signing-key"
     signing_key_autocreate: bool = False
+    cursor_key_secret_id: str = "licensing/dev/cursor-key"
     max_body_bytes: int = Field(16384, ge=1024)
     activation_uuid_attempts: int = Field(5, ge=1)
     silent_bucket_s: int = Field(86400, ge=60, le=86400)
@@ -39,6 +40,8 @@ class Settings(BaseSettings):
     event_bus_name: str = "default"
     max_license_types_per_tenant: int = Field(100, ge=1, le=10000)
     version: str = Field("0.1.0", validation_alias="SERVICE_VERSION")
+    # The stack gives each stage its own namespace, so one stage's alarms never count another's.
+    metrics_namespace: str = Field("MeteredLicensing", validation_alias="POWERTOOLS_METRICS_NAMESPACE")
 
     @field_validator("aws_endpoint_url", mode="before")
     @classmethod
@@ -65,7 +68,7 @@ class Settings(BaseSettings):
 
 
 # The environment variable of each field, as the README's table names them.
-_ALIASES = {"region": "AWS_REGION", "version": "SERVICE_VERSION"}
+_ALIASES = {"region": "AWS_REGION", "version": "SERVICE_VERSION", "metrics_namespace": "POWERTOOLS_METRICS_NAMESPACE"}
 
 
 def _variable(loc: tuple) -> str:

@@ -7,6 +7,7 @@ settings is reset)."""
 from __future__ import annotations
 
 from chalicelib import notifications, settings, store
+from chalicelib.observability import configure_metrics
 from chalicelib.security import cursors, signing
 from chalicelib.settings import Settings
 
@@ -17,6 +18,7 @@ def configure(new: Settings) -> Settings:
     signing.reset_key_ring()
     cursors.reset_cursor_key()
     notifications.reset_client()
+    configure_metrics(new.metrics_namespace)
     return new
 
 

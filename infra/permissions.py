@@ -36,6 +36,7 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         "table:events": ("dynamodb:PutItem", "dynamodb:Query"),
         "table:usage": ("dynamodb:Query",),
         "secret:lease-signing-key": ("secretsmanager:GetSecretValue",),
+        "secret:cursor-key": ("secretsmanager:GetSecretValue",),
         "bus:default": ("events:PutEvents",),
     },
     "expire_trials": {

@@ -3,8 +3,8 @@ one stage, as it was at one point in time, as the data of a new stage.
 
 Every table of the stage is restored to the same second (DynamoDB point-in-time recovery) under
 the new stage's names, given back what a restore does not carry over (TTL, point-in-time
-recovery, deletion protection, tags), and the signing-key secret is copied, so the leases and
-device tokens LoadMasters hold stay valid. Then ``make deploy STAGE=<into> EXISTING_DATA=true``
+recovery, deletion protection, tags), and the secrets are copied, so the leases and device tokens
+LoadMasters hold, and the paging cursors clients hold, stay valid. Then ``make deploy STAGE=<into> EXISTING_DATA=true``
 runs the new stage on that data, and the switch moves the custom domain to it (docs/DEPLOY.md,
 "Restore"). Running it again continues where it stopped: a table already restored from the same
 source is kept.
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-SECRET = "licensing/{stage}/lease-signing-key"
+SECRETS = ("licensing/{stage}/lease-signing-key", "licensing/{stage}/cursor-key")
 
 
 class RestoreError(RuntimeError):
@@ -84,15 +84,15 @@ def restore_table(dynamodb, stage: str, into: str, spec: TableSpec, at: datetime
     return target
 
 
-def copy_secret(secrets, stage: str, into: str, say=print) -> None:
-    value = secrets.get_secret_value(SecretId=SECRET.format(stage=stage))["SecretString"]
-    target = SECRET.format(stage=into)
+def copy_secret(secrets, name: str, stage: str, into: str, say=print) -> None:
+    value = secrets.get_secret_value(SecretId=name.format(stage=stage))["SecretString"]
+    target = name.format(stage=into)
     try:
         current = secrets.get_secret_value(SecretId=target)["SecretString"]
     except secrets.exceptions.ResourceNotFoundException:
         secrets.create_secret(Name=target, SecretString=value, Tags=[{"Key": "service", "Value": "licensing"},
                                                                       {"Key": "stage", "Value": into}])
-        say(f"{target}: copied from {SECRET.format(stage=stage)}")
+        say(f"{target}: copied from {name.format(stage=stage)}")
         return
     if current != value:
         raise RestoreError(f"{target} exists with other keys: choose another --into")
@@ -103,7 +103,8 @@ def run(dynamodb, secrets, stage: str, into: str, at: datetime, say=print) -> li
     if into == stage:
         raise RestoreError("--into must name a new stage: the restore never overwrites the tables it reads")
     restored = [restore_table(dynamodb, stage, into, spec, at, say) for spec in table_specs()]
-    copy_secret(secrets, stage, into, say)
+    for name in SECRETS:
+        copy_secret(secrets, name, stage, into, say)
     say(f"Restored {len(restored)} tables as of {at.isoformat()}. Next: make deploy STAGE={into} "
         "EXISTING_DATA=true ..., check it, then move the domain (docs/DEPLOY.md, 'Restore').")
     return restored

@@ -58,6 +58,7 @@ from infra.permissions import statements
 
 APP_TABLE = "licensing-${Stage}-%s"
 SECRET_NAME = "licensing/${Stage}/lease-signing-key"
+CURSOR_SECRET_NAME = "licensing/${Stage}/cursor-key"
 API_STAGE = "v1"
 ALIAS = "live"
 # The placeholder the stack creates the signing-key secret with; ``infra/deploy.py`` replaces it
@@ -151,7 +152,7 @@ def _index_keys(index) -> tuple[str, str | None]:
 
 def table_suffix(model) -> str:
     """``devices`` for ``licensing-<stage>-devices``."""
-    return model.Meta.table_name.split("-", 2)[2]
+    return model.Meta.table
 
 
 def table_logical_id(model) -> str:
@@ -215,6 +216,13 @@ def _data(t: Template) -> None:
                     "[{\"kid\": ..., \"d\": <base64url 32-byte seed>}]}. Created with a placeholder the service "
                     "refuses; make deploy puts a fresh key in it (docs/DEPLOY.md).",
         SecretString=SECRET_PLACEHOLDER, Tags=Tags(service="licensing", stage=Ref("Stage"))))
+    t.add_resource(secretsmanager.Secret(
+        "CursorKeySecret", Condition="CreateData", DeletionPolicy=RetainExceptOnCreate,
+        UpdateReplacePolicy="Retain", Name=Sub(CURSOR_SECRET_NAME),
+        Description="The key that signs paging cursors (its SHA-256), apart from the lease keys so their "
+                    "rotation leaves cursors valid.",
+        GenerateSecretString=secretsmanager.GenerateSecretString(PasswordLength=64, ExcludePunctuation=True),
+        Tags=Tags(service="licensing", stage=Ref("Stage"))))
 
 
 # --- per function ----------------------------------------------------------------------------
@@ -384,7 +392,8 @@ def gateway_responses() -> dict[str, dict[str, Any]]:
                 "ResponseTemplates": {"application/json": json.dumps(body)}}
 
     too_large = response(Code.VALIDATION_ERROR, "The request body is too large.", {"fields": {"body": "too large"}})
-    invalid = response(Code.VALIDATION_ERROR, "The request is not valid.", {"fields": {"request": "refused by the API gateway"}})
+    invalid = response(Code.VALIDATION_ERROR, "The request is not valid.",
+                       {"fields": {"request": "refused by the API gateway"}})
     return {
         # Its answer to a path (or a method) it has no route for.
         "MISSING_AUTHENTICATION_TOKEN": response(Code.NOT_FOUND), "RESOURCE_NOT_FOUND": response(Code.NOT_FOUND),
@@ -467,6 +476,7 @@ def environment(f: Function, version: str) -> dict[str, Any]:
         "TABLE_PREFIX": Sub("licensing-${Stage}-"),
         "SIGNING_KEY_SECRET_ID": Sub(SECRET_NAME),
         "SIGNING_KEY_AUTOCREATE": "false",
+        "CURSOR_KEY_SECRET_ID": Sub(CURSOR_SECRET_NAME),
         "SWEEP_BATCH": Ref("SweepBatch"),
         "SERVICE_VERSION": version,
         "POWERTOOLS_SERVICE_NAME": "licensing",

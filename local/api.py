@@ -36,7 +36,7 @@ def serve_api(argv: list[str]) -> int:
     deployed API Gateway does.
 
     Deployed, a path the API does not have is answered by API Gateway itself, which
-    ``infra/resources.json`` configures (gateway responses) to give the contract's
+    ``infra/template.py`` configures (gateway responses) to give the contract's
     ``404 NOT_FOUND`` body. ``chalice local`` emulates API Gateway without those settings and
     answers ``403 {"message": "Missing Authentication Token"}``. Chalice has no hook for it, so
     its module's gateway class is replaced by a subclass before the server is made; everything
@@ -57,7 +57,7 @@ def _contract_gateway() -> type:
     from chalice.local import LocalGateway, RouteMatcher
 
     class ContractGateway(LocalGateway):
-        """Chalice's local API Gateway, with the gateway responses of ``infra/resources.json``
+        """Chalice's local API Gateway, with the gateway responses of ``infra/template.py``
         for a path the API does not have."""
 
         def __init__(self, app_object: Any, config: Any) -> None:
@@ -76,7 +76,7 @@ def _contract_gateway() -> type:
 
 def not_found_response() -> dict[str, Any]:
     """The answer to a path the API does not have, as the app answers any NOT_FOUND (the gateway
-    responses of ``infra/resources.json`` carry the same body)."""
+    responses of ``infra/template.py`` carry the same body)."""
     from chalicelib.api.errors import error_response
     from chalicelib.domain.errors import Code, DomainError
 

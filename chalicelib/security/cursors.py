@@ -2,21 +2,18 @@
 HMAC-SHA256 under a key of their own, not the lease-signing key, so rotating the lease key leaves
 every cursor valid.
 
-The cursor key lives in the signing-key secret (``SIGNING_KEY_SECRET_ID``) beside the lease keys,
-as the field ``cursor_key`` (base64url, 32 random bytes)::
-
-    {"active_kid": "...", "keys": [...], "cursor_key": "<base64url>"}
-
-It is read once per container, at the first cursor. When the field is missing (a new
-deployment) the first container that needs it adds it to the secret; a lease-key rotation edits
-``keys`` and ``active_kid`` and keeps it. Replacing the whole document without it makes a new
-cursor key: cursors issued before are refused (400), and the client starts its listing again.
+The cursor key is a secret of its own (``CURSOR_KEY_SECRET_ID``): any string of at least 32
+characters, of which the key is the SHA-256. The stack generates it (64 random characters) and
+only reads it; the dev stage (``SIGNING_KEY_AUTOCREATE``) creates it on first use. It is read once
+per container, at the first cursor. Replacing it makes every cursor issued before refused (400),
+and the client starts its listing again.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
@@ -24,11 +21,10 @@ import secrets
 import threading
 from typing import Any
 
-from chalicelib.security.signing import key_ring
 from chalicelib.settings import get_settings
 from chalicelib.store.failures import aws_call
 
-CURSOR_KEY_FIELD = "cursor_key"
+MIN_SECRET_LENGTH = 32
 # A cursor is a DynamoDB key (a few ids) and a scope: far shorter than this.
 MAX_CURSOR_LENGTH = 4096
 
@@ -77,8 +73,7 @@ _key: bytes | None = None
 
 
 def cursor_key() -> bytes:
-    """The container's cursor key, read from the signing-key secret on first use (added to it
-    when missing)."""
+    """The container's cursor key, read from its secret on first use."""
     global _key
     if _key is None:
         with _lock:
@@ -97,15 +92,17 @@ def reset_cursor_key() -> None:
 def _load_cursor_key() -> bytes:
     import boto3  # the first cursor pays for the client, not the cold start
 
-    key_ring()  # the secret exists from here on (the dev stage creates it on first use)
     settings = get_settings()
     client = boto3.client("secretsmanager", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
-    document = json.loads(client.get_secret_value(SecretId=settings.signing_key_secret_id)["SecretString"])
-    if not document.get(CURSOR_KEY_FIELD):
-        document[CURSOR_KEY_FIELD] = _b64url(secrets.token_bytes(32))
-        client.put_secret_value(SecretId=settings.signing_key_secret_id, SecretString=json.dumps(document))
-        # Two containers adding one at once: the one stored last is everyone's from now on (a
-        # cursor the other issued in that instant is refused once; its client starts again).
-        document = json.loads(client.get_secret_value(SecretId=settings.signing_key_secret_id)["SecretString"])
-    value = document[CURSOR_KEY_FIELD]
-    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    try:
+        value = client.get_secret_value(SecretId=settings.cursor_key_secret_id)["SecretString"]
+    except client.exceptions.ResourceNotFoundException:
+        if not settings.signing_key_autocreate:
+            raise
+        # Another container may create it first: everyone uses the one stored.
+        with contextlib.suppress(client.exceptions.ResourceExistsException):
+            client.create_secret(Name=settings.cursor_key_secret_id, SecretString=secrets.token_urlsafe(48))
+        value = client.get_secret_value(SecretId=settings.cursor_key_secret_id)["SecretString"]
+    if len(value) < MIN_SECRET_LENGTH:
+        raise ValueError(f"the cursor key secret holds {len(value)} characters; it needs {MIN_SECRET_LENGTH}")
+    return hashlib.sha256(value.encode()).digest()

@@ -104,19 +104,11 @@ class DrillUnavailable(RuntimeError):
 
 
 def package(out: Path) -> Path:
-    """The production package in ``out`` (``sam.json`` and ``deployment.zip``).
-
-    With ``infra/build.py`` (the generator of issue 12): ``python -m infra.build --stage prod
-    --out DIR``. Without it, what ``make package STAGE=prod`` runs, but into ``out`` rather than
-    the shared ``out/prod``."""
+    """The production package in ``out`` (``sam.json`` and ``deployment.zip``), as ``make
+    package`` builds it: ``python -m infra.build --out DIR``."""
     env = {**os.environ, "AWS_DEFAULT_REGION": REGION}
     env.pop("AWS_ENDPOINT_URL", None)
-    if (ROOT / "infra" / "build.py").exists():
-        command = [sys.executable, "-m", "infra.build", "--out", str(out)]
-    else:
-        chalice = Path(sys.executable).parent / "chalice"
-        command = [str(chalice if chalice.exists() else ROOT / ".venv" / "bin" / "chalice"), "package",
-                   "--stage", STAGE, "--merge-template", str(ROOT / "infra" / "resources.json"), str(out)]
+    command = [sys.executable, "-m", "infra.build", "--out", str(out)]
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=PACKAGE_TIMEOUT_S,
                             check=False)
     if result.returncode != 0:

@@ -38,8 +38,8 @@ def _stage_with_data(session, stage: str) -> None:
                               KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
                               AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
         dynamodb.put_item(TableName=name, Item={"pk": {"S": f"{spec.suffix}-item"}})
-    session.client("secretsmanager").create_secret(Name=f"licensing/{stage}/lease-signing-key",
-                                                   SecretString='{"active_kid": "k1", "keys": ["..."]}')
+    for name in restore.SECRETS:
+        session.client("secretsmanager").create_secret(Name=name.format(stage=stage), SecretString=f"{name} of {stage}")
 
 
 def test_a_restore_makes_every_table_and_the_key_of_a_new_stage(aws):
@@ -60,8 +60,9 @@ def test_a_restore_makes_every_table_and_the_key_of_a_new_stage(aws):
         assert (ttl.get("TimeToLiveStatus") == "ENABLED") == (spec.ttl_attribute is not None), name
         tags = dynamodb.list_tags_of_resource(ResourceArn=table["TableArn"])["Tags"]
         assert {"Key": "stage", "Value": "prod2"} in tags
-    assert (secrets.get_secret_value(SecretId="licensing/prod2/lease-signing-key")["SecretString"]
-            == secrets.get_secret_value(SecretId="licensing/prod/lease-signing-key")["SecretString"])
+    for name in restore.SECRETS:  # the lease keys and the cursor key
+        assert (secrets.get_secret_value(SecretId=name.format(stage="prod2"))["SecretString"]
+                == secrets.get_secret_value(SecretId=name.format(stage="prod"))["SecretString"])
     # The source is untouched.
     assert dynamodb.describe_table(TableName="licensing-prod-devices")["Table"]["ItemCount"] >= 0
 

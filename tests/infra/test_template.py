@@ -22,7 +22,14 @@ from pynamodb.indexes import GlobalSecondaryIndex, LocalSecondaryIndex
 from chalicelib.store.models import ALL_MODELS
 from infra import lint
 from infra.permissions import GRANTS
-from infra.template import ACCESS_LOG_FORMAT, APP_TABLE, SECRET_NAME, gateway_responses, table_suffix
+from infra.template import (
+    ACCESS_LOG_FORMAT,
+    APP_TABLE,
+    CURSOR_SECRET_NAME,
+    SECRET_NAME,
+    gateway_responses,
+    table_suffix,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = {"APIHandler": "api_handler", "ExpireTrials": "expire_trials", "BlockUnconfirmed": "block_unconfirmed",
@@ -155,7 +162,7 @@ def test_no_table_without_a_model(template):
 
 def test_the_data_outlives_the_stack_but_not_a_failed_first_create(template):
     data = {**_resources(template, "AWS::DynamoDB::Table"), **_resources(template, "AWS::SecretsManager::Secret")}
-    assert len(data) == len(ALL_MODELS) + 1
+    assert len(data) == len(ALL_MODELS) + 2
     for lid, resource in data.items():
         # Deleting the stack keeps them; a create that fails and rolls back removes them.
         assert resource["DeletionPolicy"] == "RetainExceptOnCreate", lid
@@ -165,14 +172,16 @@ def test_the_data_outlives_the_stack_but_not_a_failed_first_create(template):
     assert template["Conditions"]["CreateData"] == {"Fn::Equals": [{"Ref": "ExistingData"}, "false"]}
     for lid, resource in _resources(template, "AWS::DynamoDB::Table").items():
         assert resource["Properties"]["DeletionProtectionEnabled"] == {"Fn::If": ["Protect", True, False]}, lid
-    (secret,) = _resources(template, "AWS::SecretsManager::Secret").values()
-    assert secret["Properties"]["Name"] == {"Fn::Sub": SECRET_NAME}
+    secrets = _resources(template, "AWS::SecretsManager::Secret")
+    assert {s["Properties"]["Name"]["Fn::Sub"] for s in secrets.values()} == {SECRET_NAME, CURSOR_SECRET_NAME}
+    # The cursor key is random from the start; the signing key is put in by make deploy.
+    assert secrets["CursorKeySecret"]["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
 
 
 def test_the_signing_key_secret_starts_as_a_placeholder_the_service_refuses(template):
     from chalicelib.security.signing import parse_secret
 
-    (secret,) = _resources(template, "AWS::SecretsManager::Secret").values()
+    secret = template["Resources"]["LeaseSigningKeySecret"]
     with pytest.raises((ValueError, KeyError)):
         parse_secret(secret["Properties"]["SecretString"])
 
@@ -187,22 +196,26 @@ def _resolve(value: Any, parameters: dict[str, str]) -> Any:
 
 
 @pytest.mark.parametrize("stage", ["prod", "staging"])
-def test_the_stage_parameter_reaches_the_code(template, stage):
+def test_the_stage_parameter_reaches_the_code(template, stage, monkeypatch):
     from chalicelib.settings import Settings
 
     parameters = {"Stage": stage, "OperatorKeySha256": "ab" * 32, "SweepBatch": "2000"}
     tables = {_resolve(r["Properties"]["TableName"], parameters)
               for r in _resources(template, "AWS::DynamoDB::Table").values()}
-    (secret,) = _resources(template, "AWS::SecretsManager::Secret").values()
+    secret = template["Resources"]["LeaseSigningKeySecret"]
+    cursor_secret = template["Resources"]["CursorKeySecret"]
     for lid in FUNCTIONS:
         variables = template["Resources"][lid]["Properties"]["Environment"]["Variables"]
-        environ = {k: str(_resolve(v, parameters)) for k, v in variables.items()}
-        settings = Settings.from_environ(environ)
+        for name, value in variables.items():  # the environment the stack gives the function
+            monkeypatch.setenv(name, str(_resolve(value, parameters)))
+        settings = Settings.from_environ()
 
         assert settings.stage == stage, lid
         assert {settings.table_prefix + table_suffix(m) for m in ALL_MODELS} == tables, lid
         assert settings.signing_key_secret_id == _resolve(secret["Properties"]["Name"], parameters), lid
+        assert settings.cursor_key_secret_id == _resolve(cursor_secret["Properties"]["Name"], parameters), lid
         assert settings.signing_key_autocreate is False, lid
+        assert settings.metrics_namespace == f"MeteredLicensing/{stage}", lid
         assert settings.version == template["Outputs"]["Version"]["Value"], lid
         assert ("OPERATOR_KEY_SHA256" in variables) == (lid == "APIHandler"), lid
         # Nothing stage-dependent is written into the package.

@@ -64,10 +64,13 @@ def recorded(api, new_tenant, sweep, clock, monkeypatch):
             running[0] = "api_handler"
 
     keys = new_tenant("Everything", contract={"contract_id": "C", "capacity": 10, "starts_at": "2026-11-01T00:00:00Z"})
+    from chalicelib.security import cursors
     from chalicelib.security.signing import key_ring, reset_key_ring
 
-    key_ring()  # the lease-signing secret exists from here on (dev creates it on first use)...
-    reset_key_ring()  # ...and a cold container reads it
+    key_ring()  # the secrets exist from here on (dev creates them on first use)...
+    cursors.cursor_key()
+    reset_key_ring()  # ...and a cold container reads them
+    cursors.reset_cursor_key()
     monkeypatch.setattr(BaseClient, "_make_api_call", record)
     _every_route_and_schedule(api, keys, new_tenant, sweep_in_its_function, clock)
     return calls
@@ -102,7 +105,7 @@ def _every_route_and_schedule(api, keys, new_tenant, sweep, clock):
     api.post(f"/v1/devices/{d0['device_id']}/replace", {"mac": "00:50:56:00:70:42", "ip": "10.70.0.42", "port": 443},
              headers=keys.admin)
     api.get("/v1/devices?status=ACTIVE", headers=keys.admin)
-    # A page with a cursor: the cursor key is read from the signing-key secret (and added to it).
+    # A page with a cursor: the cursor key is read from its secret.
     cursor = api.get("/v1/devices?limit=1", headers=keys.admin).body["next"]
     api.get(f"/v1/devices?limit=1&next={cursor}", headers=keys.admin)
     api.get(f"/v1/devices/{d0['device_id']}", headers=keys.admin)

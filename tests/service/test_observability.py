@@ -39,6 +39,24 @@ def test_activations_are_counted_granted_and_refused_by_code(api, trial_tenant, 
     assert ("ActivationsRefused", "NO_LOCAL_LICENSE") in names
 
 
+def test_metrics_go_to_the_namespace_the_stack_names(api, trial_tenant, capsys):
+    from chalicelib.startup import configure
+    from tests.conftest import SETTINGS
+
+    lic_type_id = first_type_id(api, trial_tenant)
+    configure(SETTINGS.model_copy(update={"metrics_namespace": "MeteredLicensing/staging"}))
+    try:
+        capsys.readouterr()
+        activate(api, trial_tenant, lic_type_id)
+        activate(api, trial_tenant, lic_type_id, image="plain.ova", mac="00:50:56:00:00:09")
+        emf = [x for x in _json_lines(capsys.readouterr().out) if "_aws" in x]
+    finally:
+        configure(SETTINGS)
+
+    namespaces = {d["Namespace"] for x in emf for d in x["_aws"]["CloudWatchMetrics"]}
+    assert len(emf) >= 2 and namespaces == {"MeteredLicensing/staging"}
+
+
 def test_no_key_or_token_is_ever_logged(api, new_tenant, capsys, log_lines):
     keys = new_tenant(trial={})
     granted = activate(api, keys, first_type_id(api, keys)).body
