@@ -57,6 +57,8 @@ def route(bp: Blueprint, path: str, methods: list[str], *, summary: str = "", au
     that does not take a declared ``body`` or ``query`` is a mistake caught at registration.
     Any Content-Type is let through: the body must still be JSON, and a wrong one is answered in
     the contract's terms (INVALID_INITIALIZATION for a LoadMaster) instead of Chalice's own 415."""
+    if auth is not None and auth not in AUTHENTICATE:
+        raise ValueError(f"{path}: no role {auth!r} (one of {', '.join(AUTHENTICATE)})")
     for method in methods:
         OPERATIONS.append(Operation(method, path, summary, auth, body, query, response, status, content_type,
                                     headers))
