@@ -22,8 +22,8 @@ FAULT_RATE = 0.10
 MACS = 40
 # Lambda invokes a failed scheduled function again, and the schedule runs it again minutes later;
 # each run keeps what it did (every release is a conditional write), so a sweep with forty devices
-# due at a 10 % fault rate per DynamoDB call converges within this many invocations (the seeded run
-# needs up to 11).
+# due at a 10 % fault rate per DynamoDB call converges well within this many invocations (the seeded
+# run needed at most 11 when this was written).
 SCHEDULE_ATTEMPTS = 20
 
 
@@ -87,15 +87,14 @@ def faults(monkeypatch):
 def _invoke_with_retries(api, faults: Faults, name: str, event: dict) -> int:
     """A scheduled function invoked as Lambda does, again after a failure (at most
     ``SCHEDULE_ATTEMPTS`` times); the number of failed invocations. A failure must be one of the
-    injected faults (a real error would be a bug, not a fault to retry), surfacing as the
-    service's UNAVAILABLE."""
+    injected faults (a real error would be a bug, not a fault to retry), raised by the store as
+    UNAVAILABLE, as the routes get it."""
     for attempt in range(SCHEDULE_ATTEMPTS):
         try:
             api.client.lambda_.invoke(name, event)
         except Exception as e:
             assert faults.caused(e), f"{name} failed with something other than an injected fault: {e!r}"
-            if isinstance(e, DomainError):
-                assert e.code == Code.UNAVAILABLE, e
+            assert isinstance(e, DomainError) and e.code == Code.UNAVAILABLE, f"{name}: {e!r} is not UNAVAILABLE"
             continue
         return attempt
     pytest.fail(f"{name} failed {SCHEDULE_ATTEMPTS} invocations in a row at a {FAULT_RATE:.0%} fault rate")
