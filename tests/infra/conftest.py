@@ -12,6 +12,6 @@ from tests.infra.drill import package
 
 @pytest.fixture(scope="session")
 def packaged(tmp_path_factory) -> Path:
-    """The directory holding ``sam.json`` and ``deployment.zip`` of ``--stage prod``: what
-    ``python -m infra.build --stage prod --out DIR`` writes (``make package`` until it exists)."""
+    """The directory holding ``sam.json`` and ``deployment.zip``, as ``python -m infra.build --out
+    DIR`` writes them (one package for every stage)."""
     return package(tmp_path_factory.mktemp("package"))

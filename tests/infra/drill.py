@@ -1,8 +1,8 @@
 """The deploy drill of issue 12: the production package deployed, used, deleted and deployed
 again, offline.
 
-1. ``package``: the project's packaging (``python -m infra.build`` once it exists, else what
-   ``make package`` runs) into a directory holding ``sam.json`` and ``deployment.zip``.
+1. ``package``: the project's packaging, ``python -m infra.build --out DIR``: ``sam.json`` and
+   ``deployment.zip``.
 2. ``upload_code``: what ``aws cloudformation package`` does: the zip goes to an S3 bucket and
    every ``CodeUri`` becomes its ``s3://`` location.
 3. ``translate``: SAM to plain CloudFormation with aws-sam-translator, offline.
@@ -104,8 +104,8 @@ class DrillUnavailable(RuntimeError):
 
 
 def package(out: Path) -> Path:
-    """The production package in ``out`` (``sam.json`` and ``deployment.zip``), as ``make
-    package`` builds it: ``python -m infra.build --out DIR``."""
+    """The production package in ``out`` (``sam.json`` and ``deployment.zip``), as
+    ``python -m infra.build --out DIR`` writes it (the same package for every stage)."""
     env = {**os.environ, "AWS_DEFAULT_REGION": REGION}
     env.pop("AWS_ENDPOINT_URL", None)
     command = [sys.executable, "-m", "infra.build", "--out", str(out)]
@@ -265,8 +265,12 @@ def _check_parameter(name: str, spec: dict[str, Any], value: str) -> None:
         raise DrillError(f"parameter {name}={value!r} is not one of {spec['AllowedValues']}")
     if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], value):
         raise DrillError(f"parameter {name}={value!r} does not match {spec['AllowedPattern']}")
-    if spec.get("Type") == "Number" and not re.fullmatch(r"-?\d+(\.\d+)?", value):
-        raise DrillError(f"parameter {name}={value!r} is not a number")
+    if spec.get("Type") == "Number":
+        if not re.fullmatch(r"-?\d+(\.\d+)?", value):
+            raise DrillError(f"parameter {name}={value!r} is not a number")
+        for bound, check in (("MinValue", lambda n: float(value) >= n), ("MaxValue", lambda n: float(value) <= n)):
+            if bound in spec and not check(float(spec[bound])):
+                raise DrillError(f"parameter {name}={value!r}: {bound} {spec[bound]}")
     for bound, check in (("MinLength", lambda n: len(value) >= n), ("MaxLength", lambda n: len(value) <= n)):
         if bound in spec and not check(int(spec[bound])):
             raise DrillError(f"parameter {name}={value!r}: {bound} {spec[bound]}")
@@ -329,7 +333,11 @@ def _create_alarm(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]
 def _create_secret(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     sm = _api("secretsmanager")
     if "GenerateSecretString" in props:
-        value = sm.get_random_password(ExcludePunctuation=True)["RandomPassword"]
+        spec = dict(props["GenerateSecretString"])
+        template, key = spec.pop("SecretStringTemplate", None), spec.pop("GenerateStringKey", None)
+        value = sm.get_random_password(**spec)["RandomPassword"]
+        if template is not None and key:
+            value = json.dumps({**json.loads(template), key: value})
     else:
         value = props.get("SecretString", "")
     args = {"Name": name, "SecretString": value, "Description": props.get("Description", ""),
@@ -465,6 +473,19 @@ def _create_mapping(name: str, props: dict[str, Any]) -> tuple[str, dict[str, An
     return f"{props['DomainName']}/{props.get('BasePath', '(none)')}", {}
 
 
+def _set_queue_policy(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    sqs = _api("sqs")
+    for url in props["Queues"]:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])})
+    return name, {}
+
+
+def _remove_queue_policy(physical: str, props: dict[str, Any]) -> None:
+    sqs = _api("sqs")
+    for url in props["Queues"]:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": ""})
+
+
 def _update_account(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     if props.get("CloudWatchRoleArn"):
         _api("apigateway").update_account(patchOperations=[
@@ -526,6 +547,8 @@ DRILL_MODELS = [
                lambda pid, props: _api("apigateway").delete_base_path_mapping(
                    domainName=props["DomainName"], basePath=props.get("BasePath") or "(none)"),
                "CreateBasePathMapping", _NO_MODEL),
+    DrillModel("AWS::SQS::QueuePolicy", "", _set_queue_policy, _remove_queue_policy,
+               "SetQueueAttributes Policy on each queue; emptied on delete", _NO_MODEL),
     DrillModel("AWS::ApiGateway::Account", "", _update_account, lambda pid, props: None,
                "UpdateAccount (the CloudWatch role API Gateway logs with)", _NO_MODEL),
     DrillModel("AWS::CDK::Metadata", "", lambda name, props: (name, {}), lambda pid, props: None,
@@ -547,8 +570,9 @@ def _delete_gone_or_not(model: DrillModel, physical_id: str, properties: dict[st
     try:
         model.delete(physical_id, properties)
     except ClientError as e:
-        code = e.response.get("Error", {}).get("Code", "")
-        if "NotFound" not in code and "DoesNotExist" not in code:
+        error = e.response.get("Error", {})
+        gone = ("NotFound", "DoesNotExist", "NonExistent", "does not exist")
+        if not any(word in error.get("Code", "") + " " + error.get("Message", "") for word in gone):
             raise
 
 
@@ -745,7 +769,12 @@ ADAPTATIONS: list[Adaptation] = [
         "target, so every notification the functions publish would fail",
         _nothing, server=_schedule_rules_match_no_events),
     Adaptation(
-        "Parameters checked against AllowedPattern, AllowedValues, MinLength and MaxLength by the drill",
+        "Lambda environment values made strings (function_environment)",
+        "moto stores a variable set from a Number parameter as an int; CloudFormation and Lambda pass strings",
+        _of_type("AWS::Lambda::Function")),
+    Adaptation(
+        "Parameters checked against AllowedPattern, AllowedValues, MinLength, MaxLength, MinValue and MaxValue "
+        "by the drill",
         "moto does not check them; CloudFormation refuses the create",
         _nothing),
     Adaptation(
@@ -1029,6 +1058,13 @@ def written_to(task_root: Path, zip_path: Path) -> set[str]:
     return {str(p.relative_to(task_root)) for p in task_root.rglob("*")} - shipped
 
 
+def function_environment(configuration: dict[str, Any]) -> dict[str, str]:
+    """The function's variables as Lambda gives them: strings. moto keeps what the template
+    resolved to, an int for a Number parameter (see ADAPTATIONS)."""
+    variables = configuration.get("Environment", {}).get("Variables", {})
+    return {name: value if isinstance(value, str) else json.dumps(value) for name, value in variables.items()}
+
+
 # Lambda gives a function's init phase (the imports of a cold start) up to 10 s of its own.
 INIT_LIMIT_S = 10
 
@@ -1042,7 +1078,7 @@ class Function:
         self.configuration = configuration
         self.name = configuration["FunctionName"]
         self.handler = configuration["Handler"]
-        self.environment = dict(configuration.get("Environment", {}).get("Variables", {}))
+        self.environment = function_environment(configuration)
         self.task_root = stack.drill.task_root
         self.env = dict(self.environment)
         for variable, (value, _why) in RUNTIME_ADDITIONS.items():
