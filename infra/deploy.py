@@ -141,13 +141,14 @@ def resolved_parameters(template: dict[str, Any], chosen: dict[str, str], previo
 
 
 def _change_set(clients: Clients, request: Request, url: str, parameters: dict[str, str], kind: str,
-                existing: set[str]) -> str | None:
-    """Create a change set; its id, or None when it changes nothing."""
+                keep: set[str]) -> str | None:
+    """Create a change set; its id, or None when it changes nothing. The parameters in ``keep``
+    keep the stack's current value (a secret one reads back only as asterisks)."""
     cfn = clients.cloudformation
     name = f"deploy-{uuid.uuid4().hex[:16]}"
     spec = []
     for key, value in parameters.items():
-        if kind == "UPDATE" and key in existing and key not in request.parameters:
+        if key in keep:
             spec.append({"ParameterKey": key, "UsePreviousValue": True})
         else:
             spec.append({"ParameterKey": key, "ParameterValue": value})
@@ -206,6 +207,9 @@ def deploy_stack(clients: Clients, request: Request, sam: dict[str, Any], region
         status = None
     if status is not None and status.endswith("_IN_PROGRESS"):
         raise DeployError(f"{request.stack} is busy ({status}): wait for it to finish, then deploy again.")
+    if status == "UPDATE_ROLLBACK_FAILED":
+        raise DeployError(f"{request.stack} could not roll back its last update: see its events, fix the cause, "
+                          f"then aws cloudformation continue-update-rollback --stack-name {request.stack}")
     previous = {}
     if status is not None:
         (found,) = cfn.describe_stacks(StackName=request.stack)["Stacks"]
@@ -219,7 +223,7 @@ def deploy_stack(clients: Clients, request: Request, sam: dict[str, Any], region
     template = translate(sam, parameters, region)
     url = upload_template(adapt(template) if adapt else template, clients.s3, request.bucket)
     say(f"{request.stack}: {'creating' if kind == 'CREATE' else 'updating'} (template {url})")
-    change_set = _change_set(clients, request, url, parameters, kind, set(previous))
+    change_set = _change_set(clients, request, url, parameters, kind, set(previous) - set(request.parameters))
     if change_set is None:
         say(f"{request.stack}: nothing to change; it already runs this package")
         return "unchanged"
@@ -227,7 +231,7 @@ def deploy_stack(clients: Clients, request: Request, sam: dict[str, Any], region
     if kind == "CREATE" and request.parameters.get("ProtectData", "true") == "true":
         say(f"{request.stack}: created; turning on the tables' deletion protection")
         parameters["ProtectData"] = "true"
-        protect = _change_set(clients, request, url, parameters, "UPDATE", set(parameters))
+        protect = _change_set(clients, request, url, parameters, "UPDATE", keep=set())
         if protect is not None:
             _execute(clients, request, protect, "UPDATE")
     return "created" if kind == "CREATE" else "updated"
