@@ -1,7 +1,8 @@
 """The web console (``GET /console``) and its assets, served by the app itself.
 
-The console is three static files in ``chalicelib/web`` (packaged with ``chalicelib``): no build
-step, no CDN, no external font. Its HTML refers to the assets and the API by *relative* URLs, so
+The console is static files in ``chalicelib/web`` (packaged with ``chalicelib``): the page, its
+stylesheet, its icon and its ES modules (``console.js`` imports the others); no build step, no
+CDN, no external font. Its HTML refers to the assets and the API by *relative* URLs, so
 it works both under ``chalice local`` (``/console``) and behind API Gateway's stage prefix
 (``/api/console``). The API key never appears in a URL: the page keeps it in ``sessionStorage``
 and sends it as ``Authorization: Bearer``.
@@ -22,13 +23,20 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 # Only text types: Chalice (and API Gateway) would base64 a binary type such as image/png.
 PAGE = ("console.html", "text/html; charset=utf-8")
+JAVASCRIPT = "text/javascript; charset=utf-8"
+# The console's ES modules, by what each does (console.js is the entry point). A fixed list, not
+# a directory listing: a module added to chalicelib/web must be added here to be served, and
+# tests/browser checks that every import of every module is.
+MODULES = ("console.js", "api.js", "signin.js", "license.js", "devices.js", "usage.js", "chart.js", "events.js",
+           "tenants.js", "feedback.js", "dom.js", "format.js", "state.js")
 ASSETS: dict[str, str] = {
-    "console.js": "text/javascript; charset=utf-8",
+    **dict.fromkeys(MODULES, JAVASCRIPT),
     "console.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }
 
-# Everything the page needs comes from here; nothing inline, nothing from elsewhere.
+# Everything the page needs comes from here; nothing inline, nothing from elsewhere. Module
+# scripts (<script type="module"> and their imports) are scripts of this origin: 'self' allows them.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"

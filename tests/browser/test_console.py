@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import requests
@@ -28,17 +29,35 @@ def wait_rows(console: Console, count: int) -> None:
     console.page.wait_for_function("([sel, n]) => document.querySelectorAll(sel).length === n", arg=[ROWS, count])
 
 
+WEB = Path(__file__).resolve().parents[2] / "chalicelib" / "web"
+IMPORT = re.compile(r'^import [^;]*? from "\./([\w-]+\.js)";', re.M)
+
+
 def test_the_app_serves_the_console_and_its_assets_as_text(seeded: Seeded):
     expected = {"/console": "text/html", "/console/console.js": "text/javascript", "/console/console.css": "text/css",
                 "/console/favicon.svg": "image/svg+xml"}
+    # Every module the entry point reaches through its imports, and every module in the directory.
+    modules, todo = set(), ["console.js"]
+    while todo:
+        name = todo.pop()
+        if name not in modules:
+            modules.add(name)
+            todo.extend(IMPORT.findall((WEB / name).read_text()))
+    assert modules == {p.name for p in WEB.glob("*.js")}, "a module nothing imports, or an import of no module"
+    expected.update({f"/console/{name}": "text/javascript" for name in modules})
     for path, content_type in expected.items():
         reply = requests.get(f"{seeded.base_url}{path}", timeout=HTTP_TIMEOUT_S)
         assert reply.status_code == 200, path
         assert reply.headers["Content-Type"].startswith(content_type), path
+        assert reply.headers["X-Content-Type-Options"] == "nosniff", path
         assert "script-src 'self'" in reply.headers["Content-Security-Policy"]
     page = requests.get(f"{seeded.base_url}/console", timeout=HTTP_TIMEOUT_S).text
+    assert '<script type="module" src="console/console.js"></script>' in page
     assert "http://" not in page and "https://" not in page  # nothing from elsewhere
-    assert requests.get(f"{seeded.base_url}/console/app.py", timeout=HTTP_TIMEOUT_S).status_code in (403, 404)
+    # Only the listed files: nothing else of the package, no way out of the directory.
+    for path in ("/console/app.py", "/console/console.html", "/console/..%2Fapi%2Fconsole.py", "/console/../app.py",
+                 "/console/%2e%2e/settings.py", "/console/nothing.js"):
+        assert requests.get(f"{seeded.base_url}{path}", timeout=HTTP_TIMEOUT_S).status_code in (403, 404), path
     documented = requests.get(f"{seeded.base_url}/openapi.json", timeout=HTTP_TIMEOUT_S).json()["paths"]
     assert "text/html" in documented["/console"]["get"]["responses"]["200"]["content"]
 

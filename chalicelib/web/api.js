@@ -1,0 +1,93 @@
+/* The API client: every request goes to a URL relative to where the console is served (so it
+ * works under `chalice local` at /console and behind API Gateway's stage prefix at
+ * /api/console), with the credential as "Authorization: Bearer", never in a URL. An error is
+ * an ApiError carrying the contract's code and message. */
+
+import { state } from "./state.js";
+
+export const API_ROOT = location.pathname.replace(/console\/?$/, "");
+
+export class ApiError extends Error {
+  constructor(status, code, message, detail) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.detail = detail || {};
+  }
+
+  /** The contract's message, with the fields a VALIDATION_ERROR names. */
+  get text() {
+    const fields = this.detail && this.detail.fields;
+    if (fields && typeof fields === "object" && Object.keys(fields).length) {
+      const parts = Object.entries(fields).map(([k, v]) => `${k}: ${v}`);
+      return `${this.message} (${parts.join("; ")})`;
+    }
+    return this.message;
+  }
+}
+
+const STATUS_TEXT = {
+  400: "The request was not accepted.",
+  401: "The key was not accepted.",
+  403: "This key may not do that.",
+  404: "Not found.",
+  409: "That conflicts with the current state.",
+  429: "Too many requests; try again in a moment.",
+  500: "The service had an internal error.",
+  502: "The service is not answering properly; try again in a moment.",
+  503: "The service is temporarily unavailable; try again in a moment.",
+  504: "The service took too long to answer; try again in a moment.",
+};
+
+export async function request(method, path, params, key = state.key) {
+  const url = new URL(API_ROOT + path, location.origin);
+  for (const [k, v] of Object.entries(params || {})) {
+    if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, v);
+  }
+  let response;
+  try {
+    response = await fetch(url, {
+      method,
+      headers: { Authorization: `Bearer ${key}`, Accept: "application/json, text/csv" },
+      cache: "no-store",
+      credentials: "omit",
+      referrerPolicy: "no-referrer",
+    });
+  } catch {
+    throw new ApiError(0, "NETWORK", "The service cannot be reached. Check the connection and try again.");
+  }
+  const text = await response.text();
+  if (response.ok) return { response, text };
+  let body = null;
+  try { body = JSON.parse(text); } catch { body = null; }
+  const error = body && typeof body === "object" && body.error ? body.error : null;
+  throw new ApiError(response.status, (error && error.code) || `HTTP_${response.status}`,
+    (error && error.message) || STATUS_TEXT[response.status] || `The service answered ${response.status}.`,
+    error && error.detail);
+}
+
+export async function api(method, path, params) {
+  try {
+    const { text } = await request(method, path, params);
+    return text ? JSON.parse(text) : {};
+  } catch (e) {
+    refused(e);
+    throw e;
+  }
+}
+
+let onRefused = () => {};
+
+/** What to do when the service no longer accepts the credential (the console signs out). */
+export function whenRefused(handler) { onRefused = handler; }
+
+/** A 401 on a signed-in request: the credential is no longer valid. */
+export function refused(error) {
+  if (error instanceof ApiError && error.status === 401 && state.key) onRefused(error);
+}
+
+export function pickArray(body, names) {
+  if (Array.isArray(body)) return body;
+  for (const name of names) if (body && Array.isArray(body[name])) return body[name];
+  return [];
+}
