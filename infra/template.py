@@ -11,7 +11,9 @@
 - the alarms, from the tables below, per stack (every dimension names this stack's resources);
 - versions, a ``live`` alias and a gradual deployment of the API function with automatic rollback
   on the alarms;
-- an optional custom domain, so the URL LoadMasters use and the JWKS URL survive a new stack.
+- an optional custom domain, so the URL LoadMasters use and the JWKS URL survive a new stack;
+- the Cognito user pool of people's accounts and its app client (``_accounts``): kept like the
+  tables, taken over by id (``ExistingUserPoolId``) when ``ExistingData=true``.
 
 Everything stage-dependent comes from the ``Stage`` parameter: one package deploys any stage.
 The library is troposphere: typed resources whose property names and types are checked when the
@@ -45,6 +47,7 @@ from troposphere import (
     Template,
     apigateway,
     cloudwatch,
+    cognito,
     dynamodb,
     encode_to_dict,
     iam,
@@ -64,6 +67,14 @@ ALIAS = "live"
 # The placeholder the stack creates the signing-key secret with; ``infra/deploy.py`` replaces it
 # with a fresh key after the first deployment, and the service refuses it until then.
 SECRET_PLACEHOLDER = json.dumps({"active_kid": "REPLACE-ME", "keys": []})
+ADVANCED_SECURITY_MODES = ["OFF", "AUDIT", "ENFORCED"]
+# The accounts' password policy; the local stack's pool (local/accounts.py) has the same.
+PASSWORD_POLICY = {"MinimumLength": 12, "RequireLowercase": True, "RequireUppercase": True,
+                   "RequireNumbers": True, "RequireSymbols": False, "TemporaryPasswordValidityDays": 7}
+# Tokens of the app client: an access token for an hour, a session (refresh token) for 30 days.
+TOKEN_VALIDITY = {"AccessTokenValidity": 60, "IdTokenValidity": 60, "RefreshTokenValidity": 30,
+                  "TokenValidityUnits": {"AccessToken": "minutes", "IdToken": "minutes", "RefreshToken": "days"}}
+AUTH_FLOWS = ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
 DEPLOYMENT_TYPES = ["Canary10Percent5Minutes", "Canary10Percent10Minutes", "Linear10PercentEvery1Minute",
                     "Linear10PercentEvery2Minutes", "AllAtOnce"]
 RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
@@ -124,6 +135,19 @@ def _parameters(t: Template) -> None:
         "ManageApiGatewayAccount": dict(Type="String", Default="true", AllowedValues=["false", "true"],
                                         Description="true: set the region's API Gateway CloudWatch role (needed once "
                                                     "per account and region for access logs)."),
+        "ExistingUserPoolId": dict(Type="String", Default="", AllowedPattern=r"^$|^[\w-]+_[0-9a-zA-Z]+$",
+                                   Description="With ExistingData=true: the id of the accounts user pool an earlier "
+                                               "stack of this stage kept (a pool has no unique name to adopt it by)."),
+        "AdvancedSecurityMode": dict(Type="String", Default="OFF", AllowedValues=ADVANCED_SECURITY_MODES,
+                                     Description="Cognito threat protection (compromised credentials, adaptive "
+                                                 "authentication): AUDIT or ENFORCED puts the pool on the Plus tier, "
+                                                 "billed per monthly active user (docs/DEPLOY.md)."),
+        "SesIdentityArn": dict(Type="String", Default="", AllowedPattern="^$|^arn:aws[a-z-]*:ses:.+",
+                               Description="A verified SES identity (domain or address) the pool sends its mail "
+                                           "through. Empty: Cognito's own sender, limited to a few mails a day."),
+        "EmailFrom": dict(Type="String", Default="",
+                          Description="With SesIdentityArn: the From of the pool's mail, e.g. "
+                                      "Licensing <no-reply@example.com>."),
     }.items():
         t.add_parameter(Parameter(name, **kwargs))
     t.add_condition("CreateData", Equals(Ref("ExistingData"), "false"))
@@ -131,6 +155,11 @@ def _parameters(t: Template) -> None:
     t.add_condition("HasHostedZone", And(Condition("HasDomain"), Not(Equals(Ref("HostedZoneId"), ""))))
     t.add_condition("SetApiGatewayAccount", Equals(Ref("ManageApiGatewayAccount"), "true"))
     t.add_condition("Protect", Equals(Ref("ProtectData"), "true"))
+    t.add_condition("AdvancedSecurityOn", Not(Equals(Ref("AdvancedSecurityMode"), "OFF")))
+    t.add_condition("HasSesIdentity", Not(Equals(Ref("SesIdentityArn"), "")))
+    t.add_condition("AdoptUserPool", Not(Equals(Ref("ExistingUserPoolId"), "")))
+    t.add_condition("CreateUserPool", Equals(Ref("ExistingUserPoolId"), ""))
+    t.add_condition("HasEmailFrom", Not(Equals(Ref("EmailFrom"), "")))
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -225,6 +254,70 @@ def _data(t: Template) -> None:
         Tags=Tags(service="licensing", stage=Ref("Stage"))))
 
 
+# --- accounts ---------------------------------------------------------------------------------
+
+# The pool the functions use: the stack's own, or the kept one named by id (the rules of
+# ``_accounts`` allow that only with ExistingData=true, and require it then).
+USER_POOL_ID = If("AdoptUserPool", Ref("ExistingUserPoolId"), Ref("UserPool"))
+VERIFICATION_SUBJECT = "Your licensing verification code"
+VERIFICATION_MESSAGE = "Your metered licensing verification code is {####}."
+
+
+def _accounts(t: Template) -> None:
+    """People's accounts: a Cognito user pool (email as the username, verified by a code) and the
+    API's app client (no secret; password and refresh-token sign-in only). The pool holds the
+    accounts, so it is kept like the tables: RetainExceptOnCreate, Retain on replacement, deletion
+    protection with ``ProtectData``, and taken over by id with ``ExistingData=true``."""
+    t.add_rule("ExistingDataNamesItsUserPool", {
+        "RuleCondition": Equals(Ref("ExistingData"), "true"),
+        "Assertions": [{"Assert": Not(Equals(Ref("ExistingUserPoolId"), "")),
+                        "AssertDescription": "ExistingData=true takes over the kept accounts user pool: give its id "
+                                             "as ExistingUserPoolId (docs/DEPLOY.md, 'Delete, and create again')"}]})
+    t.add_rule("OnlyExistingDataAdoptsAUserPool", {
+        "RuleCondition": Equals(Ref("ExistingData"), "false"),
+        "Assertions": [{"Assert": Equals(Ref("ExistingUserPoolId"), ""),
+                        "AssertDescription": "ExistingUserPoolId is taken over only with ExistingData=true"}]})
+    t.add_resource(cognito.UserPool(
+        "UserPool", Condition="CreateUserPool", DeletionPolicy=RetainExceptOnCreate, UpdateReplacePolicy="Retain",
+        UserPoolName=Sub("licensing-${Stage}-accounts"),
+        UsernameAttributes=["email"],
+        UsernameConfiguration=cognito.UsernameConfiguration(CaseSensitive=False),
+        AutoVerifiedAttributes=["email"],
+        # A changed email takes effect once its code is confirmed; until then the old one stays.
+        UserAttributeUpdateSettings=cognito.UserAttributeUpdateSettings(
+            AttributesRequireVerificationBeforeUpdate=["email"]),
+        Schema=[cognito.SchemaAttribute(Name="email", AttributeDataType="String", Required=True, Mutable=True),
+                cognito.SchemaAttribute(Name="name", AttributeDataType="String", Required=False, Mutable=True)],
+        Policies=cognito.Policies(PasswordPolicy=cognito.PasswordPolicy(**PASSWORD_POLICY)),
+        AdminCreateUserConfig=cognito.AdminCreateUserConfig(AllowAdminCreateUserOnly=False),
+        AccountRecoverySetting=cognito.AccountRecoverySetting(RecoveryMechanisms=[
+            cognito.RecoveryOption(Name="verified_email", Priority=1)]),
+        VerificationMessageTemplate=cognito.VerificationMessageTemplate(
+            DefaultEmailOption="CONFIRM_WITH_CODE", EmailSubject=VERIFICATION_SUBJECT,
+            EmailMessage=VERIFICATION_MESSAGE),
+        EmailConfiguration=If(
+            "HasSesIdentity",
+            cognito.EmailConfiguration(EmailSendingAccount="DEVELOPER", SourceArn=Ref("SesIdentityArn"),
+                                       From=If("HasEmailFrom", Ref("EmailFrom"), Ref("AWS::NoValue"))),
+            cognito.EmailConfiguration(EmailSendingAccount="COGNITO_DEFAULT")),
+        MfaConfiguration="OFF",
+        UserPoolTier=If("AdvancedSecurityOn", "PLUS", "ESSENTIALS"),
+        UserPoolAddOns=cognito.UserPoolAddOns(AdvancedSecurityMode=Ref("AdvancedSecurityMode")),
+        DeletionProtection=If("Protect", "ACTIVE", "INACTIVE"),
+        UserPoolTags={"service": "licensing", "stage": Ref("Stage")},
+    ))
+    # The stack's own client, in its pool or the kept one: no data, so a new stack makes a new one.
+    t.add_resource(cognito.UserPoolClient(
+        "UserPoolClient", DeletionPolicy="Delete", UpdateReplacePolicy="Delete",
+        ClientName=Sub("licensing-${Stage}-api"), UserPoolId=USER_POOL_ID, GenerateSecret=False,
+        ExplicitAuthFlows=AUTH_FLOWS, PreventUserExistenceErrors="ENABLED", EnableTokenRevocation=True,
+        ReadAttributes=["email", "email_verified", "name"], WriteAttributes=["email", "name"],
+        AccessTokenValidity=TOKEN_VALIDITY["AccessTokenValidity"], IdTokenValidity=TOKEN_VALIDITY["IdTokenValidity"],
+        RefreshTokenValidity=TOKEN_VALIDITY["RefreshTokenValidity"],
+        TokenValidityUnits=cognito.TokenValidityUnits(**TOKEN_VALIDITY["TokenValidityUnits"]),
+    ))
+
+
 # --- per function ----------------------------------------------------------------------------
 
 
@@ -241,6 +334,9 @@ def _resource_arn(key: str):
                    f"licensing/${{Stage}}/{name}-*")
     if kind == "bus":
         return Sub(f"arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:event-bus/{name}")
+    if kind == "userpool" and name == "accounts":
+        return Sub("arn:${AWS::Partition}:cognito-idp:${AWS::Region}:${AWS::AccountId}:userpool/${PoolId}",
+                   PoolId=USER_POOL_ID)
     raise ValueError(f"unknown resource key {key!r}")
 
 
@@ -440,6 +536,10 @@ def _outputs(t: Template) -> None:
                         Value=Join("", [url, "/v1/.well-known/jwks.json"])))
     t.add_output(Output("ExecuteApiUrl", Description="The API's own URL (changes with a new stack)",
                         Value=default_url))
+    t.add_output(Output("UserPoolId", Description="The accounts' Cognito user pool (give it as ExistingUserPoolId to "
+                                                  "a new stack of this stage)", Value=USER_POOL_ID))
+    t.add_output(Output("UserPoolClientId", Description="The app client the API signs people in with",
+                        Value=Ref("UserPoolClient")))
     t.add_output(Output("RegionalDomainName", Condition="HasDomain",
                         Description="Point DomainName's DNS (CNAME or alias) here",
                         Value=GetAtt("ApiDomain", "RegionalDomainName")))
@@ -482,6 +582,8 @@ def environment(f: Function, version: str) -> dict[str, Any]:
         "POWERTOOLS_SERVICE_NAME": "licensing",
         "POWERTOOLS_METRICS_NAMESPACE": Sub("MeteredLicensing/${Stage}"),
         "LOG_LEVEL": "INFO",
+        "COGNITO_USER_POOL_ID": USER_POOL_ID,
+        "COGNITO_CLIENT_ID": Ref("UserPoolClient"),
     }
     if f.name == "api_handler":
         variables["OPERATOR_KEY_SHA256"] = Ref("OperatorKeySha256")
@@ -499,6 +601,7 @@ def finish(sam: dict[str, Any], version: str) -> dict[str, Any]:
     t.add_parameter(Parameter("SweepBatch", Type="Number", Default=2000, MinValue=1,
                               Description="Most devices one sweep run releases (SWEEP_BATCH)."))
     _data(t)
+    _accounts(t)
     scheduled = [f for f in fns if f.every_s is not None]
     for f in fns:
         t.add_resource(_role(f))
@@ -524,6 +627,7 @@ def finish(sam: dict[str, Any], version: str) -> dict[str, Any]:
     out = {**sam, "Description": generated["Description"]}
     out["Parameters"] = generated["Parameters"]
     out["Conditions"] = generated["Conditions"]
+    out["Rules"] = generated["Rules"]
     resources = {lid: r for lid, r in sam["Resources"].items() if r.get("Type") != "AWS::IAM::Role"}
     for f in fns:
         _adapt_function(resources[f.logical_id]["Properties"], f, version,
