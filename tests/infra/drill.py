@@ -257,7 +257,37 @@ def parameter_values(template: dict[str, Any], chosen: dict[str, str]) -> dict[s
                              "Drill.parameters (tests/infra/drill.py)")
         _check_parameter(name, spec, value)
         values[name] = value
+    _check_rules(template, values)
     return values
+
+
+def _check_rules(template: dict[str, Any], values: dict[str, str]) -> None:
+    """The template's Rules on the parameters, as CloudFormation checks them before it creates
+    anything (moto ignores them): a failed assertion fails the create with its description."""
+    for name, rule in template.get("Rules", {}).items():
+        if "RuleCondition" in rule and not _rule_holds(rule["RuleCondition"], values):
+            continue
+        for assertion in rule["Assertions"]:
+            if not _rule_holds(assertion["Assert"], values):
+                raise DrillError(f"rule {name}: {assertion.get('AssertDescription', 'assertion failed')}")
+
+
+def _rule_holds(expression: Any, values: dict[str, str]) -> Any:
+    """A rule's expression over parameter values: Ref, Fn::Equals, Fn::Not, Fn::And, Fn::Or."""
+    if not isinstance(expression, dict):
+        return expression
+    ((function, args),) = expression.items()
+    if function == "Ref":
+        return values[args]
+    if function == "Fn::Equals":
+        return _rule_holds(args[0], values) == _rule_holds(args[1], values)
+    if function == "Fn::Not":
+        return not _rule_holds(args[0], values)
+    if function == "Fn::And":
+        return all(_rule_holds(a, values) for a in args)
+    if function == "Fn::Or":
+        return any(_rule_holds(a, values) for a in args)
+    raise DrillError(f"the drill cannot evaluate {function} in a rule: add it to _rule_holds (tests/infra/drill.py)")
 
 
 def _check_parameter(name: str, spec: dict[str, Any], value: str) -> None:
@@ -508,6 +538,27 @@ def _create_deployment_group(name: str, props: dict[str, Any]) -> tuple[str, dic
     return name, {}
 
 
+def _create_user_pool(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    args = {k: v for k, v in props.items() if k != "UserPoolName"}  # CloudFormation's names are the API's
+    pool = _api("cognito-idp").create_user_pool(PoolName=props.get("UserPoolName") or name, **args)["UserPool"]
+    return pool["Id"], {"Arn": pool["Arn"], "UserPoolId": pool["Id"],
+                        "ProviderName": f"cognito-idp.{REGION}.amazonaws.com/{pool['Id']}",
+                        "ProviderURL": f"https://cognito-idp.{REGION}.amazonaws.com/{pool['Id']}"}
+
+
+def _delete_user_pool(physical: str, props: dict[str, Any]) -> None:
+    idp = _api("cognito-idp")
+    pool = idp.describe_user_pool(UserPoolId=physical)["UserPool"]
+    if pool.get("DeletionProtection") == "ACTIVE":  # AWS refuses; moto would delete it
+        raise _cfn_error(f"user pool {physical} cannot be deleted: its deletion protection is active")
+    idp.delete_user_pool(UserPoolId=physical)
+
+
+def _create_user_pool_client(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    client = _api("cognito-idp").create_user_pool_client(**{"ClientName": name, **props})["UserPoolClient"]
+    return client["ClientId"], {"ClientId": client["ClientId"], "Name": client["ClientName"]}
+
+
 _NO_MODEL = "moto's CloudFormation has no model for it (it warns and skips the resource)"
 DRILL_MODELS = [
     DrillModel("AWS::CloudWatch::Alarm", "AlarmName", _create_alarm,
@@ -555,6 +606,14 @@ DRILL_MODELS = [
                "nothing (CDK's own bookkeeping)", _NO_MODEL),
     DrillModel("AWS::CodeDeploy::Application", "ApplicationName", _create_codedeploy_app, lambda pid, props: None,
                "CreateApplication; left behind on delete (moto has no DeleteApplication)", _NO_MODEL),
+    DrillModel("AWS::Cognito::UserPool", "UserPoolName", _create_user_pool, _delete_user_pool,
+               "CreateUserPool (every property is the API's parameter; UserPoolName is PoolName); Ref gives the "
+               "pool id. DeleteUserPool refused while DeletionProtection is ACTIVE, as AWS refuses it (moto "
+               "deletes a protected pool)", _NO_MODEL),
+    DrillModel("AWS::Cognito::UserPoolClient", "ClientName", _create_user_pool_client,
+               lambda pid, props: _api("cognito-idp").delete_user_pool_client(UserPoolId=props["UserPoolId"],
+                                                                             ClientId=pid),
+               "CreateUserPoolClient; Ref gives the client id", _NO_MODEL),
     DrillModel("AWS::CodeDeploy::DeploymentGroup", "DeploymentGroupName", _create_deployment_group,
                lambda pid, props: None,
                "CreateDeploymentGroup; left behind on delete (moto has no DeleteDeploymentGroup); no "
@@ -776,6 +835,10 @@ ADAPTATIONS: list[Adaptation] = [
         "Parameters checked against AllowedPattern, AllowedValues, MinLength, MaxLength, MinValue and MaxValue "
         "by the drill",
         "moto does not check them; CloudFormation refuses the create",
+        _nothing),
+    Adaptation(
+        "The template's Rules evaluated by the drill on the parameters (_check_rules)",
+        "moto ignores Rules; CloudFormation refuses the create with the failed assertion's description",
         _nothing),
     Adaptation(
         "AWS::Lambda::Function: run from the unzipped package in `python -S` with the environment "
