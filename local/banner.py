@@ -13,6 +13,16 @@ if TYPE_CHECKING:
     from local.stack import LocalStack
 
 
+def _shown(path) -> str:
+    """``path`` relative to the working directory when it is below it."""
+    from pathlib import Path
+
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def banner(stack: LocalStack) -> str:
     """The URLs, the keys and the curl commands to try, with the stack's real values."""
     base = stack.base_url
@@ -26,10 +36,13 @@ def banner(stack: LocalStack) -> str:
         f"  health          {base}/v1/health",
         f"  JWKS            {base}/v1/.well-known/jwks.json",
         f"  console         {base}/console{console_note}",
-        f"  moto            {stack.moto_endpoint}   (DynamoDB + Secrets Manager, in memory)",
-        "",
-        f"  operator key    {stack.operator_key}",
+        f"  moto            {stack.moto_endpoint}   (DynamoDB, Secrets Manager, Cognito; in memory)",
     ]
+    if stack.user_pool is not None:
+        lines.append(f"  user pool       {stack.user_pool.pool_id}   (app client {stack.user_pool.client_id})")
+    if stack.mailbox is not None:
+        lines.append(f"  mail            codes Cognito would mail: printed below, kept in {_shown(stack.mailbox)}")
+    lines += ["", f"  operator key    {stack.operator_key}"]
     op = f"-H {shlex.quote('Authorization: Bearer ' + stack.operator_key)}"
     if stack.demo is None:
         lines += ["", "Try it:", f"  curl -s {base}/v1/tenants {op}"]
@@ -38,6 +51,14 @@ def banner(stack: LocalStack) -> str:
         lm_keys = f"-H 'Content-Type: application/json' -H {shlex.quote('X-Activation-Key: ' + d.activation_key)}"
         admin = f"-H {shlex.quote('Authorization: Bearer ' + d.api_key)}"
         activation_body = json.dumps({**DEMO_LOADMASTER, "lic_type_id": d.lic_type_id})
+        if stack.account is not None:
+            a = stack.account
+            lines += [
+                "",
+                "Demo account (owner of the demo tenant; console sign-in and licensing login)",
+                f"  email           {a.account_email}",
+                f"  password        {a.account_password}",
+            ]
         lines += [
             "",
             f"Demo tenant {d.tenant_id}: trial, {d.capacity} instances of {d.sku}, until {d.trial_expires_at}",
@@ -59,6 +80,13 @@ def banner(stack: LocalStack) -> str:
             "  # the operator lists the tenants",
             f"  curl -s {base}/v1/tenants {op}",
         ]
+        if stack.account is not None:
+            a = stack.account
+            lines += [
+                "  # the owner signs in (the CLI asks for the password) and lists the tenant's members",
+                f"  licensing --url {base} login --email {a.account_email}",
+                "  licensing members list",
+            ]
     lines += ["", "Ctrl-C stops everything.", ""]
     return "\n".join(lines)
 

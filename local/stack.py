@@ -1,7 +1,8 @@
 """The whole service on this machine: ``python -m local.stack`` (``make run``).
 
-Starts moto (DynamoDB and Secrets Manager) on 127.0.0.1, creates the tables, seeds a demo
-tenant on trial through the app's own operator API, and serves the API with
+Starts moto (DynamoDB, Secrets Manager and Cognito) on 127.0.0.1, creates the tables and the
+accounts' user pool, seeds a demo account owning a demo tenant on trial through the app's own API,
+shows the codes Cognito would have mailed (``local.accounts``), and serves the API with
 ``chalice local`` on ``http://127.0.0.1:$PORT`` (default 8000). Ctrl-C (or SIGTERM/SIGHUP)
 stops the API's process group and moto, and exits 0.
 
@@ -10,12 +11,15 @@ Options: ``--port N`` (default ``$PORT`` or 8000), ``--no-demo`` (no demo tenant
 ``python -m local.sweep``, as the e2e and browser tests do), ``--json`` (instead of the banner,
 print one JSON line with the URLs and keys once the API answers; the e2e tests read it). The
 operator key comes from ``OPERATOR_KEY`` when set, else a fresh one is made; the app only ever
-sees its SHA-256. Any other setting of the service (``REFUSALS_PER_KEY_PER_MINUTE``, ...) is
+sees its SHA-256. The demo account's password comes from ``DEMO_PASSWORD`` when set, else a fresh
+one is made. Any other setting of the service (``REFUSALS_PER_KEY_PER_MINUTE``, ...) is
 read from the environment as the deployed service reads it.
 
 For programs: ``with LocalStack(port=0) as stack: ...`` gives ``stack.base_url``,
-``stack.operator_key`` and ``stack.demo``. It configures ``chalicelib`` in the calling process
-for its moto (``chalicelib.startup.configure``), replacing whatever settings it had.
+``stack.operator_key``, ``stack.demo``, ``stack.account`` (the demo account's email and password)
+and ``stack.mailbox`` (the file of mailed codes, ``local.accounts.read_mail``). It configures
+``chalicelib`` in the calling process for its moto (``chalicelib.startup.configure``), replacing
+whatever settings it had.
 """
 
 from __future__ import annotations
@@ -38,9 +42,10 @@ from typing import Any
 
 from chalicelib.settings import Settings
 from local import HOST, ROOT
+from local.accounts import Mailbox, UserPool, delivering_to, mailbox_path
 from local.api import http_get, not_found_response, start_api, stop_process_group
 from local.banner import banner
-from local.demo import DemoError, DemoTenant, seed_demo
+from local.demo import DemoAccount, DemoError, DemoTenant, seed_demo
 from local.environment import as_environment, local_settings, use_fake_aws_credentials
 from local.moto import atomic_moto_server
 from local.schedules import SCHEDULED, run_on_the_wall_clock, run_scheduled
@@ -86,6 +91,9 @@ class LocalStack:
         self._cleanup = contextlib.ExitStack()
         self.moto_endpoint: str | None = None
         self.demo: DemoTenant | None = None
+        self.account: DemoAccount | None = None
+        self.user_pool: UserPool | None = None
+        self.mailbox: Path | None = None
         self.api_process: subprocess.Popen | None = None
         self.startup_s: float | None = None
         self.settings: Settings | None = None
@@ -100,13 +108,14 @@ class LocalStack:
         started = time.monotonic()
         try:
             self._claim_port()
+            self._start_mail()
             self._start_moto()
             self._configure()
             self._start_api()  # its ~1 s of imports overlap the tables and the demo tenant
             self._prepare_store()
             self._check_stop()
             if self.with_demo:
-                self.demo = self._seed_demo()
+                self.demo, self.account = self._seed_demo()
             self._wait_until_healthy()
             self._write_state()
             self._start_schedules()
@@ -151,6 +160,13 @@ class LocalStack:
                                  "choose another port with --port or PORT") from e
             self.port = probe.getsockname()[1]
 
+    def _start_mail(self) -> None:
+        """Cognito's mail (codes) to stderr and the mailbox file, from moto in this process."""
+        self.mailbox = mailbox_path(STATE_DIR, self.port)
+        self.mailbox.unlink(missing_ok=True)  # a previous run's codes
+        self._cleanup.callback(self.mailbox.unlink, missing_ok=True)
+        self._cleanup.enter_context(delivering_to(Mailbox(self.mailbox)))
+
     def _start_moto(self) -> None:
         # One access-log line per DynamoDB call drowns the API's own log: keep moto's warnings only.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -164,9 +180,15 @@ class LocalStack:
         """The app's settings for this stack's moto, in this process (the demo seeding, the
         schedules) and, as environment variables, in the API's (``_start_api``)."""
         from chalicelib.startup import configure
+        from chalicelib.store import create_user_pool
 
         use_fake_aws_credentials()
-        self.settings = configure(local_settings(moto_endpoint=self.moto_endpoint, operator_key=self.operator_key))
+        settings = configure(local_settings(moto_endpoint=self.moto_endpoint, operator_key=self.operator_key))
+        # The accounts' pool and client first: the API is told their ids when it starts, as the
+        # stack tells every function (COGNITO_USER_POOL_ID, COGNITO_CLIENT_ID).
+        self.user_pool = UserPool(*create_user_pool())
+        self.settings = configure(settings.model_copy(update={"cognito_user_pool_id": self.user_pool.pool_id,
+                                                              "cognito_client_id": self.user_pool.client_id}))
 
     def _prepare_store(self) -> None:
         from chalicelib.security.signing import key_ring, reset_key_ring
@@ -178,8 +200,9 @@ class LocalStack:
         key_ring()
 
     def _start_api(self) -> None:
-        env = {**os.environ, **as_environment(self.settings)}
+        env = {**os.environ, **as_environment(self.settings), **self.user_pool.environment()}
         env.pop("OPERATOR_KEY", None)  # the app gets the hash only
+        env.pop("DEMO_PASSWORD", None)  # Cognito holds the password, the app never
         try:
             process = start_api(self.port, env)
         except FileNotFoundError as e:
@@ -214,9 +237,9 @@ class LocalStack:
             time.sleep(0.1)
         raise StackError(f"GET /v1/health did not answer 200 within {self.startup_timeout_s:.0f} s: {last}")
 
-    def _seed_demo(self) -> DemoTenant:
+    def _seed_demo(self) -> tuple[DemoTenant, DemoAccount | None]:
         try:
-            return seed_demo(self.operator_key)
+            return seed_demo(self.operator_key, self.mailbox, password=os.environ.get("DEMO_PASSWORD") or None)
         except DemoError as e:
             raise StackError(str(e)) from e
 
@@ -227,7 +250,10 @@ class LocalStack:
         return {"event": "local-stack-ready", "base_url": self.base_url, "operator_key": self.operator_key,
                 "moto_endpoint": self.moto_endpoint, "api_pid": self.api_process.pid if self.api_process else None,
                 "startup_s": round(self.startup_s or 0, 2), "schedule_every_s": self.schedule_every_s,
-                **(asdict(self.demo) if self.demo else {})}
+                "user_pool_id": self.user_pool.pool_id if self.user_pool else None,
+                "user_pool_client_id": self.user_pool.client_id if self.user_pool else None,
+                "mailbox": str(self.mailbox) if self.mailbox else None,
+                **(asdict(self.demo) if self.demo else {}), **(asdict(self.account) if self.account else {})}
 
     def banner(self) -> str:
         return banner(self)

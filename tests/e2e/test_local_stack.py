@@ -129,3 +129,90 @@ def test_a_sweep_run_at_a_chosen_time_blocks_an_unconfirmed_loadmaster(stack: Ru
     reports = json.loads(swept.stdout)
     assert reports["block_unconfirmed"]["acted"] == 1
     assert check_in.status_code == 403 and check_in.json()["error"]["code"] == "DEVICE_BLOCKED"
+
+
+# --- accounts (issue 15) ----------------------------------------------------------------------------
+
+
+def _mail(stack: RunningStack, to: str, why: str) -> list[str]:
+    from pathlib import Path
+
+    from local.accounts import read_mail
+
+    return [m["code"] for m in read_mail(Path(stack.info["mailbox"]), to=to) if m["why"] == why]
+
+
+def test_the_demo_account_owns_the_demo_tenant_and_the_mailed_codes_are_shown(stack: RunningStack):
+    base, info = stack.base_url, stack.info
+    email, password = info["account_email"], info["account_password"]
+
+    session = requests.post(f"{base}/v1/sessions", json={"email": email, "password": password}, timeout=TIMEOUT)
+    assert session.status_code == 200, session.text
+    owner = {"Authorization": f"Bearer {session.json()['access_token']}"}
+    account = requests.get(f"{base}/v1/account", headers=owner, timeout=TIMEOUT).json()
+    assert [(t["tenant_id"], t["role"]) for t in account["tenants"]] == [(info["tenant_id"], "owner")]
+    license_ = requests.get(f"{base}/v1/license", headers=owner, timeout=TIMEOUT)
+    assert license_.status_code == 200 and license_.json()["state"] == "TRIAL", license_.text
+    # The demo registration's code went to the mailbox (what AWS would have mailed).
+    assert len(_mail(stack, email, "registration")) == 1
+
+    # A password reset: the code Cognito would mail is shown, and sets the new password.
+    reset = requests.post(f"{base}/v1/accounts/password-reset", json={"email": email}, timeout=TIMEOUT)
+    assert reset.status_code == 202, reset.text
+    (code,) = _mail(stack, email, "password reset")
+    assert code.isdigit() and len(code) == 6
+    assert f"local stack: mail to {email} (password reset): code {code}" in stack.output()
+    new_password = "Another-passw0rd-42"
+    done = requests.post(f"{base}/v1/accounts/password-reset/confirm",
+                         json={"email": email, "code": code, "password": new_password}, timeout=TIMEOUT)
+    assert done.status_code == 200, done.text
+    again = requests.post(f"{base}/v1/sessions", json={"email": email, "password": new_password}, timeout=TIMEOUT)
+    assert again.status_code == 200, again.text
+    # An email without an account gets the same answer and no mail (no account enumeration).
+    nobody = requests.post(f"{base}/v1/accounts/password-reset", json={"email": "nobody@example.com"},
+                           timeout=TIMEOUT)
+    assert (nobody.status_code, nobody.json()) == (reset.status_code, reset.json())
+    assert _mail(stack, "nobody@example.com", "password reset") == []
+
+
+def test_the_banner_shows_the_demo_account_beside_the_keys(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.e2e.conftest import _PASSED_ON, READY_TIMEOUT_S, ROOT, free_port, kill_everything
+
+    port = free_port()
+    log_path = tmp_path / "banner.log"
+    env = {name: os.environ[name] for name in _PASSED_ON if name in os.environ}
+    env |= {"OPERATOR_KEY": OPERATOR_KEY, "DEMO_PASSWORD": "Banner-passw0rd-42"}
+    with log_path.open("wb") as log:  # as make run starts it, printing the banner
+        process = subprocess.Popen([sys.executable, "-m", "local.stack", "--port", str(port), "--no-schedules"],
+                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while "Ctrl-C stops everything." not in log_path.read_text(errors="replace"):
+            assert process.poll() is None and time.monotonic() < deadline, log_path.read_text(errors="replace")
+            time.sleep(0.1)
+        lines = log_path.read_text(errors="replace").splitlines()
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(20)
+        except Exception:
+            kill_everything(process, None)
+
+    def value(label: str) -> str:
+        (found,) = [line.split(None, len(label.split()))[-1] for line in lines if line.startswith(f"  {label} ")]
+        return found
+
+    assert value("operator key") == OPERATOR_KEY
+    assert value("api key").startswith("lk_api.") and value("activation key").startswith("lk_act.")
+    assert any(line.startswith("Demo account (owner of the demo tenant") for line in lines)
+    assert (value("email"), value("password")) == ("demo@example.com", "Banner-passw0rd-42")
+    assert value("user pool").startswith("us-east-1_") and "(app client " in value("user pool")
+    assert f".local/mail-{port}.jsonl" in value("mail")
+    # The code of the demo's registration, as Cognito would have mailed it.
+    assert any(line.startswith("local stack: mail to demo@example.com (registration): code ") for line in lines)
+    assert f"  licensing --url http://127.0.0.1:{port} login --email demo@example.com" in lines

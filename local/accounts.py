@@ -1,0 +1,133 @@
+"""People's accounts on the local stack: the Cognito user pool and its app client on moto
+(``chalicelib.store.create_user_pool`` makes them, as the stack does in AWS), the demo account's
+password, and the mail Cognito would send.
+
+moto sends no mail. AWS mails a code at registration, at a password reset and at a change of
+email; here the ``Mailbox`` catches the moments AWS would send one (moto's ``SignUp``,
+``ForgotPassword`` and ``UpdateUserAttributes`` with an email, patched in the stack's process
+while it runs), prints each mail on stderr and appends it, one JSON object a line, to
+``.local/mail-<port>.jsonl``, where tests and scripts read the codes (``read_mail``).
+
+What moto checks of a code is not what AWS checks: its ``ConfirmSignUp`` takes any code, and its
+``ConfirmForgotPassword`` checks only codes that start with ``moto-confirmation-code:``. The code
+shown for a reset is the one moto made (its six digits; the prefix is moto's, so typing just the
+digits is taken too). So a wrong code is refused in AWS and not here: the codes show the flow,
+the service's tests prove its own side.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEMO_EMAIL = "demo@example.com"
+
+
+@dataclass(frozen=True)
+class UserPool:
+    """The pool and app client ``chalicelib.store.create_user_pool`` made on the stack's moto."""
+
+    pool_id: str
+    client_id: str
+
+    def environment(self) -> dict[str, str]:
+        """How the service learns them, as the stack passes them to every function."""
+        return {"COGNITO_USER_POOL_ID": self.pool_id, "COGNITO_CLIENT_ID": self.client_id}
+
+
+def demo_password() -> str:
+    """A fresh password that meets any of the pools' policies (lower and upper case, digits, 12+)."""
+    return f"Demo-{secrets.token_hex(5)}-Pw{secrets.randbelow(90) + 10}"
+
+
+# --- the mail AWS would send -----------------------------------------------------------------
+
+
+def mailbox_path(state_dir: Path, port: int) -> Path:
+    return state_dir / f"mail-{port}.jsonl"
+
+
+def read_mail(path: Path, to: str | None = None) -> list[dict[str, Any]]:
+    """The mails written so far (to ``to`` only, when given), oldest first."""
+    if not path.exists():
+        return []
+    mails = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [m for m in mails if to is None or m["to"].lower() == to.lower()]
+
+
+class Mailbox:
+    """Where the local stack's Cognito "sends" its mail: stderr and a JSON-lines file."""
+
+    def __init__(self, path: Path, echo=None) -> None:
+        self.path = path
+        self._echo = echo if echo is not None else (lambda line: print(line, file=sys.stderr, flush=True))
+        self._lock = threading.Lock()
+
+    def send(self, to: str, why: str, code: str) -> None:
+        from infra.template import VERIFICATION_MESSAGE, VERIFICATION_SUBJECT
+
+        mail = {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "to": to, "why": why, "code": code,
+                "subject": VERIFICATION_SUBJECT, "body": VERIFICATION_MESSAGE.replace("{####}", code)}
+        with self._lock:
+            self.path.parent.mkdir(exist_ok=True)
+            with self.path.open("a") as out:
+                out.write(json.dumps(mail) + "\n")
+        self._echo(f"local stack: mail to {to} ({why}): code {code}")
+
+
+@contextlib.contextmanager
+def delivering_to(mailbox: Mailbox) -> Iterator[None]:
+    """While inside, moto's Cognito in this process mails ``mailbox`` where AWS would mail the
+    account: a registration, a password reset, a change of email."""
+    from moto.cognitoidp.models import CognitoIdpBackend
+
+    originals = {name: getattr(CognitoIdpBackend, name)
+                 for name in ("sign_up", "forgot_password", "update_user_attributes", "admin_update_user_attributes")}
+
+    def sign_up(self, client_id, username, password, attributes):
+        user, details = originals["sign_up"](self, client_id, username, password, attributes)
+        email = user.attribute_lookup.get("email") or username
+        mailbox.send(email, "registration", f"{secrets.randbelow(900_000) + 100_000}")
+        return user, details
+
+    def forgot_password(self, client_id, username):
+        code, details = originals["forgot_password"](self, client_id, username)
+        if code:  # AWS mails only an account that exists (and answers the same either way)
+            mailbox.send(username, "password reset", code.rpartition(":")[2])
+        return code, details
+
+    def _changed_email(attributes) -> str | None:
+        return next((a["Value"] for a in attributes or [] if a.get("Name") == "email"), None)
+
+    def update_user_attributes(self, access_token, attributes):
+        result = originals["update_user_attributes"](self, access_token, attributes)
+        if email := _changed_email(attributes):
+            mailbox.send(email, "change of email", f"{secrets.randbelow(900_000) + 100_000}")
+        return result
+
+    def admin_update_user_attributes(self, user_pool_id, username, attributes):
+        result = originals["admin_update_user_attributes"](self, user_pool_id, username, attributes)
+        verified = any(a.get("Name") == "email_verified" and str(a.get("Value")).lower() == "true"
+                       for a in attributes or [])
+        if (email := _changed_email(attributes)) and not verified:
+            mailbox.send(email, "change of email", f"{secrets.randbelow(900_000) + 100_000}")
+        return result
+
+    patched = {"sign_up": sign_up, "forgot_password": forgot_password,
+               "update_user_attributes": update_user_attributes,
+               "admin_update_user_attributes": admin_update_user_attributes}
+    for name, function in patched.items():
+        setattr(CognitoIdpBackend, name, function)
+    try:
+        yield
+    finally:
+        for name, function in originals.items():
+            setattr(CognitoIdpBackend, name, function)
