@@ -4,9 +4,10 @@ they call live in ``chalicelib/services`` and ``chalicelib/domain``."""
 from chalice import Chalice, ConvertToMiddleware, Rate
 
 from chalicelib import clock
-from chalicelib.api import console, loadmaster, operator, public, tenant_admin
+from chalicelib.api import accounts, console, loadmaster, operator, public, tenant_admin
 from chalicelib.api.http import contract_error_bodies
 from chalicelib.observability import begin_invocation, flush_metrics, log_keys, logger
+from chalicelib.services import accounts as account_service
 from chalicelib.services import sweeps
 from chalicelib.settings import Settings
 from chalicelib.startup import configure, configured
@@ -43,7 +44,7 @@ def request_context(event, get_response):
 # the contract's error body.
 app.register_middleware(contract_error_bodies, "http")
 
-for blueprint in (public, operator, tenant_admin, loadmaster, console):
+for blueprint in (public, operator, tenant_admin, loadmaster, accounts, console):
     app.register_blueprint(blueprint.bp)
 
 
@@ -69,3 +70,9 @@ def deactivate_silent(event):
 @app.schedule(Rate(1, unit=Rate.HOURS), name="meter_usage")
 def meter_usage(event):
     return sweeps.meter_usage(clock.parse_rfc3339(event.time))
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="purge_unconfirmed")
+def purge_unconfirmed(event):
+    # The seed's 24-hour rule: registrations never confirmed are deleted.
+    return account_service.purge_unconfirmed(clock.parse_rfc3339(event.time))

@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     refusals_per_key_per_minute: int = Field(30, ge=1)
     event_bus_name: str = "default"
     max_license_types_per_tenant: int = Field(100, ge=1, le=10000)
+    # The Cognito user pool of people's accounts and its app client (no secret; USER_PASSWORD_AUTH
+    # and REFRESH_TOKEN_AUTH). An empty pool id turns the account routes off (503 UNAVAILABLE);
+    # everything else works as without accounts.
+    cognito_user_pool_id: str = ""
+    cognito_client_id: str = ""
+    # Registrations, sign-ins and password resets per email and per source address per hour.
+    account_attempts_per_email_per_hour: int = Field(10, ge=1)
+    account_attempts_per_address_per_hour: int = Field(100, ge=1)
     version: str = Field("0.1.0", validation_alias="SERVICE_VERSION")
     # The stack gives each stage its own namespace, so one stage's alarms never count another's.
     metrics_namespace: str = Field("MeteredLicensing", validation_alias="POWERTOOLS_METRICS_NAMESPACE")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from chalicelib import notifications, settings, store
 from chalicelib.observability import configure_metrics
-from chalicelib.security import cursors, signing
+from chalicelib.security import access_tokens, cursors, signing
 from chalicelib.settings import Settings
 
 
@@ -17,6 +17,7 @@ def configure(new: Settings) -> Settings:
     store.configure(new)
     signing.reset_key_ring()
     cursors.reset_cursor_key()
+    access_tokens.reset()
     notifications.reset_client()
     configure_metrics(new.metrics_namespace)
     return new

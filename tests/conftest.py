@@ -272,3 +272,68 @@ def stack(tmp_path):
         yield running
     finally:
         kill_everything(running.process, running.api_pgid)
+
+
+@pytest.fixture
+def user_pool(aws):
+    """Accounts on: the user pool and app client that ``create_tables`` made on this test's moto,
+    handed to the service as the stack hands them (COGNITO_USER_POOL_ID, COGNITO_CLIENT_ID).
+    Answers (pool id, client id)."""
+    from chalicelib.store import create_user_pool
+
+    pool_id, client_id = create_user_pool()
+    configure(SETTINGS.model_copy(update={"cognito_user_pool_id": pool_id, "cognito_client_id": client_id}))
+    return pool_id, client_id
+
+
+PASSWORD = "correct-horse-42"
+
+
+@pytest.fixture
+def accounts(user_pool, api):
+    """Accounts through the API: ``accounts.signed_up(email)`` registers, confirms and signs in,
+    answering the tokens and the account id. moto's ConfirmSignUp takes any code (AWS checks
+    the one it mailed), so these fixtures prove our side only: what we do once Cognito says yes."""
+
+    class Accounts:
+        def register(self, email: str, password: str = PASSWORD, name: str = "Pat") -> Reply:
+            return api.post("/v1/accounts", {"email": email, "password": password, "name": name})
+
+        def confirm(self, email: str) -> Reply:
+            return api.post("/v1/accounts/confirm", {"email": email, "code": "123456"})
+
+        def sign_in(self, email: str, password: str = PASSWORD) -> Reply:
+            return api.post("/v1/sessions", {"email": email, "password": password})
+
+        def signed_up(self, email: str, name: str = "Pat") -> SignedIn:
+            assert self.register(email, name=name).status == 202
+            assert self.confirm(email).status == 200
+            reply = self.sign_in(email)
+            assert reply.status == 200, reply.body
+            me = api.get("/v1/account", headers={"Authorization": f"Bearer {reply.body['access_token']}"})
+            return SignedIn(email, me.body["account_id"], reply.body["access_token"], reply.body["refresh_token"])
+
+        def owning(self, email: str, tenant: str = "Acme") -> tuple[SignedIn, TenantKeys]:
+            """A signed-up account and the tenant it created (and owns)."""
+            person = self.signed_up(email)
+            created = api.post("/v1/account/tenant", {"name": tenant}, headers=person.headers)
+            assert created.status == 201, created.body
+            return person, TenantKeys(created.body["tenant_id"], created.body["api_key"],
+                                      created.body["activation_key"])
+
+    return Accounts()
+
+
+@dataclass
+class SignedIn:
+    email: str
+    account_id: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+    def in_tenant(self, tenant_id: str) -> dict[str, str]:
+        return {**self.headers, "X-Tenant-Id": tenant_id}

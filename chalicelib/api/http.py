@@ -31,7 +31,7 @@ class Operation:
     method: str
     path: str
     summary: str
-    auth: str | None = None  # operator, tenant, activation, device, tenant_or_operator
+    auth: str | None = None  # a key of AUTHENTICATE
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     response: type[BaseModel] | tuple[type[BaseModel], ...] | None = None
@@ -53,7 +53,8 @@ def route(bp: Blueprint, path: str, methods: list[str], *, summary: str = "", au
     What the route declares is what it does, before the view runs: ``auth`` names the caller's
     role and is checked (``AUTHENTICATE``), ``body`` and ``query`` are parsed into their models.
     The view gets the path's parameters and, by name, ``caller`` (what the role's check answers:
-    the tenant, the device's credential, None for the operator), ``body`` and ``query``; a view
+    the tenant, the device's credential, the account, None for the operator), ``body``,
+    ``query`` and ``source`` (the caller's IP address); a view
     that does not take a declared ``body`` or ``query`` is a mistake caught at registration.
     Any Content-Type is let through: the body must still be JSON, and a wrong one is answered in
     the contract's terms (INVALID_INITIALIZATION for a LoadMaster) instead of Chalice's own 415."""
@@ -75,9 +76,11 @@ def route(bp: Blueprint, path: str, methods: list[str], *, summary: str = "", au
             request = bp.current_request
             given: dict[str, Any] = {}
             if auth is not None:
-                caller = AUTHENTICATE[auth](request.headers, params)
+                caller = AUTHENTICATE[auth](request.headers, params, request.method)
                 if "caller" in takes:
                     given["caller"] = caller
+            if "source" in takes:  # the caller's address, for the throttles of the accounts
+                given["source"] = ((request.context or {}).get("identity") or {}).get("sourceIp") or "unknown"
             if body is not None:
                 given["body"] = parse_body(request.raw_body, body, loadmaster=loadmaster)
             if query is not None:
@@ -91,13 +94,19 @@ def route(bp: Blueprint, path: str, methods: list[str], *, summary: str = "", au
     return register
 
 
-# Each role of the contract, by the name routes declare it with: the check, and what it answers.
-AUTHENTICATE: dict[str, Callable[[Mapping[str, str], dict[str, Any]], Any]] = {
-    "operator": lambda headers, params: auth.operator(headers),
-    "tenant": lambda headers, params: auth.tenant_admin(headers),
-    "tenant_or_operator": lambda headers, params: auth.tenant_admin_or_operator(headers),
-    "activation": lambda headers, params: auth.activation(headers),
-    "device": lambda headers, params: auth.device(headers, params["device_id"]),
+# Each role of the contract, by the name routes declare it with: the check (given the headers,
+# the path's parameters and the method), and what it answers.
+AUTHENTICATE: dict[str, Callable[[Mapping[str, str], dict[str, Any], str], Any]] = {
+    "operator": lambda headers, params, method: auth.operator(headers),
+    # The tenant API key, or an account's access token with its role (a viewer reads only).
+    "tenant": lambda headers, params, method: auth.tenant_for(headers, method),
+    "tenant_or_operator": lambda headers, params, method: auth.tenant_for_or_operator(headers, method),
+    "activation": lambda headers, params, method: auth.activation(headers),
+    "device": lambda headers, params, method: auth.device(headers, params["device_id"]),
+    # Accounts: any signed-in account; the tenant's owner or an admin (or its API key); the owner.
+    "account": lambda headers, params, method: auth.account(headers),
+    "tenant_manager": lambda headers, params, method: auth.manager(headers),
+    "tenant_owner": lambda headers, params, method: auth.owner(headers),
 }
 LOADMASTER_ROLES = ("activation", "device")
 

@@ -20,11 +20,15 @@ SECURITY = {
     "tenant_or_operator": [{"bearer": []}],
     "activation": [{"activationKey": []}],
     "device": [{"deviceToken": []}],
+    "account": [{"bearer": []}],
+    "tenant_manager": [{"bearer": []}],
+    "tenant_owner": [{"bearer": []}],
 }
 
 SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer",
-               "description": "The operator key, or a tenant API key (lk_api.…), by path."},
+               "description": "The operator key, a tenant API key (lk_api.…), or an account's access token "
+                              "(with X-Tenant-Id when the account belongs to several tenants), by path."},
     "activationKey": {"type": "apiKey", "in": "header", "name": "X-Activation-Key",
                       "description": "The tenant's activation key (lk_act.…), for LoadMasters before activation."},
     "deviceToken": {"type": "apiKey", "in": "header", "name": "Authorization",

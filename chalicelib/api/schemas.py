@@ -423,3 +423,115 @@ class HealthResponse(BaseModel):
     version: str
     stage: str
     checks: dict[str, str]
+
+
+# Accounts (people) ---------------------------------------------------------------------------
+
+Password = Annotated[str, Field(min_length=1, max_length=256)]
+VerificationCode = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9:_-]+$")]
+Token = Annotated[str, Field(min_length=1, max_length=8192)]
+AssignableRole = Literal["admin", "viewer"]
+
+
+class RegisterRequest(_Strict):
+    email: Email
+    password: Password
+    name: Name
+
+
+class ConfirmRequest(_Strict):
+    email: Email
+    code: VerificationCode
+
+
+class SignInRequest(_Strict):
+    email: Email
+    password: Password
+
+
+class RefreshRequest(_Strict):
+    refresh_token: Token
+
+
+class PasswordResetRequest(_Strict):
+    email: Email
+
+
+class PasswordResetConfirmRequest(_Strict):
+    email: Email
+    code: VerificationCode
+    password: Password
+
+
+class AccountUpdateRequest(_Strict):
+    name: Name | None = None
+    email: Email | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> AccountUpdateRequest:
+        if self.name is None and self.email is None:
+            raise ValueError("name or email is required")
+        return self
+
+
+class EmailConfirmRequest(_Strict):
+    code: VerificationCode
+
+
+class AccountTenantRequest(_Strict):
+    name: Name
+
+
+class InviteRequest(_Strict):
+    email: Email
+    role: AssignableRole
+
+
+class RoleRequest(_Strict):
+    role: AssignableRole
+
+
+class OwnershipRequest(_Strict):
+    account_id: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class AcceptedResponse(BaseModel):
+    status: Literal["accepted"] = "accepted"
+    message: str
+
+
+class SessionResponse(BaseModel):
+    access_token: str
+    refresh_token: str | None = None
+    expires_in: int
+    token_type: Literal["Bearer"] = "Bearer"
+
+
+class AccountTenantResponse(_FromDomain):
+    tenant_id: str
+    name: str = Field(validation_alias="tenant_name")
+    role: Literal["owner", "admin", "viewer"]
+
+
+class AccountResponse(BaseModel):
+    account_id: str
+    email: str
+    name: str
+    email_verified: bool
+    pending_email: str | None = Field(None, description="An email change waiting for its code.")
+    tenants: list[AccountTenantResponse]
+
+
+class MemberResponse(_FromDomain):
+    account_id: str | None
+    email: str
+    role: Literal["owner", "admin", "viewer"]
+    status: Literal["member", "invited"] = "member"
+
+
+class MembersResponse(BaseModel):
+    members: list[MemberResponse]
+
+
+class TrialStartedResponse(TenantResponse):
+    pass

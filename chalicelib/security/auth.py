@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from chalicelib.domain.errors import Code, DomainError
+from chalicelib.domain.accounts import Membership, Principal, Role, may
+from chalicelib.domain.errors import Code, DomainError, validation
 from chalicelib.domain.model import Tenant
 from chalicelib.observability import log_keys
+from chalicelib.security import access_tokens
 from chalicelib.security.keys import KeyKind, matches, sha256_hex, tenant_of
 from chalicelib.security.signing import InvalidToken
 from chalicelib.security.tokens import DeviceCredential, verify_device_token
 from chalicelib.settings import get_settings
+from chalicelib.store import identity, members
 from chalicelib.store.tenants import get_tenant
 
 MAX_CREDENTIAL_LENGTH = 4096
@@ -114,3 +118,111 @@ def tenant_admin_or_operator(headers: Mapping[str, str]) -> Tenant | None:
     if key is not None and _is_operator_key(key):
         return None
     return tenant_admin(headers)
+
+
+# Accounts (people): a Cognito access token as the Bearer credential ------------------------------
+
+
+@dataclass(frozen=True)
+class Member:
+    """An account acting in one of its tenants: the tenant, and its membership there."""
+
+    tenant: Tenant
+    membership: Membership
+    principal: Principal
+
+
+def _accounts_on() -> None:
+    if not identity.enabled():
+        raise DomainError(Code.UNAVAILABLE, "Accounts are not enabled on this service.",
+                          detail={"retry_after_s": 3600})
+
+
+def _principal(token: str) -> Principal:
+    _accounts_on()
+    try:
+        principal = access_tokens.verify(token)
+    except access_tokens.InvalidAccessToken as e:
+        raise DomainError(Code.UNAUTHORIZED, "Invalid credentials.") from e
+    log_keys(account_id=principal.account_id)
+    return principal
+
+
+def account(headers: Mapping[str, str]) -> Principal:
+    """An account by its access token, whatever its tenants."""
+    token = _credential(headers, "Bearer")
+    if token is None:
+        raise DomainError(Code.UNAUTHORIZED)
+    if not access_tokens.looks_like_jwt(token):
+        if _is_operator_key(token) or _tenant_named_by(token, KeyKind.API):
+            raise DomainError(Code.FORBIDDEN, "An account's access token is required.")
+        raise DomainError(Code.UNAUTHORIZED, "Invalid credentials.")
+    return _principal(token)
+
+
+def _named_tenant(headers: Mapping[str, str]) -> str | None:
+    value = (headers.get("x-tenant-id") or "").strip()
+    if not value:
+        return None
+    if len(value) > MAX_TENANT_ID_LENGTH or not _printable_ascii(value):
+        raise DomainError(Code.FORBIDDEN, "The account is not a member of this tenant.")
+    return value
+
+
+def member(headers: Mapping[str, str]) -> Member:
+    """An account in the tenant ``X-Tenant-Id`` names, or in its only tenant. Not a member (or no
+    such tenant: the same answer) is 403; several tenants and no header is 400."""
+    principal = account(headers)
+    named = _named_tenant(headers)
+    if named is not None:
+        found = members.membership(principal.account_id, named)
+        if found is None:
+            raise DomainError(Code.FORBIDDEN, "The account is not a member of this tenant.")
+    else:
+        memberships = members.memberships_of(principal.account_id)
+        if not memberships:
+            raise DomainError(Code.FORBIDDEN, "The account is not a member of any tenant.")
+        if len(memberships) > 1:
+            raise validation("The account belongs to several tenants: name one with X-Tenant-Id.",
+                             {"X-Tenant-Id": "required when the account belongs to several tenants"})
+        found = memberships[0]
+    tenant = get_tenant(found.tenant_id)
+    if tenant is None:
+        raise DomainError(Code.FORBIDDEN, "The account is not a member of this tenant.")
+    log_keys(tenant_id=tenant.tenant_id)
+    return Member(tenant, found, principal)
+
+
+def tenant_for(headers: Mapping[str, str], method: str) -> Tenant:
+    """The tenant administrator: the tenant API key, or an account's access token with its role
+    in the tenant (``viewer`` reads only)."""
+    token = _credential(headers, "Bearer")
+    if token is not None and access_tokens.looks_like_jwt(token):
+        found = member(headers)
+        if not may(found.membership.role, method):
+            raise DomainError(Code.FORBIDDEN, "A viewer may only read.")
+        return found.tenant
+    return tenant_admin(headers)
+
+
+def tenant_for_or_operator(headers: Mapping[str, str], method: str) -> Tenant | None:
+    key = _credential(headers, "Bearer")
+    if key is not None and _is_operator_key(key):
+        return None
+    return tenant_for(headers, method)
+
+
+def manager(headers: Mapping[str, str]) -> Tenant:
+    """The owner or an admin (or the tenant API key): who may see the members."""
+    return tenant_for(headers, "POST")
+
+
+def owner(headers: Mapping[str, str]) -> Member:
+    """The tenant's owner, by its access token (the API key is no person, and owns nothing)."""
+    token = _credential(headers, "Bearer")
+    if token is not None and not access_tokens.looks_like_jwt(token) and _tenant_named_by(token, KeyKind.API):
+        raise DomainError(Code.FORBIDDEN, "Only the tenant's owner, signed in, may do that.")
+    found = member(headers)
+    if found.membership.role != Role.OWNER:
+        raise DomainError(Code.FORBIDDEN, "Only the tenant's owner may do that.")
+    return found

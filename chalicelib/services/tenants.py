@@ -67,8 +67,11 @@ def guarded_by_pools(tenant_id: str, write: Callable[[Tenant, list[LicenseType]]
     raise DomainError(Code.UNAVAILABLE)
 
 
-def start_trial(tenant_id: str, *, days: int, instances: int, skus: list[str], now: datetime) -> Tenant:
-    """The seed's Metered Licensing trial: a few instances that expire. One per tenant."""
+def start_trial(tenant_id: str, *, days: int, instances: int, skus: list[str], now: datetime,
+                email_sha256: str | None = None, started_by: str | None = None) -> Tenant:
+    """The seed's Metered Licensing trial: a few instances that expire. One per tenant, and, when
+    an account starts it (``email_sha256`` of its verified email, ``started_by`` its id), one per
+    email: the email's claim is written in the trial's transaction."""
     skus = list(dict.fromkeys(skus))
 
     def write(tenant: Tenant, existing: list[LicenseType]) -> None:
@@ -78,11 +81,15 @@ def start_trial(tenant_id: str, *, days: int, instances: int, skus: list[str], n
         types = [LicenseType(tenant_id, ids.new_lic_type_id(), f"Trial {sku}", sku, instances, 0, trial=True)
                  for sku in skus]
         check_license_type_count(len(existing) + len(types))
-        store.start_trial(tenant, existing, now + timedelta(days=days), instances, types, now)
+        try:
+            store.start_trial(tenant, existing, now + timedelta(days=days), instances, types, now,
+                              email_sha256=email_sha256)
+        except store.TrialClaimed as e:
+            raise conflict("This email has had its trial already.") from e
 
     guarded_by_pools(tenant_id, write)
     logger.info("trial started", extra={"tenant_id": tenant_id, "days": days, "instances": instances})
-    events.record(tenant_id, "trial.started", now, days=days, instances=instances, skus=skus)
+    events.record(tenant_id, "trial.started", now, days=days, instances=instances, skus=skus, by=started_by)
     return store.require_tenant(tenant_id)
 
 

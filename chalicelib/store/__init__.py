@@ -11,10 +11,11 @@ from chalicelib.settings import Settings
 
 def configure(settings: Settings) -> None:
     """Bind the models to the stage's tables, region and endpoint; connections are made afresh."""
-    from chalicelib.store import models, transaction
+    from chalicelib.store import identity, models, transaction
 
     models.bind(settings)
     transaction.reset_connection()
+    identity.reset_client()
 
 
 def connect() -> None:
@@ -28,8 +29,10 @@ def connect() -> None:
 
 
 def create_tables() -> list[str]:
-    """Create every table the service uses (with its indexes and TTL); a table that exists is
-    left as it is. Returns the names of the tables created."""
+    """Create every table the service uses (with its indexes and TTL), and the Cognito user pool
+    of accounts with its app client (``create_user_pool``, whose ids the app is then given as
+    COGNITO_USER_POOL_ID and COGNITO_CLIENT_ID); what exists is left as it is. Returns the
+    names of the tables created."""
     from chalicelib.store.models import ALL_MODELS
 
     created = []
@@ -37,7 +40,19 @@ def create_tables() -> list[str]:
         if not model.exists():
             model.create_table(wait=True)
             created.append(model.Meta.table_name)
+    create_user_pool()
     return created
+
+
+def create_user_pool() -> tuple[str, str]:
+    """The stage's Cognito user pool of accounts and its app client, made as the stack makes
+    them (``<TABLE_PREFIX>accounts``), or found when they exist: (pool id, client id), which the
+    app reads from COGNITO_USER_POOL_ID and COGNITO_CLIENT_ID. For moto (the local stack and
+    the tests); in AWS the stack makes them."""
+    from chalicelib.settings import get_settings
+    from chalicelib.store import identity
+
+    return identity.create_user_pool(f"{get_settings().table_prefix}accounts")
 
 
 def table_names() -> list[str]:

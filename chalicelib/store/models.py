@@ -228,8 +228,32 @@ class CounterItem(Model):
     expires_at = TTLAttribute()
 
 
+class MemberItem(Model):
+    """People in tenants, one table, read by primary key only (strongly consistent):
+
+    - ``tenant#<tenant_id>`` / ``account#<account_id>``: a member, as the tenant lists it;
+    - ``account#<account_id>`` / ``tenant#<tenant_id>``: the same membership as the account
+      sees it (authorising a request is one GetItem); both are written in one transaction;
+    - ``tenant#<tenant_id>`` / ``invite#<email>`` and ``invite#<email>`` / ``tenant#<tenant_id>``:
+      an invitation, listed by the tenant and found by the email once its account is confirmed;
+    - ``trial#<sha256 of the email>`` / ``trial``: the one trial of a verified email, a claim
+      written in the trial's own transaction (``attribute_not_exists``).
+    """
+
+    Meta = _meta("members")
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    tenant_id = UnicodeAttribute()
+    tenant_name = UnicodeAttribute(null=True)
+    account_id = UnicodeAttribute(null=True)
+    email = UnicodeAttribute(null=True)
+    role = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (TenantItem, LicenseTypeItem, DeviceItem, ClaimItem, UsageItem, EventItem,
-                                       CounterItem)
+                                       CounterItem, MemberItem)
 
 
 def bind(settings: Settings) -> None:

@@ -11,7 +11,7 @@ from chalicelib.domain.errors import conflict, not_found
 from chalicelib.domain.model import Contract, LicenseType, LicensingPolicy, OveragePolicy, Tenant, TenantState
 from chalicelib.store.events import event_item
 from chalicelib.store.failures import dynamodb
-from chalicelib.store.models import LicenseTypeItem, LicensingPolicyMap, TenantItem
+from chalicelib.store.models import LicenseTypeItem, LicensingPolicyMap, MemberItem, TenantItem
 from chalicelib.store.transaction import Transaction, TransactionCancelled, update_if
 
 
@@ -89,14 +89,17 @@ def _license_type_item(t: LicenseType, now: datetime) -> LicenseTypeItem:
                            max_in_use=t.overage_policy.max_in_use(t.capacity))
 
 
-@dynamodb
-def create_tenant(tenant: Tenant) -> None:
-    item = TenantItem(
+def tenant_item(tenant: Tenant) -> TenantItem:
+    return TenantItem(
         tenant.tenant_id, name=tenant.name, owner_email=tenant.owner_email, state=str(tenant.state),
         created_at=tenant.created_at, api_key_hash=tenant.api_key_hash,
         activation_key_hash=tenant.activation_key_hash, policy=LicensingPolicyMap(),
     )
-    item.save(condition=TenantItem.tenant_id.does_not_exist())
+
+
+@dynamodb
+def create_tenant(tenant: Tenant) -> None:
+    tenant_item(tenant).save(condition=TenantItem.tenant_id.does_not_exist())
 
 
 @dynamodb
@@ -123,11 +126,21 @@ def list_tenants(limit: int, cursor: dict | None) -> tuple[list[Tenant], dict | 
     return tenants, result.last_evaluated_key
 
 
+class TrialClaimed(Exception):
+    """The email named for the trial has had one (its claim exists): nothing was written."""
+
+
 @dynamodb
 def start_trial(tenant: Tenant, existing: list[LicenseType], expires_at: datetime, instances: int,
-                types: list[LicenseType], now: datetime) -> None:
-    """The tenant's one trial: state TRIAL, capacity, and a trial license type per SKU, at once."""
+                types: list[LicenseType], now: datetime, *, email_sha256: str | None = None) -> None:
+    """The tenant's one trial: state TRIAL, capacity, and a trial license type per SKU, at once.
+    ``email_sha256``: an account's verified email starts it, and may start one trial only: its
+    claim is written in the same transaction, on the condition that there is none
+    (``TrialClaimed``)."""
     tx = Transaction()
+    if email_sha256 is not None:
+        tx.put("trial-claim", MemberItem(f"trial#{email_sha256}", "trial", tenant_id=tenant.tenant_id, created_at=now),
+               condition=MemberItem.pk.does_not_exist())
     tx.update(
         "tenant", TenantItem(tenant.tenant_id),
         [TenantItem.state.set(str(TenantState.TRIAL)), TenantItem.trial_used.set(True),
@@ -139,7 +152,13 @@ def start_trial(tenant: Tenant, existing: list[LicenseType], expires_at: datetim
     for t in types:
         tx.put(f"type:{t.lic_type_id}", _license_type_item(t, now),
                condition=LicenseTypeItem.lic_type_id.does_not_exist())
-    _commit_pools(tx)
+    try:
+        _commit_pools(tx)
+    except (TransactionCancelled, PoolsChanged) as e:
+        cancelled = e if isinstance(e, TransactionCancelled) else e.__cause__
+        if isinstance(cancelled, TransactionCancelled) and "trial-claim" in cancelled.failed:
+            raise TrialClaimed from e
+        raise
 
 
 @dynamodb

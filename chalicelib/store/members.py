@@ -1,0 +1,243 @@
+"""Accounts in tenants: memberships, invitations and ownership (``MemberItem``).
+
+Every change a race could break is one transaction with conditions, never a read before the
+write: a tenant has exactly one owner at every moment (a transfer demotes the owner and promotes
+the member together, each on the condition of its role; the owner cannot be removed or
+demoted); only the owner manages members (each such write checks, in the same transaction, that
+the caller is still the owner); a membership is the two items of ``MemberItem`` written and
+deleted together.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pynamodb.exceptions import DoesNotExist
+
+from chalicelib.domain.accounts import Account, Invitation, Membership, Role, normalise_email
+from chalicelib.domain.errors import DomainError, conflict, not_found
+from chalicelib.domain.model import Tenant
+from chalicelib.store.failures import dynamodb
+from chalicelib.store.models import MemberItem, TenantItem
+from chalicelib.store.tenants import tenant_item
+from chalicelib.store.transaction import Transaction, TransactionCancelled
+
+
+def _tenant(tenant_id: str) -> str:
+    return f"tenant#{tenant_id}"
+
+
+def _account(account_id: str) -> str:
+    return f"account#{account_id}"
+
+
+def _invite(email: str) -> str:
+    return f"invite#{normalise_email(email)}"
+
+
+def _membership(item: MemberItem) -> Membership:
+    return Membership(item.tenant_id, item.account_id or "", item.email or "", Role(item.role), item.tenant_name or "")
+
+
+def _member_items(tenant_id: str, tenant_name: str, account: Account, role: Role, now: datetime):
+    fields = {"tenant_id": tenant_id, "tenant_name": tenant_name, "account_id": account.account_id,
+              "email": normalise_email(account.email), "role": str(role), "created_at": now}
+    return (MemberItem(_tenant(tenant_id), _account(account.account_id), **fields),
+            MemberItem(_account(account.account_id), _tenant(tenant_id), **fields))
+
+
+def _keys(tenant_id: str, account_id: str) -> tuple[MemberItem, MemberItem]:
+    return MemberItem(_tenant(tenant_id), _account(account_id)), MemberItem(_account(account_id), _tenant(tenant_id))
+
+
+def _caller_is_owner(tx: Transaction, tenant_id: str, owner_id: str) -> None:
+    tx.check("caller", MemberItem, _account(owner_id), _tenant(tenant_id), condition=MemberItem.role == str(Role.OWNER))
+
+
+def _not_owner() -> DomainError:
+    from chalicelib.domain.errors import Code
+
+    return DomainError(Code.FORBIDDEN, "Only the tenant's owner may do that.")
+
+
+@dynamodb
+def create_owned_tenant(tenant: Tenant, owner: Account, now: datetime) -> None:
+    """The tenant and its owner, at once: there is no moment when the tenant has no owner."""
+    tx = Transaction()
+    tx.put("tenant", tenant_item(tenant), condition=TenantItem.tenant_id.does_not_exist())
+    for n, item in enumerate(_member_items(tenant.tenant_id, tenant.name, owner, Role.OWNER, now)):
+        tx.put(f"member{n}", item, condition=MemberItem.pk.does_not_exist())
+    tx.commit()
+
+
+@dynamodb
+def membership(account_id: str, tenant_id: str) -> Membership | None:
+    try:
+        return _membership(MemberItem.get(_account(account_id), _tenant(tenant_id), consistent_read=True))
+    except DoesNotExist:
+        return None
+
+
+@dynamodb
+def memberships_of(account_id: str) -> list[Membership]:
+    return [_membership(i) for i in MemberItem.query(_account(account_id), MemberItem.sk.startswith("tenant#"),
+                                                     consistent_read=True)]
+
+
+@dynamodb
+def members_of(tenant_id: str) -> tuple[list[Membership], list[Invitation]]:
+    members, invitations = [], []
+    for item in MemberItem.query(_tenant(tenant_id), consistent_read=True):
+        if item.sk.startswith("account#"):
+            members.append(_membership(item))
+        elif item.sk.startswith("invite#"):
+            invitations.append(Invitation(item.tenant_id, item.email or "", Role(item.role), item.tenant_name or ""))
+    return members, invitations
+
+
+@dynamodb
+def add_member(tenant: Tenant, account: Account, role: Role, owner_id: str, now: datetime) -> Membership:
+    """Make a confirmed account a member, if the caller is still the owner; CONFLICT when it is
+    one already."""
+    tx = Transaction()
+    _caller_is_owner(tx, tenant.tenant_id, owner_id)
+    for n, item in enumerate(_member_items(tenant.tenant_id, tenant.name, account, role, now)):
+        tx.put(f"member{n}", item, condition=MemberItem.pk.does_not_exist())
+    try:
+        tx.commit()
+    except TransactionCancelled as e:
+        if "caller" in e.failed:
+            raise _not_owner() from e
+        raise conflict("The account is a member already.", account_id=account.account_id) from e
+    return Membership(tenant.tenant_id, account.account_id, normalise_email(account.email), role, tenant.name)
+
+
+@dynamodb
+def invite(tenant: Tenant, email: str, role: Role, owner_id: str, now: datetime) -> Invitation:
+    """Record an invitation of ``email`` (a second one replaces the first's role)."""
+    email = normalise_email(email)
+    fields = {"tenant_id": tenant.tenant_id, "tenant_name": tenant.name, "email": email, "role": str(role),
+              "created_at": now}
+    tx = Transaction()
+    _caller_is_owner(tx, tenant.tenant_id, owner_id)
+    tx.put("by-tenant", MemberItem(_tenant(tenant.tenant_id), _invite(email), **fields))
+    tx.put("by-email", MemberItem(_invite(email), _tenant(tenant.tenant_id), **fields))
+    try:
+        tx.commit()
+    except TransactionCancelled as e:
+        raise _not_owner() from e
+    return Invitation(tenant.tenant_id, email, role, tenant.name)
+
+
+@dynamodb
+def accept_invitations(account: Account, now: datetime) -> list[Membership]:
+    """Turn every invitation of the account's email into a membership (each invitation once:
+    its deletion is conditional on its existence). An account that is a member already keeps
+    its role and the invitation goes."""
+    email = normalise_email(account.email)
+    joined = []
+    for item in MemberItem.query(_invite(email), consistent_read=True):
+        role, tenant_id = Role(item.role), item.tenant_id
+        tx = Transaction()
+        tx.delete("by-email", MemberItem(_invite(email), _tenant(tenant_id)), condition=MemberItem.pk.exists())
+        tx.delete("by-tenant", MemberItem(_tenant(tenant_id), _invite(email)))
+        for n, member in enumerate(_member_items(tenant_id, item.tenant_name or "", account, role, now)):
+            tx.put(f"member{n}", member, condition=MemberItem.pk.does_not_exist())
+        try:
+            tx.commit()
+        except TransactionCancelled as e:
+            if "by-email" in e.failed:
+                continue  # another request accepted it first
+            # A member already: the invitation is spent.
+            done = Transaction()
+            done.delete("by-email", MemberItem(_invite(email), _tenant(tenant_id)))
+            done.delete("by-tenant", MemberItem(_tenant(tenant_id), _invite(email)))
+            done.commit()
+            continue
+        joined.append(Membership(tenant_id, account.account_id, email, role, item.tenant_name or ""))
+    return joined
+
+
+@dynamodb
+def cancel_invitation(tenant_id: str, email: str, owner_id: str) -> None:
+    tx = Transaction()
+    _caller_is_owner(tx, tenant_id, owner_id)
+    tx.delete("by-tenant", MemberItem(_tenant(tenant_id), _invite(email)), condition=MemberItem.pk.exists())
+    tx.delete("by-email", MemberItem(_invite(email), _tenant(tenant_id)))
+    try:
+        tx.commit()
+    except TransactionCancelled as e:
+        if "caller" in e.failed:
+            raise _not_owner() from e
+        raise not_found("Invitation") from e
+
+
+def _explain(e: TransactionCancelled, tenant_id: str, account_id: str) -> DomainError:
+    if "caller" in e.failed:
+        return _not_owner()
+    found = membership(account_id, tenant_id)
+    if found is None:
+        return not_found("Member")
+    return conflict("The owner's role changes only by a transfer of ownership.", role=str(found.role))
+
+
+@dynamodb
+def set_role(tenant_id: str, account_id: str, role: Role, owner_id: str) -> None:
+    """A member's new role (admin or viewer); never the owner's."""
+    tx = Transaction()
+    _caller_is_owner(tx, tenant_id, owner_id)
+    for n, item in enumerate(_keys(tenant_id, account_id)):
+        tx.update(f"member{n}", item, [MemberItem.role.set(str(role))],
+                  condition=MemberItem.pk.exists() & (MemberItem.role != str(Role.OWNER)))
+    try:
+        tx.commit()
+    except TransactionCancelled as e:
+        raise _explain(e, tenant_id, account_id) from e
+
+
+@dynamodb
+def remove_member(tenant_id: str, account_id: str, owner_id: str) -> None:
+    """Remove a member; never the owner (a tenant always has one)."""
+    tx = Transaction()
+    _caller_is_owner(tx, tenant_id, owner_id)
+    for n, item in enumerate(_keys(tenant_id, account_id)):
+        tx.delete(f"member{n}", item, condition=MemberItem.pk.exists() & (MemberItem.role != str(Role.OWNER)))
+    try:
+        tx.commit()
+    except TransactionCancelled as e:
+        raise _explain(e, tenant_id, account_id) from e
+
+
+@dynamodb
+def transfer_ownership(tenant_id: str, owner_id: str, to_account_id: str, to_email: str) -> Membership:
+    """The member becomes the owner and the owner an admin, in one transaction conditional on
+    both roles as they must be: of two transfers at once, one wins and the other is refused."""
+    if owner_id == to_account_id:
+        raise conflict("The account is the owner already.")
+    tx = Transaction()
+    for n, item in enumerate(_keys(tenant_id, owner_id)):
+        tx.update(f"owner{n}", item, [MemberItem.role.set(str(Role.ADMIN))],
+                  condition=MemberItem.role == str(Role.OWNER))
+    for n, item in enumerate(_keys(tenant_id, to_account_id)):
+        tx.update(f"member{n}", item, [MemberItem.role.set(str(Role.OWNER))],
+                  condition=MemberItem.pk.exists() & (MemberItem.role != str(Role.OWNER)))
+    tx.update("tenant", TenantItem(tenant_id), [TenantItem.owner_email.set(normalise_email(to_email))],
+              condition=TenantItem.tenant_id.exists())
+    try:
+        tx.commit()
+    except TransactionCancelled as e:
+        if e.failed & {"owner0", "owner1"}:
+            raise _not_owner() from e
+        raise not_found("Member") from e
+    found = membership(to_account_id, tenant_id)
+    if found is None:  # removed since: cannot be, the owner alone removes
+        raise not_found("Member")
+    return found
+
+
+@dynamodb
+def update_email(account_id: str, email: str) -> None:
+    """The account's new (verified) email on each of its memberships, as the members lists show."""
+    for m in memberships_of(account_id):
+        for item in _keys(m.tenant_id, account_id):
+            item.update([MemberItem.email.set(normalise_email(email))], condition=MemberItem.pk.exists())
