@@ -27,8 +27,9 @@ JAVASCRIPT = "text/javascript; charset=utf-8"
 # The console's ES modules, by what each does (console.js is the entry point). A fixed list, not
 # a directory listing: a module added to chalicelib/web must be added here to be served, and
 # tests/browser checks that every import of every module is.
-MODULES = ("console.js", "api.js", "signin.js", "license.js", "devices.js", "usage.js", "chart.js", "events.js",
-           "tenants.js", "feedback.js", "dom.js", "format.js", "state.js")
+MODULES = ("console.js", "api.js", "session.js", "signin.js", "accounts.js", "tenant.js", "license.js", "devices.js",
+           "usage.js", "chart.js", "events.js", "members.js", "tenants.js", "feedback.js", "dom.js", "format.js",
+           "state.js")
 ASSETS: dict[str, str] = {
     **dict.fromkeys(MODULES, JAVASCRIPT),
     "console.css": "text/css; charset=utf-8",
@@ -59,7 +60,7 @@ def _serve(name: str, content_type: str) -> Response:
     })
 
 
-@route(bp, "/console", ["GET"], summary="The web console (sign in with a tenant API key or the operator key)",
+@route(bp, "/console", ["GET"], summary="The web console (sign in with an account, a tenant API key or the operator key)",
        content_type="text/html")
 def console_page():
     return _serve(*PAGE)

@@ -39,16 +39,29 @@ const STATUS_TEXT = {
   504: "The service took too long to answer; try again in a moment.",
 };
 
-export async function request(method, path, params, key = state.key) {
+/**
+ * One request. ``key`` is the credential: by default the signed-in one (an API key, the operator
+ * key or an account's access token, refreshed first when it is about to expire, with the tenant
+ * it acts in as X-Tenant-Id); ``null`` for the anonymous account routes (register, sign in...).
+ */
+export async function request(method, path, { params, body, key } = {}) {
+  const signedIn = key === undefined;
+  if (signedIn) await hooks.fresh();
+  const credential = signedIn ? state.key : key;
   const url = new URL(API_ROOT + path, location.origin);
   for (const [k, v] of Object.entries(params || {})) {
     if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, v);
   }
+  const headers = { Accept: "application/json, text/csv" };
+  if (credential) headers.Authorization = `Bearer ${credential}`;
+  if (signedIn && state.tenantId) headers["X-Tenant-Id"] = state.tenantId;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
     response = await fetch(url, {
       method,
-      headers: { Authorization: `Bearer ${key}`, Accept: "application/json, text/csv" },
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
       cache: "no-store",
       credentials: "omit",
       referrerPolicy: "no-referrer",
@@ -58,22 +71,49 @@ export async function request(method, path, params, key = state.key) {
   }
   const text = await response.text();
   if (response.ok) return { response, text };
-  let body = null;
-  try { body = JSON.parse(text); } catch { body = null; }
-  const error = body && typeof body === "object" && body.error ? body.error : null;
+  let parsed = null;
+  try { parsed = JSON.parse(text); } catch { parsed = null; }
+  const error = parsed && typeof parsed === "object" && parsed.error ? parsed.error : null;
   throw new ApiError(response.status, (error && error.code) || `HTTP_${response.status}`,
     (error && error.message) || STATUS_TEXT[response.status] || `The service answered ${response.status}.`,
     error && error.detail);
 }
 
-export async function api(method, path, params) {
+/** A signed-in request's JSON answer. A refused access token is renewed once and the request
+ * sent again; a credential still refused signs the console out. */
+export async function api(method, path, params, body) {
   try {
-    const { text } = await request(method, path, params);
-    return text ? JSON.parse(text) : {};
+    return parse(await request(method, path, { params, body }));
   } catch (e) {
+    if (e instanceof ApiError && e.status === 401 && await hooks.renew()) {
+      try {
+        return parse(await request(method, path, { params, body }));
+      } catch (again) {
+        refused(again);
+        throw again;
+      }
+    }
     refused(e);
     throw e;
   }
+}
+
+/** An anonymous request (the account routes that need no credential): its JSON answer. */
+export async function anonymous(method, path, body) {
+  return parse(await request(method, path, { body, key: null }));
+}
+
+function parse({ text }) {
+  return text ? JSON.parse(text) : {};
+}
+
+const hooks = { fresh: async () => {}, renew: async () => false };
+
+/** How the signed-in credential is kept fresh: ``fresh()`` before each request, ``renew()``
+ * after a 401 (true when a new credential is worth a second try). session.js sets them. */
+export function keepFresh(fresh, renew) {
+  hooks.fresh = fresh;
+  hooks.renew = renew;
 }
 
 let onRefused = () => {};

@@ -1,42 +1,92 @@
 /* Metered Licensing console: one page, no library, no build step; ES modules served by the app
  * itself (chalicelib/api/console.py serves each file of this directory that it lists).
  *
- * This module is the entry point: the navigation between screens and the wiring of each. The
- * others, by what they do: api.js (requests and errors), signin.js (signing in and out),
- * license.js, devices.js, usage.js with chart.js, events.js, tenants.js (one screen each),
+ * This module is the entry point: who sees which screens, the navigation between them, and the
+ * wiring of each. The others, by what they do: api.js (requests and errors), session.js (an
+ * account's tokens), signin.js (signing in and out), accounts.js (register, confirm, reset a
+ * password), tenant.js (an account's tenants: pick, create, start the trial), license.js,
+ * devices.js, usage.js with chart.js, events.js, members.js, tenants.js (one screen each),
  * feedback.js (errors, banner, confirmation), dom.js, format.js and state.js.
  */
 
+import { showAccountScreen, wireAccounts } from "./accounts.js";
 import { ApiError, whenRefused } from "./api.js";
 import { loadDevices, wireDevices } from "./devices.js";
 import { $, h } from "./dom.js";
 import { loadEvents, wireEvents } from "./events.js";
 import { banner } from "./feedback.js";
 import { loadLicense } from "./license.js";
-import { restoreSession, showSignIn, signOut, wireSignIn } from "./signin.js";
+import { loadMembers, wireMembers } from "./members.js";
+import { whenExpired } from "./session.js";
+import { PUBLIC_SCREENS, restoreSession, showSignIn, signOut, wireSignIn } from "./signin.js";
 import { state } from "./state.js";
+import { needsTenant, showTenantScreen, switchTenant, tenantName, wireTenant } from "./tenant.js";
 import { loadTenants, wireTenants } from "./tenants.js";
 import { loadUsage, wireUsage } from "./usage.js";
 
+const TENANT_SCREENS = [["license", "License"], ["devices", "Devices"], ["usage", "Usage"], ["events", "Debug log"]];
 const SCREENS = {
-  tenant: [["license", "License"], ["devices", "Devices"], ["usage", "Usage"], ["events", "Debug log"]],
+  tenant: TENANT_SCREENS,
   operator: [["tenants", "Tenants"], ["usage", "Usage"]],
+  account: TENANT_SCREENS,
+};
+const MEMBERS = ["members", "Members"];
+const ROLE_LABEL = { tenant: "Tenant administrator", operator: "Operator" };
+
+const LOADERS = {
+  license: loadLicense, devices: loadDevices, usage: loadUsage, events: loadEvents, tenants: loadTenants, members: loadMembers,
 };
 
-const LOADERS = { license: loadLicense, devices: loadDevices, usage: loadUsage, events: loadEvents, tenants: loadTenants };
+/** The screens of whoever is signed in: the owner and admins of a tenant also see its members. */
+function screens() {
+  const list = SCREENS[state.role];
+  return state.role === "account" && (state.member === "owner" || state.member === "admin") ? [...list, MEMBERS] : list;
+}
 
-function buildNav() {
-  const nav = $("#nav");
-  nav.replaceChildren(...SCREENS[state.role].map(([id, label]) => h("a", { href: `#${id}`, "data-screen": id }, label)));
-  nav.hidden = false;
-  $("#who-label").textContent = state.role === "operator" ? "Operator" : "Tenant administrator";
+function buildWho() {
+  const label = $("#who-label");
+  const switcher = $("#tenant-switch");
+  if (state.role === "account") {
+    const account = state.account || {};
+    const who = account.name || account.email || (state.session && state.session.email) || "";
+    label.textContent = state.member ? `${who} · ${state.member}` : who;
+    label.title = account.email || "";
+    const tenants = account.tenants || [];
+    switcher.replaceChildren(...tenants.map((t) => h("option", { value: t.tenant_id, selected: t.tenant_id === state.tenantId },
+      `${t.name} (${t.role})`)));
+    switcher.hidden = tenants.length < 2 || needsTenant();
+    if (tenants.length === 1) label.textContent += ` · ${tenantName()}`;
+  } else {
+    label.textContent = ROLE_LABEL[state.role];
+    label.removeAttribute("title");
+    switcher.hidden = true;
+  }
   $("#who").hidden = false;
 }
 
+function buildNav() {
+  const nav = $("#nav");
+  nav.replaceChildren(...screens().map(([id, label]) => h("a", { href: `#${id}`, "data-screen": id }, label)));
+  nav.hidden = needsTenant();
+  buildWho();
+}
+
 function route() {
-  if (!state.key) { showSignIn(); return; }
-  const allowed = SCREENS[state.role].map(([id]) => id);
-  let screen = location.hash.replace(/^#/, "");
+  const hash = location.hash.replace(/^#/, "");
+  if (!state.key) {
+    if (hash === "signin" || !(hash in PUBLIC_SCREENS)) showSignIn();
+    else showAccountScreen(hash);
+    return;
+  }
+  if (needsTenant()) {
+    buildNav();
+    for (const el of document.querySelectorAll(".screen")) el.hidden = el.id !== "screen-tenant";
+    if (location.hash) history.replaceState(null, "", location.pathname + location.search);
+    showTenantScreen();
+    return;
+  }
+  const allowed = screens().map(([id]) => id);
+  let screen = hash;
   if (!allowed.includes(screen)) {
     screen = allowed[0];
     history.replaceState(null, "", `#${screen}`);
@@ -48,7 +98,7 @@ function route() {
     if (link.dataset.screen === screen) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
-  const label = SCREENS[state.role].find(([id]) => id === screen)[1];
+  const label = screens().find(([id]) => id === screen)[1];
   document.title = `${label} · Metered Licensing console`;
   if (!first) $("#main").focus({ preventScroll: true });
   load(screen);
@@ -67,8 +117,16 @@ function signedIn() {
 
 function wire() {
   wireSignIn(signedIn);
+  wireAccounts();
+  wireTenant(signedIn);
+  wireMembers(() => { buildNav(); route(); });
   whenRefused((e) => signOut(`You were signed out: ${e.text}`));
-  window.addEventListener("hashchange", () => { if (state.key) route(); });
+  whenExpired((e) => signOut(`Your session has ended: ${e.text}`));
+  window.addEventListener("hashchange", route);
+  $("#tenant-switch").addEventListener("change", (event) => {
+    switchTenant(event.currentTarget.value);
+    signedIn();
+  });
   for (const button of document.querySelectorAll("[data-reload]")) {
     button.addEventListener("click", () => {
       if (button.dataset.reload === "license") state.settings = null;
@@ -85,14 +143,18 @@ function wire() {
   });
 }
 
-function start() {
+async function start() {
   wire();
-  if (restoreSession(Object.keys(SCREENS))) {
-    buildNav();
-    route();
-  } else {
-    showSignIn();
+  let restored = false;
+  try {
+    restored = await restoreSession(Object.keys(SCREENS));
+  } catch (e) {
+    // A kept session the service no longer accepts (a refused one has signed out already).
+    if (state.key) signOut(`You were signed out: ${e instanceof ApiError ? e.text : "the session could not be restored."}`);
+    return;
   }
+  if (restored) buildNav();
+  route();
 }
 
 start();  // a module runs once the document is parsed

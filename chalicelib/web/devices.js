@@ -7,7 +7,7 @@ import { eventDetail, loadEvents } from "./events.js";
 import { banner, confirmAction, errorBox, errorEl } from "./feedback.js";
 import { fmtAgo, fmtDuration, fmtTime, humanKind, parseTime, timeUtc } from "./format.js";
 import { loadSettings, loadTypes } from "./license.js";
-import { state, typeName } from "./state.js";
+import { canWrite, state, typeName } from "./state.js";
 
 const PAGE_SIZE = 25;
 
@@ -67,7 +67,8 @@ function deviceRow(d) {
     ? timeUtc(d.last_check_in_at)
     : h("span", { class: "muted" }, "never", d.activated_at ? [" (activated ", timeUtc(d.activated_at), ")"] : null);
   const label = `${d.mac} (${d.ip}:${d.port})`;
-  const actions = h("div", { class: "actions" },
+  // A viewer reads only: no write action is offered (the API would refuse it anyway).
+  const actions = canWrite() && h("div", { class: "actions" },
     d.status === "BLOCKED"
       ? h("button", { type: "button", class: "small primary", "data-action": "unblock", "aria-label": `Unblock ${label}`, onclick: () => unblockDevice(d) }, "Unblock")
       : null,

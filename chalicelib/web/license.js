@@ -5,7 +5,8 @@ import { api, pickArray } from "./api.js";
 import { $, announce, h } from "./dom.js";
 import { errorEl } from "./feedback.js";
 import { fmtDuration, fmtNumber, fmtTime, parseTime } from "./format.js";
-import { state } from "./state.js";
+import { isOwner, state } from "./state.js";
+import { startTrial } from "./tenant.js";
 
 const SETTINGS_LABELS = {
   confirm_window_s: "Block an unconfirmed activation after",
@@ -101,13 +102,32 @@ function typeCard(t) {
         h("span", { class: "mono" }, t.lic_type_id))));
 }
 
+/** The owner of a tenant with no trial and no contract may start its one trial. */
+function trialCard() {
+  const button = h("button", { type: "button", class: "primary", id: "license-trial" }, "Start your trial");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    if (await startTrial()) {
+      state.settings = null;
+      await loadLicense();
+    } else {
+      button.disabled = false;
+    }
+  });
+  return h("div", { class: "card" }, h("div", { class: "label" }, "Trial"),
+    h("div", { class: "sub" }, "Try Metered Licensing with your LoadMasters: the tenant's one trial."), h("div", { class: "value" }, button));
+}
+
 export async function loadLicense() {
   const cards = $("#license-cards");
   const typesBox = $("#license-types");
   const settingsBox = $("#settings");
   const [lic, types, settings] = await Promise.allSettled([api("GET", "v1/license"), loadTypes(), loadSettings()]);
   cards.setAttribute("aria-busy", "false");
-  if (lic.status === "fulfilled") cards.replaceChildren(...licenseCards(lic.value));
+  if (lic.status === "fulfilled") {
+    cards.replaceChildren(...licenseCards(lic.value));
+    if (lic.value.state === "UNLICENSED" && isOwner()) cards.append(trialCard());
+  }
   else cards.replaceChildren(errorEl(lic.reason, "The license could not be loaded"));
   if (types.status === "fulfilled") {
     typesBox.replaceChildren(...(types.value.length ? types.value.map(typeCard)

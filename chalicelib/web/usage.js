@@ -105,7 +105,7 @@ async function downloadCsv() {
   const button = $("#usage-csv");
   button.disabled = true;
   try {
-    const { text } = await request("GET", "v1/usage.csv", { month });
+    const { text } = await request("GET", "v1/usage.csv", { params: { month } });
     const blob = new Blob([text], { type: "text/csv" });
     const url = URL.createObjectURL(blob);
     const link = h("a", { href: url, download: `usage-${month}.csv`, hidden: true });

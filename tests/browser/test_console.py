@@ -323,7 +323,15 @@ def test_a_narrow_screen_and_the_keyboard(browser, seeded: Seeded, shots):
         page.goto(seeded.console_url)
         page.wait_for_selector("#screen-signin:not([hidden])")
 
-        # Keyboard only: the key field has the focus, Enter signs in, Tab reaches the screens.
+        # Keyboard only: the email field has the focus; the API key is the second tab (Shift+Tab
+        # to the tab list, an arrow key to the API key, whose field then has the focus); Enter signs
+        # in, Tab reaches the screens.
+        assert page.evaluate("document.activeElement.id") == "signin-email"
+        page.keyboard.press("Shift+Tab")
+        assert page.evaluate("document.activeElement.id") == "tab-account"
+        page.keyboard.press("ArrowRight")
+        assert page.evaluate("document.activeElement.id") == "tab-key"
+        page.keyboard.press("Tab")
         assert page.evaluate("document.activeElement.id") == "signin-key"
         page.keyboard.type(seeded.api_key)
         page.keyboard.press("Enter")
