@@ -55,13 +55,13 @@ export function showAccountScreen(screen) {
   showPublic(screen);
   if (screen === "verify") {
     const email = $("#confirm-account-email");
-    if (!email.value) email.value = $("#signin-email").value.trim();
+    email.value = email.value || $("#signin-email").value.trim();
     (email.value ? $("#confirm-account-code") : email).focus();
   } else if (screen === "register") {
     $("#register-name").focus();
   } else if (screen === "reset") {
     const email = $("#reset-email");
-    if (!email.value) email.value = $("#signin-email").value.trim();
+    email.value = $("#signin-email").value.trim() || email.value;
     $("#reset-form").hidden = false;
     $("#reset-confirm-form").hidden = true;
     notice($("#reset-notice"), "");

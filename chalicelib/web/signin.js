@@ -58,7 +58,8 @@ export async function restoreSession(roles) {
 /** Forget the credential (an account's tokens are revoked first when the person signs out). */
 export function signOut(message) {
   if (state.role === "account" && !message) {
-    request("DELETE", "v1/sessions").catch(() => {});  // every refresh token revoked; nothing to wait for
+    // Every refresh token revoked; nothing to wait for (the credential is forgotten right below).
+    request("DELETE", "v1/sessions", { key: state.key }).catch(() => {});
   }
   method = state.role === "account" || !state.role ? "account" : "key";
   sessionStorage.removeItem(KEY_ITEM);

@@ -21,6 +21,7 @@ from tests.browser.conftest import (
     Console,
     Seeded,
     email_verified_as_aws_does,
+    join,
     mailed_code,
     register,
     sign_in_as,
@@ -148,3 +149,158 @@ def test_an_unconfirmed_account_is_told_to_confirm(console: Console):
     page.wait_for_selector("#screen-verify:not([hidden])")
     assert page.input_value("#confirm-account-email") == person.email
     assert page.evaluate("document.activeElement.id") == "confirm-account-code"
+
+
+def test_a_forgotten_password_is_reset_with_the_mailed_code(console: Console):
+    stack = console.seeded.stack
+    person = register(stack, "forgetful")
+    page = console.open().page
+
+    # An email without an account gets the same answer, in the same words: no enumeration.
+    page.click("#link-reset")
+    page.wait_for_selector("#screen-reset:not([hidden])")
+    page.fill("#reset-email", unique_email("nobody"))
+    page.click("#reset-form button[type=submit]")
+    page.wait_for_selector("#reset-notice:not([hidden])")
+    neutral = page.inner_text("#reset-notice")
+    assert neutral == "If the email has an account, a reset code is on its way to it."
+
+    page.click("#screen-reset a[href='#signin']")
+    page.fill("#signin-email", person.email)
+    page.click("#link-reset")
+    page.wait_for_selector("#reset-form:not([hidden])")
+    assert page.input_value("#reset-email") == person.email  # carried over from the sign-in page
+    page.click("#reset-form button[type=submit]")
+    page.wait_for_selector("#reset-confirm-form:not([hidden])")
+    assert page.inner_text("#reset-notice") == neutral
+    page.fill("#reset-code", mailed_code(stack, person.email, "password reset"))
+    new_password = "Another-Horse-43"
+    page.fill("#reset-password", new_password)
+    assert page.locator("#reset-policy li:not(.met)").count() == 0
+    page.click("#reset-confirm-form button[type=submit]")
+
+    page.wait_for_selector("#screen-signin:not([hidden]) #signin-notice:not([hidden])")
+    assert page.inner_text("#signin-notice") == "The password is changed: sign in."
+    assert page.input_value("#signin-email") == person.email
+    page.fill("#signin-password", new_password)
+    page.click("#account-form button[type=submit]")
+    page.wait_for_selector("#tenant-form:not([hidden])")  # signed in: an account without a tenant yet
+    old = requests.post(f"{stack.base_url}/v1/sessions", json={"email": person.email, "password": PASSWORD},
+                        timeout=HTTP_TIMEOUT_S)
+    assert old.status_code == 401
+    console.assert_no_errors()
+
+
+def test_a_password_the_policy_refuses_is_explained(console: Console):
+    page = console.open().page
+    page.click("#link-register")
+    page.fill("#register-name", "Weak Password")
+    page.fill("#register-email", unique_email("weak"))
+    page.fill("#register-password", "weakpassword")
+    page.click("#register-form button[type=submit]")
+
+    page.wait_for_selector("#register-error:not([hidden])")
+    text = page.inner_text("#register-error")
+    assert text.startswith("The account could not be created: "), text
+    assert page.is_visible("#screen-register")
+
+
+def test_the_access_token_is_renewed_before_it_expires(console: Console):
+    owner = register(console.seeded.stack, "renewer")
+    owner.create_tenant("Renewer Ltd")
+    page = console.open().page
+    sign_in_as(console, owner.email, owner.password)
+    page.wait_for_selector("#license-cards .badge.TRIAL")
+    first = session_of(console)
+
+    # As if the token were about to expire: the console renews it on its timer (a minute ahead).
+    page.evaluate("""([item, at]) => {
+        const kept = JSON.parse(sessionStorage.getItem(item));
+        sessionStorage.setItem(item, JSON.stringify({ ...kept, expires_at: at }));
+    }""", [SESSION_ITEM, 0])
+    with page.expect_response("**/v1/sessions/refresh") as renewed:
+        page.reload()
+    assert renewed.value.status == 200
+    page.wait_for_function("([item, token]) => JSON.parse(sessionStorage.getItem(item)).access_token !== token",
+                           arg=[SESSION_ITEM, first["access_token"]])
+    second = session_of(console)
+    assert second["refresh_token"] == first["refresh_token"]
+    assert second["expires_at"] > first["expires_at"] - 60_000
+    page.wait_for_selector("#license-cards .badge.TRIAL")
+    # The renewed token is the one the next request carries.
+    with page.expect_request("**/v1/devices?*") as sent:
+        console.go("devices")
+    assert sent.value.headers["authorization"] == f"Bearer {second['access_token']}"
+    console.assert_no_errors()
+
+
+def test_a_refused_refresh_token_signs_out_with_the_reason(console: Console):
+    owner = register(console.seeded.stack, "expired")
+    owner.create_tenant("Expired Ltd")
+    page = console.open().page
+    sign_in_as(console, owner.email, owner.password)
+    page.wait_for_selector("#license-cards .badge.TRIAL")
+
+    page.evaluate("""([item]) => {
+        const kept = JSON.parse(sessionStorage.getItem(item));
+        sessionStorage.setItem(item, JSON.stringify({ ...kept, expires_at: 0, refresh_token: "not-a-refresh-token" }));
+    }""", [SESSION_ITEM])
+    page.reload()
+
+    page.wait_for_selector("#screen-signin:not([hidden]) #signin-error:not([hidden])")
+    assert page.inner_text("#signin-error").startswith("Your session has ended: ")
+    assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_an_account_in_several_tenants_picks_one_and_switches(console: Console):
+    stack = console.seeded.stack
+    first, second, member = register(stack, "alpha-owner"), register(stack, "bravo-owner"), register(stack, "both")
+    alpha = first.create_tenant("Alpha Inc")
+    bravo = second.create_tenant("Bravo Inc", trial=False)
+    join(first, alpha["tenant_id"], member, "admin")
+    join(second, bravo["tenant_id"], member, "viewer")
+    page = console.open().page
+
+    sign_in_as(console, member.email, member.password, expect="#tenant-pick:not([hidden])")
+    assert page.is_hidden("#nav")
+    choices = page.locator("#tenant-list button").all_inner_texts()
+    assert sorted(c.split("\n")[0] for c in choices) == ["Alpha Inc", "Bravo Inc"]
+    with page.expect_request("**/v1/license") as sent:
+        page.click(f"#tenant-list button[data-tenant-id='{alpha['tenant_id']}']")
+    assert sent.value.headers["x-tenant-id"] == alpha["tenant_id"]
+    page.wait_for_selector("#license-cards .badge.TRIAL")
+    assert "· admin" in page.inner_text("#who-label")
+    assert page.locator("#nav a[data-screen=members]").count() == 1
+
+    with page.expect_request("**/v1/license") as sent:
+        page.select_option("#tenant-switch", bravo["tenant_id"])
+    assert sent.value.headers["x-tenant-id"] == bravo["tenant_id"]
+    page.wait_for_selector("#license-cards .badge.UNLICENSED")
+    assert "· viewer" in page.inner_text("#who-label")
+    assert page.locator("#nav a[data-screen=members]").count() == 0
+    assert page.locator("#license-trial").count() == 0  # only the owner starts the trial
+    page.reload()  # the choice is kept for this tab
+    page.wait_for_selector("#license-cards .badge.UNLICENSED")
+    assert page.input_value("#tenant-switch") == bravo["tenant_id"]
+    console.assert_no_errors()
+
+
+def test_signing_out_forgets_the_session_and_revokes_it(console: Console):
+    person = register(console.seeded.stack, "leaver")
+    page = console.open().page
+    sign_in_as(console, person.email, person.password, expect="#tenant-form:not([hidden])")
+    refresh_token = session_of(console)["refresh_token"]
+
+    with page.expect_response(lambda r: r.url.endswith("/v1/sessions") and r.request.method == "DELETE") as revoked:
+        page.click("#sign-out")
+    assert revoked.value.status == 200
+
+    page.wait_for_selector("#screen-signin:not([hidden])")
+    assert page.evaluate("sessionStorage.length") == 0
+    assert page.is_hidden("#who") and page.is_hidden("#nav")
+    renewed = requests.post(f"{console.seeded.base_url}/v1/sessions/refresh", json={"refresh_token": refresh_token},
+                            timeout=HTTP_TIMEOUT_S)
+    assert renewed.status_code == 401, renewed.text
+    page.reload()  # nothing kept: the sign-in page again
+    page.wait_for_selector("#screen-signin:not([hidden])")
+    console.assert_no_errors()
