@@ -18,10 +18,8 @@ import hashlib
 import json
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError, WaiterError
-from moto import mock_aws
 
 from infra import deploy
 
@@ -124,17 +122,9 @@ class FakeCloudFormation:
         return [kwargs for name, kwargs in self.calls if name == "execute_change_set"]
 
 
-@pytest.fixture
-def aws(monkeypatch):
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        session = boto3.Session(region_name="us-east-1")
-        session.client("s3").create_bucket(Bucket="licensing-deploy")
-        yield session
+@pytest.fixture(autouse=True)
+def bucket(aws):
+    aws.client("s3").create_bucket(Bucket="licensing-deploy")
 
 
 @pytest.fixture

@@ -10,24 +10,11 @@ import io
 import json
 from datetime import UTC, datetime
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from infra import replay, restore
 
 AT = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def aws(monkeypatch):
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        yield boto3.Session(region_name="us-east-1")
 
 
 def _stage_with_data(session, stage: str) -> None:
