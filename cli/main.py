@@ -5,7 +5,10 @@
     licensing simulate --count 20 --rounds 3 --silent 0.2          # a fleet against the local stack
 
 Keys come from the environment (``LICENSING_OPERATOR_KEY``, ``LICENSING_API_KEY``,
-``LICENSING_ACTIVATION_KEY``); the flags exist but put the key into the shell history.
+``LICENSING_ACTIVATION_KEY``); the flags exist but put the key into the shell history. A person
+signs in instead with ``licensing login`` (email and password; the tokens are kept in the user's
+config directory, ``cli.session``): tenant commands then use the account's token when no API key
+is set, in the tenant ``--tenant``/``LICENSING_TENANT_ID`` names.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from cli.http import DEFAULT_URL, ApiError, RetryPolicy, Unreachable
 
 SECTIONS = (
     ("Operator commands (LICENSING_OPERATOR_KEY)", ("tenants", "trial", "contract", "terminate", "owner")),
-    ("Tenant administrator commands (LICENSING_API_KEY)",
-     ("license", "types", "devices", "usage", "events", "settings", "keys")),
+    ("Accounts", ("login", "logout", "account")),
+    ("Tenant commands (LICENSING_API_KEY, or an account signed in with login)",
+     ("license", "types", "devices", "usage", "events", "settings", "keys", "members", "ownership")),
     ("Local stack and load", ("sweep", "simulate")),
 )
 
@@ -77,6 +81,8 @@ class LicensingGroup(click.Group):
               help=f"The operator key. {KEY_HELP}")
 @click.option("--api-key", envvar="LICENSING_API_KEY", show_envvar=True, metavar="KEY",
               help=f"The tenant's API key. {KEY_HELP}")
+@click.option("--tenant", "tenant_id", envvar="LICENSING_TENANT_ID", show_envvar=True, metavar="TENANT_ID",
+              help="With an account's session: the tenant to act on, when the account is in several.")
 @click.option("--json", "as_json", is_flag=True, help="Print the service's answers as JSON (for scripts).")
 @click.option("--retries", envvar="LICENSING_RETRIES", type=click.IntRange(0, 10), default=RetryPolicy.retries,
               show_default=True, show_envvar=True,
@@ -84,19 +90,20 @@ class LicensingGroup(click.Group):
                    "(a 503 only where sending twice is harmless).")
 @click.version_option("0.1.0", prog_name="licensing")
 @click.pass_context
-def cli(ctx: click.Context, url: str, operator_key: str | None, api_key: str | None, as_json: bool,
-        retries: int) -> None:
+def cli(ctx: click.Context, url: str, operator_key: str | None, api_key: str | None, tenant_id: str | None,
+        as_json: bool, retries: int) -> None:
     """Administer the metered licensing service and exercise it.
 
     Operators create tenants, start trials, apply contracts and export usage; a tenant's
-    administrator manages its license types, LoadMasters, settings and keys. Errors print the
-    service's error code and message and exit with status 1.
+    administrator (its API key, or an account signed in with `licensing login`) manages its
+    license types, LoadMasters, settings, keys and members. Errors print the service's error code
+    and message and exit with status 1.
     """
     # Tests (and embedders) pass {"session_factory": ..., "sleep": ...} as the root context's obj.
     given = ctx.obj if isinstance(ctx.obj, dict) else {}
     retry = RetryPolicy(retries=retries, **{k: given[k] for k in ("sleep",) if k in given})
     ctx.obj = Env(url=url, json=as_json, session_factory=given.get("session_factory"), retry=retry,
-                  _operator_key=operator_key or None, _api_key=api_key or None)
+                  _operator_key=operator_key or None, _api_key=api_key or None, tenant_id=tenant_id or None)
 
 
 def _json_flag(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -115,9 +122,9 @@ def _with_json_flag(command: click.Command) -> None:
 
 
 def _register() -> None:
-    from cli import local, operator, simulate, tenant, usage
+    from cli import accounts, local, operator, simulate, tenant, usage
 
-    for module in (operator, tenant, usage, local, simulate):
+    for module in (operator, accounts, tenant, usage, local, simulate):
         for command in module.COMMANDS:
             _with_json_flag(command)
             cli.add_command(command)

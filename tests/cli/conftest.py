@@ -69,6 +69,7 @@ class Cli:
 
     runner: CliRunner
     adapter: ChaliceAdapter
+    config_dir: str = ""  # where a signed-in account's session is kept (never the user's own)
 
     def session(self) -> requests.Session:
         session = requests.Session()
@@ -79,7 +80,8 @@ class Cli:
     def __call__(self, *args: str, operator: bool = False, tenant: TenantKeys | None = None, activation: bool = False,
                  input: str | None = None, env: dict[str, str] | None = None) -> Result:
         variables = {"LICENSING_URL": URL, "LICENSING_OPERATOR_KEY": None, "LICENSING_API_KEY": None,
-                     "LICENSING_ACTIVATION_KEY": None}
+                     "LICENSING_ACTIVATION_KEY": None, "LICENSING_TENANT_ID": None,
+                     "LICENSING_CONFIG_DIR": self.config_dir, "XDG_CONFIG_HOME": None}
         if operator:
             variables["LICENSING_OPERATOR_KEY"] = OPERATOR_KEY
         if tenant is not None:
@@ -97,5 +99,5 @@ class Cli:
 
 
 @pytest.fixture
-def licensing(api) -> Cli:
-    return Cli(CliRunner(), ChaliceAdapter(api.client))
+def licensing(api, tmp_path) -> Cli:
+    return Cli(CliRunner(), ChaliceAdapter(api.client), str(tmp_path / "no-session"))
