@@ -5,7 +5,8 @@ stylesheet, its icon and its ES modules (``console.js`` imports the others); no 
 CDN, no external font. Its HTML refers to the assets and the API by *relative* URLs, so
 it works both under ``chalice local`` (``/console``) and behind API Gateway's stage prefix
 (``/api/console``). The API key never appears in a URL: the page keeps it in ``sessionStorage``
-and sends it as ``Authorization: Bearer``.
+and sends it as ``Authorization: Bearer``, as it does an account's access and refresh tokens (the
+refresh token only to ``POST /v1/sessions/refresh``).
 """
 
 from __future__ import annotations
@@ -60,8 +61,8 @@ def _serve(name: str, content_type: str) -> Response:
     })
 
 
-@route(bp, "/console", ["GET"], summary="The web console (sign in with an account, a tenant API key or the operator key)",
-       content_type="text/html")
+@route(bp, "/console", ["GET"], content_type="text/html",
+       summary="The web console (sign in with an account, a tenant API key or the operator key)")
 def console_page():
     return _serve(*PAGE)
 

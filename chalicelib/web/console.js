@@ -49,13 +49,13 @@ function buildWho() {
   if (state.role === "account") {
     const account = state.account || {};
     const who = account.name || account.email || (state.session && state.session.email) || "";
-    label.textContent = state.member ? `${who} · ${state.member}` : who;
-    label.title = account.email || "";
     const tenants = account.tenants || [];
+    // "Name · role of Tenant"; with several tenants, the tenant is the switcher's choice.
+    label.textContent = !state.member ? who : tenants.length > 1 ? `${who} · ${state.member}` : `${who} · ${state.member} of ${tenantName()}`;
+    label.title = account.email || "";
     switcher.replaceChildren(...tenants.map((t) => h("option", { value: t.tenant_id, selected: t.tenant_id === state.tenantId },
       `${t.name} (${t.role})`)));
     switcher.hidden = tenants.length < 2 || needsTenant();
-    if (tenants.length === 1) label.textContent += ` · ${tenantName()}`;
   } else {
     label.textContent = ROLE_LABEL[state.role];
     label.removeAttribute("title");

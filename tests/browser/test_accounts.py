@@ -57,6 +57,7 @@ def test_register_confirm_sign_in_create_the_tenant_and_start_its_trial(console:
     assert "At least 12 characters" in page.inner_text("#register-policy")
     page.fill("#register-password", PASSWORD)
     assert page.locator("#register-policy li:not(.met)").count() == 0
+    console.screenshot("register")
     page.click("#register-form button[type=submit]")
 
     # The same neutral answer as for an email that already has an account (below).
@@ -88,7 +89,7 @@ def test_register_confirm_sign_in_create_the_tenant_and_start_its_trial(console:
     page.wait_for_selector("#license-cards .badge.TRIAL")
     assert page.url.endswith("#license")
     assert "trial has started" in page.inner_text("#banner")
-    assert "New Comer · owner" in page.inner_text("#who-label")
+    assert "New Comer · owner of Newcomer Networks" in page.inner_text("#who-label")
     nav = page.locator("#nav a").all_inner_texts()
     assert nav == ["License", "Devices", "Usage", "Debug log", "Members"]
     assert page.locator("#tenant-keys dd").count() == 0  # the keys are gone from the page
@@ -114,7 +115,6 @@ def test_register_confirm_sign_in_create_the_tenant_and_start_its_trial(console:
 def test_the_demo_account_signs_in_and_a_wrong_password_is_refused_in_words(console: Console):
     info = console.seeded.stack.info
     page = console.open().page
-    console.screenshot("signin")
     assert page.evaluate("document.activeElement.id") == "signin-email"
 
     sign_in_as(console, info["account_email"], "Not-the-password-1", expect="#signin-error:not([hidden])")
@@ -128,7 +128,7 @@ def test_the_demo_account_signs_in_and_a_wrong_password_is_refused_in_words(cons
 
     sign_in_as(console, info["account_email"], info["account_password"])
     page.wait_for_selector("#license-cards .badge.TRIAL")
-    assert "Demo Owner · owner · Demo Tenant" in page.inner_text("#who-label")
+    assert "Demo Owner · owner of Demo Tenant" in page.inner_text("#who-label")
     console.go("members")
     page.wait_for_selector("#members-table tbody tr[data-email]")
     me = page.locator(f'#members-table tbody tr[data-email="{info["account_email"]}"]')
