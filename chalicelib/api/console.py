@@ -5,8 +5,8 @@ stylesheet, its icon and its ES modules (``console.js`` imports the others); no 
 CDN, no external font. Its HTML refers to the assets and the API by *relative* URLs, so
 it works both under ``chalice local`` (``/console``) and behind API Gateway's stage prefix
 (``/api/console``). The API key never appears in a URL: the page keeps it in ``sessionStorage``
-and sends it as ``Authorization: Bearer``, as it does an account's access and refresh tokens (the
-refresh token only to ``POST /v1/sessions/refresh``).
+and sends it as ``Authorization: Bearer``; an account's tokens are kept the same way (the access
+token sent as Bearer, the refresh token only in the body of ``POST /v1/sessions/refresh``).
 """
 
 from __future__ import annotations
