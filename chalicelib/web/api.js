@@ -48,6 +48,8 @@ export async function request(method, path, { params, body, key } = {}) {
   const signedIn = key === undefined;
   if (signedIn) await hooks.fresh();
   const credential = signedIn ? state.key : key;
+  // Signed out meanwhile (a refused refresh token): nothing to send.
+  if (signedIn && !credential) throw new ApiError(401, "UNAUTHORIZED", "You are signed out.");
   const url = new URL(API_ROOT + path, location.origin);
   for (const [k, v] of Object.entries(params || {})) {
     if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, v);

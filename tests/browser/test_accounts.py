@@ -250,6 +250,9 @@ def test_a_refused_refresh_token_signs_out_with_the_reason(console: Console):
     page.wait_for_selector("#screen-signin:not([hidden]) #signin-error:not([hidden])")
     assert page.inner_text("#signin-error").startswith("Your session has ended: ")
     assert page.evaluate("sessionStorage.length") == 0
+    # Only the refresh was refused: nothing went out without a credential after it.
+    assert [e for e in console.errors if "401" in e] == [
+        "console.error: Failed to load resource: the server responded with a status of 401 (Unauthorized)"]
 
 
 def test_an_account_in_several_tenants_picks_one_and_switches(console: Console):
@@ -282,6 +285,9 @@ def test_an_account_in_several_tenants_picks_one_and_switches(console: Console):
     page.reload()  # the choice is kept for this tab
     page.wait_for_selector("#license-cards .badge.UNLICENSED")
     assert page.input_value("#tenant-switch") == bravo["tenant_id"]
+    page.set_viewport_size({"width": 390, "height": 844})  # the header still fits a phone
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page.is_visible("#tenant-switch") and page.is_visible("#sign-out")
     console.assert_no_errors()
 
 
