@@ -310,3 +310,28 @@ def test_signing_out_forgets_the_session_and_revokes_it(console: Console):
     page.reload()  # nothing kept: the sign-in page again
     page.wait_for_selector("#screen-signin:not([hidden])")
     console.assert_no_errors()
+
+
+def test_the_owner_starts_the_trial_from_the_license_screen(console: Console):
+    stack = console.seeded.stack
+    owner, admin = register(stack, "later-trial"), register(stack, "not-owner")
+    tenant = owner.create_tenant("Later Trial Ltd", trial=False)
+    join(owner, tenant["tenant_id"], admin, "admin")
+
+    # An admin is not offered the trial: only the owner starts it.
+    page = console.open().page
+    sign_in_as(console, admin.email, admin.password)
+    page.wait_for_selector("#license-cards .badge.UNLICENSED")
+    assert page.locator("#license-trial").count() == 0
+    page.click("#sign-out")
+    page.wait_for_selector("#screen-signin:not([hidden])")
+
+    sign_in_as(console, owner.email, owner.password)
+    page.wait_for_selector("#license-cards .badge.UNLICENSED")
+    page.click("#license-trial")
+
+    page.wait_for_selector("#license-cards .badge.TRIAL")
+    assert page.locator("#license-trial").count() == 0
+    assert page.locator("#license-types .type").count() == 1
+    assert owner.call("GET", "/v1/license", tenant_id=tenant["tenant_id"]).json()["state"] == "TRIAL"
+    console.assert_no_errors()
