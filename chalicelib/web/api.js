@@ -128,8 +128,7 @@ export function refused(error) {
   if (error instanceof ApiError && error.status === 401 && state.key) onRefused(error);
 }
 
-export function pickArray(body, names) {
-  if (Array.isArray(body)) return body;
-  for (const name of names) if (body && Array.isArray(body[name])) return body[name];
-  return [];
+/** The list a response names (``[]`` when it has none): the API's lists are always under a key. */
+export function listOf(body, name) {
+  return body && Array.isArray(body[name]) ? body[name] : [];
 }

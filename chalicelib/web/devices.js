@@ -1,7 +1,7 @@
 /* The Devices screen: the table of licenses with filters and paging, Unblock and Delete (after
  * a confirmation), and one device's details and history. */
 
-import { ApiError, api, pickArray } from "./api.js";
+import { ApiError, api, listOf } from "./api.js";
 import { $, announce, formFilters, h } from "./dom.js";
 import { eventDetail, loadEvents } from "./events.js";
 import { banner, confirmAction, errorBox, errorEl } from "./feedback.js";
@@ -48,7 +48,7 @@ export async function loadDevices() {
     tbody.replaceChildren();
     return;
   }
-  const devices = pickArray(body, ["devices", "items"]);
+  const devices = listOf(body, "devices");
   d.next = body.next || null;
   tbody.replaceChildren(...(devices.length ? devices.map(deviceRow)
     : [h("tr", {}, h("td", { colspan: 8, class: "empty" },

@@ -1,6 +1,6 @@
 /* The Debug log screen: what happened to which device and why, newest first. */
 
-import { api, pickArray } from "./api.js";
+import { api, listOf } from "./api.js";
 import { $, announce, h } from "./dom.js";
 import { errorBox } from "./feedback.js";
 import { humanKind, timeExact } from "./format.js";
@@ -62,7 +62,7 @@ export async function loadEvents(more = false) {
     if (!more) tbody.replaceChildren();
     return;
   }
-  const events = pickArray(body, ["events", "items"]);
+  const events = listOf(body, "events");
   ev.next = body.next || null;
   const rows = events.map(eventRow);
   if (more) tbody.append(...rows);

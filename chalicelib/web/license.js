@@ -1,7 +1,7 @@
 /* The License screen: the tenant's licensing state, its license types (pools) with capacity
  * bars, and its licensing settings. */
 
-import { api, pickArray } from "./api.js";
+import { api, listOf } from "./api.js";
 import { $, announce, h } from "./dom.js";
 import { errorEl } from "./feedback.js";
 import { fmtDuration, fmtNumber, fmtTime, parseTime } from "./format.js";
@@ -31,7 +31,7 @@ const STATE_TEXT = {
 
 export async function loadTypes() {
   const body = await api("GET", "v1/license-types");
-  const types = pickArray(body, ["license_types", "items"]);
+  const types = listOf(body, "license_types");
   state.types = new Map(types.map((t) => [t.lic_type_id, t]));
   return types;
 }

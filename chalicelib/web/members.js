@@ -2,7 +2,7 @@
  * the owner invites, changes roles, removes members and transfers ownership (removing and
  * transferring after a confirmation); everyone else sees the list read-only. */
 
-import { ApiError, api, pickArray } from "./api.js";
+import { ApiError, api, listOf } from "./api.js";
 import { $, announce, h } from "./dom.js";
 import { banner, confirmAction, errorBox } from "./feedback.js";
 import { isOwner, state } from "./state.js";
@@ -50,7 +50,7 @@ export async function loadMembers() {
     tbody.replaceChildren();
     return;
   }
-  const members = pickArray(body, ["members"]);
+  const members = listOf(body, "members");
   tbody.replaceChildren(...(members.length ? members.map(memberRow)
     : [h("tr", {}, h("td", { colspan: 4, class: "empty" }, "No member yet."))]));
   announce(`${members.length} member${members.length === 1 ? "" : "s"} shown`);

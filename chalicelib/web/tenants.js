@@ -1,6 +1,6 @@
 /* The operator's Tenants screen. */
 
-import { api, pickArray } from "./api.js";
+import { api, listOf } from "./api.js";
 import { $, announce, h } from "./dom.js";
 import { errorBox } from "./feedback.js";
 import { fmtNumber, fmtTime, timeUtc } from "./format.js";
@@ -32,7 +32,7 @@ export async function loadTenants(more = false) {
     errorBox($("#tenants-error"), e, "The tenants could not be loaded");
     return;
   }
-  const tenants = pickArray(body, ["tenants", "items"]);
+  const tenants = listOf(body, "tenants");
   state.tenants.next = body.next || null;
   const rows = tenants.map(tenantRow);
   if (more) tbody.append(...rows);

@@ -1,6 +1,6 @@
 /* The Usage screen: the month's chart, its totals per license type, and the CSV download. */
 
-import { api, pickArray, refused, request } from "./api.js";
+import { api, listOf, refused, request } from "./api.js";
 import { COLORS, drawChart, seriesKey } from "./chart.js";
 import { $, announce, h } from "./dom.js";
 import { errorBox } from "./feedback.js";
@@ -36,13 +36,13 @@ export async function loadUsage() {
 }
 
 function renderUsage(month, body) {
-  let totals = body ? pickArray(body, ["license_types", "usage", "types", "items"]) : [];
+  let totals = body ? listOf(body, "license_types") : [];
   if (body && Array.isArray(body.tenants)) {
     // The operator's report: every tenant's license types.
-    totals = body.tenants.flatMap((tenant) => pickArray(tenant, ["license_types"]).map((row) =>
+    totals = body.tenants.flatMap((tenant) => listOf(tenant, "license_types").map((row) =>
       ({ ...row, tenant_id: tenant.tenant_id, tenant_name: tenant.name })));
   }
-  const hours = body ? pickArray(body, ["hours", "points"]) : [];
+  const hours = body ? listOf(body, "hours") : [];
   $("#usage-figure").hidden = state.role === "operator" && !hours.length;
   const keys = [];
   const labels = new Map();
