@@ -45,7 +45,7 @@ RESET = "If the email has an account, a reset code is on its way to it."
 
 def _account_view(view: AccountView) -> AccountResponse:
     return AccountResponse(account_id=view.account.account_id, email=view.account.email, name=view.account.name,
-                           email_verified=view.account.email_verified,
+                           email_verified=view.account.email_verified, pending_email=view.pending_email,
                            tenants=[AccountTenantResponse.model_validate(m) for m in view.tenants])
 
 

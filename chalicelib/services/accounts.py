@@ -8,10 +8,18 @@ per email and per source address, and answer the same whether or not the email h
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from chalicelib.domain.accounts import CONFIRM_WITHIN, Account, Membership, Principal, Session, email_hash
+from chalicelib.domain.accounts import (
+    CONFIRM_WITHIN,
+    Account,
+    Membership,
+    Principal,
+    Session,
+    email_hash,
+    normalise_email,
+)
 from chalicelib.domain.errors import Code, DomainError
 from chalicelib.domain.windows import Window
 from chalicelib.observability import count, logger
@@ -47,6 +55,7 @@ def register(email: str, password: str, name: str, *, source: str, now: datetime
     registration's 24 hours start now, and a stranger's squat on the email does not block its
     owner). The caller cannot tell these apart."""
     _accounts_on()
+    email = normalise_email(email)
     throttle("register", email, source, now)
     if identity.sign_up(email, password, name):
         count("AccountRegistered")
@@ -62,6 +71,7 @@ def confirm(email: str, code: str, now: datetime) -> list[Membership]:
     """The registration's validation code; then the invitations waiting for this email make the
     account a member of their tenants."""
     _accounts_on()
+    email = normalise_email(email)
     identity.confirm_sign_up(email, code)
     account = identity.find_account(email)
     if account is None:  # purged between the two calls
@@ -81,6 +91,7 @@ def sign_in(email: str, password: str, *, source: str, now: datetime) -> Session
     """Tokens for the account. An invitation that reached the email while the account was being
     confirmed is accepted here at the latest, before the first token is used."""
     _accounts_on()
+    email = normalise_email(email)
     throttle("sign-in", email, source, now)
     session = identity.sign_in(email, password)
     try:
@@ -108,12 +119,14 @@ def sign_out(principal: Principal) -> None:
 
 def reset_password(email: str, *, source: str, now: datetime) -> None:
     _accounts_on()
+    email = normalise_email(email)
     throttle("password-reset", email, source, now)
     identity.forgot_password(email)
 
 
 def confirm_password_reset(email: str, code: str, password: str, *, source: str, now: datetime) -> None:
     _accounts_on()
+    email = normalise_email(email)
     throttle("password-reset-confirm", email, source, now)
     identity.confirm_forgot_password(email, code, password)
 
@@ -122,6 +135,7 @@ def confirm_password_reset(email: str, code: str, password: str, *, source: str,
 class AccountView:
     account: Account
     tenants: list[Membership]
+    pending_email: str | None = None
 
 
 def get_account(principal: Principal) -> AccountView:
@@ -130,9 +144,13 @@ def get_account(principal: Principal) -> AccountView:
 
 
 def update_account(principal: Principal, *, name: str | None, email: str | None) -> AccountView:
-    """A new name at once; a new email once its code is confirmed (Cognito mails it)."""
+    """A new name at once; a new email once its code is confirmed (Cognito mails it to the new
+    address; until then the account keeps its email, ``pending_email`` says which is waiting)."""
+    before = get_account(principal)
+    email = normalise_email(email) if email else None
     identity.update_attributes(principal.access_token, name=name, email=email)
-    return get_account(principal)
+    account = replace(before.account, name=name if name is not None else before.account.name)
+    return AccountView(account, before.tenants, pending_email=email)
 
 
 def confirm_email(principal: Principal, code: str, now: datetime) -> AccountView:

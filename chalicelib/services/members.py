@@ -55,6 +55,7 @@ def invite(caller: Member, email: str, role: Role, now: datetime) -> Membership 
     lands second sees the other's write (and a sign-in accepts any left, before a token is
     used)."""
     tenant_id = caller.tenant.tenant_id
+    email = normalise_email(email)
     invitation = members.invite(caller.tenant, email, role, caller.principal.account_id, now)
     events.record(tenant_id, "member.invited", now, email=invitation.email, role=str(role),
                   by=caller.principal.account_id)

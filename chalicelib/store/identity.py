@@ -125,12 +125,16 @@ def _attributes(attributes: list[dict[str, str]]) -> dict[str, str]:
 
 def _account(user: dict[str, Any], attributes_key: str) -> Account:
     attributes = _attributes(user.get(attributes_key, []))
+    # GetUser answers only for a confirmed account, and without a status.
+    confirmed = user.get("UserStatus", "CONFIRMED") != "UNCONFIRMED"
     return Account(
         account_id=attributes.get("sub", user.get("Username", "")),
         email=attributes.get("email", ""),
         name=attributes.get("name", ""),
-        confirmed=user.get("UserStatus", "CONFIRMED") != "UNCONFIRMED",
-        email_verified=attributes.get("email_verified", "false") == "true",
+        confirmed=confirmed,
+        # AWS marks the email verified when the code mailed to it confirms the registration;
+        # moto leaves the attribute out: a confirmed account without it was confirmed by that code.
+        email_verified=attributes.get("email_verified", "true" if confirmed else "false") == "true",
         created_at=user.get("UserCreateDate"),
         enabled=user.get("Enabled", True),
     )

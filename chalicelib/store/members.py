@@ -184,6 +184,8 @@ def _explain(e: TransactionCancelled, tenant_id: str, account_id: str) -> Domain
 @dynamodb
 def set_role(tenant_id: str, account_id: str, role: Role, owner_id: str) -> None:
     """A member's new role (admin or viewer); never the owner's."""
+    if account_id == owner_id:  # the owner's own role moves only by a transfer
+        raise conflict("The owner's role changes only by a transfer of ownership.", role=str(Role.OWNER))
     tx = Transaction()
     _caller_is_owner(tx, tenant_id, owner_id)
     for n, item in enumerate(_keys(tenant_id, account_id)):
@@ -198,6 +200,8 @@ def set_role(tenant_id: str, account_id: str, role: Role, owner_id: str) -> None
 @dynamodb
 def remove_member(tenant_id: str, account_id: str, owner_id: str) -> None:
     """Remove a member; never the owner (a tenant always has one)."""
+    if account_id == owner_id:  # the owner's own role moves only by a transfer
+        raise conflict("The owner's role changes only by a transfer of ownership.", role=str(Role.OWNER))
     tx = Transaction()
     _caller_is_owner(tx, tenant_id, owner_id)
     for n, item in enumerate(_keys(tenant_id, account_id)):
