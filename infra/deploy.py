@@ -58,10 +58,12 @@ class Clients:
     cloudformation: Any
     s3: Any
     secretsmanager: Any
+    cognito: Any = None  # finds the kept accounts pool for ExistingData=true (kept_user_pool)
 
     @classmethod
     def from_session(cls, session) -> Clients:
-        return cls(session.client("cloudformation"), session.client("s3"), session.client("secretsmanager"))
+        return cls(session.client("cloudformation"), session.client("s3"), session.client("secretsmanager"),
+                   session.client("cognito-idp"))
 
 
 @dataclass
@@ -237,6 +239,21 @@ def deploy_stack(clients: Clients, request: Request, sam: dict[str, Any], region
     return "created" if kind == "CREATE" else "updated"
 
 
+def kept_user_pool(cognito, stage: str, say=print) -> str:
+    """The id of the accounts pool an earlier stack of ``stage`` kept (``licensing-<stage>-accounts``):
+    a pool has no unique name, so it is found by name and taken only when exactly one has it."""
+    name = f"licensing-{stage}-accounts"
+    found = [p["Id"] for page in cognito.get_paginator("list_user_pools").paginate(MaxResults=60)
+             for p in page["UserPools"] if p["Name"] == name]
+    if len(found) != 1:
+        which = (f"{len(found)} user pools are named {name} ({', '.join(found)})" if found
+                 else f"no user pool is named {name}")
+        raise DeployError(f"EXISTING_DATA=true takes over the accounts' user pool too, and {which}: give its id as "
+                          "EXISTING_USER_POOL_ID=<region>_... (docs/DEPLOY.md, 'Delete, and create again').")
+    say(f"taking over the user pool {found[0]} ({name})")
+    return found[0]
+
+
 # --- 4 and 5 ---------------------------------------------------------------------------------
 
 
@@ -262,11 +279,15 @@ def outputs(cfn, stack: str) -> dict[str, str]:
 
 def run(clients: Clients, request: Request, region: str, say=print, adapt=None) -> dict[str, str]:
     sam = json.loads((request.package / "sam.json").read_text())
+    if (request.parameters.get("ExistingData") == "true" and not request.parameters.get("ExistingUserPoolId")
+            and "ExistingUserPoolId" in sam.get("Parameters", {}) and clients.cognito is not None
+            and stack_status(clients.cloudformation, request.stack) in (None, "ROLLBACK_COMPLETE")):
+        request.parameters["ExistingUserPoolId"] = kept_user_pool(clients.cognito, request.stage, say)
     result = deploy_stack(clients, request, sam, region, say, adapt)
     ensure_signing_key(clients.secretsmanager, request.stage, say)
     found = outputs(clients.cloudformation, request.stack)
     say(f"{request.stack}: {result}. Version {found.get('Version', '?')}")
-    for key in ("ApiUrl", "JwksUrl", "RegionalDomainName"):
+    for key in ("ApiUrl", "JwksUrl", "RegionalDomainName", "UserPoolId", "UserPoolClientId"):
         if key in found:
             say(f"  {key:<18} {found[key]}")
     return found
@@ -278,7 +299,8 @@ VARIABLES = {
     "LOG_RETENTION_DAYS": "LogRetentionDays", "DOMAIN_NAME": "DomainName", "CERTIFICATE_ARN": "CertificateArn",
     "HOSTED_ZONE_ID": "HostedZoneId", "DEPLOYMENT_TYPE": "DeploymentType",
     "MANAGE_API_GATEWAY_ACCOUNT": "ManageApiGatewayAccount", "API_RATE_LIMIT": "ApiRateLimit",
-    "API_BURST_LIMIT": "ApiBurstLimit", "SWEEP_BATCH": "SweepBatch",
+    "API_BURST_LIMIT": "ApiBurstLimit", "SWEEP_BATCH": "SweepBatch", "EXISTING_USER_POOL_ID": "ExistingUserPoolId",
+    "ADVANCED_SECURITY": "AdvancedSecurityMode", "SES_IDENTITY_ARN": "SesIdentityArn", "EMAIL_FROM": "EmailFrom",
 }
 
 

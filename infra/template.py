@@ -341,6 +341,11 @@ def _resource_arn(key: str):
 
 
 def _role(f: Function) -> iam.Role:
+    from infra.permissions import GRANTS
+
+    if f.name not in GRANTS:
+        raise ValueError(f"app.py has the function {f.name} but infra/permissions.py grants it nothing: add what it "
+                         "calls to GRANTS (tests/service/test_least_privilege.py records it)")
     own = [*statements(f.name, _resource_arn),
            # What Lambda itself does for the function: write its log group, and for a schedule
            # send a failed run to its queue.
