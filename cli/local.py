@@ -7,7 +7,8 @@ import click
 
 from cli.params import TIMESTAMP
 
-SCHEDULED_HELP = "expire_trials, block_unconfirmed, deactivate_silent, meter_usage, or all (the four in order)"
+SCHEDULED_HELP = ("expire_trials, block_unconfirmed, deactivate_silent, meter_usage, purge_unconfirmed, or all "
+                  "(each in that order)")
 
 
 @click.command()
@@ -19,7 +20,8 @@ SCHEDULED_HELP = "expire_trials, block_unconfirmed, deactivate_silent, meter_usa
 def sweep(name: str, at: str | None, port: int) -> None:
     """Run a scheduled function once on the local stack, as of --at.
 
-    NAME is one of expire_trials, block_unconfirmed, deactivate_silent, meter_usage, or all.
+    NAME is one of expire_trials, block_unconfirmed, deactivate_silent, meter_usage, purge_unconfirmed,
+    or all.
     Moves a LoadMaster's world forward without waiting for the clock; prints each function's
     report (due, acted, skipped by a lost race) as JSON.
 

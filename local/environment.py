@@ -62,10 +62,10 @@ def use_fake_aws_credentials() -> None:
     })
 
 
-def use_local_environment(*, moto_endpoint: str | None, operator_key: str) -> Settings:
+def use_local_environment(*, moto_endpoint: str | None, operator_key: str, **overrides: object) -> Settings:
     """Fake credentials, and the service configured with ``local_settings`` (a script that acts
     on a running local stack's moto, as ``python -m local.sweep`` does)."""
     from chalicelib.startup import configure
 
     use_fake_aws_credentials()
-    return configure(local_settings(moto_endpoint=moto_endpoint, operator_key=operator_key))
+    return configure(local_settings(moto_endpoint=moto_endpoint, operator_key=operator_key, **overrides))

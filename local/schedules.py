@@ -11,7 +11,7 @@ import time
 
 from local import ROOT, STAGE, project_on_path
 
-SCHEDULED = ("expire_trials", "block_unconfirmed", "deactivate_silent", "meter_usage")
+SCHEDULED = ("expire_trials", "block_unconfirmed", "deactivate_silent", "meter_usage", "purge_unconfirmed")
 
 
 def run_scheduled(names: tuple[str, ...] | list[str], at: str) -> dict[str, dict]:

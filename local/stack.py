@@ -211,11 +211,11 @@ class LocalStack:
         self._cleanup.callback(stop_process_group, process)
 
     def _write_state(self) -> None:
-        """Where this stack's moto is, for ``python -m local.sweep`` (removed on stop)."""
+        """Where this stack's moto and user pool are, for ``python -m local.sweep`` (removed on stop)."""
         path = state_file(self.port)
         path.parent.mkdir(exist_ok=True)
         path.write_text(json.dumps({"moto_endpoint": self.moto_endpoint, "base_url": self.base_url,
-                                    "pid": os.getpid()}))
+                                    "pid": os.getpid(), **self.user_pool.environment()}))
         self._cleanup.callback(path.unlink, missing_ok=True)
 
     def _start_schedules(self) -> None:

@@ -1,7 +1,7 @@
 """Run scheduled functions once, at a chosen time, against the running local stack's tables:
 
     python -m local.sweep deactivate_silent --at 2026-12-01T00:00:00Z
-    python -m local.sweep all --at 2026-12-29T00:00:00Z        # the four, in schedule order
+    python -m local.sweep all --at 2026-12-29T00:00:00Z        # every one, in schedule order
     make sweep NAME=expire_trials AT=2026-12-29T00:00:00Z
 
 For operators and demos: move a LoadMaster's world forward without waiting for the clock. It
@@ -42,8 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     # The app's logs and metrics go to stderr: stdout carries only the reports (the logger takes
     # its stream when first imported, by configure).
     with contextlib.redirect_stdout(sys.stderr):
-        # The service configured for the stack's moto; the sweeps need no operator key.
-        use_local_environment(moto_endpoint=json.loads(state.read_text())["moto_endpoint"], operator_key="")
+        # The service configured for the stack's moto and user pool; the sweeps need no operator key.
+        found = json.loads(state.read_text())
+        use_local_environment(moto_endpoint=found["moto_endpoint"], operator_key="",
+                              cognito_user_pool_id=found.get("COGNITO_USER_POOL_ID", ""),
+                              cognito_client_id=found.get("COGNITO_CLIENT_ID", ""))
         reports = run_scheduled(names, at)
     print(json.dumps(reports, indent=2))
     return 0

@@ -175,6 +175,34 @@ def test_the_demo_account_owns_the_demo_tenant_and_the_mailed_codes_are_shown(st
     assert _mail(stack, "nobody@example.com", "password reset") == []
 
 
+def test_a_registration_left_unconfirmed_is_purged_by_the_sweep_and_may_register_again(stack: RunningStack):
+    import os
+    import subprocess
+    import sys
+    from datetime import UTC, datetime, timedelta
+
+    from tests.e2e.conftest import ROOT
+
+    base, email = stack.base_url, "late@example.com"
+    body = {"email": email, "password": "Late-passw0rd-42", "name": "Late"}
+    assert requests.post(f"{base}/v1/accounts", json=body, timeout=TIMEOUT).status_code == 202
+
+    def purge(at: datetime) -> dict:
+        swept = subprocess.run([sys.executable, "-m", "local.sweep", "purge_unconfirmed", "--port", str(stack.port),
+                                "--at", at.strftime("%Y-%m-%dT%H:%M:%SZ")], cwd=ROOT, capture_output=True,
+                               text=True, timeout=60,
+                               env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")})
+        assert swept.returncode == 0, swept.stderr
+        return json.loads(swept.stdout)["purge_unconfirmed"]
+
+    now = datetime.now(UTC)
+    assert purge(now + timedelta(hours=23))["acted"] == 0
+    assert purge(now + timedelta(hours=25))["acted"] == 1
+    again = requests.post(f"{base}/v1/accounts", json=body, timeout=TIMEOUT)
+    assert again.status_code == 202, again.text
+    assert len(_mail(stack, email, "registration")) == 2  # a new registration, a new code
+
+
 def test_the_banner_shows_the_demo_account_beside_the_keys(tmp_path):
     import os
     import subprocess
