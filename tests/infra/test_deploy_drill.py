@@ -42,6 +42,7 @@ class World:
     device: dict[str, Any] = {}
     pending: dict[str, Any] = {}
     retained: dict[str, str] = {}  # logical id -> physical id of what the delete must keep
+    account: dict[str, str] = {}  # the account the drill registered: email, password
     notifications: list[dict[str, Any]] = []
     drill: d.Drill | None = None
 
@@ -67,6 +68,7 @@ def drill(packaged, tmp_path_factory):
 def world(drill) -> type[World]:
     World.stack = World.api = None
     World.tenant, World.device, World.pending, World.retained, World.notifications = {}, {}, {}, {}, []
+    World.account = {}
     World.drill = drill
     return World
 
@@ -236,6 +238,7 @@ def test_an_account_registers_confirms_signs_in_and_manages_its_tenant(world):
     assert [(t["tenant_id"], t["role"]) for t in account.body["tenants"]] == [(created.body["tenant_id"], "owner")]
     refreshed = api.post("/v1/sessions/refresh", {"refresh_token": session.body["refresh_token"]})
     assert refreshed.status == 200 and refreshed.body["access_token"], refreshed
+    world.account = {"email": email, "password": password, "tenant_id": created.body["tenant_id"]}
 
 
 def _handler_lid(world, handler: str) -> str | None:
@@ -408,7 +411,10 @@ def test_expire_trials_expires_the_trial(world):
 
 def test_each_schedule_published_its_metrics(world):
     _require(world, "stack")
-    for handler in ("meter_usage", "block_unconfirmed", "deactivate_silent", "expire_trials"):
+    handlers = ["meter_usage", "block_unconfirmed", "deactivate_silent", "expire_trials"]
+    if _handler_lid(world, "purge_unconfirmed"):
+        handlers.append("purge_unconfirmed")
+    for handler in handlers:
         (lid,) = [lid for lid, r in world.stack.ctx.resources_of("AWS::Lambda::Function").items()
                   if r["Properties"]["Handler"] == f"app.{handler}"]
         log = world.stack.function(lid).log()
@@ -560,6 +566,12 @@ def test_creating_again_adopting_the_kept_data_serves_it(drill, world):
     # The stack's new client is in the kept pool.
     client_id = stack.physical_ids()["UserPoolClient"]
     assert stack.ctx.client("cognito-idp").describe_user_pool_client(UserPoolId=pool_id, ClientId=client_id)
+    if world.account:  # the people kept their accounts: the same password signs in, in its tenant
+        session = api.post("/v1/sessions", {"email": world.account["email"], "password": world.account["password"]})
+        assert session.status == 200, session
+        bearer = {"Authorization": f"Bearer {session.body['access_token']}",
+                  "X-Tenant-Id": world.account["tenant_id"]}
+        assert api.get("/v1/license", headers=bearer).status == 200
 
     tenant = api.get(f"/v1/tenants/{world.tenant['tenant_id']}", headers=OPERATOR)
     jwks = api.get("/v1/.well-known/jwks.json")
