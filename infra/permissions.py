@@ -2,7 +2,8 @@
 
 Keys name resources by their stage-independent part: ``table:<suffix>`` is the table
 ``licensing-<Stage>-<suffix>``, ``index:<suffix>/<index>`` one of its indexes, ``secret:<name>``
-the secret ``licensing/<Stage>/<name>``, ``bus:<name>`` an EventBridge bus.
+the secret ``licensing/<Stage>/<name>``, ``bus:<name>`` an EventBridge bus, ``userpool:accounts``
+the stage's Cognito user pool of accounts.
 ``tests/service/test_least_privilege.py`` records the calls each function makes while every
 route and every schedule runs, and fails if a function's grant differs from them in either
 direction.
@@ -38,6 +39,18 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         "secret:lease-signing-key": ("secretsmanager:GetSecretValue",),
         "secret:cursor-key": ("secretsmanager:GetSecretValue",),
         "bus:default": ("events:PutEvents",),
+        # Accounts: memberships, invitations and trial claims; the owner's checks are ConditionChecks.
+        "table:members": ("dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
+                          "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"),
+        # Only the signed calls: SignUp, InitiateAuth, GetUser and the other calls of the app client
+        # or of an access token need no IAM. AdminGetUser finds an account by email (an invitation,
+        # a confirmation, a registration of a taken email); AdminDeleteUser makes an unconfirmed
+        # registration afresh.
+        "userpool:accounts": ("cognito-idp:AdminDeleteUser", "cognito-idp:AdminGetUser"),
+    },
+    # The seed's 24-hour rule: unconfirmed registrations listed and deleted.
+    "purge_unconfirmed": {
+        "userpool:accounts": ("cognito-idp:AdminDeleteUser", "cognito-idp:ListUsers"),
     },
     "expire_trials": {
         **_RELEASE,

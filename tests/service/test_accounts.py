@@ -175,25 +175,6 @@ def test_the_name_changes_at_once(api, accounts):
     assert api.get("/v1/account", headers=person.headers).body["name"] == "Patricia"
 
 
-@pytest.fixture
-def verify_user_attribute(monkeypatch):
-    """moto 5.2.5 has no VerifyUserAttribute. AWS's checks the code it mailed to the new email
-    and marks it verified; this one marks it verified, so the test proves what we do after."""
-    from moto.cognitoidp.responses import CognitoIdpResponse
-    from moto.core.responses import EmptyResult
-
-    def verify(self):
-        token, name = self._get_param("AccessToken"), self._get_param("AttributeName")
-        for pool in self.backend.user_pools.values():
-            if token in pool.access_tokens:
-                pool._get_user(pool.access_tokens[token][1]).update_attributes(
-                    [{"Name": f"{name}_verified", "Value": "true"}])
-                return EmptyResult()
-        raise AssertionError("no such token")
-
-    monkeypatch.setattr(CognitoIdpResponse, "verify_user_attribute", verify, raising=False)
-
-
 def test_a_new_email_is_verified_by_its_code_and_then_shown_in_the_members_list(api, accounts,
                                                                                verify_user_attribute):
     # moto's VerifyUserAttribute takes any code (AWS checks the one it mailed to the new email).

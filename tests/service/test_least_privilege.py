@@ -26,11 +26,13 @@ def _key(service: str, resource: str) -> str:
         return f"index:{table}/{index}" if index else f"table:{table}"
     if service == "secretsmanager":
         return f"secret:{resource.removeprefix(SECRET_PREFIX)}"
+    if service == "cognito-idp":  # the stage's one user pool (infra/template.py gives its ARN)
+        return "userpool:accounts"
     return f"bus:{resource}"
 
 
 @pytest.fixture
-def recorded(api, new_tenant, sweep, clock, monkeypatch):
+def recorded(api, new_tenant, sweep, clock, monkeypatch, accounts, verify_user_attribute):
     """Run every route and schedule once; per function, the (resource key, action) pairs it called."""
     calls: dict[str, set[tuple[str, str]]] = defaultdict(set)
     running = ["api_handler"]  # the routes run in the API function, each schedule in its own
@@ -54,6 +56,10 @@ def recorded(api, new_tenant, sweep, clock, monkeypatch):
             found.add((_key(service, params.get("SecretId") or params.get("Name")), f"secretsmanager:{operation}"))
         elif service == "events":
             found.update((_key(service, e["EventBusName"]), f"events:{operation}") for e in params["Entries"])
+        # IAM authorises only the signed calls of Cognito (Admin*, ListUsers); SignUp, InitiateAuth,
+        # GetUser and the other calls of the app client or of an access token are unsigned: none.
+        elif service == "cognito-idp" and client.meta.service_model.operation_model(operation).auth_type != "none":
+            found.add((_key(service, params.get("UserPoolId", "")), f"cognito-idp:{operation}"))
         return original(client, operation, params)
 
     def sweep_in_its_function(name, at):
@@ -73,6 +79,7 @@ def recorded(api, new_tenant, sweep, clock, monkeypatch):
     cursors.reset_cursor_key()
     monkeypatch.setattr(BaseClient, "_make_api_call", record)
     _every_route_and_schedule(api, keys, new_tenant, sweep_in_its_function, clock)
+    _every_account_route(api, accounts, sweep_in_its_function)
     return calls
 
 
@@ -125,6 +132,38 @@ def _every_route_and_schedule(api, keys, new_tenant, sweep, clock):
     api.get("/v1/.well-known/jwks.json")
     api.get("/openapi.json")
     assert app.routes  # every route above answered through the app
+
+
+def _every_account_route(api, accounts, sweep):
+    from datetime import UTC, datetime
+
+    from tests.conftest import PASSWORD
+
+    owner, keys = accounts.owning("owner@lp.example")
+    member = accounts.signed_up("member@lp.example")
+    as_owner = owner.in_tenant(keys.tenant_id)
+    accounts.register("owner@lp.example")  # an email with a confirmed account: nothing changes
+    accounts.register("squat@lp.example")
+    accounts.register("squat@lp.example")  # an unconfirmed registration is made afresh
+    api.post("/v1/sessions/refresh", {"refresh_token": owner.refresh_token})
+    api.get("/v1/account", headers=owner.headers)
+    api.patch("/v1/account", {"name": "Owner"}, headers=owner.headers)
+    api.post("/v1/trial", headers=as_owner)
+    api.post("/v1/members", {"email": "member@lp.example", "role": "viewer"}, headers=as_owner)  # exists
+    api.post("/v1/members", {"email": "later@lp.example", "role": "admin"}, headers=as_owner)  # not yet
+    api.get("/v1/members", headers=as_owner)
+    api.get("/v1/license", headers=member.headers)
+    api.patch(f"/v1/members/{member.account_id}", {"role": "admin"}, headers=as_owner)
+    api.post("/v1/ownership", {"account_id": member.account_id}, headers=as_owner)
+    api.delete(f"/v1/members/{owner.account_id}", headers=member.in_tenant(keys.tenant_id))
+    api.post("/v1/accounts/password-reset", {"email": "member@lp.example"})
+    api.post("/v1/accounts/password-reset/confirm", {"email": "member@lp.example", "code": "123456",
+                                                     "password": PASSWORD})
+    api.patch("/v1/account", {"email": "moved@lp.example"}, headers=member.headers)
+    moved = accounts.sign_in("moved@lp.example").body["access_token"]  # moto: see test_accounts
+    api.post("/v1/account/email/confirm", {"code": "123456"}, headers={"Authorization": f"Bearer {moved}"})
+    api.delete("/v1/sessions", headers={"Authorization": f"Bearer {moved}"})
+    sweep("purge_unconfirmed", datetime.now(UTC).replace(year=datetime.now(UTC).year + 1))
 
 
 @pytest.mark.parametrize("function", sorted(GRANTS))
