@@ -27,8 +27,9 @@ ROLES = ("admin", "viewer")
 @click.option("--email", help="The account's email (asked for when not given).")
 @pass_env
 def login(env: Env, email: str | None) -> None:
-    """Sign in with the account's email and password (asked for, not echoed).
+    """Sign in with an account's email and password.
 
+    The password is asked for and not echoed.
     The tokens are kept in the user's config directory (~/.config/licensing/session.json, readable
     by you only) and renewed by themselves; tenant commands then act as the account when no
     LICENSING_API_KEY is set. `licensing logout` forgets them.
@@ -66,7 +67,9 @@ def _show_tenants(account: dict[str, Any], chosen: str | None) -> None:
                    "tokens are revoked.")
 @pass_env
 def logout(env: Env, everywhere: bool) -> None:
-    """Forget this URL's session (and with --everywhere, end every session of the account)."""
+    """Sign out: forget this URL's session.
+
+    With --everywhere, every session of the account ends too (its refresh tokens are revoked)."""
     store = env.sessions
     if everywhere and store.load(env.url) is not None:
         env.client.call("DELETE", "/v1/sessions", credential=env.account)
@@ -78,7 +81,9 @@ def logout(env: Env, everywhere: bool) -> None:
 @click.command()
 @pass_env
 def account(env: Env) -> None:
-    """The signed-in account: email, name and its tenants with its role in each."""
+    """The signed-in account and its tenants.
+
+    Its email and name, and each tenant with the account's role in it."""
     body = env.client.call("GET", "/v1/account", credential=env.account)
 
     def human(a: dict[str, Any]) -> None:
@@ -94,7 +99,7 @@ def account(env: Env) -> None:
 
 @click.group()
 def members() -> None:
-    """The tenant's people: list, invite, change a role, remove (the owner's)."""
+    """The tenant's people: list, invite, role, remove."""
 
 
 def _member_id(env: Env, who: str) -> str:
