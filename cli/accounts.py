@@ -25,8 +25,10 @@ ROLES = ("admin", "viewer")
 
 @click.command()
 @click.option("--email", help="The account's email (asked for when not given).")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from standard input's first line (scripts), instead of asking for it.")
 @pass_env
-def login(env: Env, email: str | None) -> None:
+def login(env: Env, email: str | None, password_stdin: bool) -> None:
     """Sign in with an account's email and password.
 
     The password is asked for and not echoed.
@@ -34,8 +36,15 @@ def login(env: Env, email: str | None) -> None:
     by you only) and renewed by themselves; tenant commands then act as the account when no
     LICENSING_API_KEY is set. `licensing logout` forgets them.
     """
+    if password_stdin and not email:
+        raise click.UsageError("--password-stdin needs --email")
     email = (email or click.prompt("Email", err=True)).strip()
-    password = click.prompt("Password", hide_input=True, err=True)
+    if password_stdin:
+        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+        if not password:
+            raise click.UsageError("--password-stdin: standard input holds no password")
+    else:
+        password = click.prompt("Password", hide_input=True, err=True)
     answer = env.client.call("POST", "/v1/sessions", json={"email": email, "password": password})
     session = Session.from_answer(email, answer)
     store = env.sessions

@@ -187,3 +187,17 @@ def test_account_shows_the_account_and_logout_everywhere_ends_its_sessions(as_pe
                                                body=json.dumps({"refresh_token": person.refresh_token}))
     assert again.status_code in (400, 401), again.body
     assert as_person("account").exit_code == 2
+
+
+def test_password_stdin_reads_the_first_line_and_needs_the_email(as_person, accounts, config_dir):
+    person = accounts.signed_up("pat@acme.example")
+
+    without_email = as_person("login", "--password-stdin", input=f"{PASSWORD}\n")
+    empty = as_person("login", "--email", person.email, "--password-stdin", input="\n")
+    scripted = as_person("login", "--email", person.email, "--password-stdin", input=f"{PASSWORD}\nignored\n")
+
+    assert without_email.exit_code == 2 and "--password-stdin needs --email" in without_email.stderr
+    assert empty.exit_code == 2 and "holds no password" in empty.stderr
+    assert scripted.exit_code == 0, scripted.stderr
+    assert "Password" not in scripted.stderr  # not asked
+    assert (config_dir / "session.json").exists()

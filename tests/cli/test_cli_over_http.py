@@ -48,3 +48,36 @@ def test_a_fleet_over_http_then_a_sweep_reclaims_the_silent_ones(stack):
     devices = licensing(stack, "devices", "list", "--all", "--limit", "2", api_key=demo["api_key"])["devices"]
     assert len(devices) == 5 and {d["status"] for d in devices} == {"DEACTIVATED"}
     assert licensing(stack, "license", api_key=demo["api_key"])["in_use"] == 0
+
+
+def test_login_over_http_keeps_a_private_session_that_tenant_commands_use(stack, tmp_path):
+    """The demo account of ``make run`` signs in from a shell: password on stdin, no key set."""
+    import stat
+
+    demo = stack.info
+    script = Path(sys.executable).with_name("licensing")
+    command = [str(script)] if script.is_file() else [sys.executable, "-m", "cli.main"]
+    config = tmp_path / "config"
+    env = {name: os.environ[name] for name in _PASSED_ON if name in os.environ}
+    env |= {"LICENSING_URL": stack.base_url, "XDG_CONFIG_HOME": str(config)}
+
+    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([*command, *args], cwd=ROOT, env=env, input=stdin, capture_output=True, text=True,
+                              timeout=120, start_new_session=True)  # no terminal: getpass cannot be it
+
+    signed_in = run("login", "--email", demo["account_email"], "--password-stdin", stdin=demo["account_password"])
+    assert signed_in.returncode == 0, signed_in.stderr
+    session = config / "licensing" / "session.json"
+    assert stat.S_IMODE(session.stat().st_mode) == 0o600
+    assert demo["account_password"] not in session.read_text()
+
+    members = run("--json", "members", "list")
+    assert members.returncode == 0, members.stderr
+    assert [(m["email"], m["role"]) for m in json.loads(members.stdout)["members"]] == [
+        (demo["account_email"], "owner")]
+    license_ = run("--json", "license")
+    assert json.loads(license_.stdout)["state"] == "TRIAL"
+
+    assert run("logout").returncode == 0
+    after = run("license")
+    assert after.returncode == 2 and "licensing login" in after.stderr
