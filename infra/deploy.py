@@ -10,7 +10,8 @@ What it does, each step safe to run again:
 3. creates or updates the stack through a change set. A new stack is created with the tables'
    deletion protection off, so a failed first create leaves nothing behind, and then protected by
    an update; a stack whose first create failed is deleted first; an update with nothing to
-   change succeeds and says so;
+   change succeeds and says so. A new stack with ``ExistingData=true`` takes over the kept
+   accounts user pool, found by its stage's name unless ``ExistingUserPoolId`` names it;
 4. puts a fresh lease-signing key into the secret the first time (the stack creates it with a
    placeholder the service refuses);
 5. prints the URLs LoadMasters and the CLI use.
