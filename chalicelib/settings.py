@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     event_bus_name: str = "default"
     max_license_types_per_tenant: int = Field(100, ge=1, le=10000)
     # The Cognito user pool of people's accounts and its app client (no secret; USER_PASSWORD_AUTH
-    # and REFRESH_TOKEN_AUTH). An empty pool id turns the account routes off (503 UNAVAILABLE);
+    # and REFRESH_TOKEN_AUTH). An empty pool id turns the account routes off (404 NOT_FOUND);
     # everything else works as without accounts.
     cognito_user_pool_id: str = ""
     cognito_client_id: str = ""

@@ -134,8 +134,8 @@ class Member:
 
 def _accounts_on() -> None:
     if not identity.enabled():
-        raise DomainError(Code.UNAVAILABLE, "Accounts are not enabled on this service.",
-                          detail={"retry_after_s": 3600})
+        # No user pool configured: for this deployment the account routes do not exist.
+        raise DomainError(Code.NOT_FOUND, "Accounts are not enabled on this service.")
 
 
 def _principal(token: str) -> Principal:

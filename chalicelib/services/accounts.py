@@ -33,8 +33,8 @@ HOUR_S = 3600
 
 def _accounts_on() -> None:
     if not identity.enabled():
-        raise DomainError(Code.UNAVAILABLE, "Accounts are not enabled on this service.",
-                          detail={"retry_after_s": 3600})
+        # No user pool configured: for this deployment the account routes do not exist.
+        raise DomainError(Code.NOT_FOUND, "Accounts are not enabled on this service.")
 
 
 def throttle(action: str, email: str, source: str, now: datetime) -> None:

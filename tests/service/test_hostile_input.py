@@ -69,24 +69,32 @@ def assert_contract_answer(reply, request: str) -> None:
 
 
 @pytest.fixture
-def generous_limits(monkeypatch):
-    """Refusals are rate limited per key; the fuzz wants each one answered for its own reason."""
+def generous_limits(monkeypatch, user_pool):
+    """Refusals are rate limited per key (and accounts' attempts per email and address); the fuzz
+    wants each one answered for its own reason. Accounts are on (``user_pool``)."""
     from chalicelib.startup import configure
     from tests.conftest import SETTINGS
 
     configure(SETTINGS.model_copy(update={"refusals_per_key_per_minute": 1_000_000,
-                                          "activations_per_mac_per_hour": 1_000_000}))
+                                          "activations_per_mac_per_hour": 1_000_000,
+                                          "account_attempts_per_email_per_hour": 1_000_000,
+                                          "account_attempts_per_address_per_hour": 1_000_000,
+                                          "cognito_user_pool_id": user_pool[0], "cognito_client_id": user_pool[1]}))
     yield
     configure(SETTINGS)
 
 
 @pytest.fixture
-def world(api, trial_tenant, generous_limits):
-    """One tenant on trial with an activated device, and every role's credential."""
+def world(api, generous_limits, accounts, verify_user_attribute):
+    """One tenant on trial with an activated device, and every role's credential (its owner's
+    access token for the account roles)."""
+    owner, trial_tenant = accounts.owning("owner@fuzz.example")
+    assert api.post(f"/v1/tenants/{trial_tenant.tenant_id}/trial", {}, headers=operator_headers()).status == 201
     lic_type_id = first_type_id(api, trial_tenant)
     granted = activate(api, trial_tenant, lic_type_id)
     assert granted.status == 201, granted.body
-    ids = {"tenant_id": trial_tenant.tenant_id, "device_id": granted.body["device_id"], "lic_type_id": lic_type_id}
+    ids = {"tenant_id": trial_tenant.tenant_id, "device_id": granted.body["device_id"], "lic_type_id": lic_type_id,
+           "account_id": owner.account_id}
     credentials = {
         "operator": operator_headers(),
         "tenant": trial_tenant.admin,
@@ -94,6 +102,7 @@ def world(api, trial_tenant, generous_limits):
         "device": {"Authorization": f"Device {granted.body['device_token']}"},
     }
     credentials["tenant_or_operator"] = credentials["tenant"]
+    credentials["account"] = credentials["tenant_manager"] = credentials["tenant_owner"] = owner.headers
     return {"ids": ids, "credentials": credentials}
 
 
