@@ -258,9 +258,12 @@ ALL_MODELS: tuple[type[Model], ...] = (TenantItem, LicenseTypeItem, DeviceItem, 
 
 def bind(settings: Settings) -> None:
     """Point every model at the stage's tables (``TABLE_PREFIX`` + its name), in the configured
-    region and endpoint; the next call of each makes a fresh connection."""
+    region and endpoint; a model whose table, region or endpoint changes makes a fresh connection
+    on its next call (one that stays where it was keeps its client: a client costs ~0.2 s)."""
     for model in ALL_MODELS:
-        model.Meta.table_name = f"{settings.table_prefix}{model.Meta.table}"
-        model.Meta.region = settings.region
-        model.Meta.host = settings.aws_endpoint_url
+        where = (f"{settings.table_prefix}{model.Meta.table}", settings.region, settings.aws_endpoint_url)
+        if (getattr(model.Meta, "table_name", None), getattr(model.Meta, "region", None),
+                getattr(model.Meta, "host", None)) == where:
+            continue
+        model.Meta.table_name, model.Meta.region, model.Meta.host = where
         model._connection = None
