@@ -51,6 +51,15 @@ NEVER_2XX = {
     # Blocking a device takes a missed confirm window (at least 60 s on the wall clock) and a
     # sweep; tests/service covers unblocking, here it is only fuzzed.
     "POST /v1/devices/{device_id}/unblock",
+    # The accounts' routes (issue 15) are fuzzed (no 5xx, the schema, the status codes) but not yet
+    # with valid account credentials and codes: their 2xx share is not asserted until they are
+    # (tests/service/test_accounts.py and tests/e2e/test_accounts_races_http.py drive them).
+    *(f"{method} {path}" for method, path in (
+        ("POST", "/v1/accounts"), ("POST", "/v1/accounts/confirm"), ("POST", "/v1/sessions"),
+        ("POST", "/v1/sessions/refresh"), ("DELETE", "/v1/sessions"), ("POST", "/v1/accounts/password-reset/confirm"),
+        ("GET", "/v1/account"), ("PATCH", "/v1/account"), ("POST", "/v1/account/email/confirm"),
+        ("POST", "/v1/account/tenant"), ("POST", "/v1/trial"), ("POST", "/v1/members"),
+        ("PATCH", "/v1/members/{account_id}"), ("DELETE", "/v1/members/{account_id}"), ("POST", "/v1/ownership"))),
 }
 IMAGE, VERSION = "LoadMaster-VLM-7.2.47-SPLA.ova", "7.2.47"
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
