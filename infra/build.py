@@ -29,9 +29,10 @@ def version() -> str:
     return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
-def _tool(name: str) -> str:
+def tool(name: str) -> str:
+    """A command of the project's venv: beside this interpreter, else in .venv."""
     candidate = Path(sys.executable).parent / name
-    return str(candidate) if candidate.exists() else name
+    return str(candidate if candidate.exists() else ROOT / ".venv" / "bin" / name)
 
 
 def build(out: Path, commit: str | None = None) -> Path:
@@ -41,7 +42,7 @@ def build(out: Path, commit: str | None = None) -> Path:
     env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
     env.pop("AWS_ENDPOINT_URL", None)
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([_tool("chalice"), "package", "--stage", CHALICE_STAGE, tmp], cwd=ROOT, env=env, check=True)
+        subprocess.run([tool("chalice"), "package", "--stage", CHALICE_STAGE, tmp], cwd=ROOT, env=env, check=True)
         sam = json.loads((Path(tmp) / "sam.json").read_text())
         precompiled(Path(tmp) / "deployment.zip", out / "deployment.zip", runtime=_runtime(sam))
     template = finish(sam, commit or version())

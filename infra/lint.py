@@ -16,6 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from infra.build import tool
+
 ROOT = Path(__file__).resolve().parents[1]
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 
@@ -50,11 +52,6 @@ CHECKOV_ACCEPTED = {
 }
 
 
-def _tool(name: str) -> str:
-    candidate = Path(sys.executable).parent / name
-    return str(candidate if candidate.exists() else ROOT / ".venv" / "bin" / name)
-
-
 def translated(sam_path: Path) -> dict[str, Any]:
     """The package's SAM template as CloudFormation, with a stand-in code location."""
     from infra.deploy import translate
@@ -68,7 +65,7 @@ def translated(sam_path: Path) -> dict[str, Any]:
 
 def cfn_lint(path: Path, accepted: dict[str, str]) -> subprocess.CompletedProcess:
     env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
-    return subprocess.run([_tool("cfn-lint"), "-c", "I", "--include-experimental", "--ignore-checks", *accepted,
+    return subprocess.run([tool("cfn-lint"), "-c", "I", "--include-experimental", "--ignore-checks", *accepted,
                            "--", str(path)], env=env, capture_output=True, text=True, timeout=600, check=False)
 
 
