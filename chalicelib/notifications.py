@@ -13,6 +13,7 @@ from typing import Any
 
 from chalicelib.observability import logger
 from chalicelib.settings import get_settings
+from chalicelib.store import aws
 
 SOURCE = "metered-licensing"
 
@@ -30,10 +31,7 @@ def _events():
     global _client
     with _lock:
         if _client is None:
-            import boto3  # paid for by the first notification, not by the cold start
-
-            settings = get_settings()
-            _client = boto3.client("events", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
+            _client = aws.client("events")
     return _client
 
 

@@ -22,6 +22,7 @@ import threading
 from typing import Any
 
 from chalicelib.settings import get_settings
+from chalicelib.store import aws
 from chalicelib.store.failures import aws_call
 
 MIN_SECRET_LENGTH = 32
@@ -90,10 +91,8 @@ def reset_cursor_key() -> None:
 
 
 def _load_cursor_key() -> bytes:
-    import boto3  # the first cursor pays for the client, not the cold start
-
     settings = get_settings()
-    client = boto3.client("secretsmanager", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
+    client = aws.client("secretsmanager")
     try:
         value = client.get_secret_value(SecretId=settings.cursor_key_secret_id)["SecretString"]
     except client.exceptions.ResourceNotFoundException:

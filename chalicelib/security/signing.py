@@ -28,6 +28,7 @@ from joserfc.jws import JWSRegistry
 
 from chalicelib import clock
 from chalicelib.settings import get_settings
+from chalicelib.store import aws
 
 # Our device tokens are a few hundred characters; anything far longer is not one of them, and is
 # refused before any decoding work.
@@ -150,10 +151,8 @@ def reset_key_ring() -> None:
 
 
 def _load_secret() -> str:
-    import boto3  # the first use pays for the client, not the cold start
-
     settings = get_settings()
-    client = boto3.client("secretsmanager", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
+    client = aws.client("secretsmanager")
     try:
         return client.get_secret_value(SecretId=settings.signing_key_secret_id)["SecretString"]
     except client.exceptions.ResourceNotFoundException:

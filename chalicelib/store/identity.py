@@ -19,9 +19,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-import boto3
 from botocore.awsrequest import AWSRequest
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.httpsession import URLLib3Session
 
@@ -29,6 +27,7 @@ from chalicelib.domain.accounts import Account, Session
 from chalicelib.domain.errors import Code, DomainError, validation
 from chalicelib.observability import logger
 from chalicelib.settings import get_settings
+from chalicelib.store import aws
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,9 +49,7 @@ def reset_client() -> None:
 def client() -> Any:
     global _client
     if _client is None:
-        settings = get_settings()
-        _client = boto3.client("cognito-idp", region_name=settings.region, endpoint_url=settings.aws_endpoint_url,
-                               config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3}))
+        _client = aws.client("cognito-idp")
     return _client
 
 
