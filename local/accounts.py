@@ -44,7 +44,8 @@ class UserPool:
 
 
 def demo_password() -> str:
-    """A fresh password that meets any of the pools' policies (lower and upper case, digits, 12+)."""
+    """A fresh password that meets the pool's policy (``chalicelib.domain.passwords``: 12 characters
+    or more, lower and upper case, a number)."""
     return f"Demo-{secrets.token_hex(5)}-Pw{secrets.randbelow(90) + 10}"
 
 

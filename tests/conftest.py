@@ -286,7 +286,8 @@ def user_pool(aws):
     return pool_id, client_id
 
 
-PASSWORD = "correct-horse-42"
+# The pool's policy (chalicelib.domain.passwords): 12 characters or more, lower and upper case, a number.
+PASSWORD = "Correct-horse-42"
 
 
 @pytest.fixture

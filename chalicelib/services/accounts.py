@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from chalicelib.domain import passwords
 from chalicelib.domain.accounts import (
     CONFIRM_WITHIN,
     Account,
@@ -55,6 +56,7 @@ def register(email: str, password: str, name: str, *, source: str, now: datetime
     registration's 24 hours start now, and a stranger's squat on the email does not block its
     owner). The caller cannot tell these apart."""
     _accounts_on()
+    passwords.check(password)
     email = normalise_email(email)
     throttle("register", email, source, now)
     if identity.sign_up(email, password, name):
@@ -126,6 +128,7 @@ def reset_password(email: str, *, source: str, now: datetime) -> None:
 
 def confirm_password_reset(email: str, code: str, password: str, *, source: str, now: datetime) -> None:
     _accounts_on()
+    passwords.check(password)
     email = normalise_email(email)
     throttle("password-reset-confirm", email, source, now)
     identity.confirm_forgot_password(email, code, password)

@@ -23,6 +23,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.httpsession import URLLib3Session
 
+from chalicelib.domain import passwords
 from chalicelib.domain.accounts import Account, Session
 from chalicelib.domain.errors import Code, DomainError, validation
 from chalicelib.observability import logger
@@ -102,8 +103,8 @@ def _bad_code() -> DomainError:
     return validation("The code is not valid, or has expired.", {"code": "not valid"})
 
 
-def _bad_password(e: ClientError) -> DomainError:
-    return validation("The password does not meet the password policy.", {"password": _message(e)[:200]})
+def _bad_password(e: ClientError, password: str) -> DomainError:
+    return passwords.refusal(password, _message(e)[:200])
 
 
 def _invalid_parameter(e: ClientError) -> DomainError:
@@ -151,7 +152,7 @@ def sign_up(email: str, password: str, name: str) -> bool:
         if _code(e) == "UsernameExistsException":
             return False
         if _code(e) == "InvalidPasswordException":
-            raise _bad_password(e) from e
+            raise _bad_password(e, password) from e
         if _code(e) == "InvalidParameterException":
             raise _invalid_parameter(e) from e
         raise
@@ -290,7 +291,7 @@ def confirm_forgot_password(email: str, code: str, password: str) -> None:
                                          Password=password)
     except ClientError as e:
         if _code(e) == "InvalidPasswordException":
-            raise _bad_password(e) from e
+            raise _bad_password(e, password) from e
         if _code(e) in ("CodeMismatchException", "ExpiredCodeException", "UserNotFoundException",
                         "NotAuthorizedException", "InvalidParameterException", "ResourceNotFoundException"):
             raise _bad_code() from e
@@ -388,8 +389,8 @@ def json_web_keys() -> dict[str, Any]:
 
 def create_user_pool(name: str) -> tuple[str, str]:
     """The user pool ``name`` and its app client, made as the stack makes them (sign-in by email,
-    email verified by a code, no client secret, USER_PASSWORD_AUTH and REFRESH_TOKEN_AUTH),
-    or found when they exist. Returns (user pool id, app client id)."""
+    email verified by a code, the stack's password policy, no client secret, USER_PASSWORD_AUTH
+    and REFRESH_TOKEN_AUTH), or found when they exist. Returns (user pool id, app client id)."""
     idp = client()
     pool_id = next((p["Id"] for page in idp.get_paginator("list_user_pools").paginate(MaxResults=60)
                     for p in page["UserPools"] if p["Name"] == name), None)
@@ -398,8 +399,7 @@ def create_user_pool(name: str) -> tuple[str, str]:
             PoolName=name, UsernameAttributes=["email"], AutoVerifiedAttributes=["email"],
             UsernameConfiguration={"CaseSensitive": False},
             UserAttributeUpdateSettings={"AttributesRequireVerificationBeforeUpdate": ["email"]},
-            Policies={"PasswordPolicy": {"MinimumLength": 8, "RequireUppercase": False, "RequireLowercase": True,
-                                         "RequireNumbers": True, "RequireSymbols": False}},
+            Policies={"PasswordPolicy": passwords.PASSWORD_POLICY},
             AccountRecoverySetting={"RecoveryMechanisms": [{"Priority": 1, "Name": "verified_email"}]},
         )["UserPool"]["Id"]
     clients = idp.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)["UserPoolClients"]

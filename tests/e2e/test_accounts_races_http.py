@@ -27,7 +27,7 @@ from tests.e2e.conftest import kill_everything, start_stack
 pytestmark = pytest.mark.e2e
 
 TIMEOUT = 30
-PASSWORD = "race-horse-42"
+PASSWORD = "Race-horse-42"
 ROUNDS = 4
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.startup import configure
-from tests.conftest import SETTINGS
+from tests.conftest import PASSWORD, SETTINGS
 
 
 def _sign_in_works(accounts, email: str) -> bool:
@@ -21,7 +21,7 @@ def test_a_registration_not_confirmed_within_24_hours_is_deleted_and_the_email_r
         api, accounts, sweep):
     # Given: Cognito stamps the registration with its own clock, somewhere between these two
     before = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
-    accounts.register("late@acme.example", password="first-pass-11")
+    accounts.register("late@acme.example", password="First-pass-11")
     after = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
 
     # When
@@ -32,9 +32,9 @@ def test_a_registration_not_confirmed_within_24_hours_is_deleted_and_the_email_r
     assert (early["due"], early["acted"]) == (0, 0)
     assert (late["due"], late["acted"]) == (1, 1)
     assert accounts.confirm("late@acme.example").status == 400  # nothing left to confirm
-    assert accounts.register("late@acme.example", password="second-pass-22").status == 202
+    assert accounts.register("late@acme.example", password="Second-pass-22").status == 202
     assert accounts.confirm("late@acme.example").status == 200
-    assert accounts.sign_in("late@acme.example", "second-pass-22").status == 200
+    assert accounts.sign_in("late@acme.example", "Second-pass-22").status == 200
 
 
 def test_the_purge_leaves_confirmed_accounts_and_runs_twice_alike(api, accounts, sweep):
@@ -70,8 +70,8 @@ def limits(user_pool):
 
 
 @pytest.mark.parametrize("path, body, used", [
-    ("/v1/accounts", {"password": "correct-horse-42", "name": "Pat"}, 1),  # signing up registered once
-    ("/v1/sessions", {"password": "wrong-horse-42"}, 1),  # and signed in once
+    ("/v1/accounts", {"password": PASSWORD, "name": "Pat"}, 1),  # signing up registered once
+    ("/v1/sessions", {"password": "Wrong-horse-42"}, 1),  # and signed in once
     ("/v1/accounts/password-reset", {}, 0),
 ])
 def test_attempts_per_email_are_throttled_alike_whether_or_not_the_email_has_an_account(

@@ -49,34 +49,84 @@ def test_registering_an_email_that_has_an_account_answers_the_same_and_changes_n
     accounts.signed_up("taken@acme.example")
 
     # When
-    again = accounts.register("taken@acme.example", password="another-pass-99", name="Mallory")
+    again = accounts.register("taken@acme.example", password="Another-pass-99", name="Mallory")
     fresh = accounts.register("fresh@acme.example")
 
     # Then: the same status and body; the account keeps its password
     assert (again.status, again.body) == (fresh.status, fresh.body) == (202, fresh.body)
     assert accounts.sign_in("taken@acme.example").status == 200
-    assert accounts.sign_in("taken@acme.example", "another-pass-99").status == 401
+    assert accounts.sign_in("taken@acme.example", "Another-pass-99").status == 401
 
 
 def test_an_unconfirmed_registration_is_made_afresh_by_registering_again(api, accounts):
     # Given: someone registered the email and never confirmed
-    accounts.register("squat@acme.example", password="squatter-pass-1")
+    accounts.register("squat@acme.example", password="Squatter-pass-1")
 
     # When: the mailbox's owner registers it
-    assert accounts.register("squat@acme.example", password="owner-pass-22").status == 202
+    assert accounts.register("squat@acme.example", password="Owner-pass-22").status == 202
     accounts.confirm("squat@acme.example")
 
     # Then: the owner's password is the one
-    assert accounts.sign_in("squat@acme.example", "owner-pass-22").status == 200
-    assert accounts.sign_in("squat@acme.example", "squatter-pass-1").status == 401
+    assert accounts.sign_in("squat@acme.example", "Owner-pass-22").status == 200
+    assert accounts.sign_in("squat@acme.example", "Squatter-pass-1").status == 401
 
 
-def test_a_password_that_fails_the_policy_is_a_validation_error_naming_the_password(api, accounts):
+def test_a_password_that_fails_the_policy_is_a_validation_error_naming_the_rule(api, accounts):
     reply = accounts.register("weak@acme.example", password="short")
 
     assert reply.status == 400 and reply.code == "VALIDATION_ERROR"
-    assert "password" in reply.body["error"]["detail"]["fields"]
+    assert reply.body["error"]["message"] == ("The password does not meet the password policy: at least 12 characters, "
+                                              "with a lowercase letter, an uppercase letter and a number.")
+    assert reply.body["error"]["detail"]["fields"] == {
+        "password": "needs at least 12 characters, an uppercase letter, a number"}
+    assert reply.body["error"]["detail"]["broken"] == ["minimum_length", "require_uppercase", "require_numbers"]
     assert "short" not in str(reply.body)
+    assert accounts.register("weak@acme.example", password="Long-enough-1").status == 202  # nothing was kept
+
+
+@pytest.mark.parametrize("password, broken", [
+    ("correct-horse-42", ["require_uppercase"]),  # the tests' password before the stack's policy
+    ("CORRECT-HORSE-42", ["require_lowercase"]),
+    ("Correct-horse-xx", ["require_numbers"]),
+    ("Horse-42abcd", []),  # 12 characters exactly
+])
+def test_the_test_pool_refuses_what_the_stacks_policy_refuses(user_pool, password, broken):
+    # moto checks the pool's own policy at SignUp (InvalidPasswordException), as AWS does.
+    import boto3
+    from botocore.exceptions import ClientError
+
+    idp = boto3.client("cognito-idp", region_name="us-east-1")
+    try:
+        idp.sign_up(ClientId=user_pool[1], Username="direct@acme.example", Password=password)
+        refused = None
+    except ClientError as e:
+        refused = e.response["Error"]["Code"]
+
+    assert refused == ("InvalidPasswordException" if broken else None)
+
+
+def test_a_weak_password_is_refused_alike_whether_or_not_the_email_has_an_account(api, accounts):
+    # Cognito says an email is taken before it looks at the password: the service checks first.
+    accounts.signed_up("taken@acme.example")
+
+    taken = accounts.register("taken@acme.example", password="weak-pass-1")
+    fresh = accounts.register("fresh@acme.example", password="weak-pass-1")
+
+    assert (taken.status, taken.body) == (fresh.status, fresh.body)
+    assert taken.status == 400 and taken.code == "VALIDATION_ERROR"
+
+
+def test_a_reset_to_a_password_that_fails_the_policy_is_refused_naming_the_rule(api, accounts):
+    accounts.signed_up("pat@acme.example")
+    api.post("/v1/accounts/password-reset", {"email": "pat@acme.example"})
+    code = _backend_user("pat@acme.example").confirmation_code
+
+    reply = api.post("/v1/accounts/password-reset/confirm",
+                     {"email": "pat@acme.example", "code": code, "password": "NOLOWERCASE-42"})
+
+    assert reply.status == 400 and reply.code == "VALIDATION_ERROR"
+    assert reply.body["error"]["detail"]["fields"] == {"password": "needs a lowercase letter"}
+    assert accounts.sign_in("pat@acme.example").status == 200  # the old password still works
 
 
 def test_a_refused_confirmation_is_400_whatever_the_reason(api, accounts):
@@ -153,13 +203,13 @@ def test_the_reset_code_sets_a_new_password_and_a_wrong_code_does_not(api, accou
     code = _backend_user("pat@acme.example").confirmation_code
 
     wrong = api.post("/v1/accounts/password-reset/confirm",
-                     {"email": "pat@acme.example", "code": "moto-confirmation-code:000000", "password": "new-pass-123"})
+                     {"email": "pat@acme.example", "code": "moto-confirmation-code:000000", "password": "New-pass-123"})
     right = api.post("/v1/accounts/password-reset/confirm",
-                     {"email": "pat@acme.example", "code": code, "password": "new-pass-123"})
+                     {"email": "pat@acme.example", "code": code, "password": "New-pass-123"})
 
     assert wrong.status == 400 and wrong.code == "VALIDATION_ERROR"
     assert right.status == 200
-    assert accounts.sign_in("pat@acme.example", "new-pass-123").status == 200
+    assert accounts.sign_in("pat@acme.example", "New-pass-123").status == 200
     assert accounts.sign_in("pat@acme.example", PASSWORD).status == 401
 
 
@@ -236,10 +286,10 @@ def test_without_a_user_pool_the_account_routes_do_not_exist_and_the_rest_works(
 def test_no_password_or_code_reaches_the_log(api, accounts, log_lines):
     accounts.signed_up("pat@acme.example")
     api.post("/v1/accounts/password-reset/confirm",
-             {"email": "pat@acme.example", "code": "moto-confirmation-code:424242", "password": "secret-pass-777"})
+             {"email": "pat@acme.example", "code": "moto-confirmation-code:424242", "password": "Secret-pass-777"})
 
     assert PASSWORD not in log_lines.text
-    assert "secret-pass-777" not in log_lines.text and "424242" not in log_lines.text
+    assert "Secret-pass-777" not in log_lines.text and "424242" not in log_lines.text
 
 
 def test_a_token_is_verified_without_waiting(accounts):

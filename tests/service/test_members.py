@@ -3,7 +3,7 @@ invitations, ownership and the account's one trial."""
 
 from __future__ import annotations
 
-from tests.conftest import first_type_id
+from tests.conftest import PASSWORD, first_type_id
 
 
 def _invite(api, owner, tenant_id, email, role="admin"):
@@ -103,7 +103,7 @@ def test_tokens_that_are_not_this_pools_access_tokens_are_refused(api, accounts,
     person, _keys = accounts.owning("owner@acme.example")
     id_token = boto3.client("cognito-idp", region_name="us-east-1").initiate_auth(
         ClientId=user_pool[1], AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": "owner@acme.example", "PASSWORD": "correct-horse-42"})["AuthenticationResult"][
+        AuthParameters={"USERNAME": "owner@acme.example", "PASSWORD": PASSWORD})["AuthenticationResult"][
         "IdToken"]
     header, payload, signature = person.access_token.split(".")
     tampered = f"{header}.{payload}.{signature[:-4]}AAAA"
