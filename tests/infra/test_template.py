@@ -632,9 +632,6 @@ def test_the_same_code_makes_the_same_package(packaged, tmp_path):
     assert again.read_bytes() == (packaged / "deployment.zip").read_bytes()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15's backend: chalicelib/store/identity.py create_user_pool (the local "
-                   "and test pool) has MinimumLength 8 without RequireUppercase, and tests/conftest.py's PASSWORD "
-                   "has no upper case; the stack's pool (and the console's checklist) want PASSWORD_POLICY")
 def test_the_local_and_test_pool_has_the_stacks_password_policy(aws):
     # A password the local stack and the tests accept must be one AWS accepts, and the reverse.
     from chalicelib.store import create_user_pool, identity
