@@ -11,7 +11,10 @@
 - the alarms, from the tables below, per stack (every dimension names this stack's resources);
 - versions, a ``live`` alias and a gradual deployment of the API function with automatic rollback
   on the alarms;
-- an optional custom domain, so the URL LoadMasters use and the JWKS URL survive a new stack;
+- the LoadMaster's front door (``_device_api``): an HTTP API serving the LoadMaster's routes, the
+  JWKS and health from the same function, cheaper per request than the REST API, which keeps the
+  administration (console, CLI, tenants);
+- optional custom domains, so the URLs LoadMasters use and the JWKS URL survive a new stack;
 - the Cognito user pool of people's accounts and its app client (``_accounts``): kept like the
   tables, taken over by id (``ExistingUserPoolId``) when ``ExistingData=true``.
 
@@ -46,6 +49,8 @@ from troposphere import (
     Tags,
     Template,
     apigateway,
+    apigatewayv2,
+    awslambda,
     cloudwatch,
     cognito,
     dynamodb,
@@ -87,6 +92,32 @@ ACCESS_LOG_FORMAT = json.dumps({
     "responseBytes": "$context.responseLength", "error": "$context.error.responseType",
 }, separators=(",", ":"))
 
+# The LoadMaster's front door, an HTTP API (_device_api): each route by its logical id's suffix.
+# ANY, not the route's one method: a wrong method then reaches the function, which answers the
+# contract's 405 with Allow (HTTP API would send it to $default, a 404).
+DEVICE_ROUTES = {
+    "LicenseTypes": "/v1/activation/license-types",
+    "Activations": "/v1/activations",
+    "Confirm": "/v1/devices/{device_id}/confirm",
+    "CheckIns": "/v1/devices/{device_id}/check-ins",
+    "Deactivate": "/v1/devices/{device_id}/deactivate",
+    "Jwks": "/v1/.well-known/jwks.json",
+    "Health": "/v1/health",
+}
+# Throttled per route at ActivationRateLimit: a fleet's roll-out, not its steady hourly traffic.
+ACTIVATION_ROUTES = ("LicenseTypes", "Activations", "Confirm", "Deactivate")
+# $default (a path the device API has no route for) goes to the function for the contract's 404;
+# throttled low, so scanning unknown paths costs few invocations.
+NO_ROUTE_LIMITS = {"ThrottlingRateLimit": 10, "ThrottlingBurstLimit": 20}
+DEVICE_API_STAGE = "$default"  # no stage in the URL: https://<id>.execute-api.../v1/health
+DEVICE_ACCESS_LOG_FORMAT = json.dumps({
+    # Never a header, a body or a query string: keys and tokens travel in those.
+    "requestId": "$context.requestId", "time": "$context.requestTimeEpoch", "route": "$context.routeKey",
+    "method": "$context.httpMethod", "status": "$context.status", "latencyMs": "$context.responseLatency",
+    "integrationLatencyMs": "$context.integrationLatency", "ip": "$context.identity.sourceIp",
+    "responseBytes": "$context.responseLength", "error": "$context.error.message",
+}, separators=(",", ":"))
+
 
 @dataclass(frozen=True)
 class Function:
@@ -122,7 +153,8 @@ def _parameters(t: Template) -> None:
                            Description="Optional custom domain of the API (e.g. licensing.example.com): the URL "
                                        "LoadMasters use. Needs CertificateArn."),
         "CertificateArn": dict(Type="String", Default="",
-                               Description="ACM certificate of DomainName, in the stack's region."),
+                               Description="ACM certificate of DomainName (and DeviceDomainName), in the stack's "
+                                           "region."),
         "HostedZoneId": dict(Type="String", Default="",
                              Description="Optional Route 53 hosted zone of DomainName: the stack adds the alias "
                                          "record. Empty: point DNS at the RegionalDomainName output yourself."),
@@ -132,6 +164,20 @@ def _parameters(t: Template) -> None:
         "ApiRateLimit": dict(Type="Number", Default=1000, MinValue=1,
                              Description="API Gateway steady requests per second across the API."),
         "ApiBurstLimit": dict(Type="Number", Default=2000, MinValue=1, Description="API Gateway burst of requests."),
+        "DeviceDomainName": dict(Type="String", Default="", AllowedPattern="^$|^[a-z0-9.-]+$",
+                                 Description="Optional custom domain of the LoadMasters' HTTP API (e.g. devices."
+                                             "licensing.example.com): the URL LoadMasters use. CertificateArn must "
+                                             "cover it too."),
+        "DeviceApiRateLimit": dict(Type="Number", Default=1000, MinValue=1,
+                                   Description="LoadMasters' HTTP API: steady requests per second of each route "
+                                               "(check-ins, JWKS, health)."),
+        "DeviceApiBurstLimit": dict(Type="Number", Default=2000, MinValue=1,
+                                    Description="LoadMasters' HTTP API: burst of each route."),
+        "ActivationRateLimit": dict(Type="Number", Default=100, MinValue=1,
+                                    Description="LoadMasters' HTTP API: steady requests per second of each activation "
+                                                "route (license types, activations, confirm, deactivate)."),
+        "ActivationBurstLimit": dict(Type="Number", Default=200, MinValue=1,
+                                     Description="LoadMasters' HTTP API: burst of each activation route."),
         "ManageApiGatewayAccount": dict(Type="String", Default="true", AllowedValues=["false", "true"],
                                         Description="true: set the region's API Gateway CloudWatch role (needed once "
                                                     "per account and region for access logs)."),
@@ -153,6 +199,8 @@ def _parameters(t: Template) -> None:
     t.add_condition("CreateData", Equals(Ref("ExistingData"), "false"))
     t.add_condition("HasDomain", Not(Equals(Ref("DomainName"), "")))
     t.add_condition("HasHostedZone", And(Condition("HasDomain"), Not(Equals(Ref("HostedZoneId"), ""))))
+    t.add_condition("HasDeviceDomain", Not(Equals(Ref("DeviceDomainName"), "")))
+    t.add_condition("HasDeviceHostedZone", And(Condition("HasDeviceDomain"), Not(Equals(Ref("HostedZoneId"), ""))))
     t.add_condition("SetApiGatewayAccount", Equals(Ref("ManageApiGatewayAccount"), "true"))
     t.add_condition("Protect", Equals(Ref("ProtectData"), "true"))
     t.add_condition("AdvancedSecurityOn", Not(Equals(Ref("AdvancedSecurityMode"), "OFF")))
@@ -469,10 +517,16 @@ def _table_alarms(model) -> list[cloudwatch.Alarm]:
 
 def _api_alarms() -> list[cloudwatch.Alarm]:
     dimensions = {"ApiName": Sub("licensing-${Stage}"), "Stage": API_STAGE}
+    # An HTTP API's metrics are named 5xx (not 5XXError) and keyed by its id.
+    device = {"ApiId": Ref("DeviceApi"), "Stage": DEVICE_API_STAGE}
     return [
         _metric_alarm("Api5xxAlarm", "The API answered 5xx", "AWS/ApiGateway", "5XXError", dimensions, "Sum", ">=", 5),
         _metric_alarm("ApiLatencyAlarm", "The API's p99 latency is over 1 s", "AWS/ApiGateway", "Latency",
                       dimensions, "p99", ">", 1000, periods=3),
+        _metric_alarm("DeviceApi5xxAlarm", "The LoadMasters' HTTP API answered 5xx", "AWS/ApiGateway", "5xx", device,
+                      "Sum", ">=", 5),
+        _metric_alarm("DeviceApiLatencyAlarm", "The LoadMasters' HTTP API's p99 latency is over 1 s",
+                      "AWS/ApiGateway", "Latency", device, "p99", ">", 1000, periods=3),
     ]
 
 
@@ -532,6 +586,72 @@ def _domain(t: Template) -> None:
                                       CloudWatchRoleArn=GetAtt(role, "Arn")))
 
 
+def device_route_key(path: str) -> str:
+    return f"ANY {path}"
+
+
+def _device_api(t: Template) -> None:
+    """The LoadMaster's routes, the JWKS and health on an HTTP API (payload format 1.0, which
+    Chalice's handler reads as it reads the REST API's events: tests/service/test_http_api_events.py),
+    to the same function's live alias. Every other path goes to the function through ``$default``
+    and gets the contract's 404 from it (chalicelib/api/http.py): an HTTP API has no gateway
+    responses to put the contract's body in. Its own answers are then only a throttled request
+    (429 ``{"message":"Too Many Requests"}``) and a function that cannot be reached (500/503
+    ``{"message":"Internal Server Error"}``/``"Service Unavailable"``), in API Gateway's body:
+    a LoadMaster treats any 429 or 5xx as "try again later" by its status, as it does a
+    RATE_LIMITED or UNAVAILABLE (docs/DEPLOY.md, 'Two front doors')."""
+    alias = f"APIHandlerAlias{ALIAS}"
+    t.add_resource(apigatewayv2.Api(
+        "DeviceApi", Name=Sub("licensing-${Stage}-devices"), ProtocolType="HTTP",
+        Description="The LoadMaster's routes, the JWKS and health (the administration is on the REST API)",
+        Tags={"service": "licensing", "stage": Ref("Stage")}))
+    t.add_resource(apigatewayv2.Integration(
+        "DeviceApiIntegration", ApiId=Ref("DeviceApi"), IntegrationType="AWS_PROXY", IntegrationUri=Ref(alias),
+        PayloadFormatVersion="1.0"))
+    target = Join("/", ["integrations", Ref("DeviceApiIntegration")])
+    routes = []
+    for name, path in DEVICE_ROUTES.items():
+        routes.append(t.add_resource(apigatewayv2.Route(
+            f"DeviceApiRoute{name}", ApiId=Ref("DeviceApi"), RouteKey=device_route_key(path),
+            AuthorizationType="NONE", Target=target)))
+    routes.append(t.add_resource(apigatewayv2.Route(
+        "DeviceApiDefaultRoute", ApiId=Ref("DeviceApi"), RouteKey="$default", AuthorizationType="NONE",
+        Target=target)))
+    activation = {"ThrottlingRateLimit": Ref("ActivationRateLimit"),
+                  "ThrottlingBurstLimit": Ref("ActivationBurstLimit")}
+    route_settings = {device_route_key(DEVICE_ROUTES[name]): activation for name in ACTIVATION_ROUTES}
+    route_settings["$default"] = NO_ROUTE_LIMITS
+    t.add_resource(apigatewayv2.Stage(
+        "DeviceApiStage", DependsOn=[r.title for r in routes], ApiId=Ref("DeviceApi"), StageName=DEVICE_API_STAGE,
+        AutoDeploy=True,
+        DefaultRouteSettings=apigatewayv2.RouteSettings(ThrottlingRateLimit=Ref("DeviceApiRateLimit"),
+                                                        ThrottlingBurstLimit=Ref("DeviceApiBurstLimit")),
+        RouteSettings=route_settings,
+        AccessLogSettings=apigatewayv2.AccessLogSettings(DestinationArn=GetAtt("DeviceApiAccessLogGroup", "Arn"),
+                                                         Format=DEVICE_ACCESS_LOG_FORMAT),
+        Tags={"service": "licensing", "stage": Ref("Stage")}))
+    t.add_resource(awslambda.Permission(
+        "DeviceApiInvokePermission", Action="lambda:InvokeFunction", FunctionName=Ref(alias),
+        Principal="apigateway.amazonaws.com",
+        SourceArn=Sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${DeviceApi}/*")))
+    # Its own hostname: an API mapping strips its key from the path the API routes on, so one
+    # domain cannot serve the contract's /v1/... paths from two APIs (docs/DEPLOY.md).
+    # A domain name is one object to both API kinds: made like the REST API's (regional, TLS 1.2,
+    # which an HTTP API requires), mapped with an HTTP API mapping.
+    t.add_resource(apigateway.DomainName(
+        "DeviceApiDomain", Condition="HasDeviceDomain", DomainName=Ref("DeviceDomainName"),
+        RegionalCertificateArn=Ref("CertificateArn"), SecurityPolicy="TLS_1_2",
+        EndpointConfiguration=apigateway.EndpointConfiguration(Types=["REGIONAL"])))
+    t.add_resource(apigatewayv2.ApiMapping(
+        "DeviceApiMapping", Condition="HasDeviceDomain", DomainName=Ref("DeviceApiDomain"), ApiId=Ref("DeviceApi"),
+        Stage=Ref("DeviceApiStage")))
+    t.add_resource(route53.RecordSetType(
+        "DeviceApiDomainRecord", Condition="HasDeviceHostedZone", HostedZoneId=Ref("HostedZoneId"),
+        Name=Ref("DeviceDomainName"), Type="A",
+        AliasTarget=route53.AliasTarget(DNSName=GetAtt("DeviceApiDomain", "RegionalDomainName"),
+                                        HostedZoneId=GetAtt("DeviceApiDomain", "RegionalHostedZoneId"))))
+
+
 def _outputs(t: Template) -> None:
     default_url = Sub(f"https://${{RestAPI}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{API_STAGE}")
     url = If("HasDomain", Sub("https://${DomainName}"), default_url)
@@ -548,6 +668,17 @@ def _outputs(t: Template) -> None:
     t.add_output(Output("RegionalDomainName", Condition="HasDomain",
                         Description="Point DomainName's DNS (CNAME or alias) here",
                         Value=GetAtt("ApiDomain", "RegionalDomainName")))
+    device_default = Sub("https://${DeviceApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}")
+    device_url = If("HasDeviceDomain", Sub("https://${DeviceDomainName}"), device_default)
+    t.add_output(Output("DeviceApiUrl", Description="The URL LoadMasters use (paths /v1/...): the HTTP API",
+                        Value=device_url))
+    t.add_output(Output("DeviceJwksUrl", Description="The JWKS on the LoadMasters' URL",
+                        Value=Join("", [device_url, "/v1/.well-known/jwks.json"])))
+    t.add_output(Output("DeviceExecuteApiUrl", Description="The HTTP API's own URL (changes with a new stack)",
+                        Value=device_default))
+    t.add_output(Output("DeviceRegionalDomainName", Condition="HasDeviceDomain",
+                        Description="Point DeviceDomainName's DNS (CNAME or alias) here",
+                        Value=GetAtt("DeviceApiDomain", "RegionalDomainName")))
 
 
 # --- putting it together ---------------------------------------------------------------------
@@ -618,6 +749,7 @@ def finish(sam: dict[str, Any], version: str) -> dict[str, Any]:
     if scheduled:
         t.add_resource(_failures_queue_policy(scheduled))
     t.add_resource(_log_group("ApiAccessLogGroup", "api-access"))
+    t.add_resource(_log_group("DeviceApiAccessLogGroup", "device-api-access"))
     for model in ALL_MODELS:
         for alarm in _table_alarms(model):
             t.add_resource(alarm)
@@ -625,6 +757,7 @@ def finish(sam: dict[str, Any], version: str) -> dict[str, Any]:
     for alarm in api_alarms:
         t.add_resource(alarm)
     _domain(t)
+    _device_api(t)
     _outputs(t)
 
     t.add_output(Output("Version", Description="The commit deployed", Value=version))
