@@ -12,6 +12,10 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The longest a container may keep the keys it read from Secrets Manager (SIGNING_KEY_TTL_S): a
+# key rotation (infra/rotate_key.py) waits this long between its steps, whatever a stage chose.
+LONGEST_KEY_TTL_S = 900
+
 
 class ConfigurationError(RuntimeError):
     """The environment does not describe a runnable service (the message names the variable)."""
@@ -30,6 +34,8 @@ class Settings(BaseSettings):
     signing_key_secret_id: str = "licensing/dev/lease-signing-key"
     signing_key_autocreate: bool = False
     cursor_key_secret_id: str = "licensing/dev/cursor-key"
+    # How long a container keeps the signing keys and the cursor key before reading them again.
+    signing_key_ttl_s: int = Field(300, ge=1, le=LONGEST_KEY_TTL_S)
     max_body_bytes: int = Field(16384, ge=1024)
     activation_uuid_attempts: int = Field(5, ge=1)
     silent_bucket_s: int = Field(86400, ge=60, le=86400)

@@ -6,6 +6,7 @@ from chalice import Blueprint
 
 from chalicelib.api.http import json_response, route
 from chalicelib.api.schemas import HealthResponse, JwksResponse
+from chalicelib.security.signing import JWKS_MAX_AGE_S
 from chalicelib.services import health
 
 bp = Blueprint(__name__)
@@ -21,7 +22,7 @@ def get_health():
 
 @route(bp, "/v1/.well-known/jwks.json", ["GET"], summary="Public keys that verify leases", response=JwksResponse)
 def jwks():
-    return json_response(health.jwks(), headers={"Cache-Control": "public, max-age=300"})
+    return json_response(health.jwks(), headers={"Cache-Control": f"public, max-age={JWKS_MAX_AGE_S}"})
 
 
 @route(bp, "/openapi.json", ["GET"], summary="This API as OpenAPI 3.1")

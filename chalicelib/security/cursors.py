@@ -4,9 +4,9 @@ every cursor valid.
 
 The cursor key is a secret of its own (``CURSOR_KEY_SECRET_ID``): any string of at least 32
 characters, of which the key is the SHA-256. The stack generates it (64 random characters) and
-only reads it; the dev stage (``SIGNING_KEY_AUTOCREATE``) creates it on first use. It is read once
-per container, at the first cursor. Replacing it makes every cursor issued before refused (400),
-and the client starts its listing again.
+only reads it; the dev stage (``SIGNING_KEY_AUTOCREATE``) creates it on first use. A container
+reads it at its first cursor and again every ``SIGNING_KEY_TTL_S``. Replacing it makes every
+cursor issued before refused (400), and the client starts its listing again.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import hashlib
 import hmac
 import json
 import secrets
-import threading
 from typing import Any
 
+from chalicelib.security.refreshed import Refreshed
 from chalicelib.settings import get_settings
 from chalicelib.store import aws
 from chalicelib.store.failures import aws_call
@@ -69,23 +69,20 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-_lock = threading.Lock()
-_key: bytes | None = None
+_key: Refreshed[bytes] | None = None
 
 
 def cursor_key() -> bytes:
-    """The container's cursor key, read from its secret on first use."""
+    """The container's cursor key, read from its secret on first use, at most ``SIGNING_KEY_TTL_S`` old."""
     global _key
     if _key is None:
-        with _lock:
-            if _key is None:
-                with aws_call():
-                    _key = _load_cursor_key()
-    return _key
+        _key = Refreshed("cursor key", _load_cursor_key, get_settings().signing_key_ttl_s)
+    with aws_call():
+        return _key.get()
 
 
 def reset_cursor_key() -> None:
-    """Forget the cached key (``configure``; a test that rotates the secret)."""
+    """Forget the cached key (``configure``: its settings may name another secret or TTL)."""
     global _key
     _key = None
 

@@ -2,10 +2,22 @@
 
 The private keys live in Secrets Manager (``SIGNING_KEY_SECRET_ID``) as JSON::
 
-    {"active_kid": "k-2026-11", "keys": [{"kid": "k-2026-11", "d": "<base64url 32-byte seed>"}]}
+    {"active_kid": "k2",
+     "keys": [{"kid": "k1", "d": "<base64url 32-byte seed>", "added_at": ..., "activated_at": ...,
+               "replaced_at": ...},
+              {"kid": "k2", "d": ..., "added_at": ..., "activated_at": ...},
+              {"kid": "k3", "d": ..., "added_at": ...}],
+     "retired": [{"kid": "k0", "x": "<base64url public key>", "retired_at": ...}]}
 
-They are read once per container. Every key in the secret is published in the JWKS, so a key can
-be added (published), made active, and retired after the longest lease has run out. In the
+The active key signs. Every key of ``keys`` is published in the JWKS: the next one (``k3``)
+before any container signs with it, the replaced one (``k1``) while leases it signed are valid.
+A retired key has lost its private half and left the JWKS, but its public half still verifies
+the device tokens it signed: they do not expire, and a LoadMaster may keep the one its
+activation gave it. The times are the rotation's (``infra/rotate_key.py``, docs/DEPLOY.md); the
+service ignores them, and the first format (``active_kid`` and ``keys`` of ``kid`` and ``d``)
+still loads.
+
+A container reads the secret again once it is ``SIGNING_KEY_TTL_S`` old (``Refreshed``). In the
 ``dev`` stage (``SIGNING_KEY_AUTOCREATE``) a missing secret is created with a fresh key.
 """
 
@@ -14,10 +26,10 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import threading
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -27,6 +39,7 @@ from joserfc.jwk import KeySet, OKPKey
 from joserfc.jws import JWSRegistry
 
 from chalicelib import clock
+from chalicelib.security.refreshed import Refreshed
 from chalicelib.settings import get_settings
 from chalicelib.store import aws
 
@@ -43,6 +56,10 @@ warnings.filterwarnings("ignore", message="EdDSA is deprecated", category=Securi
 # Only EdDSA, and only the header members we write (joserfc refuses any other: strict check).
 _REGISTRY = JWSRegistry(algorithms=[ALGORITHM])
 _PARAMETERS = {"alg": ALGORITHM, "use": "sig"}
+
+# How long a LoadMaster (or a proxy) may keep the JWKS before fetching it again: a key is made
+# active only once every copy of the JWKS in the field has had time to hold it.
+JWKS_MAX_AGE_S = 300
 
 
 class InvalidToken(Exception):
@@ -61,6 +78,8 @@ def b64url_decode(text: str) -> bytes:
 class KeyRing:
     active_kid: str
     private_keys: dict[str, OKPKey]
+    # Retired keys' public halves: they verify what they signed, and sign and publish nothing.
+    retired_keys: dict[str, OKPKey] = field(default_factory=dict)
 
     def sign(self, claims: dict[str, Any], typ: str) -> str:
         header = {"alg": ALGORITHM, "kid": self.active_kid, "typ": typ}
@@ -85,7 +104,7 @@ class KeyRing:
             kid = header.get("kid")
             # A kid of any other type (a list, an object) is no key of ours. A token without a
             # kid is refused too, though a one-key set would otherwise match it.
-            key = self.private_keys.get(kid) if isinstance(kid, str) else None
+            key = (self.private_keys.get(kid) or self.retired_keys.get(kid)) if isinstance(kid, str) else None
             if key is None or header.get("alg") != ALGORITHM or header.get("typ") != typ:
                 raise InvalidToken("unknown key, algorithm or token kind")
             return key
@@ -111,11 +130,22 @@ def _now() -> int:
     return int(clock.now().timestamp())
 
 
+def new_key(kid: str | None = None, now: datetime | None = None) -> dict[str, str]:
+    """A fresh key as the secret holds it, added ``now``."""
+    return {"kid": kid or f"k{secrets.token_hex(4)}", "d": OKPKey.generate_key("Ed25519").as_dict(private=True)["d"],
+            "added_at": clock.rfc3339(now or clock.now())}
+
+
+def public_half(key: dict[str, str]) -> dict[str, str]:
+    """A key of the secret without its private half: what verifies its device tokens once retired."""
+    x = b64url(Ed25519PrivateKey.from_private_bytes(b64url_decode(key["d"])).public_key().public_bytes_raw())
+    return {"kid": key["kid"], "x": x}
+
+
 def new_secret_value(kid: str | None = None) -> str:
-    """A secret holding one fresh key: what the first deployment stores (see docs)."""
-    kid = kid or f"k{secrets.token_hex(4)}"
-    key = OKPKey.generate_key("Ed25519")
-    return json.dumps({"active_kid": kid, "keys": [{"kid": kid, "d": key.as_dict(private=True)["d"]}]})
+    """A secret holding one fresh key, active: what the first deployment stores (see docs)."""
+    key = new_key(kid)
+    return json.dumps({"active_kid": key["kid"], "keys": [key | {"activated_at": key["added_at"]}]})
 
 
 def parse_secret(value: str) -> KeyRing:
@@ -125,27 +155,34 @@ def parse_secret(value: str) -> KeyRing:
                                     {"kid": k["kid"], **_PARAMETERS})
         for k in doc["keys"]
     }
+    retired = {
+        k["kid"]: OKPKey.import_key({"kty": "OKP", "crv": "Ed25519", "x": k["x"], "kid": k["kid"], **_PARAMETERS})
+        for k in doc.get("retired", [])
+    }
     if doc["active_kid"] not in keys:
         raise ValueError("active_kid is not one of the keys")
-    return KeyRing(doc["active_kid"], keys)
+    return KeyRing(doc["active_kid"], keys, retired)
 
 
-_lock = threading.Lock()
-_ring: KeyRing | None = None
+def key_ring_cache() -> Refreshed[KeyRing]:
+    """A container's key ring: read from Secrets Manager on first use and again every
+    ``SIGNING_KEY_TTL_S`` (a test makes several, as several containers)."""
+    return Refreshed("signing keys", lambda: parse_secret(_load_secret()), get_settings().signing_key_ttl_s)
+
+
+_ring: Refreshed[KeyRing] | None = None
 
 
 def key_ring() -> KeyRing:
-    """The container's key ring, read from Secrets Manager on first use."""
+    """This container's key ring, at most ``SIGNING_KEY_TTL_S`` old."""
     global _ring
     if _ring is None:
-        with _lock:
-            if _ring is None:
-                _ring = parse_secret(_load_secret())
-    return _ring
+        _ring = key_ring_cache()
+    return _ring.get()
 
 
 def reset_key_ring() -> None:
-    """Forget the cached keys (a test that rotates the secret; a container never needs it)."""
+    """Forget the cached keys (``configure``: its settings may name another secret or TTL)."""
     global _ring
     _ring = None
 

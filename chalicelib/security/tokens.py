@@ -4,6 +4,12 @@ A device token authenticates a LoadMaster's calls after activation. Verifying it
 DynamoDB read: it is signed by the service and names the device, its tenant and the credential
 version, which every write on the device checks in its condition (bump it to revoke).
 
+A device token has no expiry, and every check-in answers a fresh one signed with the active key.
+A LoadMaster that keeps the token its activation gave it (API.md does not oblige it to take the
+fresh one) must not be cut off by a key rotation: a retired key keeps its public half, which
+verifies the device tokens it signed (``signing``). Bumping the credential version, not a key
+rotation, is what revokes a device token.
+
 A lease is what the LoadMaster keeps: a JWT it can verify offline with the JWKS, saying which
 license it holds until ``exp``.
 """
@@ -22,8 +28,8 @@ LEASE_TYP = "JWT"
 
 
 def _ring():
-    # The first call of a container reads the keys from Secrets Manager: a passing failure of
-    # it is UNAVAILABLE, as DynamoDB's are.
+    # A container's first read of the keys from Secrets Manager: a passing failure of it is
+    # UNAVAILABLE, as DynamoDB's are (a later refresh that fails keeps the keys it has).
     with aws_call():
         return key_ring()
 
