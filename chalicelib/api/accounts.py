@@ -3,7 +3,10 @@ reset, the account itself, the account's tenant and trial, members and ownership
 
 from __future__ import annotations
 
+from typing import Literal
+
 from chalice import Blueprint
+from pydantic import BaseModel, Field
 
 from chalicelib import clock
 from chalicelib.api.http import json_response, route
@@ -43,6 +46,25 @@ REGISTERED = "If the email can register, a validation code is on its way to it; 
 RESET = "If the email has an account, a reset code is on its way to it."
 
 
+class PasswordRuleResponse(BaseModel):
+    name: Literal["minimum_length", "require_lowercase", "require_uppercase", "require_numbers", "require_symbols"]
+    text: str = Field(description="The requirement in words, as the console lists it.")
+
+
+class PasswordPolicyResponse(BaseModel):
+    """The user pool's password policy. A refused password is 400 VALIDATION_ERROR whose detail has
+    ``fields.password`` (what it lacks), ``broken`` (the rules' names) and this policy."""
+
+    minimum_length: int
+    require_lowercase: bool
+    require_uppercase: bool
+    require_numbers: bool
+    require_symbols: bool
+    symbols: str = Field(description="The characters that count as symbols.")
+    description: str = Field(description="The whole policy in one phrase.")
+    rules: list[PasswordRuleResponse] = Field(description="The requirements a password must meet, each by name.")
+
+
 def _account_view(view: AccountView) -> AccountResponse:
     return AccountResponse(account_id=view.account.account_id, email=view.account.email, name=view.account.name,
                            email_verified=view.account.email_verified, pending_email=view.pending_email,
@@ -56,6 +78,12 @@ def _member(m) -> MemberResponse:
 
 
 # Registration, sessions, passwords ---------------------------------------------------------------
+
+
+@route(bp, "/v1/accounts/password-policy", ["GET"], summary="The password policy (check a password before sending it)",
+       response=PasswordPolicyResponse)
+def password_policy():
+    return json_response(PasswordPolicyResponse.model_validate(accounts.password_policy()))
 
 
 @route(bp, "/v1/accounts", ["POST"], summary="Register (the validation code goes by email)", body=RegisterRequest,

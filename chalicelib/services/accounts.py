@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from chalicelib.budget import Budget
 from chalicelib.domain import passwords
 from chalicelib.domain.accounts import (
     CONFIRM_WITHIN,
@@ -36,6 +37,12 @@ def _accounts_on() -> None:
     if not identity.enabled():
         # No user pool configured: for this deployment the account routes do not exist.
         raise DomainError(Code.NOT_FOUND, "Accounts are not enabled on this service.")
+
+
+def password_policy() -> dict:
+    """The pool's password policy, published so a client can check a password before sending it."""
+    _accounts_on()
+    return passwords.published()
 
 
 def throttle(action: str, email: str, source: str, now: datetime) -> None:
@@ -166,7 +173,7 @@ def confirm_email(principal: Principal, code: str, now: datetime) -> AccountView
     return get_account(principal)
 
 
-def purge_unconfirmed(now: datetime) -> dict:
+def purge_unconfirmed(now: datetime, budget: Budget) -> dict:
     """The seed's 24-hour rule: registrations not confirmed within 24 hours of registering are
     deleted, and the email may register again. Cognito has no conditional delete, but none is
     needed: a registration's only code is mailed when it is made (a new registration of the
@@ -179,6 +186,9 @@ def purge_unconfirmed(now: datetime) -> dict:
     for username, account in identity.unconfirmed_registrations():
         if account.created_at is None or account.created_at > cutoff:
             continue
+        if not budget.left():
+            report.stopped_early = True  # the next run goes on: these are still unconfirmed
+            break
         report.due += 1
         if identity.delete_account(username):
             report.acted += 1

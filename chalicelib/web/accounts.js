@@ -8,22 +8,38 @@ import { $, h } from "./dom.js";
 import { errorBox } from "./feedback.js";
 import { showPublic } from "./signin.js";
 
-// The user pool's password policy (infra/template.py PASSWORD_POLICY; local/accounts.py has the
-// same). Shown as a checklist while typing; the API's answer is what decides.
-const PASSWORD_RULES = [
-  ["At least 12 characters", (v) => v.length >= 12],
-  ["A lowercase letter", (v) => /[a-z]/.test(v)],
-  ["An uppercase letter", (v) => /[A-Z]/.test(v)],
-  ["A number", (v) => /[0-9]/.test(v)],
-];
+// Whether a password meets each rule the API publishes (GET v1/accounts/password-policy), by
+// the rule's name. Shown as a checklist while typing; the API's answer is what decides.
+const MEETS = {
+  minimum_length: (v, p) => [...v].length >= p.minimum_length,
+  require_lowercase: (v) => /[a-z]/.test(v),
+  require_uppercase: (v) => /[A-Z]/.test(v),
+  require_numbers: (v) => /[0-9]/.test(v),
+  require_symbols: (v, p) => [...v].some((c) => p.symbols.includes(c)),
+};
 
-function policy(list) {
+const capitalised = (text) => text.charAt(0).toUpperCase() + text.slice(1);
+
+function checklist(list, policy) {
   const input = document.getElementById(list.dataset.policyFor);
-  const items = PASSWORD_RULES.map(([text]) => h("li", {}, text));
+  const rules = policy.rules.filter((r) => MEETS[r.name]);
+  const items = rules.map((r) => h("li", {}, capitalised(r.text)));
   list.replaceChildren(...items);
-  const update = () => PASSWORD_RULES.forEach(([, ok], i) => items[i].classList.toggle("met", ok(input.value)));
+  const update = () => rules.forEach((r, i) => items[i].classList.toggle("met", MEETS[r.name](input.value, policy)));
   input.addEventListener("input", update);
   update();
+}
+
+/** The pool's password policy as the API publishes it, under each password field; when it cannot
+ * be read, the field stands alone and a refusal names the rule. */
+async function showPolicy() {
+  let policy;
+  try {
+    policy = await anonymous("GET", "v1/accounts/password-policy");
+  } catch {
+    return;
+  }
+  for (const list of document.querySelectorAll("ul.policy[data-policy-for]")) checklist(list, policy);
 }
 
 function values(form) {
@@ -78,7 +94,7 @@ function toSignIn(email, message) {
 }
 
 export function wireAccounts() {
-  for (const list of document.querySelectorAll("ul.policy[data-policy-for]")) policy(list);
+  showPolicy();
 
   $("#register-form").addEventListener("submit", (event) => {
     event.preventDefault();

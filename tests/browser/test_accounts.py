@@ -52,9 +52,11 @@ def test_register_confirm_sign_in_create_the_tenant_and_start_its_trial(console:
     page.wait_for_selector("#screen-register:not([hidden])")
     page.fill("#register-name", "New Comer")
     page.fill("#register-email", email)
+    page.wait_for_selector("#register-policy li")  # the policy the API publishes
     page.fill("#register-password", "short")
     assert page.locator("#register-policy li.met").count() == 1  # a lowercase letter; the rest not yet
-    assert "At least 12 characters" in page.inner_text("#register-policy")
+    assert page.inner_text("#register-policy").splitlines() == [
+        "At least 12 characters", "A lowercase letter", "An uppercase letter", "A number"]
     page.fill("#register-password", PASSWORD)
     assert page.locator("#register-policy li:not(.met)").count() == 0
     console.screenshot("register")
@@ -176,6 +178,7 @@ def test_a_forgotten_password_is_reset_with_the_mailed_code(console: Console):
     page.fill("#reset-code", mailed_code(stack, person.email, "password reset"))
     new_password = "Another-Horse-43"
     page.fill("#reset-password", new_password)
+    assert page.locator("#reset-policy li").count() == 4
     assert page.locator("#reset-policy li:not(.met)").count() == 0
     page.click("#reset-confirm-form button[type=submit]")
 
@@ -202,6 +205,8 @@ def test_a_password_the_policy_refuses_is_explained(console: Console):
     page.wait_for_selector("#register-error:not([hidden])")
     text = page.inner_text("#register-error")
     assert text.startswith("The account could not be created: "), text
+    assert ("The password does not meet the password policy: at least 12 characters, with a lowercase letter, "
+            "an uppercase letter and a number. (password: needs an uppercase letter, a number)") in text
     assert page.is_visible("#screen-register")
 
 

@@ -84,6 +84,33 @@ def test_a_password_that_fails_the_policy_is_a_validation_error_naming_the_rule(
     assert accounts.register("weak@acme.example", password="Long-enough-1").status == 202  # nothing was kept
 
 
+def test_the_password_policy_is_published_as_the_refusals_name_it(api, accounts):
+    published = api.get("/v1/accounts/password-policy")
+    refused = accounts.register("weak@acme.example", password="short")
+
+    assert published.status == 200
+    assert published.body == refused.body["error"]["detail"]["password_policy"]
+    assert {k: published.body[k] for k in ("minimum_length", "require_lowercase", "require_uppercase",
+                                           "require_numbers", "require_symbols")} == {
+        "minimum_length": 12, "require_lowercase": True, "require_uppercase": True, "require_numbers": True,
+        "require_symbols": False}
+    assert [r["name"] for r in published.body["rules"]] == [
+        "minimum_length", "require_lowercase", "require_uppercase", "require_numbers"]
+    assert published.body["description"] in refused.body["error"]["message"]
+
+
+def test_the_published_policy_is_in_the_openapi_document(api):
+    document = api.get("/openapi.json").body
+
+    operation = document["paths"]["/v1/accounts/password-policy"]["get"]
+
+    assert "security" not in operation  # anyone may read it
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/PasswordPolicyResponse"}
+    assert set(document["components"]["schemas"]["PasswordPolicyResponse"]["required"]) >= {
+        "minimum_length", "require_lowercase", "require_uppercase", "require_numbers", "require_symbols", "rules"}
+
+
 @pytest.mark.parametrize("password, broken", [
     ("correct-horse-42", ["require_uppercase"]),  # the tests' password before the stack's policy
     ("CORRECT-HORSE-42", ["require_lowercase"]),
@@ -270,6 +297,7 @@ def test_the_account_routes_need_an_access_token(api, accounts, new_tenant):
     ("POST", "/v1/accounts", {"email": "pat@acme.example", "password": PASSWORD, "name": "Pat"}),
     ("POST", "/v1/sessions", {"email": "pat@acme.example", "password": PASSWORD}),
     ("POST", "/v1/accounts/password-reset", {"email": "pat@acme.example"}),
+    ("GET", "/v1/accounts/password-policy", None),
 ])
 def test_without_a_user_pool_the_account_routes_do_not_exist_and_the_rest_works(api, new_tenant, method, path,
                                                                                   body):
