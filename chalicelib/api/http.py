@@ -144,12 +144,19 @@ def _could_be_an_id(value: Any) -> bool:
 
 def contract_error_bodies(event: Any, get_response: Callable[[Any], Response]) -> Response:
     """HTTP middleware: the answers Chalice gives itself, outside any view, in the contract's
-    body. Chalice's router answers a known path with an unknown method (on ``chalice local`` and
-    in the test client; API Gateway never routes one to the function) with ``405
-    {"Code": "MethodNotAllowedError", ...}`` and an ``Allow`` header: that becomes
+    body. Chalice's router answers a known path with an unknown method (on ``chalice local``, in
+    the test client and through the LoadMasters' HTTP API, whose routes take any method) with
+    ``405 {"Code": "MethodNotAllowedError", ...}`` and an ``Allow`` header: that becomes
     METHOD_NOT_ALLOWED, keeping the header. Any other answer of Chalice's own shape becomes
     INTERNAL if a 5xx, else VALIDATION_ERROR (a client's error: say, an Accept header that
-    refuses a binary answer)."""
+    refuses a binary answer).
+
+    The HTTP API sends a path it has no route for to its ``$default`` route, the function
+    (infra/template.py, ``DeviceApi``), with ``$default`` as the resource path; Chalice would
+    look that up as a route with no methods and answer 405 with an empty Allow. It is the
+    contract's 404, as the REST API's gateway response answers it."""
+    if not (event.context or {}).get("resourcePath", "").startswith("/"):
+        return error_response(DomainError(Code.NOT_FOUND))
     response = get_response(event)
     body = response.body
     if response.status_code < 400 or not (isinstance(body, dict) and set(body) == {"Code", "Message"}):
