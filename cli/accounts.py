@@ -108,7 +108,7 @@ def account(env: Env) -> None:
 
 @click.group()
 def members() -> None:
-    """The tenant's people: list, invite, role, remove."""
+    """The tenant's people: list, invite, withdraw, role, remove."""
 
 
 def _member_id(env: Env, who: str) -> str:
@@ -145,6 +145,15 @@ def members_invite(env: Env, email: str, role: str) -> None:
     confirms) is a member from then on."""
     _show_member(env, env.client.call("POST", "/v1/members", credential=env.tenant,
                                       json={"email": email, "role": role}))
+
+
+@members.command("withdraw")
+@click.argument("email")
+@pass_env
+def members_withdraw(env: Env, email: str) -> None:
+    """Withdraw the invitation of EMAIL: it no longer joins when it registers and confirms."""
+    body = env.client.call("DELETE", "/v1/invitations", credential=env.tenant, params={"email": email})
+    env.show(body, lambda b: output.note(f"The invitation of {b['deleted']} is withdrawn."))
 
 
 @members.command("role")

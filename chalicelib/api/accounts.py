@@ -18,6 +18,7 @@ from chalicelib.api.schemas import (
     AccountUpdateRequest,
     ConfirmRequest,
     DeletedResponse,
+    Email,
     EmailConfirmRequest,
     InviteRequest,
     MemberResponse,
@@ -32,6 +33,7 @@ from chalicelib.api.schemas import (
     SignInRequest,
     TenantCreatedResponse,
     TenantResponse,
+    _Strict,
 )
 from chalicelib.domain.accounts import Invitation, Principal, Role
 from chalicelib.domain.model import Tenant
@@ -63,6 +65,10 @@ class PasswordPolicyResponse(BaseModel):
     symbols: str = Field(description="The characters that count as symbols.")
     description: str = Field(description="The whole policy in one phrase.")
     rules: list[PasswordRuleResponse] = Field(description="The requirements a password must meet, each by name.")
+
+
+class InvitationQuery(_Strict):
+    email: Email
 
 
 def _account_view(view: AccountView) -> AccountResponse:
@@ -185,6 +191,12 @@ def list_members(caller: Tenant):
        body=InviteRequest, response=MemberResponse, status=201)
 def invite(caller: Member, body: InviteRequest):
     return json_response(_member(members.invite(caller, body.email, Role(body.role), clock.now())), 201)
+
+
+@route(bp, "/v1/invitations", ["DELETE"], summary="Withdraw the invitation of an email", auth="tenant_owner",
+       query=InvitationQuery, response=DeletedResponse)
+def withdraw_invitation(caller: Member, query: InvitationQuery):
+    return json_response(DeletedResponse(deleted=members.withdraw_invitation(caller, query.email, clock.now())))
 
 
 @route(bp, "/v1/members/{account_id}", ["PATCH"], summary="Change a member's role", auth="tenant_owner",

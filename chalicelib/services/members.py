@@ -68,6 +68,16 @@ def invite(caller: Member, email: str, role: Role, now: datetime) -> Membership 
     return found if found is not None else invitation
 
 
+def withdraw_invitation(caller: Member, email: str, now: datetime) -> str:
+    """The invitation goes before anyone accepts it (NOT_FOUND when there is none, accepted
+    already included): the email joins no longer when its account confirms or signs in."""
+    email = normalise_email(email)
+    members.cancel_invitation(caller.tenant.tenant_id, email, caller.principal.account_id)
+    events.record(caller.tenant.tenant_id, "member.invitation_withdrawn", now, email=email,
+                  by=caller.principal.account_id)
+    return email
+
+
 def set_role(caller: Member, account_id: str, role: Role, now: datetime) -> Membership:
     members.set_role(caller.tenant.tenant_id, account_id, role, caller.principal.account_id)
     events.record(caller.tenant.tenant_id, "member.role_changed", now, account_id=account_id, role=str(role),

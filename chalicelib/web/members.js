@@ -1,6 +1,7 @@
 /* The Members screen (the owner and admins see it): the tenant's people and their roles. Only
- * the owner invites, changes roles, removes members and transfers ownership (removing and
- * transferring after a confirmation); everyone else sees the list read-only. */
+ * the owner invites (and withdraws an invitation), changes roles, removes members and transfers
+ * ownership (removing and transferring after a confirmation); everyone else sees the list
+ * read-only. */
 
 import { ApiError, api, listOf } from "./api.js";
 import { $, announce, h } from "./dom.js";
@@ -20,17 +21,22 @@ function memberRow(m) {
     ? h("select", { "data-action": "role", "aria-label": `Role of ${m.email}`, onchange: (e) => changeRole(m, e.currentTarget.value) },
       ["admin", "viewer"].map((r) => h("option", { value: r, selected: r === m.role }, r)))
     : h("span", { class: `badge${m.role === "owner" ? " ok" : ""}` }, m.role);
+  const invited = m.status === "invited";
   const actions = manageable
     ? h("div", { class: "actions" },
       h("button", { type: "button", class: "small ghost", "data-action": "transfer", "aria-label": `Make ${m.email} the owner`,
         onclick: () => transfer(m) }, "Make owner"),
       h("button", { type: "button", class: "small ghost", "data-action": "remove", "aria-label": `Remove ${m.email}`,
         onclick: () => remove(m) }, "Remove"))
-    : null;
+    : invited && isOwner()
+      ? h("div", { class: "actions" },
+        h("button", { type: "button", class: "small ghost", "data-action": "withdraw",
+          "aria-label": `Withdraw the invitation of ${m.email}`, onclick: () => withdraw(m) }, "Withdraw"))
+      : null;
   return h("tr", { "data-email": m.email, "data-role": m.role, "data-account-id": m.account_id || null, "data-status": m.status || "member" },
     h("td", {}, m.email, you(m) ? h("span", { class: "you" }, "(you)") : null),
     h("td", {}, role),
-    h("td", {}, m.status === "invited"
+    h("td", {}, invited
       ? h("span", { class: "badge warn", title: "a member once this email registers and confirms" }, "invited")
       : "member"),
     h("td", {}, actions));
@@ -79,6 +85,16 @@ async function remove(m) {
     banner(`${m.email} was removed.`, "ok");
   } catch (e) {
     failure(`Could not remove ${m.email}`, e);
+  }
+  await loadMembers();
+}
+
+async function withdraw(m) {
+  try {
+    await api("DELETE", "v1/invitations", { email: m.email });
+    banner(`The invitation of ${m.email} is withdrawn.`, "ok");
+  } catch (e) {
+    failure(`Could not withdraw the invitation of ${m.email}`, e);
   }
   await loadMembers();
 }

@@ -1,6 +1,7 @@
-"""A tenant's members in the web console: the owner invites, changes a role, removes a member
-(after a confirmation) and transfers the ownership (after a confirmation), becoming an admin who
-sees the list read-only; a viewer is offered no write action anywhere. Each test makes its own
+"""A tenant's members in the web console: the owner invites (and withdraws an invitation),
+changes a role, removes a member (after a confirmation) and transfers the ownership (after a
+confirmation), becoming an admin who sees the list read-only; a viewer is offered no write
+action anywhere. Each test makes its own
 accounts and tenant (``register``, ``Person.create_tenant``), so the tests pass in any order."""
 
 from __future__ import annotations
@@ -46,8 +47,14 @@ def test_the_owner_invites_changes_a_role_removes_and_transfers_the_ownership(co
         member_row(console, email).wait_for()
         assert member_row(console, email).get_attribute("data-role") == role
     assert member_row(console, later).get_attribute("data-status") == "invited"
-    assert member_row(console, later).locator("button").count() == 0  # nothing to change until it joins
     assert owner.members(tenant_id)[bea.email]["role"] == "viewer"
+
+    # An invitation offers nothing to change until it is accepted, and can be withdrawn.
+    assert member_row(console, later).locator("button, select").count() == 1
+    member_row(console, later).locator("button[data-action=withdraw]").click()
+    page.wait_for_selector(f"#banner.ok:not([hidden]):has-text('The invitation of {later} is withdrawn.')")
+    member_row(console, later).wait_for(state="detached")
+    assert later not in owner.members(tenant_id)
 
     # A role changes as soon as it is chosen.
     member_row(console, bea.email).locator("select[data-action=role]").select_option("admin")

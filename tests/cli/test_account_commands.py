@@ -172,6 +172,21 @@ def test_the_owner_removes_a_member(as_person, accounts):
     assert unknown.exit_code == 2 and "not a member" in unknown.stderr
 
 
+def test_the_owner_withdraws_an_invitation(as_person, accounts):
+    owner, _ = accounts.owning("owner@acme.example")
+    assert _login(as_person, owner.email).exit_code == 0
+    assert as_person("members", "invite", "later@acme.example", "--role", "admin").exit_code == 0
+
+    withdrawn = as_person("members", "withdraw", "later@acme.example")
+    again = as_person("members", "withdraw", "later@acme.example")
+
+    assert withdrawn.exit_code == 0, withdrawn.stderr
+    assert "The invitation of later@acme.example is withdrawn." in withdrawn.stderr
+    emails = {m["email"] for m in json.loads(as_person("--json", "members", "list").stdout)["members"]}
+    assert emails == {owner.email}
+    assert again.exit_code == 1 and "NOT_FOUND" in again.stderr
+
+
 def test_account_shows_the_account_and_logout_everywhere_ends_its_sessions(as_person, accounts, licensing):
     person, tenant = accounts.owning("pat@acme.example")
     assert _login(as_person, person.email).exit_code == 0

@@ -59,7 +59,8 @@ NEVER_2XX = {
         ("POST", "/v1/sessions/refresh"), ("DELETE", "/v1/sessions"), ("POST", "/v1/accounts/password-reset/confirm"),
         ("GET", "/v1/account"), ("PATCH", "/v1/account"), ("POST", "/v1/account/email/confirm"),
         ("POST", "/v1/account/tenant"), ("POST", "/v1/trial"), ("POST", "/v1/members"),
-        ("PATCH", "/v1/members/{account_id}"), ("DELETE", "/v1/members/{account_id}"), ("POST", "/v1/ownership"))),
+        ("PATCH", "/v1/members/{account_id}"), ("DELETE", "/v1/members/{account_id}"), ("POST", "/v1/ownership"),
+        ("DELETE", "/v1/invitations"))),
 }
 IMAGE, VERSION = "LoadMaster-VLM-7.2.47-SPLA.ova", "7.2.47"
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

@@ -173,6 +173,49 @@ def test_an_invitation_before_registration_makes_the_account_a_member_once_confi
     assert api.get("/v1/license", headers=later.headers).status == 200
 
 
+def test_a_withdrawn_invitation_is_gone_and_the_email_joins_no_longer(api, accounts):
+    owner, keys = accounts.owning("owner@acme.example")
+    _invite(api, owner, keys.tenant_id, "later@acme.example", "viewer")
+
+    withdrawn = api.delete("/v1/invitations?email=Later@Acme.example", headers=owner.headers)
+    listed = api.get("/v1/members", headers=owner.headers).body["members"]
+    later = accounts.signed_up("later@acme.example")
+
+    assert withdrawn.status == 200 and withdrawn.body == {"deleted": "later@acme.example"}
+    assert [m["email"] for m in listed] == ["owner@acme.example"]
+    assert api.get("/v1/account", headers=later.headers).body["tenants"] == []
+    assert api.get("/v1/license", headers=later.in_tenant(keys.tenant_id)).status == 403
+
+
+def test_withdrawing_an_invitation_there_is_not_is_404(api, accounts):
+    owner, keys = accounts.owning("owner@acme.example")
+    member = accounts.signed_up("m@acme.example")
+    _invite(api, owner, keys.tenant_id, "m@acme.example", "viewer")  # accepted at once: no invitation left
+    _invite(api, owner, keys.tenant_id, "later@acme.example")
+    api.delete("/v1/invitations?email=later@acme.example", headers=owner.headers)
+
+    for email in ("nobody@acme.example", "m@acme.example", "later@acme.example"):
+        reply = api.delete(f"/v1/invitations?email={email}", headers=owner.headers)
+        assert reply.status == 404 and reply.code == "NOT_FOUND", email
+    assert api.get("/v1/license", headers=member.headers).status == 200  # the member stays
+
+
+def test_only_the_owner_withdraws_an_invitation(api, accounts):
+    owner, keys = accounts.owning("owner@acme.example")
+    admin = accounts.signed_up("admin@acme.example")
+    _invite(api, owner, keys.tenant_id, "admin@acme.example", "admin")
+    _invite(api, owner, keys.tenant_id, "later@acme.example")
+
+    by_admin = api.delete("/v1/invitations?email=later@acme.example", headers=admin.headers)
+    by_key = api.delete("/v1/invitations?email=later@acme.example", headers=keys.admin)
+    no_email = api.delete("/v1/invitations", headers=owner.headers)
+
+    assert by_admin.status == by_key.status == 403
+    assert no_email.status == 400 and no_email.code == "VALIDATION_ERROR"
+    assert {"account_id": None, "email": "later@acme.example", "role": "admin", "status": "invited"} in api.get(
+        "/v1/members", headers=owner.headers).body["members"]
+
+
 def test_the_owner_changes_a_role_and_removes_a_member(api, accounts):
     owner, keys = accounts.owning("owner@acme.example")
     member = accounts.signed_up("m@acme.example")
@@ -234,12 +277,17 @@ def test_member_changes_appear_in_the_tenants_debug_log(api, accounts):
     api.post("/v1/ownership", {"account_id": member.account_id}, headers=owner.headers)
     api.delete(f"/v1/members/{owner.account_id}", headers=member.headers)
     accounts.sign_in("m@acme.example")
+    _invite(api, member, keys.tenant_id, "later@acme.example")
+    api.delete("/v1/invitations?email=later@acme.example", headers=member.headers)
 
-    kinds = [e["kind"] for e in api.get("/v1/events", headers=keys.admin).body["events"]]
+    events = api.get("/v1/events", headers=keys.admin).body["events"]
+    kinds = [e["kind"] for e in events]
 
     for kind in ("member.invited", "member.joined", "member.role_changed", "ownership.transferred",
-                 "member.removed", "member.signed_in", "tenant.created"):
+                 "member.removed", "member.signed_in", "tenant.created", "member.invitation_withdrawn"):
         assert kind in kinds
+    withdrawn = next(e for e in events if e["kind"] == "member.invitation_withdrawn")
+    assert withdrawn["detail"] == {"email": "later@acme.example", "by": member.account_id}
 
 
 # The account's trial -------------------------------------------------------------------------------
