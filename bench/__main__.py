@@ -12,11 +12,12 @@ import json
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import check_in, cold_start, cost, endpoints, fleet, overhead
+from bench import check_in, cold_start, cost, endpoints, fleet, overhead, runtimes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--overhead-calls", type=int, default=500, help="check-ins per timed round (default 500)")
     parser.add_argument("--rounds", type=int, default=7, help="timed rounds, the median counts (default 7)")
     parser.add_argument("--cold-runs", type=int, default=21, help="fresh interpreters per import timing (default 21)")
-    parser.add_argument("--no-package", action="store_true", help="skip `chalice package` (the package size)")
+    parser.add_argument("--package", type=Path, help="a package built by `python -m infra.build --out DIR` "
+                        "(default: built afresh into a temporary directory)")
+    parser.add_argument("--no-runtimes", action="store_true", help="skip the package under every Lambda Python")
     parser.add_argument("--json", type=Path, default=ROOT / "out" / "bench.json", help="where to write every figure")
     args = parser.parse_args(argv)
 
@@ -50,14 +53,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# {command.strip()}  ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python {platform.python_version()}, "
           f"{platform.machine()}, commit {_git()})", flush=True)
     results: dict = {"command": command.strip(), "date": f"{datetime.now(UTC):%Y-%m-%d}", "commit": _git()}
+    package = args.package or cold_start.build(Path(tempfile.mkdtemp(prefix="bench-package-")))
+    results["package_dir"] = str(package)
     steps = [
         ("check_in", lambda: check_in.run(hours=args.hours, devices=args.check_in_devices), check_in.report),
         ("endpoints", endpoints.run, endpoints.report),
         ("fleet", lambda: fleet.run(args.devices), fleet.report),
         ("overhead", lambda: overhead.run(n=args.overhead_calls, rounds=args.rounds), overhead.report),
-        ("cold_start", lambda: cold_start.run(runs=args.cold_runs, package=not args.no_package), cold_start.report),
-        ("cost", lambda: cost.run(results["check_in"], results["endpoints"], results["fleet"], results["overhead"]),
-         cost.report),
+        ("cold_start", lambda: cold_start.run(package, runs=args.cold_runs), cold_start.report),
+        *([] if args.no_runtimes else [("runtimes", lambda: runtimes.run(package, runs=args.cold_runs),
+                                        runtimes.report)]),
+        ("cost", lambda: cost.run(results["check_in"], results["endpoints"], results["fleet"], results["overhead"],
+                                  json.loads((package / "sam.json").read_text())), cost.report),
     ]
     for name, run, report in steps:
         t = time.perf_counter()

@@ -1,51 +1,194 @@
-"""The cost of a device-month, from the figures the other benchmarks measured and AWS's public
+"""The cost of a device-month, from what the deployment template deploys (``deployment``: which
+front door serves the LoadMaster's routes, the functions' memory, architecture, tracing and logging,
+the access logs' format, the schedules, alarms, secrets and backups), the figures the other
+benchmarks measured (calls, write units, log and response bytes, durations) and AWS's public
 us-east-1 list prices (``PRICES``; free tiers ignored). Devices check in at the default interval.
 
-Per check-in (measured): one API Gateway REST request, one Lambda invocation of the measured
-duration at 512 MB, the table's write units, the index write units (``bench.check_in``), the bytes
-it logs (plus Lambda's START/END/REPORT lines) and the bytes it answers. Per month, besides: the
-schedules (their queries and scans), the meter's writes, storage, and a device lifecycle
-(activation, confirmation, release) for an assumed share of the fleet.
+Per check-in: one request through its front door, one Lambda invocation of the measured duration,
+the table's and indexes' write units (``bench.check_in``), the bytes it logs, the access log line,
+the platform's lines, the bytes it answers. Per month, besides: the schedules, the meter's writes,
+storage and backups, a device lifecycle (activation, confirmation, release) for an assumed share of
+the fleet, secrets, custom metrics, alarms and traces. And the physical floor: one write unit and
+one Lambda request per check-in, nothing else.
 """
 
 from __future__ import annotations
 
 import math
+import re
+from typing import Any
 
-PRICES_CHECKED = "2026-11-28"
+PRICES_CHECKED = "2026-11-30"
 PRICES = {
-    # Amazon DynamoDB on-demand, Standard table class (50 % lower since 2024-11-01).
+    # Amazon DynamoDB on-demand, Standard table class (50 % lower since 2024-11-01); continuous
+    # backups (point-in-time recovery) per GB-month of table.
     "dynamodb_write_request_unit": 0.625 / 1e6,
     "dynamodb_read_request_unit": 0.125 / 1e6,
     "dynamodb_storage_gb_month": 0.25,
-    # AWS Lambda, x86, first 6 billion GB-seconds a month.
+    "dynamodb_pitr_gb_month": 0.20,
+    # AWS Lambda, first 6 billion GB-seconds a month, per architecture.
     "lambda_request": 0.20 / 1e6,
-    "lambda_gb_second": 0.0000166667,
-    # Amazon API Gateway REST API requests, monthly tiers: (requests in the tier, price per request).
-    "api_gateway_rest_tiers": ((333e6, 3.50 / 1e6), (667e6, 2.80 / 1e6), (19e9, 2.38 / 1e6), (math.inf, 1.51 / 1e6)),
-    "api_gateway_http_tiers": ((300e6, 1.00 / 1e6), (math.inf, 0.90 / 1e6)),  # comparison only: Chalice deploys REST
-    # Amazon CloudWatch Logs ingestion (Standard class) and data transfer out to the internet (first 10 TB).
-    "cloudwatch_logs_ingest_gb": 0.50,
+    "lambda_gb_second": {"x86_64": 0.0000166667, "arm64": 0.0000133334},
+    # Amazon API Gateway requests, monthly tiers: (requests in the tier, price per request).
+    "api_gateway_tiers": {
+        "rest": ((333e6, 3.50 / 1e6), (667e6, 2.80 / 1e6), (19e9, 2.38 / 1e6), (math.inf, 1.51 / 1e6)),
+        "http": ((300e6, 1.00 / 1e6), (math.inf, 0.90 / 1e6)),
+    },
+    # Amazon CloudWatch: Logs ingestion per log class, archive storage (compressed), custom
+    # metrics (first 10 000), standard-resolution alarms.
+    "cloudwatch_logs_ingest_gb": {"STANDARD": 0.50, "INFREQUENT_ACCESS": 0.25},
+    "cloudwatch_logs_archive_gb_month": 0.03,
+    "cloudwatch_metric_month": 0.30,
+    "cloudwatch_alarm_month": 0.10,
+    # Amazon EventBridge custom events; AWS Secrets Manager; AWS X-Ray traces recorded.
+    "eventbridge_event": 1.00 / 1e6,
+    "secret_month": 0.40,
+    "secrets_manager_call": 0.05 / 10_000,
+    "xray_trace": 5.00 / 1e6,
+    # Data transfer out to the internet (first 10 TB).
     "data_transfer_out_gb": 0.09,
 }
 # The prices above come from https://aws.amazon.com/dynamodb/pricing/on-demand/,
 # https://aws.amazon.com/lambda/pricing/, https://aws.amazon.com/api-gateway/pricing/,
-# https://aws.amazon.com/cloudwatch/pricing/ and https://aws.amazon.com/ec2/pricing/on-demand/ (data transfer).
+# https://aws.amazon.com/cloudwatch/pricing/, https://aws.amazon.com/eventbridge/pricing/,
+# https://aws.amazon.com/secrets-manager/pricing/, https://aws.amazon.com/xray/pricing/ and
+# https://aws.amazon.com/ec2/pricing/on-demand/ (data transfer).
 
 HOURS_PER_MONTH = 730
-MEMORY_GB = 0.5
+MONTH_S = HOURS_PER_MONTH * 3600
 FLEETS = (1_000, 100_000, 1_000_000)
+CHECK_IN = "POST /v1/devices/{device_id}/check-ins"
+LIFECYCLE = ("POST /v1/activation/license-types", "POST /v1/activations", "POST /v1/devices/{device_id}/confirm")
 ASSUMPTIONS = {
-    "lambda_platform_log_bytes": 260,  # START, END and REPORT lines per invocation
+    # Lambda's START, END and REPORT lines per invocation: as text, as JSON (LogFormat JSON); none
+    # when LoggingConfig.SystemLogLevel is WARN or above.
+    "lambda_platform_log_bytes": {"Text": 260, "JSON": 650},
     "response_header_bytes": 300,  # API Gateway's headers on top of the body
     "item_storage_overhead_bytes": 100,  # DynamoDB bills 100 bytes per item and per index entry
     "devices_per_license_type": 50,
     "devices_per_tenant": 100,
     "lifecycles_per_device_month": 0.02,  # 2 % of the fleet activates (and is later released) each month
     "schedule_seconds": 0.2,  # per scheduled invocation
-    "lambda_vcpu_at_512mb": 512 / 1769,  # Lambda gives a full vCPU at 1 769 MB
+    "lambda_vcpu_per_mb": 1 / 1769,  # Lambda gives a full vCPU at 1 769 MB
     "dynamodb_round_trip_ms": 10,  # for the slow-Lambda duration only
+    "custom_metrics": 40,  # metric names times dimension values the app counts (chalicelib/observability.py)
+    "secret_reads_per_container_hour": 12,  # a key ring cached for 5 minutes
+    "log_archive_compression": 0.15,  # CloudWatch bills archived logs compressed
+    "log_retention_days": 30,  # when the template's retention is a parameter
+    "xray_reservoir_per_s": 1, "xray_rate": 0.05,  # X-Ray's default sampling rule
+    "access_log_value_bytes": 8,  # a $context value this table does not know
 }
+ACCESS_LOG_SAMPLES = {"requestId": 36, "extendedRequestId": 16, "requestTimeEpoch": 13, "requestTime": 26,
+                      "routeKey": 40, "resourcePath": 35, "path": 50, "httpMethod": 4, "status": 3,
+                      "responseLatency": 3, "integrationLatency": 2, "identity.sourceIp": 14, "responseLength": 4,
+                      "protocol": 8, "error.responseType": 1, "error.message": 1, "integrationErrorMessage": 1}
+
+
+# --- the template ------------------------------------------------------------------------------
+
+
+def _value(node: Any, default: Any) -> Any:
+    """A property's literal value; ``default`` for an intrinsic function (a parameter's choice)."""
+    intrinsic = isinstance(node, dict) and len(node) == 1 and (next(iter(node)) == "Ref"
+                                                               or next(iter(node)).startswith("Fn::"))
+    return default if intrinsic else node
+
+
+def _matches(route_key: str, route: str) -> bool:
+    """Whether an HTTP API route key (``ANY /v1/x/{id}``, ``POST /{proxy+}``) takes ``route``."""
+    if route_key == "$default" or " " not in route_key:
+        return False
+    method, path = route_key.split(" ", 1)
+    want_method, want_path = route.split(" ", 1)
+    if method not in ("ANY", want_method):
+        return False
+    pattern = "".join("/[^/]+" if re.fullmatch(r"\{[^}+]+\}", s) else "/.+" if s.endswith("+}") else "/" + re.escape(s)
+                      for s in path.strip("/").split("/"))
+    return re.fullmatch(pattern, "/" + "/".join("x" if s.startswith("{") else s
+                                                for s in want_path.strip("/").split("/"))) is not None
+
+
+def _access_log_bytes(stage_or_api: dict) -> int:
+    """Bytes of one access log line: the format with typical values; 0 without access logs."""
+    settings = stage_or_api.get("AccessLogSetting") or stage_or_api.get("AccessLogSettings") or {}
+    fmt = settings.get("Format", "")
+    return len(re.sub(r"\$context\.([A-Za-z.]+)", lambda m: "x" * ACCESS_LOG_SAMPLES.get(
+        m.group(1), ASSUMPTIONS["access_log_value_bytes"]), fmt))
+
+
+def _function(props: dict, globals_: dict) -> dict:
+    def prop(name, default):
+        return _value(props.get(name, globals_.get(name, default)), default)
+
+    logging = prop("LoggingConfig", {})
+    fmt = _value(logging.get("LogFormat", "Text"), "Text")
+    quiet = _value(logging.get("SystemLogLevel", "INFO"), "INFO") in ("WARN", "ERROR", "FATAL") and fmt == "JSON"
+    schedules = [e["Properties"]["Schedule"] for e in props.get("Events", {}).values() if e["Type"] == "Schedule"]
+    return {"memory_mb": int(prop("MemorySize", 128)), "architecture": prop("Architectures", ["x86_64"])[0],
+            "tracing": prop("Tracing", "PassThrough"), "runtime": prop("Runtime", None),
+            "platform_log_bytes": 0 if quiet else ASSUMPTIONS["lambda_platform_log_bytes"][fmt],
+            "every_s": _rate_s(schedules[0]) if schedules else None}
+
+
+def _rate_s(expression: str) -> float:
+    """Seconds between runs of ``rate(…)`` or ``cron(…)`` (a cron fixed to minutes: hourly)."""
+    match = re.fullmatch(r"rate\((\d+) (minute|hour|day)s?\)", expression)
+    if match:
+        return int(match.group(1)) * {"minute": 60, "hour": 3600, "day": 86400}[match.group(2)]
+    minutes, hours = expression.removeprefix("cron(").split()[:2]
+    return 86400 if hours not in ("*", "?") else 3600 if minutes.isdigit() else 60
+
+
+def deployment(template: dict) -> dict:
+    """What the bill depends on in a deployment template (``sam.json`` of ``python -m infra.build``)."""
+    resources = template["Resources"]
+    globals_ = template.get("Globals", {}).get("Function", {})
+    functions = {lid: _function(r["Properties"], globals_) for lid, r in resources.items()
+                 if r["Type"] in ("AWS::Serverless::Function", "AWS::Lambda::Function")}
+    (api_function,) = [lid for lid, f in functions.items() if f["every_s"] is None]
+    http_apis = {lid for lid, r in resources.items()
+                 if r["Type"] == "AWS::ApiGatewayV2::Api" and r["Properties"].get("ProtocolType") == "HTTP"}
+    http_routes = [r["Properties"]["RouteKey"] for r in resources.values()
+                   if r["Type"] == "AWS::ApiGatewayV2::Route" and r["Properties"]["ApiId"].get("Ref")
+                   in http_apis]
+    http_routes += [f"{e['Properties']['Method'].upper()} {e['Properties']['Path']}" for r in resources.values()
+                    if r["Type"] == "AWS::Serverless::Function" for e in r["Properties"].get("Events", {}).values()
+                    if e["Type"] == "HttpApi"]
+    rest_paths = {path: {m.upper() for m in methods} for r in resources.values()
+                  if r["Type"] == "AWS::Serverless::Api" for path, methods in
+                  r["Properties"].get("DefinitionBody", {}).get("paths", {}).items()}
+
+    def front_door(route: str) -> str | None:
+        if any(_matches(key, route) for key in http_routes):
+            return "http"
+        method, path = route.split(" ", 1)
+        return "rest" if method in rest_paths.get(path, ()) or "X-AMAZON-APIGATEWAY-ANY-METHOD" in rest_paths.get(
+            path, ()) else None
+
+    # The access log line of each front door deployed (its stage's format).
+    access_log = {door: max(_access_log_bytes(r["Properties"]) for r in resources.values() if r["Type"] == kind)
+                  for door, kind in (("rest", "AWS::Serverless::Api"), ("http", "AWS::ApiGatewayV2::Stage"))
+                  if any(r["Type"] == kind for r in resources.values())}
+    log_classes = {_value(r["Properties"].get("LogGroupClass", "STANDARD"), "STANDARD") for r in resources.values()
+                   if r["Type"] == "AWS::Logs::LogGroup"}
+    retention = [_value(r["Properties"].get("RetentionInDays"), ASSUMPTIONS["log_retention_days"])
+                 for r in resources.values() if r["Type"] == "AWS::Logs::LogGroup"]
+    tables = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::DynamoDB::Table"]
+    return {
+        "front_doors": {route: front_door(route) for route in (CHECK_IN, *LIFECYCLE)},
+        "api_function": {"logical_id": api_function, **functions[api_function]},
+        "schedules": {lid: f for lid, f in functions.items() if f["every_s"] is not None},
+        "access_log_bytes": access_log,
+        "log_class": "STANDARD" if "STANDARD" in log_classes or not log_classes else "INFREQUENT_ACCESS",
+        "log_retention_days": max(retention or [ASSUMPTIONS["log_retention_days"]]),
+        "alarms": sum(1 for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"),
+        "secrets": sum(1 for r in resources.values() if r["Type"] == "AWS::SecretsManager::Secret"),
+        "pitr": any(_value(t.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"), False)
+                    for t in tables),
+    }
+
+
+# --- the model ---------------------------------------------------------------------------------
 
 
 def tiered(requests: float, tiers) -> float:
@@ -59,12 +202,13 @@ def tiered(requests: float, tiers) -> float:
     return cost
 
 
-def durations(overhead: dict) -> dict:
+def durations(overhead: dict, memory_mb: int) -> dict:
     """Seconds per check-in: as measured in-process (moto standing in for DynamoDB), and a slower
-    estimate: the Python work (everything but moto) on 512 MB's share of a vCPU, plus a round trip."""
+    estimate: the Python work (everything but moto) on ``memory_mb``'s share of a vCPU, plus a round trip."""
     measured = overhead["ms_per_check_in"]["handler"] / 1000
     moto = overhead["profiles"]["handler"]["shares"].get("moto (stands in for DynamoDB's server)", 0.0) * measured
-    slow = (measured - moto) / ASSUMPTIONS["lambda_vcpu_at_512mb"] + ASSUMPTIONS["dynamodb_round_trip_ms"] / 1000
+    vcpu = min(1.0, memory_mb * ASSUMPTIONS["lambda_vcpu_per_mb"])
+    slow = (measured - moto) / vcpu + ASSUMPTIONS["dynamodb_round_trip_ms"] / 1000
     return {"measured_s": measured, "slow_s": slow}
 
 
@@ -74,96 +218,141 @@ def lifecycle(endpoints: dict) -> dict:
     writes cost 2 units per item; every item here is under 1 KB; eventually consistent reads of
     under 4 KB cost half a unit. Index writes: the new device enters by-tenant, pending-due and
     silent-due (3); confirming removes it from pending-due and rewrites by-tenant and silent-due (3);
-    releasing rewrites by-tenant and removes it from silent-due (2)."""
+    releasing rewrites by-tenant and removes it from silent-due (2). Events: the EventBridge
+    notifications the requests published, and the release's."""
     routes, schedules = endpoints["routes"], endpoints["schedules"]
     listing, activation = routes["POST /v1/activation/license-types"], routes["POST /v1/activations"]
-    confirm = routes["POST /v1/devices/{device_id}/confirm"]
+    confirm = routes[LIFECYCLE[2]]
     release = schedules["deactivate_silent"]
     wru = (2 * activation["transact_items"] + 3) + (confirm["writes"] + 3) + (2 * release["transact_items"] + 2)
     rru = 0.5 * (listing["reads"] + activation["reads"])
-    return {"wru": wru, "rru": rru, "requests": 3}
+    published = [c for r in (listing, activation, confirm) for c in r.get("other_aws_calls", [])]
+    events = 1 + published.count("events:PutEvents")
+    return {"wru": wru, "rru": rru, "requests": len(LIFECYCLE), "events": events}
 
 
-def monthly(devices: int, check_in: dict, endpoints: dict, fleet: dict, seconds: float) -> dict:
-    """Quantities and dollars a month for ``devices`` checking in every ``interval_s``."""
-    interval = check_in["interval_s"]
-    check_ins = devices * HOURS_PER_MONTH * 3600 / interval
-    index_wru = sum(check_in["index_writes_per_check_in"].values())
-    wru_per_check_in = check_in["table_wru_per_check_in"] + index_wru
+def monthly(devices: int, check_in: dict, endpoints: dict, fleet: dict, seconds: float, deployed: dict,
+            front_door: str) -> dict:
+    """Quantities and dollars a month for ``devices`` checking in every ``interval_s``, the
+    LoadMaster's routes served through ``front_door`` (``rest`` or ``http``)."""
+    fn = deployed["api_function"]
+    memory_gb, gb_s_price = fn["memory_mb"] / 1024, PRICES["lambda_gb_second"][fn["architecture"]]
+    check_ins = devices * MONTH_S / check_in["interval_s"]
+    wru_per_check_in = check_in["table_wru_per_check_in"] + sum(check_in["index_writes_per_check_in"].values())
     types = max(1, devices // ASSUMPTIONS["devices_per_license_type"])
     tenants = max(1, devices // ASSUMPTIONS["devices_per_tenant"])
     life = lifecycle(endpoints)
     lifecycles = devices * ASSUMPTIONS["lifecycles_per_device_month"]
 
-    # Schedules: two sweeps every 5 minutes, one query per shard each (half a unit when the page is
-    # small), plus the due items; the meter and expire_trials hourly, scanning small tables.
-    sweep_runs = 2 * 12 * HOURS_PER_MONTH
-    queries = fleet["deactivate_silent_again"]["queries"]
-    sweep_rru = sweep_runs * queries * 0.5
-    meter_rru = HOURS_PER_MONTH * max(0.5, math.ceil(types * 200 / 4096) * 0.5)
-    trials_rru = HOURS_PER_MONTH * max(0.5, math.ceil(tenants * 400 / 4096) * 0.5)
-    meter_wru = HOURS_PER_MONTH * types
-    schedule_invocations = sweep_runs + 2 * HOURS_PER_MONTH
+    # Schedules, as often as the template runs them: a sweep is one query per shard (half a unit
+    # when the page is small) plus the due items; the meter and expire_trials scan small tables.
+    runs = {lid: MONTH_S / f["every_s"] for lid, f in deployed["schedules"].items()}
+    sweeps = sum(n for lid, n in runs.items() if lid in ("DeactivateSilent", "BlockUnconfirmed"))
+    sweep_rru = sweeps * fleet["deactivate_silent_again"]["queries"] * 0.5
+    meter_rru = runs.get("MeterUsage", 0) * max(0.5, math.ceil(types * 200 / 4096) * 0.5)
+    trials_rru = runs.get("ExpireTrials", 0) * max(0.5, math.ceil(tenants * 400 / 4096) * 0.5)
+    meter_wru = HOURS_PER_MONTH * types  # one usage item per license type and hour however often it runs
+    schedule_invocations = sum(runs.values())
+    schedule_gb_s = sum(n * ASSUMPTIONS["schedule_seconds"] * deployed["schedules"][lid]["memory_mb"] / 1024
+                        for lid, n in runs.items())
+    schedule_gb_s_dollars = sum(n * ASSUMPTIONS["schedule_seconds"] * deployed["schedules"][lid]["memory_mb"] / 1024
+                                * PRICES["lambda_gb_second"][deployed["schedules"][lid]["architecture"]]
+                                for lid, n in runs.items())
 
     wru = check_ins * wru_per_check_in + meter_wru + lifecycles * life["wru"]
     rru = sweep_rru + meter_rru + trials_rru + lifecycles * life["rru"]
     api_requests = check_ins + lifecycles * life["requests"]
     invocations = api_requests + schedule_invocations
     billed = math.ceil(seconds * 1000) / 1000  # Lambda bills each invocation in whole milliseconds
-    gb_seconds = (api_requests * billed + schedule_invocations * ASSUMPTIONS["schedule_seconds"]) * MEMORY_GB
-    log_gb = invocations * (check_in["log_bytes_per_check_in"] + ASSUMPTIONS["lambda_platform_log_bytes"]) / 1e9
+    gb_seconds = api_requests * billed * memory_gb + schedule_gb_s
+    app_log_bytes = api_requests * check_in["log_bytes_per_check_in"]
+    platform_log_bytes = api_requests * fn["platform_log_bytes"] + schedule_invocations * max(
+        [f["platform_log_bytes"] for f in deployed["schedules"].values()] or [0])
+    # A front door the template does not deploy is priced with the access log line of the one it does.
+    access_line = deployed["access_log_bytes"].get(front_door, max(deployed["access_log_bytes"].values(), default=0))
+    access_log_bytes = api_requests * access_line
+    log_gb = (app_log_bytes + platform_log_bytes + access_log_bytes) / 1e9
+    archived_gb = log_gb * ASSUMPTIONS["log_archive_compression"] * min(1.0, deployed["log_retention_days"] / 30)
     out_gb = api_requests * (check_in["response_bytes_per_check_in"] + ASSUMPTIONS["response_header_bytes"]) / 1e9
     stored = check_in["stored_bytes"]
     overhead = ASSUMPTIONS["item_storage_overhead_bytes"]
     per_device = (stored["device_item"] + overhead + sum(v + overhead for v in stored["index_entries"].values())
                   + stored["claims"] + 2 * overhead)
     storage_gb = devices * per_device / 1e9
+    concurrency = math.ceil(api_requests / MONTH_S * billed) + len(deployed["schedules"])
+    secret_calls = concurrency * deployed["secrets"] * ASSUMPTIONS["secret_reads_per_container_hour"] * HOURS_PER_MONTH
+    traced = 0.0
+    if fn["tracing"] == "Active":
+        reservoir = ASSUMPTIONS["xray_reservoir_per_s"] * MONTH_S
+        traced = min(api_requests, reservoir) + ASSUMPTIONS["xray_rate"] * max(0.0, api_requests - reservoir)
 
     dollars = {
-        "API Gateway (REST)": tiered(api_requests, PRICES["api_gateway_rest_tiers"]),
+        f"API Gateway ({front_door.upper()} API)": tiered(api_requests, PRICES["api_gateway_tiers"][front_door]),
         "DynamoDB writes": wru * PRICES["dynamodb_write_request_unit"],
         "DynamoDB reads": rru * PRICES["dynamodb_read_request_unit"],
-        "DynamoDB storage": storage_gb * PRICES["dynamodb_storage_gb_month"],
+        "DynamoDB storage and backups": storage_gb * (PRICES["dynamodb_storage_gb_month"]
+                                                      + PRICES["dynamodb_pitr_gb_month"] * deployed["pitr"]),
         "Lambda requests": invocations * PRICES["lambda_request"],
-        "Lambda duration": gb_seconds * PRICES["lambda_gb_second"],
-        "CloudWatch Logs": log_gb * PRICES["cloudwatch_logs_ingest_gb"],
+        f"Lambda duration ({fn['architecture']})": (gb_seconds - schedule_gb_s) * gb_s_price + schedule_gb_s_dollars,
+        "CloudWatch Logs": log_gb * PRICES["cloudwatch_logs_ingest_gb"][deployed["log_class"]]
+        + archived_gb * PRICES["cloudwatch_logs_archive_gb_month"],
+        "CloudWatch metrics and alarms": ASSUMPTIONS["custom_metrics"] * PRICES["cloudwatch_metric_month"]
+        + deployed["alarms"] * PRICES["cloudwatch_alarm_month"],
+        "EventBridge": lifecycles * life["events"] * PRICES["eventbridge_event"],
+        "Secrets Manager": deployed["secrets"] * PRICES["secret_month"] + secret_calls * PRICES["secrets_manager_call"],
+        "X-Ray": traced * PRICES["xray_trace"],
         "Data transfer out": out_gb * PRICES["data_transfer_out_gb"],
     }
     total = sum(dollars.values())
+    floor = check_ins * (PRICES["dynamodb_write_request_unit"] + PRICES["lambda_request"])
     return {
-        "devices": devices, "check_ins": check_ins, "check_ins_per_second": check_ins / (HOURS_PER_MONTH * 3600),
+        "devices": devices, "front_door": front_door, "check_ins": check_ins,
+        "check_ins_per_second": check_ins / MONTH_S,
         "write_request_units": wru, "read_request_units": rru, "api_requests": api_requests,
-        "lambda_invocations": invocations, "lambda_gb_seconds": gb_seconds, "log_gb": log_gb, "out_gb": out_gb,
-        "storage_gb": storage_gb, "dollars": dollars, "total": total,
-        "per_1000_device_months": total / (devices / 1000),
-        "http_api_instead": (total - dollars["API Gateway (REST)"]
-                             + tiered(api_requests, PRICES["api_gateway_http_tiers"])),
+        "lambda_invocations": invocations, "lambda_gb_seconds": gb_seconds, "log_gb": log_gb,
+        "log_bytes_per_check_in": {"app": check_in["log_bytes_per_check_in"], "platform": fn["platform_log_bytes"],
+                                   "access": access_line},
+        "out_gb": out_gb, "storage_gb": storage_gb, "secret_calls": secret_calls, "traces": traced,
+        "dollars": dollars, "total": total, "per_1000_device_months": total / (devices / 1000),
+        "floor": floor, "floor_per_1000_device_months": floor / (devices / 1000), "ratio_to_floor": total / floor,
     }
 
 
-def run(check_in: dict, endpoints: dict, fleet: dict, overhead: dict) -> dict:
-    seconds = durations(overhead)
+def run(check_in: dict, endpoints: dict, fleet: dict, overhead: dict, template: dict) -> dict:
+    """Every fleet size, through the front door the template gives the check-in, and through each
+    front door the model knows (REST and HTTP API) for comparison."""
+    deployed = deployment(template)
+    door = deployed["front_doors"][CHECK_IN]
+    if door is None:
+        raise ValueError(f"the template serves no {CHECK_IN}")
+    seconds = durations(overhead, deployed["api_function"]["memory_mb"])
     models = {}
     for devices in FLEETS:
-        measured = monthly(devices, check_in, endpoints, fleet, seconds["measured_s"])
-        slow = monthly(devices, check_in, endpoints, fleet, seconds["slow_s"])
-        models[devices] = {**measured, "per_1000_device_months_slow_lambda": slow["per_1000_device_months"]}
-    return {"durations": seconds, "lifecycle": lifecycle(endpoints), "fleets": models, "prices": PRICES,
-            "prices_checked": PRICES_CHECKED, "assumptions": ASSUMPTIONS}
+        measured = monthly(devices, check_in, endpoints, fleet, seconds["measured_s"], deployed, door)
+        slow = monthly(devices, check_in, endpoints, fleet, seconds["slow_s"], deployed, door)
+        doors = {d: monthly(devices, check_in, endpoints, fleet, seconds["measured_s"], deployed, d)
+                 ["per_1000_device_months"] for d in PRICES["api_gateway_tiers"]}
+        models[devices] = {**measured, "per_1000_device_months_slow_lambda": slow["per_1000_device_months"],
+                           "per_1000_device_months_by_front_door": doors}
+    return {"deployed": deployed, "durations": seconds, "lifecycle": lifecycle(endpoints), "fleets": models,
+            "prices": PRICES, "prices_checked": PRICES_CHECKED, "assumptions": ASSUMPTIONS}
 
 
 def report(r: dict) -> list[str]:
-    d = r["durations"]
-    lines = [f"cost: Lambda duration per check-in {d['measured_s'] * 1000:.1f} ms measured "
-             f"({d['slow_s'] * 1000:.1f} ms slow estimate); prices as of {r['prices_checked']} (us-east-1 list)"]
+    d, fn = r["durations"], r["deployed"]["api_function"]
+    lines = [f"cost: the template serves check-ins through the {r['deployed']['front_doors'][CHECK_IN].upper()} API, "
+             f"{fn['logical_id']} {fn['memory_mb']} MB {fn['architecture']} {fn['runtime']}, tracing {fn['tracing']}; "
+             f"Lambda duration per check-in {d['measured_s'] * 1000:.1f} ms measured ({d['slow_s'] * 1000:.1f} ms slow "
+             f"estimate); prices as of {r['prices_checked']} (us-east-1 list)"]
     for devices, m in r["fleets"].items():
         top = sorted(m["dollars"].items(), key=lambda kv: -kv[1])[:3]
+        doors = ", ".join(f"{k.upper()} ${v:.2f}" for k, v in m["per_1000_device_months_by_front_door"].items())
+        verdict = "met" if m["per_1000_device_months"] <= 1.50 else "missed"
         lines.append(
             f"cost: {devices:>9,} devices: ${m['total']:,.2f}/month = ${m['per_1000_device_months']:.2f} per 1 000 "
-            f"device-months (slow Lambda: ${m['per_1000_device_months_slow_lambda']:.2f}; HTTP API instead of REST: "
-            f"${m['http_api_instead'] / (devices / 1000):.2f}); {m['check_ins_per_second']:.1f} check-ins/s, "
-            f"{m['write_request_units'] / 1e6:,.1f} M WRU; largest: "
-            + ", ".join(f"{k} ${v:,.2f}" for k, v in top))
+            f"device-months (target <= $1.50: {verdict}; floor ${m['floor_per_1000_device_months']:.2f}, "
+            f"{m['ratio_to_floor']:.2f} x; slow Lambda ${m['per_1000_device_months_slow_lambda']:.2f}; by front door: "
+            f"{doors}); largest: " + ", ".join(f"{k} ${v:,.2f}" for k, v in top))
     return lines
 
 
@@ -177,11 +366,13 @@ def table(r: dict) -> list[str]:
         rows.append(f"| {label} | " + " | ".join(fn(m) for m in fleets.values()) + " |")
 
     row("check-ins (per second)", lambda m: f"{m['check_ins'] / 1e6:,.2f} M ({m['check_ins_per_second']:,.1f}/s)")
-    row("API Gateway REST requests", lambda m: f"{m['api_requests'] / 1e6:,.2f} M")
+    row("API requests (LoadMaster's routes)", lambda m: f"{m['api_requests'] / 1e6:,.2f} M")
     row("DynamoDB write request units", lambda m: f"{m['write_request_units'] / 1e6:,.2f} M")
     row("DynamoDB read request units", lambda m: f"{m['read_request_units'] / 1e6:,.3f} M")
     row("Lambda invocations / GB-seconds",
         lambda m: f"{m['lambda_invocations'] / 1e6:,.2f} M / {m['lambda_gb_seconds']:,.0f}")
+    row("log bytes per check-in (app + platform + access)",
+        lambda m: " + ".join(f"{v:.0f}" for v in m["log_bytes_per_check_in"].values()))
     row("CloudWatch Logs ingested", lambda m: f"{m['log_gb']:,.2f} GB")
     row("data transfer out", lambda m: f"{m['out_gb']:,.2f} GB")
     row("DynamoDB storage", lambda m: f"{m['storage_gb']:,.3f} GB")
@@ -189,6 +380,11 @@ def table(r: dict) -> list[str]:
         row(f"$ {component}", lambda m, c=component: f"{m['dollars'][c]:,.2f}")
     row("**$ total**", lambda m: f"**{m['total']:,.2f}**")
     row("**$ per 1 000 device-months**", lambda m: f"**{m['per_1000_device_months']:.2f}**")
+    row("$ physical floor per 1 000 device-months (1 WRU + 1 Lambda request per check-in)",
+        lambda m: f"{m['floor_per_1000_device_months']:.2f}")
+    row("ratio to the floor", lambda m: f"{m['ratio_to_floor']:.2f}")
     row("$ per 1 000 device-months, slow-Lambda duration", lambda m: f"{m['per_1000_device_months_slow_lambda']:.2f}")
-    row("$ per 1 000 device-months with an HTTP API", lambda m: f"{m['http_api_instead'] / (m['devices'] / 1000):.2f}")
+    for door in PRICES["api_gateway_tiers"]:
+        row(f"$ per 1 000 device-months through the {door.upper()} API",
+            lambda m, d=door: f"{m['per_1000_device_months_by_front_door'][d]:.2f}")
     return rows

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -73,6 +74,7 @@ def precompiled(source: Path, target: Path, runtime: str) -> None:
         root = Path(tmp)
         with zipfile.ZipFile(source) as zipped:
             zipped.extractall(root)
+        lean(root)
         # The file names recorded are where Lambda puts the code (tracebacks name them), and the hash
         # seed is fixed (a set constant's order follows the string hashes): same code, same bytes.
         compiled = subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode",
@@ -86,6 +88,40 @@ def precompiled(source: Path, target: Path, runtime: str) -> None:
                 info.external_attr = (0o755 if os.access(path, os.X_OK) else 0o644) << 16
                 info.compress_type = zipfile.ZIP_DEFLATED
                 zipped.writestr(info, path.read_bytes())
+
+
+# What a wheel ships that no Lambda invocation reads: type stubs and their markers, the installer's
+# file lists, scripts (``*.data``), C headers, and botocore's documentation examples.
+NOT_RUN = ("**/*.pyi", "**/py.typed", "*.dist-info/RECORD", "*.dist-info/INSTALLER", "*.data", "**/*.h",
+           "botocore/data/*/*/examples-1.json")
+
+
+def services() -> set[str]:
+    """The AWS services the functions may call: the prefixes of their IAM grants (infra/permissions.py),
+    which are also botocore's names for them."""
+    from infra.permissions import GRANTS
+
+    return {action.split(":")[0] for grants in GRANTS.values() for actions in grants.values() for action in actions}
+
+
+def lean(root: Path) -> None:
+    """Drop from the unzipped package what Lambda does not run: ``NOT_RUN``, and the API models of
+    every service no function is granted (botocore's 28 MB hold some 440 services; boto3's resource
+    models likewise). A client of a service left out fails with ``UnknownServiceError``, and so
+    would its call without a grant."""
+    for pattern in NOT_RUN:
+        for path in list(root.glob(pattern)):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    called = services()
+    botocore_models, boto3_models = root / "botocore" / "data", root / "boto3" / "data"
+    missing = called - {p.name for p in botocore_models.iterdir()}
+    if missing:
+        raise SystemExit(f"botocore has no model of {sorted(missing)}: infra/permissions.py names services "
+                         "by their botocore names")
+    for models in (botocore_models, boto3_models):
+        for path in models.iterdir():
+            if path.is_dir() and path.name not in called:
+                shutil.rmtree(path)
 
 
 def main() -> None:
