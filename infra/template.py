@@ -118,6 +118,14 @@ DEVICE_ACCESS_LOG_FORMAT = json.dumps({
     "responseBytes": "$context.responseLength", "error": "$context.error.message",
 }, separators=(",", ":"))
 
+# What the API function logs per request: Lambda's START, END and REPORT lines (about 360 bytes,
+# three quarters of a check-in's log) are dropped; its metrics (Duration, Errors, Throttles) and the
+# alarms on them say the same. Left: WARN and above from Lambda (a timeout, a crash), the
+# service's own lines (a successful check-in writes none at INFO: only its metric's EMF line,
+# tests/service/test_check_in_logs.py) and the access log line. JSON is the format that allows a
+# system log level; the service's lines are JSON already and are passed as they are.
+API_LOGGING = {"LogFormat": "JSON", "SystemLogLevel": "WARN"}
+
 
 @dataclass(frozen=True)
 class Function:
@@ -698,6 +706,9 @@ def functions(sam: dict[str, Any]) -> list[Function]:
 
 
 def _rate_s(expression: str) -> int:
+    # A fixed minute of every hour (``cron(5 * * * ? *)``) runs hourly.
+    if re.fullmatch(r"cron\(\d{1,2} \* \* \* \? \*\)", expression):
+        return 3600
     match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression)
     if not match:
         raise ValueError(f"unsupported schedule {expression!r}")
@@ -781,6 +792,8 @@ def _adapt_function(props: dict[str, Any], f: Function, version: str, rollback_a
     props["Role"] = {"Fn::GetAtt": [f"{f.logical_id}Role", "Arn"]}
     props["Environment"] = {"Variables": encode_to_dict(environment(f, version))}
     props["LoggingConfig"] = {"LogGroup": {"Ref": f"{f.logical_id}LogGroup"}}
+    if f.every_s is None:
+        props["LoggingConfig"].update(API_LOGGING)
     props.pop("Tags", None)
     props["Tags"] = {"service": "licensing", "version": version}
     props["AutoPublishAlias"] = ALIAS

@@ -24,12 +24,18 @@ from infra import lint
 from infra.permissions import GRANTS
 from infra.template import (
     ACCESS_LOG_FORMAT,
+    ACTIVATION_ROUTES,
+    API_LOGGING,
     APP_TABLE,
     AUTH_FLOWS,
     CURSOR_SECRET_NAME,
+    DEVICE_ACCESS_LOG_FORMAT,
+    DEVICE_ROUTES,
+    NO_ROUTE_LIMITS,
     PASSWORD_POLICY,
     SECRET_NAME,
     _resource_arn,
+    device_route_key,
     gateway_responses,
     table_suffix,
 )
@@ -454,6 +460,111 @@ def test_an_unknown_path_gets_the_same_answer_deployed_and_on_the_local_stack(te
     local = not_found_response()
     assert json.loads(deployed["ResponseTemplates"]["application/json"]) == json.loads(local["body"])
     assert int(deployed["StatusCode"]) == local["statusCode"] == 404
+
+
+# --- the LoadMasters' HTTP API (issue 14) ---------------------------------------------------------
+
+
+def test_the_loadmasters_routes_reach_the_live_alias_through_an_http_api_in_payload_1_0(template):
+    resources = template["Resources"]
+    assert resources["DeviceApi"]["Type"] == "AWS::ApiGatewayV2::Api"
+    assert resources["DeviceApi"]["Properties"]["ProtocolType"] == "HTTP"
+    assert resources["DeviceApi"]["Properties"]["Name"] == {"Fn::Sub": "licensing-${Stage}-devices"}
+    integration = resources["DeviceApiIntegration"]["Properties"]
+    # The format Chalice's handler reads (tests/service/test_http_api_events.py), to the alias the
+    # REST API calls, so a gradual deployment moves both front doors at once.
+    assert (integration["IntegrationType"], integration["PayloadFormatVersion"]) == ("AWS_PROXY", "1.0")
+    assert integration["IntegrationUri"] == {"Ref": "APIHandlerAliaslive"}
+    assert "${APIHandlerAliaslive}" in json.dumps(resources["RestAPI"]["Properties"]["DefinitionBody"])
+    routes = _resources(template, "AWS::ApiGatewayV2::Route")
+    target = {"Fn::Join": ["/", ["integrations", {"Ref": "DeviceApiIntegration"}]]}
+    assert {r["Properties"]["RouteKey"] for r in routes.values()} == (
+        {device_route_key(path) for path in DEVICE_ROUTES.values()} | {"$default"})
+    for lid, route in routes.items():
+        assert route["Properties"]["Target"] == target and route["Properties"]["ApiId"] == {"Ref": "DeviceApi"}, lid
+    permission = resources["DeviceApiInvokePermission"]["Properties"]
+    assert permission["FunctionName"] == {"Ref": "APIHandlerAliaslive"}
+    assert permission["Principal"] == "apigateway.amazonaws.com"
+    assert "${DeviceApi}/*" in permission["SourceArn"]["Fn::Sub"]
+
+
+def test_the_http_api_throttles_each_route_and_unknown_paths_hardest(template):
+    stage = template["Resources"]["DeviceApiStage"]
+    props = stage["Properties"]
+    assert (props["StageName"], props["AutoDeploy"]) == ("$default", True)
+    assert props["DefaultRouteSettings"] == {"ThrottlingRateLimit": {"Ref": "DeviceApiRateLimit"},
+                                             "ThrottlingBurstLimit": {"Ref": "DeviceApiBurstLimit"}}
+    activation = {"ThrottlingRateLimit": {"Ref": "ActivationRateLimit"},
+                  "ThrottlingBurstLimit": {"Ref": "ActivationBurstLimit"}}
+    assert props["RouteSettings"] == {**{device_route_key(DEVICE_ROUTES[n]): activation for n in ACTIVATION_ROUTES},
+                                      "$default": NO_ROUTE_LIMITS}
+    # Route settings name routes that must exist first.
+    assert set(stage["DependsOn"]) == set(_resources(template, "AWS::ApiGatewayV2::Route"))
+    parameters = template["Parameters"]
+    assert parameters["ActivationRateLimit"]["Default"] < parameters["DeviceApiRateLimit"]["Default"]
+    assert NO_ROUTE_LIMITS["ThrottlingRateLimit"] < parameters["ActivationRateLimit"]["Default"]
+
+
+def test_the_http_api_access_log_is_json_never_a_secret(template):
+    setting = template["Resources"]["DeviceApiStage"]["Properties"]["AccessLogSettings"]
+    assert setting == {"DestinationArn": {"Fn::GetAtt": ["DeviceApiAccessLogGroup", "Arn"]},
+                       "Format": DEVICE_ACCESS_LOG_FORMAT}
+    fields = json.loads(setting["Format"])
+    assert set(fields) == set(json.loads(ACCESS_LOG_FORMAT))  # the REST API's fields, read alike
+    values = " ".join(fields.values())
+    for secret_bearing in ("header", "authorization", "Authorization", "$input", "querystring", "$context.path"):
+        assert secret_bearing not in values
+    group = template["Resources"]["DeviceApiAccessLogGroup"]["Properties"]
+    assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert group["LogGroupName"] == {"Fn::Sub": "/licensing/${Stage}/device-api-access"}
+
+
+def test_the_http_api_has_the_rest_apis_alarms_and_rolls_a_deployment_back(template):
+    alarms = _alarms(template)
+    dimensions = [{"Name": "ApiId", "Value": {"Ref": "DeviceApi"}}, {"Name": "Stage", "Value": "$default"}]
+    failed, slow = alarms["DeviceApi5xxAlarm"]["Properties"], alarms["DeviceApiLatencyAlarm"]["Properties"]
+    # An HTTP API's metric is 5xx, not the REST API's 5XXError.
+    assert (failed["MetricName"], failed["Statistic"], failed["Dimensions"]) == ("5xx", "Sum", dimensions)
+    assert (slow["MetricName"], slow["ExtendedStatistic"], slow["Dimensions"]) == ("Latency", "p99", dimensions)
+    assert slow["Threshold"] == alarms["ApiLatencyAlarm"]["Properties"]["Threshold"]
+    preference = template["Resources"]["APIHandler"]["Properties"]["DeploymentPreference"]
+    assert {"Ref": "DeviceApi5xxAlarm"} in preference["Alarms"]
+    assert {"Ref": "DeviceApiLatencyAlarm"} in preference["Alarms"]
+
+
+@pytest.mark.parametrize("device_domain", ["", "devices.licensing.example.com"])
+def test_loadmasters_get_their_own_url_with_or_without_a_domain(template, device_domain):
+    resources, outputs, conditions = template["Resources"], template["Outputs"], template["Conditions"]
+    parameters = {"DeviceDomainName": device_domain, "DomainName": "licensing.example.com", "HostedZoneId": "Z1",
+                  "DeviceApi": "dev123", "RestAPI": "rest123", "AWS::Region": "eu-west-1",
+                  "AWS::URLSuffix": "amazonaws.com"}
+    has_domain = _holds({"Condition": "HasDeviceDomain"}, parameters, conditions)
+    assert has_domain is bool(device_domain)
+    for lid in ("DeviceApiDomain", "DeviceApiMapping"):
+        assert resources[lid]["Condition"] == "HasDeviceDomain", lid
+    assert resources["DeviceApiDomainRecord"]["Condition"] == "HasDeviceHostedZone"
+    mapping = resources["DeviceApiMapping"]
+    assert mapping["Type"] == "AWS::ApiGatewayV2::ApiMapping"
+    # At the domain's root: the contract's paths, as the REST API's mapping keeps them.
+    assert "ApiMappingKey" not in mapping["Properties"]
+    assert mapping["Properties"]["ApiId"] == {"Ref": "DeviceApi"}
+    assert resources["DeviceApiDomain"]["Properties"]["SecurityPolicy"] == "TLS_1_2"
+    url = _resolve(outputs["DeviceApiUrl"]["Value"], parameters, conditions)
+    assert url == (f"https://{device_domain}" if device_domain else
+                   "https://dev123.execute-api.eu-west-1.amazonaws.com")
+    assert outputs["DeviceJwksUrl"]["Value"] == {"Fn::Join": ["", [outputs["DeviceApiUrl"]["Value"],
+                                                                   "/v1/.well-known/jwks.json"]]}
+    assert outputs["DeviceRegionalDomainName"]["Condition"] == "HasDeviceDomain"
+
+
+def test_the_api_function_drops_lambdas_own_lines_per_request(template):
+    for lid in FUNCTIONS:
+        config = template["Resources"][lid]["Properties"]["LoggingConfig"]
+        if lid in SCHEDULED:  # a run's REPORT line (duration, memory) stays: a few a hour
+            assert "SystemLogLevel" not in config, lid
+        else:
+            assert {k: config[k] for k in API_LOGGING} == API_LOGGING == {"LogFormat": "JSON",
+                                                                          "SystemLogLevel": "WARN"}
 
 
 # --- accounts (issue 15) -------------------------------------------------------------------------
