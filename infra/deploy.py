@@ -14,7 +14,8 @@ What it does, each step safe to run again:
    accounts user pool, found by its stage's name unless ``ExistingUserPoolId`` names it;
 4. puts a fresh lease-signing key into the secret the first time (the stack creates it with a
    placeholder the service refuses);
-5. prints the URLs LoadMasters and the CLI use.
+5. prints the URLs LoadMasters (the HTTP API: ``DeviceApiUrl``) and the console and CLI (the REST
+   API: ``ApiUrl``) use.
 
 A failed step prints CloudFormation's reasons and what to do about each one it recognises.
 """
@@ -41,7 +42,8 @@ HINTS = {
                       "deploy with EXISTING_DATA=true to take it over (docs/DEPLOY.md, 'Create again').",
     "CloudWatch Logs role ARN must be set": "API Gateway has no CloudWatch role in this region: deploy with "
                                             "MANAGE_API_GATEWAY_ACCOUNT=true.",
-    "Certificate": "the certificate must be an issued ACM certificate for DOMAIN_NAME in the stack's region.",
+    "Certificate": "the certificate must be an issued ACM certificate for DOMAIN_NAME (and DEVICE_DOMAIN_NAME: "
+                   "one certificate naming both, or a wildcard) in the stack's region.",
     "ConcurrentExecutions": "the account's Lambda concurrency quota is too low (new accounts have 10): ask for "
                             "1000 in Service Quotas (docs/DEPLOY.md, 'Quotas').",
     "is not authorized": "the credentials deploying lack a permission named in the reason above.",
@@ -288,9 +290,10 @@ def run(clients: Clients, request: Request, region: str, say=print, adapt=None) 
     ensure_signing_key(clients.secretsmanager, request.stage, say)
     found = outputs(clients.cloudformation, request.stack)
     say(f"{request.stack}: {result}. Version {found.get('Version', '?')}")
-    for key in ("ApiUrl", "JwksUrl", "RegionalDomainName", "UserPoolId", "UserPoolClientId"):
+    for key in ("ApiUrl", "JwksUrl", "RegionalDomainName", "DeviceApiUrl", "DeviceJwksUrl",
+                "DeviceRegionalDomainName", "UserPoolId", "UserPoolClientId"):
         if key in found:
-            say(f"  {key:<18} {found[key]}")
+            say(f"  {key:<24} {found[key]}")
     return found
 
 
@@ -302,6 +305,9 @@ VARIABLES = {
     "MANAGE_API_GATEWAY_ACCOUNT": "ManageApiGatewayAccount", "API_RATE_LIMIT": "ApiRateLimit",
     "API_BURST_LIMIT": "ApiBurstLimit", "SWEEP_BATCH": "SweepBatch", "EXISTING_USER_POOL_ID": "ExistingUserPoolId",
     "ADVANCED_SECURITY": "AdvancedSecurityMode", "SES_IDENTITY_ARN": "SesIdentityArn", "EMAIL_FROM": "EmailFrom",
+    "DEVICE_DOMAIN_NAME": "DeviceDomainName", "DEVICE_API_RATE_LIMIT": "DeviceApiRateLimit",
+    "DEVICE_API_BURST_LIMIT": "DeviceApiBurstLimit", "ACTIVATION_RATE_LIMIT": "ActivationRateLimit",
+    "ACTIVATION_BURST_LIMIT": "ActivationBurstLimit",
 }
 
 

@@ -64,6 +64,8 @@ class FakeCloudFormation:
                   for k, v in self.parameters.items()]
         return {"Stacks": [{"StackName": StackName, "StackStatus": self.status, "Parameters": params,
                             "Outputs": [{"OutputKey": "ApiUrl", "OutputValue": "https://licensing.example.com"},
+                                        {"OutputKey": "DeviceApiUrl",
+                                         "OutputValue": "https://dev123.execute-api.us-east-1.amazonaws.com"},
                                         {"OutputKey": "Version", "OutputValue": "abc"}]}]}
 
     def create_change_set(self, **kwargs):
@@ -234,3 +236,17 @@ def test_the_command_line_takes_make_variables(monkeypatch, tmp_path):
     assert seen["request"].parameters == {"Stage": "prod", "AlarmTopicArn": "arn:aws:sns:eu-west-1:1:t",
                                           "DomainName": "", "LogRetentionDays": "7"}
     assert json.dumps(sorted(deploy.VARIABLES))  # every make variable maps to a parameter
+
+
+def test_both_front_doors_are_printed(aws, cfn, packaged):
+    _, said = _deploy(aws, cfn, packaged, **FIRST)
+
+    printed = {line.split()[0]: line.split()[1] for line in said if line.startswith("  ")}
+    assert printed["ApiUrl"] == "https://licensing.example.com"  # the console, the CLI
+    assert printed["DeviceApiUrl"] == "https://dev123.execute-api.us-east-1.amazonaws.com"  # LoadMasters
+
+
+def test_every_parameter_an_operator_sets_has_a_make_variable(packaged):
+    template = json.loads((packaged / "sam.json").read_text())
+    managed = {"Stage", "ProtectData"}  # --stage, and make deploy's own
+    assert set(template["Parameters"]) - managed == set(deploy.VARIABLES.values())
