@@ -12,7 +12,8 @@ What moto checks of a code is not what AWS checks: its ``ConfirmSignUp`` takes a
 ``ConfirmForgotPassword`` checks only codes that start with ``moto-confirmation-code:``. The code
 shown for a reset is the one moto made (its six digits; the prefix is moto's, so typing just the
 digits is taken too). So a wrong code is refused in AWS and not here: the codes show the flow,
-the service's tests prove its own side.
+the service's tests prove its own side. A confirmation does mark the email verified, as in AWS
+(``confirming_as_cognito``).
 """
 
 from __future__ import annotations
@@ -82,6 +83,31 @@ class Mailbox:
             with self.path.open("a") as out:
                 out.write(json.dumps(mail) + "\n")
         self._echo(f"local stack: mail to {to} ({why}): code {code}")
+
+
+@contextlib.contextmanager
+def confirming_as_cognito() -> Iterator[None]:
+    """While inside, moto's Cognito in this process confirms a registration as AWS does. In AWS,
+    confirming with the code mailed at registration proves the address: ConfirmSignUp marks the
+    account CONFIRMED and, the pool auto-verifying ``email``, sets ``email_verified`` to true
+    (GetUser and AdminGetUser then show it). moto 5 only changes the status and leaves the
+    attribute out, so an account confirmed on it would be one whose email nobody verified (no
+    trial, ``email_verified`` false)."""
+    from moto.cognitoidp.models import CognitoIdpBackend
+
+    original = CognitoIdpBackend.confirm_sign_up
+
+    def confirm_sign_up(self, client_id, username):
+        result = original(self, client_id, username)
+        pool = next(p for p in self.user_pools.values() if client_id in p.clients)
+        self.admin_get_user(pool.id, username).update_attributes([{"Name": "email_verified", "Value": "true"}])
+        return result
+
+    CognitoIdpBackend.confirm_sign_up = confirm_sign_up
+    try:
+        yield
+    finally:
+        CognitoIdpBackend.confirm_sign_up = original
 
 
 @contextlib.contextmanager

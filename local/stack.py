@@ -42,7 +42,7 @@ from typing import Any
 
 from chalicelib.settings import Settings
 from local import HOST, ROOT
-from local.accounts import Mailbox, UserPool, delivering_to, mailbox_path
+from local.accounts import Mailbox, UserPool, confirming_as_cognito, delivering_to, mailbox_path
 from local.api import http_get, not_found_response, start_api, stop_process_group
 from local.banner import banner
 from local.demo import DemoAccount, DemoError, DemoTenant, seed_demo
@@ -108,7 +108,7 @@ class LocalStack:
         started = time.monotonic()
         try:
             self._claim_port()
-            self._start_mail()
+            self._start_cognito_as_aws()
             self._start_moto()
             self._configure()
             self._start_api()  # its ~1 s of imports overlap the tables and the demo tenant
@@ -160,12 +160,14 @@ class LocalStack:
                                  "choose another port with --port or PORT") from e
             self.port = probe.getsockname()[1]
 
-    def _start_mail(self) -> None:
-        """Cognito's mail (codes) to stderr and the mailbox file, from moto in this process."""
+    def _start_cognito_as_aws(self) -> None:
+        """What moto's Cognito in this process leaves out of AWS's: the mail (codes) to stderr and
+        the mailbox file, and a confirmation that verifies the email."""
         self.mailbox = mailbox_path(STATE_DIR, self.port)
         self.mailbox.unlink(missing_ok=True)  # a previous run's codes
         self._cleanup.callback(self.mailbox.unlink, missing_ok=True)
         self._cleanup.enter_context(delivering_to(Mailbox(self.mailbox)))
+        self._cleanup.enter_context(confirming_as_cognito())
 
     def _start_moto(self) -> None:
         # One access-log line per DynamoDB call drowns the API's own log: keep moto's warnings only.

@@ -278,12 +278,14 @@ def stack(tmp_path):
 def user_pool(aws):
     """Accounts on: the user pool and app client that ``create_tables`` made on this test's moto,
     handed to the service as the stack hands them (COGNITO_USER_POOL_ID, COGNITO_CLIENT_ID).
-    Answers (pool id, client id)."""
+    Answers (pool id, client id). moto confirms a registration as AWS does (the email verified)."""
     from chalicelib.store import create_user_pool
+    from local.accounts import confirming_as_cognito
 
     pool_id, client_id = create_user_pool()
     configure(SETTINGS.model_copy(update={"cognito_user_pool_id": pool_id, "cognito_client_id": client_id}))
-    return pool_id, client_id
+    with confirming_as_cognito():
+        yield pool_id, client_id
 
 
 # The pool's policy (chalicelib.domain.passwords): 12 characters or more, lower and upper case, a number.

@@ -130,9 +130,9 @@ def _account(user: dict[str, Any], attributes_key: str) -> Account:
         email=attributes.get("email", ""),
         name=attributes.get("name", ""),
         confirmed=confirmed,
-        # AWS marks the email verified when the code mailed to it confirms the registration;
-        # moto leaves the attribute out: a confirmed account without it was confirmed by that code.
-        email_verified=attributes.get("email_verified", "true" if confirmed else "false") == "true",
+        # AWS marks the email verified when the code mailed to it confirms the registration (moto
+        # does not: the local stack and the tests make it, local.accounts.confirming_as_cognito).
+        email_verified=attributes.get("email_verified") == "true",
         created_at=user.get("UserCreateDate"),
         enabled=user.get("Enabled", True),
     )

@@ -327,20 +327,6 @@ def mailed_code(stack: RunningStack, to: str, why: str) -> str:
     return codes[-1]
 
 
-def email_verified_as_aws_does(stack: RunningStack, email: str) -> None:
-    """What AWS does when a registration is confirmed with the code mailed to its email, and moto
-    does not: mark the email verified (moto's ConfirmSignUp leaves ``email_verified`` false, and
-    the service lets only a verified email start a trial). Said to the local stack's engineer;
-    harmless once the stack does it itself."""
-    import boto3
-
-    pool_id = stack.info["user_pool_id"]
-    cognito = boto3.client("cognito-idp", endpoint_url=stack.info["moto_endpoint"], region_name=pool_id.split("_")[0],
-                           aws_access_key_id="testing", aws_secret_access_key="testing")
-    cognito.admin_update_user_attributes(UserPoolId=pool_id, Username=email,
-                                         UserAttributes=[{"Name": "email_verified", "Value": "true"}])
-
-
 def unique_email(label: str) -> str:
     return f"{label}-{next(_people)}-{os.getpid()}@example.com"
 
@@ -400,7 +386,6 @@ def register(stack: RunningStack, label: str, *, confirm: bool = True) -> Person
         confirmed = requests.post(f"{stack.base_url}/v1/accounts/confirm", json={"email": person.email, "code": code},
                                   timeout=HTTP_TIMEOUT_S)
         assert confirmed.status_code == 200, confirmed.text
-        email_verified_as_aws_does(stack, person.email)
         person.sign_in()
     return person
 

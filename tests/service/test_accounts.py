@@ -42,6 +42,18 @@ def test_a_registered_and_confirmed_account_signs_in_and_reads_itself(api, accou
     assert session.status == 200 and session.body["expires_in"] > 0 and session.body["refresh_token"]
     assert me.status == 200
     assert me.body["email"] == "pat@acme.example" and me.body["name"] == "Pat" and me.body["tenants"] == []
+    assert me.body["email_verified"] is True
+
+
+def test_confirming_a_registration_verifies_its_email_in_cognito_as_aws_does(api, accounts):
+    # The code went to the email: AWS's ConfirmSignUp sets email_verified (the tests' moto too).
+    accounts.register("pat@acme.example")
+    before = dict(_backend_user("pat@acme.example").attribute_lookup)
+
+    accounts.confirm("pat@acme.example")
+
+    assert "email_verified" not in before
+    assert _backend_user("pat@acme.example").attribute_lookup["email_verified"] == "true"
 
 
 def test_registering_an_email_that_has_an_account_answers_the_same_and_changes_nothing(api, accounts):
