@@ -19,7 +19,7 @@ from chalicelib.settings import LONGEST_KEY_TTL_S
 from chalicelib.startup import configure
 from infra import rotate_key
 from infra.rotate_key import LONGEST_LEASE_S
-from tests.conftest import SETTINGS, activate, first_type_id
+from tests.conftest import SETTINGS, T0, activate, first_type_id
 
 TTL = timedelta(seconds=LONGEST_KEY_TTL_S)
 
@@ -129,7 +129,7 @@ def _kid(token: str) -> str:
 def secrets_client(aws):
     """The first format of the secret (no times, no retired keys), with the longest TTL a stage
     may choose: the rotation's waits must hold for it."""
-    configure(SETTINGS.model_copy(update={"signing_key_ttl_s": LONGEST_KEY_TTL_S}))
+    configure(SETTINGS.model_copy(update={"signing_key_ttl_s": LONGEST_KEY_TTL_S, "signing_key_autocreate": False}))
     client = boto3.client("secretsmanager", region_name="us-east-1")
     key = json.loads(signing.new_secret_value("k-old"))["keys"][0]
     client.create_secret(Name=SETTINGS.signing_key_secret_id,
@@ -191,3 +191,41 @@ def test_a_whole_rotation_refuses_no_check_in_and_leaves_no_lease_unverifiable(
     assert [k["kid"] for k in adopter.jwks["keys"]] == [new_kid] != ["k-old"]
     assert (adopter.token_kid(), keeper.token_kid()) == (new_kid, "k-old")
     assert offline.lease_kid() == "k-old"  # it went offline on the replaced key's last lease
+
+
+def _jwks_kids(api) -> list[str]:
+    return [k["kid"] for k in api.get("/v1/.well-known/jwks.json").body["keys"]]
+
+
+def test_a_container_reads_the_keys_again_once_they_are_a_ttl_old(secrets_client, api):
+    assert _jwks_kids(api) == ["k-old"]
+    assert rotate_key.main(["--stage", "dev", "--region", "us-east-1", "add"]) == 0
+
+    clock.set_now(T0 + TTL - timedelta(seconds=1))
+    still = _jwks_kids(api)
+    clock.set_now(T0 + TTL)
+    read_again = _jwks_kids(api)
+
+    assert still == ["k-old"] and len(read_again) == 2 and "k-old" in read_again
+
+
+def test_a_failed_refresh_keeps_the_last_good_keys_and_says_so(secrets_client, api, trial_tenant, log_lines):
+    granted = activate(api, trial_tenant, first_type_id(api, trial_tenant)).body
+    secrets_client.delete_secret(SecretId=SETTINGS.signing_key_secret_id, ForceDeleteWithoutRecovery=True)
+    clock.set_now(T0 + TTL)
+
+    reply = api.post(f"/v1/devices/{granted['device_id']}/check-ins",
+                     {"mac": "00:50:56:aa:bb:01", "ip": "10.0.0.5", "port": 443, "version": "7.2.47"},
+                     headers={"Authorization": f"Device {granted['device_token']}"})
+
+    assert reply.status == 200, reply.body
+    assert _kid(reply.body["license"]) == "k-old"
+    [failure] = [line for line in log_lines
+                 if line.get("message") == "secret refresh failed, the last good value is kept"]
+    assert failure["secret"] == "signing keys" and "ResourceNotFoundException" in failure["error"]
+
+
+def test_no_lease_is_longer_than_the_rotation_waits_for(api, trial_tenant):
+    refused = api.patch("/v1/settings", {"lease_s": LONGEST_LEASE_S + 1}, headers=trial_tenant.admin)
+
+    assert refused.status == 400
