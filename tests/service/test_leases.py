@@ -79,6 +79,34 @@ def test_jwks_publishes_every_key_of_a_rotation(api, trial_tenant, monkeypatch):
     assert _verify(granted["license"], jwks, T0)["sub"] == granted["device_id"]
 
 
+def test_a_retired_key_is_not_published_but_still_verifies_the_device_tokens_it_signed(api, trial_tenant,
+                                                                                       monkeypatch):
+    old = json.loads(signing.new_secret_value("k-old"))
+    monkeypatch.setattr(signing, "_load_secret", lambda: json.dumps(old))
+    signing.reset_key_ring()
+    granted, _ = _lease(api, trial_tenant)
+    new = json.loads(signing.new_secret_value("k-new"))
+    retired = new | {"retired": [signing.public_half(old["keys"][0])]}
+    monkeypatch.setattr(signing, "_load_secret", lambda: json.dumps(retired))
+    signing.reset_key_ring()
+
+    jwks = api.get("/v1/.well-known/jwks.json").body
+    renewed = api.post(f"/v1/devices/{granted['device_id']}/check-ins",
+                       {"mac": "00:50:56:aa:bb:01", "ip": "10.0.0.5", "port": 443, "version": "7.2.47"},
+                       headers={"Authorization": f"Device {granted['device_token']}"})
+
+    assert [k["kid"] for k in jwks["keys"]] == ["k-new"]
+    assert renewed.status == 200, renewed.body
+    assert _verify(renewed.body["license"], jwks, T0)["sub"] == granted["device_id"]
+
+
+def test_the_jwks_may_be_kept_five_minutes(api):
+    # The key rotation's activate step waits for it (infra/rotate_key.py, JWKS_MAX_AGE_S).
+    reply = api.get("/v1/.well-known/jwks.json")
+
+    assert reply.headers["Cache-Control"] == "public, max-age=300"
+
+
 def test_health_reports_the_table_and_the_signing_key(api):
     reply = api.get("/v1/health")
 
