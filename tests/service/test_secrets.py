@@ -2,12 +2,14 @@
 in constant time."""
 
 import hmac
+import json
+from datetime import timedelta
 
 import boto3
 
-from chalicelib.security import keys
+from chalicelib.security import keys, signing
 from chalicelib.store.models import ALL_MODELS
-from tests.conftest import OPERATOR_KEY, activate, first_type_id, operator_headers
+from tests.conftest import OPERATOR_KEY, SETTINGS, T0, activate, first_type_id, operator_headers
 
 
 def _full_run(api, new_tenant, sweep):
@@ -48,6 +50,24 @@ def test_no_secret_is_ever_logged(api, new_tenant, sweep, capsys, log_lines):
     for secret in secrets:
         for part in _secret_parts(secret):
             assert part not in logged
+
+
+def test_a_signing_key_secret_that_no_longer_parses_is_not_logged(api, trial_tenant, clock, capsys, log_lines):
+    granted = activate(api, trial_tenant, first_type_id(api, trial_tenant)).body
+    broken = signing.new_secret_value("k-next")
+    seed = json.loads(broken)["keys"][0]["d"]
+    boto3.client("secretsmanager", region_name="us-east-1").put_secret_value(
+        SecretId=SETTINGS.signing_key_secret_id, SecretString=broken[:-3])  # cut short: not JSON
+    clock.set_now(T0 + timedelta(seconds=SETTINGS.signing_key_ttl_s))
+
+    reply = api.post(f"/v1/devices/{granted['device_id']}/check-ins",
+                     {"mac": "00:50:56:aa:bb:01", "ip": "10.0.0.5", "port": 443, "version": "7.2.47"},
+                     headers={"Authorization": f"Device {granted['device_token']}"})
+
+    captured = capsys.readouterr()
+    logged = captured.out + captured.err + log_lines.text
+    assert reply.status == 200 and "secret refresh failed" in logged
+    assert seed not in logged and seed[:16] not in logged
 
 
 def test_no_secret_is_stored_in_clear(api, new_tenant, sweep):
