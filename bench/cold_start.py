@@ -3,11 +3,13 @@ infra.build``) unzipped read-only, as /var/task is, and ``python -S -c "import a
 so that nothing outside the package (no venv, no site-packages) is imported. Against ``import
 boto3`` plus a DynamoDB client from the same package. Each is timed inside a fresh interpreter
 (its own start excluded), alternating, median of several runs; the heaviest imports of the app
-(``-X importtime``); and what the zip holds.
+(``-X importtime``); and what the zip holds. ``python -m bench.cold_start DIR...`` for packages built
+already (by another Python: ``/path/to/venv/bin/python -m infra.build --out DIR``).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -148,3 +150,16 @@ def report(r: dict) -> list[str]:
         + "; by kind: " + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in p["by_kind"][:6])
         + f"; stubs and file lists left: {len(p['not_run'])}",
     ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Cold start of packages built by `python -m infra.build --out DIR`")
+    parser.add_argument("packages", type=Path, nargs="+")
+    parser.add_argument("--runs", type=int, default=21)
+    args = parser.parse_args()
+    for package in args.packages:
+        print("\n".join(report(run(package, args.runs))), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -318,6 +318,12 @@ def monthly(devices: int, check_in: dict, endpoints: dict, fleet: dict, seconds:
     }
 
 
+def on(deployed: dict, architecture: str) -> dict:
+    """``deployed`` with every function on ``architecture``."""
+    return {**deployed, "api_function": {**deployed["api_function"], "architecture": architecture},
+            "schedules": {lid: {**f, "architecture": architecture} for lid, f in deployed["schedules"].items()}}
+
+
 def run(check_in: dict, endpoints: dict, fleet: dict, overhead: dict, template: dict) -> dict:
     """Every fleet size, through the front door the template gives the check-in, and through each
     front door the model knows (REST and HTTP API) for comparison."""
@@ -332,8 +338,11 @@ def run(check_in: dict, endpoints: dict, fleet: dict, overhead: dict, template: 
         slow = monthly(devices, check_in, endpoints, fleet, seconds["slow_s"], deployed, door)
         doors = {d: monthly(devices, check_in, endpoints, fleet, seconds["measured_s"], deployed, d)
                  ["per_1000_device_months"] for d in PRICES["api_gateway_tiers"]}
+        machines = {a: monthly(devices, check_in, endpoints, fleet, seconds["measured_s"], on(deployed, a), door)
+                    ["per_1000_device_months"] for a in PRICES["lambda_gb_second"]}
         models[devices] = {**measured, "per_1000_device_months_slow_lambda": slow["per_1000_device_months"],
-                           "per_1000_device_months_by_front_door": doors}
+                           "per_1000_device_months_by_front_door": doors,
+                           "per_1000_device_months_by_architecture": machines}
     return {"deployed": deployed, "durations": seconds, "lifecycle": lifecycle(endpoints), "fleets": models,
             "prices": PRICES, "prices_checked": PRICES_CHECKED, "assumptions": ASSUMPTIONS}
 
@@ -347,6 +356,8 @@ def report(r: dict) -> list[str]:
     for devices, m in r["fleets"].items():
         top = sorted(m["dollars"].items(), key=lambda kv: -kv[1])[:3]
         doors = ", ".join(f"{k.upper()} ${v:.2f}" for k, v in m["per_1000_device_months_by_front_door"].items())
+        doors += "; by architecture: " + ", ".join(
+            f"{k} ${v:.3f}" for k, v in m["per_1000_device_months_by_architecture"].items())
         verdict = "met" if m["per_1000_device_months"] <= 1.50 else "missed"
         lines.append(
             f"cost: {devices:>9,} devices: ${m['total']:,.2f}/month = ${m['per_1000_device_months']:.2f} per 1 000 "
@@ -384,6 +395,9 @@ def table(r: dict) -> list[str]:
         lambda m: f"{m['floor_per_1000_device_months']:.2f}")
     row("ratio to the floor", lambda m: f"{m['ratio_to_floor']:.2f}")
     row("$ per 1 000 device-months, slow-Lambda duration", lambda m: f"{m['per_1000_device_months_slow_lambda']:.2f}")
+    for machine in PRICES["lambda_gb_second"]:
+        row(f"$ per 1 000 device-months with every function on {machine}",
+            lambda m, a=machine: f"{m['per_1000_device_months_by_architecture'][a]:.2f}")
     for door in PRICES["api_gateway_tiers"]:
         row(f"$ per 1 000 device-months through the {door.upper()} API",
             lambda m, d=door: f"{m['per_1000_device_months_by_front_door'][d]:.2f}")

@@ -1,7 +1,8 @@
 """``python -m infra.build --out out/prod``: the deployment package and its template.
 
 Runs ``chalice package`` (the functions, schedules and REST API of ``app.py``, and the zip),
-finishes the template with ``infra/template.py`` and checks it with cfn-lint. The package is the
+makes the zip Lambda's (only what the functions run, every module precompiled), finishes the
+template with ``infra/template.py`` and checks it with cfn-lint. The package is the
 same for every stage: the stack's ``Stage`` parameter names what differs.
 """
 

@@ -119,3 +119,10 @@ def test_the_floor_is_one_write_unit_and_one_invocation_per_check_in():
     assert m["floor"] == pytest.approx(m["check_ins"] * (0.625 + 0.20) / 1e6)
     assert m["ratio_to_floor"] == pytest.approx(m["total"] / m["floor"])
     assert m["ratio_to_floor"] > 1
+
+
+def test_both_architectures_are_priced_whichever_the_template_deploys():
+    m = _model(_template())
+    by = m["per_1000_device_months_by_architecture"]
+    assert by["x86_64"] == pytest.approx(m["per_1000_device_months"])
+    assert by["arm64"] < by["x86_64"]
