@@ -1,11 +1,12 @@
 """The Chalice app: wiring only. Routes live in blueprints under ``chalicelib/api``; the rules
 they call live in ``chalicelib/services`` and ``chalicelib/domain``."""
 
-from chalice import Chalice, ConvertToMiddleware, Rate
+from chalice import Chalice, ConvertToMiddleware, Cron, Rate
 
 from chalicelib import clock
 from chalicelib.api import accounts, console, loadmaster, operator, public, tenant_admin
 from chalicelib.api.http import contract_error_bodies
+from chalicelib.budget import Budget
 from chalicelib.observability import begin_invocation, flush_metrics, log_keys, logger
 from chalicelib.services import accounts as account_service
 from chalicelib.services import sweeps
@@ -49,30 +50,34 @@ for blueprint in (public, operator, tenant_admin, loadmaster, accounts, console)
 
 
 # The scheduled functions take "now" from their event, so a replayed or late event acts as of
-# its own time, and tests and operators can run any of them at a chosen time.
+# its own time, and tests and operators can run any of them at a chosen time. Each stops
+# starting work before Lambda's deadline (its context's remaining time, see chalicelib.budget);
+# what is left is the next run's.
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS), name="expire_trials")
 def expire_trials(event):
-    return sweeps.expire_trials(clock.parse_rfc3339(event.time))
+    return sweeps.expire_trials(clock.parse_rfc3339(event.time), Budget.of(event.context))
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="block_unconfirmed")
 def block_unconfirmed(event):
-    return sweeps.block_unconfirmed(clock.parse_rfc3339(event.time))
+    return sweeps.block_unconfirmed(clock.parse_rfc3339(event.time), Budget.of(event.context))
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="deactivate_silent")
 def deactivate_silent(event):
-    return sweeps.deactivate_silent(clock.parse_rfc3339(event.time))
+    return sweeps.deactivate_silent(clock.parse_rfc3339(event.time), Budget.of(event.context))
 
 
-@app.schedule(Rate(1, unit=Rate.HOURS), name="meter_usage")
+# At five past every hour (a rate would drift with the deploy time): the reading stands for the
+# hour just begun, and the hours since the last one metered are caught up.
+@app.schedule(Cron(5, "*", "*", "*", "?", "*"), name="meter_usage")
 def meter_usage(event):
-    return sweeps.meter_usage(clock.parse_rfc3339(event.time))
+    return sweeps.meter_usage(clock.parse_rfc3339(event.time), Budget.of(event.context))
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS), name="purge_unconfirmed")
 def purge_unconfirmed(event):
     # The seed's 24-hour rule: registrations never confirmed are deleted.
-    return account_service.purge_unconfirmed(clock.parse_rfc3339(event.time))
+    return account_service.purge_unconfirmed(clock.parse_rfc3339(event.time), Budget.of(event.context))

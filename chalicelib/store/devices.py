@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
 from botocore.exceptions import ClientError
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
 from chalicelib.domain.model import HOLDING, Device, DeviceStatus, LicensingPolicy, TenantState
 from chalicelib.domain.windows import RateLimit
 from chalicelib.settings import get_settings
 from chalicelib.store.counters import take_in
 from chalicelib.store.events import event_item
-from chalicelib.store.failures import dynamodb
+from chalicelib.store.failures import dynamodb, is_transient
 from chalicelib.store.models import DUE_SHARDS, ClaimItem, DeviceItem, LicenseTypeItem, TenantItem
 from chalicelib.store.transaction import Transaction, TransactionCancelled, update_if
 
@@ -252,32 +253,9 @@ class _ClaimMoved(Exception):
 
 def _release(holder: Holder, to: DeviceStatus, reason: str, now: datetime, only_if,
              while_tenant: TenantState | None) -> Released:
-    t = holder.tenant_id
     tx = Transaction()
-    actions = [DeviceItem.status.set(str(to)), DeviceItem.reason.set(reason), DeviceItem.pending_shard.remove(),
-               DeviceItem.silent_shard.remove(), DeviceItem.silent_due.remove(), DeviceItem.silent_at.remove()]
-    if to == DeviceStatus.DEACTIVATED:
-        actions.append(DeviceItem.deactivated_at.set(now))
-    # What makes the release right: the status and credential it was decided on. Not the
-    # address, which a check-in may move: the claims below say who holds what.
-    condition = (DeviceItem.status == str(holder.status)) & (DeviceItem.credential_version == holder.credential_version)
-    if only_if is not None:
-        condition &= only_if
-    tx.update("device", DeviceItem(holder.device_id), actions, condition=condition)
-    tx.update("type", LicenseTypeItem(t, holder.lic_type_id), [LicenseTypeItem.in_use.add(-1)],
-              condition=LicenseTypeItem.in_use > 0)
-    tenant_condition = TenantItem.in_use > 0
-    if while_tenant is not None:
-        tenant_condition &= TenantItem.state == str(while_tenant)
-    tx.update("tenant", TenantItem(t), [TenantItem.in_use.add(-1)], condition=tenant_condition)
-    held_by_device = ClaimItem.device_id == holder.device_id
-    tx.delete("address", ClaimItem(address_claim(t, _address(holder.ip, holder.port))), condition=held_by_device)
-    tx.put("event", event_item(t, f"device.{to.lower()}", now, device_id=holder.device_id, reason=reason,
-                               mac=holder.mac, ip=holder.ip, port=holder.port, lic_type_id=holder.lic_type_id))
-    if to == DeviceStatus.BLOCKED:
-        tx.update("mac", ClaimItem(mac_claim(t, holder.mac)), [ClaimItem.blocked.set(True)], condition=held_by_device)
-    else:
-        tx.delete("mac", ClaimItem(mac_claim(t, holder.mac)), condition=held_by_device)
+    _give_back(tx, holder, to, reason, now, only_if)
+    _count_back(tx, Counter({(holder.tenant_id, holder.lic_type_id): 1}), while_tenant)
     try:
         tx.commit()
     except TransactionCancelled as e:
@@ -289,6 +267,121 @@ def _release(holder: Holder, to: DeviceStatus, reason: str, now: datetime, only_
             raise _ClaimMoved from e  # the address moved after the read
         raise
     return Released.RELEASED
+
+
+def _give_back(tx: Transaction, holder: Holder, to: DeviceStatus, reason: str, now: datetime, only_if,
+               label: str = "") -> None:
+    """The device's own items of its release (four: itself, its event, its address and MAC
+    claims), labelled ``device<label>`` and so on."""
+    t = holder.tenant_id
+    actions = [DeviceItem.status.set(str(to)), DeviceItem.reason.set(reason), DeviceItem.pending_shard.remove(),
+               DeviceItem.silent_shard.remove(), DeviceItem.silent_due.remove(), DeviceItem.silent_at.remove()]
+    if to == DeviceStatus.DEACTIVATED:
+        actions.append(DeviceItem.deactivated_at.set(now))
+    # What makes the release right: the status and credential it was decided on. Not the
+    # address, which a check-in may move: the claims below say who holds what.
+    condition = (DeviceItem.status == str(holder.status)) & (DeviceItem.credential_version == holder.credential_version)
+    if only_if is not None:
+        condition &= only_if
+    tx.update(f"device{label}", DeviceItem(holder.device_id), actions, condition=condition)
+    held_by_device = ClaimItem.device_id == holder.device_id
+    tx.delete(f"address{label}", ClaimItem(address_claim(t, _address(holder.ip, holder.port))),
+              condition=held_by_device)
+    tx.put(f"event{label}", event_item(t, f"device.{to.lower()}", now, device_id=holder.device_id, reason=reason,
+                                       mac=holder.mac, ip=holder.ip, port=holder.port,
+                                       lic_type_id=holder.lic_type_id))
+    if to == DeviceStatus.BLOCKED:
+        tx.update(f"mac{label}", ClaimItem(mac_claim(t, holder.mac)), [ClaimItem.blocked.set(True)],
+                  condition=held_by_device)
+    else:
+        tx.delete(f"mac{label}", ClaimItem(mac_claim(t, holder.mac)), condition=held_by_device)
+
+
+def _count_back(tx: Transaction, released: Counter, while_tenant: TenantState | None = None) -> None:
+    """Give the instances ``released`` (per tenant and license type) back to their pools and
+    tenants: one update of each, by the number released, never below zero."""
+    tenants: Counter = Counter()
+    for (t, lic_type_id), n in released.items():
+        tx.update("type", LicenseTypeItem(t, lic_type_id), [LicenseTypeItem.in_use.add(-n)],
+                  condition=LicenseTypeItem.in_use >= n)
+        tenants[t] += n
+    for t, n in tenants.items():
+        condition = TenantItem.in_use >= n
+        if while_tenant is not None:
+            condition &= TenantItem.state == str(while_tenant)
+        tx.update("tenant", TenantItem(t), [TenantItem.in_use.add(-n)], condition=condition)
+
+
+# DynamoDB's most items in one transaction (no item twice).
+TRANSACTION_ITEMS = 100
+# The most devices one transaction releases: four items each, and one update of their pool and
+# one of their tenant (devices of several pools or tenants make smaller transactions).
+RELEASE_BATCH = (TRANSACTION_ITEMS - 2) // 4
+# Rounds of a batch refused because some of its devices moved, before the rest go one by one.
+BATCH_ROUNDS = 3
+
+
+@dynamodb
+def release_all_if_due(holders: list[Holder], to: DeviceStatus, reason: str, now: datetime) -> dict[str, Released]:
+    """``release_if_due`` for many devices in as few transactions as DynamoDB allows: each
+    device's own items keep their conditions, and its pool and tenant are counted down once per
+    transaction by the number it releases. All or nothing per transaction: devices whose own
+    condition refused it (they moved, or are not yet due) are MOVED and the rest are tried again
+    together; any other refusal (an address moved, a conflicting write) sends the rest one by
+    one through ``release_if_due``. The outcome of each, by device id."""
+    outcome: dict[str, Released] = {}
+    for group in _transactions(holders):
+        outcome.update(_release_together(group, to, reason, now))
+    return outcome
+
+
+def _transactions(holders: list[Holder]) -> Iterator[list[Holder]]:
+    """``holders`` in groups that fit one transaction, no item twice (two stale index entries
+    naming one claim go to different transactions)."""
+    group: list[Holder] = []
+    keys: set[tuple] = set()
+    for h in holders:
+        own = {("device", h.device_id), ("claim", mac_claim(h.tenant_id, h.mac)),
+               ("claim", address_claim(h.tenant_id, _address(h.ip, h.port)))}
+        shared = {("type", h.tenant_id, h.lic_type_id), ("tenant", h.tenant_id)}
+        # Each device also writes its event: one more item, never the same.
+        if group and (own & keys or len(keys | own | shared) + len(group) + 1 > TRANSACTION_ITEMS):
+            yield group
+            group, keys = [], set()
+        group.append(h)
+        keys |= own | shared
+    if group:
+        yield group
+
+
+def _release_together(group: list[Holder], to: DeviceStatus, reason: str, now: datetime) -> dict[str, Released]:
+    outcome: dict[str, Released] = {}
+    only_if = _due(to, now)
+    for _ in range(BATCH_ROUNDS):
+        tx = Transaction()
+        for h in group:
+            _give_back(tx, h, to, reason, now, only_if, label=f":{h.device_id}")
+        _count_back(tx, Counter((h.tenant_id, h.lic_type_id) for h in group))
+        try:
+            tx.commit()
+        except TransactionCancelled as e:
+            moved = {h.device_id for h in group if f"device:{h.device_id}" in e.failed}
+            if not moved:
+                break
+            outcome.update(dict.fromkeys(moved, Released.MOVED))
+            group = [h for h in group if h.device_id not in moved]
+            if not group:
+                return outcome
+            continue
+        except TransactWriteError as e:
+            if not is_transient(e):
+                raise
+            break  # a write racing one of them: one by one, the others need not wait
+        outcome.update(dict.fromkeys((h.device_id for h in group), Released.RELEASED))
+        return outcome
+    for h in group:
+        outcome[h.device_id] = _release_retrying(h, to, reason, now, only_if, None)
+    return outcome
 
 
 @dynamodb
@@ -396,21 +489,39 @@ def _holder(item: DeviceItem) -> Holder:
                   DeviceStatus(item.status), int(item.credential_version))
 
 
+# Due entries read per query: a page from each shard in turn.
+DUE_PAGE = 100
+
+
 @dynamodb
 def pending_due(now: datetime, limit: int) -> Iterator[Holder]:
-    """PENDING devices whose confirm deadline has passed, from the sparse index, shard by shard."""
-    for shard in range(DUE_SHARDS):
-        for item in DeviceItem.pending_due.query(f"P{shard}", DeviceItem.confirm_by <= now, limit=limit):
-            yield _holder(item)
+    """PENDING devices whose confirm deadline has passed, from the sparse index, at most
+    ``limit`` per shard."""
+    yield from _due_in_shards(DeviceItem.pending_due, "P", DeviceItem.confirm_by <= now, limit)
 
 
 @dynamodb
 def silent_due(now: datetime, limit: int) -> Iterator[Holder]:
-    """Devices holding an instance whose silent deadline has passed, shard by shard."""
-    for shard in range(DUE_SHARDS):
-        for item in DeviceItem.silent_due_index.query(f"S{shard}", DeviceItem.silent_due <= int(now.timestamp()),
-                                                      limit=limit):
-            yield _holder(item)
+    """Devices holding an instance whose silent deadline has passed, at most ``limit`` per shard."""
+    yield from _due_in_shards(DeviceItem.silent_due_index, "S", DeviceItem.silent_due <= int(now.timestamp()),
+                              limit)
+
+
+def _due_in_shards(index, prefix: str, due, limit: int) -> Iterator[Holder]:
+    """A page of each shard in turn, oldest first in each: a run stopped early by its budget has
+    served every shard, not the first ones only."""
+    cursors: dict[int, dict | None] = dict.fromkeys(range(DUE_SHARDS))
+    read: Counter = Counter()
+    while cursors:
+        for shard, cursor in list(cursors.items()):
+            page = index.query(f"{prefix}{shard}", due, limit=min(DUE_PAGE, limit - read[shard]),
+                               last_evaluated_key=cursor)
+            for item in page:
+                read[shard] += 1
+                yield _holder(item)
+            cursors[shard] = page.last_evaluated_key
+            if cursors[shard] is None or read[shard] >= limit:
+                del cursors[shard]
 
 
 @dynamodb

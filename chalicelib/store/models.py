@@ -105,6 +105,8 @@ class LicenseTypeItem(Model):
     overage_policy = UnicodeAttribute(default="NO_OVERAGE")
     trial = BooleanAttribute(default=False)
     created_at = UTCDateTimeAttribute()
+    # The last hour the meter recorded for this type: its next run meters every hour after it.
+    metered_through = UTCDateTimeAttribute(null=True)
 
 
 class TenantDevicesIndex(GlobalSecondaryIndex):
@@ -203,6 +205,9 @@ class UsageItem(Model):
     in_use = NumberAttribute()
     capacity = NumberAttribute()
     metered_at = UTCDateTimeAttribute()
+    # The hour was missed (the meter did not run, or failed) and holds the reading of the run
+    # that caught up: the only reading there is.
+    backfilled = BooleanAttribute(null=True)
 
 
 class EventItem(Model):
