@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: run sweep test test-fast lint lock format bench package deploy replay restore drill clean
+.PHONY: run sweep test test-fast lint lock format bench package deploy replay restore drill rotate-key clean
 
 # The stamp's name is a hash of the lock files, so editing them (make lock, a pull) rebuilds the
 # venv and merely touching them does not.
@@ -68,6 +68,11 @@ test-fast: $(STAMP)
 package: $(STAMP) $(CHECKOV_STAMP)
 	$(PY) -m infra.build --out out/package
 	$(PY) -m infra.lint out/package
+
+## make rotate-key STAGE=prod STEP=add|activate|retire: one step of the lease-signing key's rotation, refused while too early (docs/DEPLOY.md)
+rotate-key: $(STAMP)
+	@test -n "$(STEP)" || { echo "set STEP=add, activate or retire: docs/DEPLOY.md"; exit 2; }
+	$(PY) -m infra.rotate_key --stage $(STAGE) $(if $(REGION),--region $(REGION)) $(STEP)
 
 ## make deploy STAGE=prod BUCKET=... ALARM_TOPIC_ARN=... OPERATOR_KEY_SHA256=... [DOMAIN_NAME=... CERTIFICATE_ARN=...]:
 ## create or update the stack licensing-STAGE (docs/DEPLOY.md names every variable)

@@ -17,6 +17,7 @@ from chalicelib.api import http
 from chalicelib.api.schemas import ActivationRequest, CheckInRequest, DeviceQuery, EventQuery, PageQuery, UsageQuery
 from chalicelib.domain.errors import Code, DomainError
 from chalicelib.security import auth, cursors, signing
+from chalicelib.security.refreshed import Refreshed
 from chalicelib.security.signing import InvalidToken, new_secret_value, parse_secret
 from chalicelib.security.tokens import DEVICE_TOKEN_TYP, verify_device_token
 
@@ -32,8 +33,8 @@ def ring(monkeypatch):
     """A key ring and a cursor key in memory, installed as the container's, so no Secrets Manager
     is needed."""
     key_ring = parse_secret(new_secret_value("k-test"))
-    monkeypatch.setattr(signing, "_ring", key_ring)
-    monkeypatch.setattr(cursors, "_key", b"cursor-key-for-the-unit-tests-32")
+    monkeypatch.setattr(signing, "_ring", Refreshed("signing keys", lambda: key_ring, 300))
+    monkeypatch.setattr(cursors, "_key", Refreshed("cursor key", lambda: b"cursor-key-for-the-unit-tests-32", 300))
     return key_ring
 
 
