@@ -96,6 +96,19 @@ def join_invited_tenants(account: Account, now: datetime) -> list[Membership]:
     return joined
 
 
+def join_if_confirmed(email: str, now: datetime) -> Account | None:
+    """The account with this email, when it exists and is confirmed, having taken up its
+    invitations now (an invitation is written before this is asked, and a confirmation accepts
+    invitations after confirming: whichever lands second sees the other's write)."""
+    if not identity.enabled():
+        return None
+    account = identity.find_account(email)
+    if account is None or not account.confirmed:
+        return None
+    join_invited_tenants(account, now)
+    return account
+
+
 def sign_in(email: str, password: str, *, source: str, now: datetime) -> Session:
     """Tokens for the account. An invitation that reached the email while the account was being
     confirmed is accepted here at the latest, before the first token is used."""

@@ -14,7 +14,7 @@ from chalicelib.domain.model import Tenant, TenantState
 from chalicelib.observability import logger
 from chalicelib.security.auth import Member
 from chalicelib.security.keys import KeyKind, issue_key
-from chalicelib.services import tenants
+from chalicelib.services import accounts, tenants
 from chalicelib.services.tenants import NewTenant
 from chalicelib.store import events, identity, members
 
@@ -59,12 +59,8 @@ def invite(caller: Member, email: str, role: Role, now: datetime) -> Membership 
     invitation = members.invite(caller.tenant, email, role, caller.principal.account_id, now)
     events.record(tenant_id, "member.invited", now, email=invitation.email, role=str(role),
                   by=caller.principal.account_id)
-    account = identity.find_account(email)
-    if account is None or not account.confirmed:
-        return invitation
-    for m in members.accept_invitations(account, now):
-        events.record(m.tenant_id, "member.joined", now, account_id=account.account_id, role=str(m.role))
-    found = members.membership(account.account_id, tenant_id)
+    account = accounts.join_if_confirmed(email, now)
+    found = members.membership(account.account_id, tenant_id) if account is not None else None
     return found if found is not None else invitation
 
 

@@ -10,13 +10,16 @@ from typing import TypeVar
 
 from chalicelib import clock
 from chalicelib.domain import ids
+from chalicelib.domain.accounts import normalise_email
 from chalicelib.domain.errors import Code, DomainError, conflict, validation
 from chalicelib.domain.model import HOLDING, Contract, DeviceStatus, LicenseType, Tenant, TenantState
 from chalicelib.observability import logger
 from chalicelib.security.keys import KeyKind, issue_key
+from chalicelib.services import accounts
 from chalicelib.settings import get_settings
 from chalicelib.store import devices as device_store
 from chalicelib.store import events
+from chalicelib.store import members as member_store
 from chalicelib.store import tenants as store
 
 # How often a write guarded by what it read is tried again after losing a race.
@@ -33,14 +36,19 @@ class NewTenant:
 
 
 def create_tenant(name: str, owner_email: str, now: datetime) -> NewTenant:
-    """A customer account, UNLICENSED, with its two keys (returned here once, stored hashed)."""
+    """A customer account, UNLICENSED, with its two keys (returned here once, stored hashed), and
+    the invitation of ``owner_email`` as its owner: the account with that email owns the tenant
+    from its confirmation on (at once when it has one), as an owner's invitation of a member."""
     tenant_id = ids.new_tenant_id()
     api_key, activation_key = issue_key(KeyKind.API, tenant_id), issue_key(KeyKind.ACTIVATION, tenant_id)
-    tenant = Tenant(tenant_id=tenant_id, name=name, owner_email=owner_email, state=TenantState.UNLICENSED,
-                    created_at=now, api_key_hash=api_key.sha256, activation_key_hash=activation_key.sha256)
-    store.create_tenant(tenant)
+    tenant = Tenant(tenant_id=tenant_id, name=name, owner_email=normalise_email(owner_email),
+                    state=TenantState.UNLICENSED, created_at=now, api_key_hash=api_key.sha256,
+                    activation_key_hash=activation_key.sha256)
+    invitation = member_store.create_tenant_inviting_owner(tenant, now)
     logger.info("tenant created", extra={"tenant_id": tenant_id})
     events.record(tenant_id, "tenant.created", now, name=name)
+    events.record(tenant_id, "member.invited", now, email=invitation.email, role=str(invitation.role))
+    accounts.join_if_confirmed(invitation.email, now)
     return NewTenant(tenant, api_key.plaintext, activation_key.plaintext)
 
 
@@ -205,8 +213,9 @@ def _deactivate(device, state: TenantState, reason: str, now: datetime) -> int |
 
 
 def change_owner(tenant_id: str, owner_email: str, now: datetime) -> Tenant:
-    """Change of ownership (seed 2.3): the account moves to another owner's email."""
-    store.set_owner(tenant_id, owner_email)
+    """Change of ownership (seed 2.3): the account moves to another owner's email (an invitation as
+    owner of the former email holds no longer)."""
+    store.set_owner(tenant_id, normalise_email(owner_email))
     logger.info("owner changed", extra={"tenant_id": tenant_id})
     events.record(tenant_id, "owner.changed", now)
     return store.require_tenant(tenant_id)

@@ -46,6 +46,13 @@ def _member_items(tenant_id: str, tenant_name: str, account: Account, role: Role
             MemberItem(_account(account.account_id), _tenant(tenant_id), **fields))
 
 
+def _invitation_items(invitation: Invitation, now: datetime) -> tuple[MemberItem, MemberItem]:
+    fields = {"tenant_id": invitation.tenant_id, "tenant_name": invitation.tenant_name, "email": invitation.email,
+              "role": str(invitation.role), "created_at": now}
+    return (MemberItem(_tenant(invitation.tenant_id), _invite(invitation.email), **fields),
+            MemberItem(_invite(invitation.email), _tenant(invitation.tenant_id), **fields))
+
+
 def _keys(tenant_id: str, account_id: str) -> tuple[MemberItem, MemberItem]:
     return MemberItem(_tenant(tenant_id), _account(account_id)), MemberItem(_account(account_id), _tenant(tenant_id))
 
@@ -68,6 +75,19 @@ def create_owned_tenant(tenant: Tenant, owner: Account, now: datetime) -> None:
     for n, item in enumerate(_member_items(tenant.tenant_id, tenant.name, owner, Role.OWNER, now)):
         tx.put(f"member{n}", item, condition=MemberItem.pk.does_not_exist())
     tx.commit()
+
+
+@dynamodb
+def create_tenant_inviting_owner(tenant: Tenant, now: datetime) -> Invitation:
+    """The operator's tenant and the invitation of its ``owner_email`` as owner, at once: the
+    account with that email owns the tenant from its confirmation (or sign-in) on."""
+    invitation = Invitation(tenant.tenant_id, normalise_email(tenant.owner_email), Role.OWNER, tenant.name)
+    tx = Transaction()
+    tx.put("tenant", tenant_item(tenant), condition=TenantItem.tenant_id.does_not_exist())
+    for n, item in enumerate(_invitation_items(invitation, now)):
+        tx.put(f"invite{n}", item)
+    tx.commit()
+    return invitation
 
 
 @dynamodb
@@ -115,25 +135,25 @@ def add_member(tenant: Tenant, account: Account, role: Role, owner_id: str, now:
 @dynamodb
 def invite(tenant: Tenant, email: str, role: Role, owner_id: str, now: datetime) -> Invitation:
     """Record an invitation of ``email`` (a second one replaces the first's role)."""
-    email = normalise_email(email)
-    fields = {"tenant_id": tenant.tenant_id, "tenant_name": tenant.name, "email": email, "role": str(role),
-              "created_at": now}
+    invitation = Invitation(tenant.tenant_id, normalise_email(email), role, tenant.name)
     tx = Transaction()
     _caller_is_owner(tx, tenant.tenant_id, owner_id)
-    tx.put("by-tenant", MemberItem(_tenant(tenant.tenant_id), _invite(email), **fields))
-    tx.put("by-email", MemberItem(_invite(email), _tenant(tenant.tenant_id), **fields))
+    for label, item in zip(("by-tenant", "by-email"), _invitation_items(invitation, now), strict=True):
+        tx.put(label, item)
     try:
         tx.commit()
     except TransactionCancelled as e:
         raise _not_owner() from e
-    return Invitation(tenant.tenant_id, email, role, tenant.name)
+    return invitation
 
 
 @dynamodb
 def accept_invitations(account: Account, now: datetime) -> list[Membership]:
     """Turn every invitation of the account's email into a membership (each invitation once:
     its deletion is conditional on its existence). An account that is a member already keeps
-    its role and the invitation goes."""
+    its role and the invitation goes. An invitation as owner (the operator's tenant) holds only
+    while the tenant's owner email is still this one: the operator may have given the tenant to
+    another email since, and a tenant never gets a second owner."""
     email = normalise_email(account.email)
     joined = []
     for item in MemberItem.query(_invite(email), consistent_read=True):
@@ -141,6 +161,8 @@ def accept_invitations(account: Account, now: datetime) -> list[Membership]:
         tx = Transaction()
         tx.delete("by-email", MemberItem(_invite(email), _tenant(tenant_id)), condition=MemberItem.pk.exists())
         tx.delete("by-tenant", MemberItem(_tenant(tenant_id), _invite(email)))
+        if role == Role.OWNER:
+            tx.check("tenant", TenantItem, tenant_id, condition=TenantItem.owner_email == email)
         for n, member in enumerate(_member_items(tenant_id, item.tenant_name or "", account, role, now)):
             tx.put(f"member{n}", member, condition=MemberItem.pk.does_not_exist())
         try:
@@ -148,7 +170,7 @@ def accept_invitations(account: Account, now: datetime) -> list[Membership]:
         except TransactionCancelled as e:
             if "by-email" in e.failed:
                 continue  # another request accepted it first
-            # A member already: the invitation is spent.
+            # A member already, or the tenant's owner no longer: the invitation is spent.
             done = Transaction()
             done.delete("by-email", MemberItem(_invite(email), _tenant(tenant_id)))
             done.delete("by-tenant", MemberItem(_tenant(tenant_id), _invite(email)))

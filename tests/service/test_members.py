@@ -3,7 +3,7 @@ invitations, ownership and the account's one trial."""
 
 from __future__ import annotations
 
-from tests.conftest import PASSWORD, first_type_id
+from tests.conftest import PASSWORD, first_type_id, operator_headers
 
 
 def _invite(api, owner, tenant_id, email, role="admin"):
@@ -214,6 +214,55 @@ def test_only_the_owner_withdraws_an_invitation(api, accounts):
     assert no_email.status == 400 and no_email.code == "VALIDATION_ERROR"
     assert {"account_id": None, "email": "later@acme.example", "role": "admin", "status": "invited"} in api.get(
         "/v1/members", headers=owner.headers).body["members"]
+
+
+# The operator's tenants ----------------------------------------------------------------------------
+
+
+def _operator_tenant(api, owner_email):
+    created = api.post("/v1/tenants", {"name": "Sold", "owner_email": owner_email}, headers=operator_headers())
+    assert created.status == 201, created.body
+    return created.body
+
+
+def test_the_operators_tenant_is_owned_by_its_owner_email_once_that_account_confirms(api, accounts):
+    tenant = _operator_tenant(api, "Buyer@Sold.example")
+    pending = api.get("/v1/members", headers={"Authorization": f"Bearer {tenant['api_key']}"}).body["members"]
+
+    buyer = accounts.signed_up("buyer@sold.example")
+    members = api.get("/v1/members", headers=buyer.headers).body["members"]
+    invited = api.post("/v1/members", {"email": "staff@sold.example", "role": "viewer"}, headers=buyer.headers)
+    kinds = [e["kind"] for e in api.get("/v1/events", headers=buyer.headers).body["events"]]
+
+    assert tenant["owner_email"] == "buyer@sold.example"
+    assert pending == [{"account_id": None, "email": "buyer@sold.example", "role": "owner", "status": "invited"}]
+    assert api.get("/v1/account", headers=buyer.headers).body["tenants"] == [
+        {"tenant_id": tenant["tenant_id"], "name": "Sold", "role": "owner"}]
+    assert members == [{"account_id": buyer.account_id, "email": "buyer@sold.example", "role": "owner",
+                        "status": "member"}]
+    assert invited.status == 201
+    assert {"member.invited", "member.joined"} <= set(kinds)
+
+
+def test_an_owner_email_with_an_account_owns_the_operators_tenant_at_once(api, accounts):
+    buyer = accounts.signed_up("buyer@sold.example")
+
+    tenant = _operator_tenant(api, "buyer@sold.example")
+
+    assert api.get("/v1/account", headers=buyer.headers).body["tenants"] == [
+        {"tenant_id": tenant["tenant_id"], "name": "Sold", "role": "owner"}]
+
+
+def test_the_former_owner_email_of_an_operators_tenant_does_not_take_it(api, accounts):
+    tenant = _operator_tenant(api, "first@sold.example")
+    moved = api.post(f"/v1/tenants/{tenant['tenant_id']}/owner", {"owner_email": "second@sold.example"},
+                     headers=operator_headers())
+
+    first = accounts.signed_up("first@sold.example")
+
+    assert moved.status == 200
+    assert api.get("/v1/account", headers=first.headers).body["tenants"] == []
+    assert api.get("/v1/members", headers={"Authorization": f"Bearer {tenant['api_key']}"}).body["members"] == []
 
 
 def test_the_owner_changes_a_role_and_removes_a_member(api, accounts):
