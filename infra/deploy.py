@@ -47,6 +47,10 @@ HINTS = {
     "ConcurrentExecutions": "the account's Lambda concurrency quota is too low (new accounts have 10): ask for "
                             "1000 in Service Quotas (docs/DEPLOY.md, 'Quotas').",
     "is not authorized": "the credentials deploying lack a permission named in the reason above.",
+    "Insufficient permissions to enable logging": "the HTTP API's access log is a log delivery: the credentials "
+                                                  "deploying need logs:CreateLogDelivery, GetLogDelivery, "
+                                                  "UpdateLogDelivery, DeleteLogDelivery, ListLogDeliveries, "
+                                                  "PutResourcePolicy, DescribeResourcePolicies and DescribeLogGroups.",
     "deletion protection": "a table is protected: turn protection off only if you mean to delete it "
                            "(docs/DEPLOY.md, 'Delete').",
 }
