@@ -118,12 +118,13 @@ DEVICE_ACCESS_LOG_FORMAT = json.dumps({
     "responseBytes": "$context.responseLength", "error": "$context.error.message",
 }, separators=(",", ":"))
 
-# What the API function logs per request: Lambda's START, END and REPORT lines (about 360 bytes,
-# three quarters of a check-in's log) are dropped; its metrics (Duration, Errors, Throttles) and the
-# alarms on them say the same. Left: WARN and above from Lambda (a timeout, a crash), the
-# service's own lines (a successful check-in writes none at INFO: only its metric's EMF line,
-# tests/service/test_check_in_logs.py) and the access log line. JSON is the format that allows a
-# system log level; the service's lines are JSON already and are passed as they are.
+# What the API function logs per request: Lambda's START, END and REPORT lines (about 240 bytes,
+# over half of what a check-in logs; its metric's EMF line is 209) are dropped; Lambda's metrics
+# (Duration, Errors, Throttles) and the alarms on them say the same. Left: WARN and above from
+# Lambda (a timeout, a crash), the service's own lines (a successful check-in writes none at
+# INFO, only its metric's EMF line: tests/service/test_check_in_logs.py) and the access log line.
+# JSON is the format that allows a system log level; the service's lines are JSON already and
+# are passed as they are.
 API_LOGGING = {"LogFormat": "JSON", "SystemLogLevel": "WARN"}
 
 
