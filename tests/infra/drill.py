@@ -559,6 +559,41 @@ def _create_user_pool_client(name: str, props: dict[str, Any]) -> tuple[str, dic
     return client["ClientId"], {"ClientId": client["ClientId"], "Name": client["ClientName"]}
 
 
+# The LoadMasters' HTTP API (issue 14): moto's API Gateway v2 API, PascalCase like CloudFormation.
+def _route_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """A Number parameter reaches a property as a string; the API wants numbers."""
+    kinds = {"ThrottlingBurstLimit": int, "ThrottlingRateLimit": float}
+    return {k: kinds[k](v) if k in kinds else v for k, v in settings.items()}
+
+
+def _create_http_api(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    args = {k: props[k] for k in ("Description", "Tags") if k in props}
+    api = _api("apigatewayv2").create_api(Name=props.get("Name") or name, ProtocolType=props["ProtocolType"], **args)
+    return api["ApiId"], {"ApiId": api["ApiId"], "ApiEndpoint": api["ApiEndpoint"]}
+
+
+def _create_integration(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    integration = _api("apigatewayv2").create_integration(**props)
+    return integration["IntegrationId"], {}
+
+
+def _create_route(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    return _api("apigatewayv2").create_route(**props)["RouteId"], {}
+
+
+def _create_http_stage(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    args = dict(props)
+    if "DefaultRouteSettings" in args:
+        args["DefaultRouteSettings"] = _route_settings(args["DefaultRouteSettings"])
+    if "RouteSettings" in args:
+        args["RouteSettings"] = {key: _route_settings(v) for key, v in args["RouteSettings"].items()}
+    return _api("apigatewayv2").create_stage(**args)["StageName"], {}
+
+
+def _create_api_mapping(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    return _api("apigatewayv2").create_api_mapping(**props)["ApiMappingId"], {}
+
+
 _NO_MODEL = "moto's CloudFormation has no model for it (it warns and skips the resource)"
 DRILL_MODELS = [
     DrillModel("AWS::CloudWatch::Alarm", "AlarmName", _create_alarm,
@@ -614,6 +649,22 @@ DRILL_MODELS = [
                lambda pid, props: _api("cognito-idp").delete_user_pool_client(UserPoolId=props["UserPoolId"],
                                                                              ClientId=pid),
                "CreateUserPoolClient; Ref gives the client id", _NO_MODEL),
+    DrillModel("AWS::ApiGatewayV2::Api", "Name", _create_http_api,
+               lambda pid, props: _api("apigatewayv2").delete_api(ApiId=pid),
+               "CreateApi; Ref gives the API id", _NO_MODEL),
+    DrillModel("AWS::ApiGatewayV2::Integration", "", _create_integration,
+               lambda pid, props: _api("apigatewayv2").delete_integration(ApiId=props["ApiId"], IntegrationId=pid),
+               "CreateIntegration; Ref gives the integration id", _NO_MODEL),
+    DrillModel("AWS::ApiGatewayV2::Route", "", _create_route,
+               lambda pid, props: _api("apigatewayv2").delete_route(ApiId=props["ApiId"], RouteId=pid),
+               "CreateRoute", _NO_MODEL),
+    DrillModel("AWS::ApiGatewayV2::Stage", "", _create_http_stage,
+               lambda pid, props: _api("apigatewayv2").delete_stage(ApiId=props["ApiId"], StageName=pid),
+               "CreateStage (route throttles and access log setting as given; moto applies neither)", _NO_MODEL),
+    DrillModel("AWS::ApiGatewayV2::ApiMapping", "", _create_api_mapping,
+               lambda pid, props: _api("apigatewayv2").delete_api_mapping(ApiMappingId=pid,
+                                                                         DomainName=props["DomainName"]),
+               "CreateApiMapping (only with DeviceDomainName, which the drill does not give)", _NO_MODEL),
     DrillModel("AWS::CodeDeploy::DeploymentGroup", "DeploymentGroupName", _create_deployment_group,
                lambda pid, props: None,
                "CreateDeploymentGroup; left behind on delete (moto has no DeleteDeploymentGroup); no "
