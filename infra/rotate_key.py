@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -105,10 +106,20 @@ def _at(when: datetime) -> str:
 
 
 def run(secrets, stage: str, step: str, say=print) -> None:
-    """Do ``step`` on the stage's secret, as of ``chalicelib.clock``; ``Refused`` changes nothing."""
-    doc = json.loads(secrets.get_secret_value(SecretId=secret_id(stage))["SecretString"])
+    """Do ``step`` on the stage's secret, as of ``chalicelib.clock``; ``Refused`` changes nothing.
+
+    The new version's id (``ClientRequestToken``) is derived from the version read, so of two runs
+    that read the same version only the first writes: the second would otherwise undo the first
+    (a retired key's private half back in the secret, an activation reverted)."""
+    read = secrets.get_secret_value(SecretId=secret_id(stage))
+    doc = json.loads(read["SecretString"])
     report = {"add": add, "activate": activate, "retire": retire}[step](doc, clock.now())
-    secrets.put_secret_value(SecretId=secret_id(stage), SecretString=json.dumps(doc))
+    try:
+        secrets.put_secret_value(SecretId=secret_id(stage), SecretString=json.dumps(doc),
+                                 ClientRequestToken=str(uuid.uuid5(uuid.NAMESPACE_URL, read["VersionId"])))
+    except secrets.exceptions.ResourceExistsException:
+        raise Refused(f"the secret changed since this step read it (version {read['VersionId']}; another "
+                      "operator?): nothing written, run the step again") from None
     say(f"{secret_id(stage)}: {report}")
 
 

@@ -95,3 +95,36 @@ def test_add_is_refused_while_a_next_key_awaits_activation(secrets, capsys):
 def test_a_step_out_of_order_is_refused(secrets, capsys, step, why):
     assert _rotate(step, T0) == 1
     assert why in capsys.readouterr().err
+
+
+class Stale:
+    """An operator's client that reads the secret, then lets ``meanwhile`` (another operator's
+    whole step) run before writing: two runs of the command at once."""
+
+    def __init__(self, client, meanwhile) -> None:
+        self.client, self.meanwhile, self.exceptions = client, meanwhile, client.exceptions
+
+    def get_secret_value(self, **kwargs):
+        read = self.client.get_secret_value(**kwargs)
+        self.meanwhile()
+        return read
+
+    def put_secret_value(self, **kwargs):
+        return self.client.put_secret_value(**kwargs)
+
+
+def test_a_step_that_read_the_secret_before_another_operator_wrote_it_is_refused(secrets):
+    # Given the old key replaced, and one operator retiring it while another adds a next key
+    _rotate("add", T0)
+    _rotate("activate", T0 + timedelta(hours=1))
+    clock.set_now(T0 + timedelta(days=91))
+    other = Stale(secrets, lambda: rotate_key.run(secrets, "prod", "retire", say=lambda _: None))
+
+    # When the add, which read the secret before the retire wrote it, writes
+    with pytest.raises(rotate_key.Refused, match="changed since this step read it"):
+        rotate_key.run(other, "prod", "add")
+
+    # Then the retire stands: the old key's private half does not come back
+    doc = _secret(secrets)
+    assert [k["kid"] for k in doc["retired"]] == ["k-old"]
+    assert "k-old" not in [k["kid"] for k in doc["keys"]] and len(doc["keys"]) == 1
