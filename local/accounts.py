@@ -13,7 +13,8 @@ What moto checks of a code is not what AWS checks: its ``ConfirmSignUp`` takes a
 shown for a reset is the one moto made (its six digits; the prefix is moto's, so typing just the
 digits is taken too). So a wrong code is refused in AWS and not here: the codes show the flow,
 the service's tests prove its own side. A confirmation does mark the email verified, as in AWS
-(``confirming_as_cognito``).
+(``confirming_as_cognito``), and a change of email waits, as in AWS, for ``VerifyUserAttribute``
+(which moto lacks) to take the code mailed for it and no other.
 """
 
 from __future__ import annotations
@@ -72,6 +73,11 @@ class Mailbox:
         self.path = path
         self._echo = echo if echo is not None else (lambda line: print(line, file=sys.stderr, flush=True))
         self._lock = threading.Lock()
+        self._last: dict[tuple[str, str], str] = {}
+
+    def last_code(self, to: str, why: str) -> str | None:
+        """The code last mailed to ``to`` for ``why``, as Cognito remembers what it sent."""
+        return self._last.get((to.lower(), why))
 
     def send(self, to: str, why: str, code: str) -> None:
         from infra.template import VERIFICATION_MESSAGE, VERIFICATION_SUBJECT
@@ -79,6 +85,7 @@ class Mailbox:
         mail = {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "to": to, "why": why, "code": code,
                 "subject": VERIFICATION_SUBJECT, "body": VERIFICATION_MESSAGE.replace("{####}", code)}
         with self._lock:
+            self._last[(to.lower(), why)] = code
             self.path.parent.mkdir(exist_ok=True)
             with self.path.open("a") as out:
                 out.write(json.dumps(mail) + "\n")
@@ -113,8 +120,10 @@ def confirming_as_cognito() -> Iterator[None]:
 @contextlib.contextmanager
 def delivering_to(mailbox: Mailbox) -> Iterator[None]:
     """While inside, moto's Cognito in this process mails ``mailbox`` where AWS would mail the
-    account: a registration, a password reset, a change of email."""
+    account: a registration, a password reset, a change of email (whose code then verifies the
+    new email)."""
     from moto.cognitoidp.models import CognitoIdpBackend
+    from moto.cognitoidp.responses import CognitoIdpResponse
 
     originals = {name: getattr(CognitoIdpBackend, name)
                  for name in ("sign_up", "forgot_password", "update_user_attributes", "admin_update_user_attributes")}
@@ -134,9 +143,19 @@ def delivering_to(mailbox: Mailbox) -> Iterator[None]:
     def _changed_email(attributes) -> str | None:
         return next((a["Value"] for a in attributes or [] if a.get("Name") == "email"), None)
 
+    # An email waiting for its code, by (pool id, username). AWS, with the pool's
+    # AttributesRequireVerificationBeforeUpdate (the stack's and create_user_pool's), keeps the
+    # account's email until the code mailed to the new one verifies it; moto changes it at once.
+    pending: dict[tuple[str, str], str] = {}
+
     def update_user_attributes(self, access_token, attributes):
-        result = originals["update_user_attributes"](self, access_token, attributes)
-        if email := _changed_email(attributes):
+        email = _changed_email(attributes)
+        others = [a for a in attributes or [] if a.get("Name") != "email"]
+        result = originals["update_user_attributes"](self, access_token, others)
+        if email:
+            pool = next(p for p in self.user_pools.values() if access_token in p.access_tokens)
+            self._verify_email_is_not_used(pool.id, email)
+            pending[(pool.id, self.get_user(access_token).username)] = email
             mailbox.send(email, "change of email", f"{secrets.randbelow(900_000) + 100_000}")
         return result
 
@@ -148,13 +167,38 @@ def delivering_to(mailbox: Mailbox) -> Iterator[None]:
             mailbox.send(email, "change of email", f"{secrets.randbelow(900_000) + 100_000}")
         return result
 
+    def verify_user_attribute(self):
+        # moto 5 has no VerifyUserAttribute. AWS's checks the code it mailed to the new email,
+        # which becomes the account's, verified; this one checks the code the mailbox sent.
+        from moto.cognitoidp.exceptions import CodeMismatchException, NotAuthorizedError
+        from moto.core.responses import EmptyResult
+
+        token = self._get_param("AccessToken")
+        pool = next((p for p in self.backend.user_pools.values() if token in p.access_tokens), None)
+        if pool is None or self._get_param("AttributeName") != "email":
+            raise NotAuthorizedError(token)
+        user = self.backend.get_user(token)
+        old, new = user.attribute_lookup.get("email"), pending.get((pool.id, user.username))
+        if new is None or mailbox.last_code(new, "change of email") != self._get_param("Code"):
+            raise CodeMismatchException("Invalid verification code provided, please try again.")
+        user.update_attributes([{"Name": "email", "Value": new}, {"Name": "email_verified", "Value": "true"}])
+        del pending[(pool.id, user.username)]
+        # moto's tokens name the account by the email it signed in with (AWS's by its sub).
+        for tokens in (pool.access_tokens, pool.id_tokens, pool.refresh_tokens):
+            for key, value in list(tokens.items()):
+                if value and value[1] == old:
+                    tokens[key] = (value[0], new, *value[2:])
+        return EmptyResult()
+
     patched = {"sign_up": sign_up, "forgot_password": forgot_password,
                "update_user_attributes": update_user_attributes,
                "admin_update_user_attributes": admin_update_user_attributes}
     for name, function in patched.items():
         setattr(CognitoIdpBackend, name, function)
+    CognitoIdpResponse.verify_user_attribute = verify_user_attribute
     try:
         yield
     finally:
         for name, function in originals.items():
             setattr(CognitoIdpBackend, name, function)
+        del CognitoIdpResponse.verify_user_attribute

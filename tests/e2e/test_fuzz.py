@@ -4,8 +4,10 @@ answer matches the schema the document gives for it, and every operation is show
 rotated mid-run, a device deleted) would answer 401 or 404 everywhere, and fails here.
 
 Each operation is fuzzed against a world of its own (a fresh tenant on trial, its license type
-and one device), whose credentials follow the run (a rotated key replaces the old one, a
-check-in's fresh token the old one). Each example is drawn as one of two kinds:
+and one device; for an account's route, the tenant's owner and a viewer, accounts registered and
+confirmed with the codes the stack mailed, the owner's access token being the credential), whose
+credentials follow the run (a rotated key replaces the old one, a check-in's fresh token the old
+one). Each example is drawn as one of two kinds:
 
 - ``fuzz``: the generated request as it is, with valid credentials (mostly refused: 4xx);
 - ``valid``: the generated request with the ids and the fields the service checks against its
@@ -24,6 +26,7 @@ import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,6 +41,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from local.accounts import read_mail
 from tests.e2e.conftest import OPERATOR_KEY, kill_everything, start_stack
 
 pytestmark = pytest.mark.e2e
@@ -51,17 +55,15 @@ NEVER_2XX = {
     # Blocking a device takes a missed confirm window (at least 60 s on the wall clock) and a
     # sweep; tests/service covers unblocking, here it is only fuzzed.
     "POST /v1/devices/{device_id}/unblock",
-    # The accounts' routes (issue 15) are fuzzed (no 5xx, the schema, the status codes) but not yet
-    # with valid account credentials and codes: their 2xx share is not asserted until they are
-    # (tests/service/test_accounts.py and tests/e2e/test_accounts_races_http.py drive them).
-    *(f"{method} {path}" for method, path in (
-        ("POST", "/v1/accounts"), ("POST", "/v1/accounts/confirm"), ("POST", "/v1/sessions"),
-        ("POST", "/v1/sessions/refresh"), ("DELETE", "/v1/sessions"), ("POST", "/v1/accounts/password-reset/confirm"),
-        ("GET", "/v1/account"), ("PATCH", "/v1/account"), ("POST", "/v1/account/email/confirm"),
-        ("POST", "/v1/account/tenant"), ("POST", "/v1/trial"), ("POST", "/v1/members"),
-        ("PATCH", "/v1/members/{account_id}"), ("DELETE", "/v1/members/{account_id}"), ("POST", "/v1/ownership"),
-        ("DELETE", "/v1/invitations"))),
 }
+# The accounts' routes that need no credential, and those that take an account's access token
+# (the world's owner, in the world's tenant).
+ANONYMOUS = {"POST /v1/accounts", "POST /v1/accounts/confirm", "POST /v1/sessions", "POST /v1/sessions/refresh",
+             "POST /v1/accounts/password-reset", "POST /v1/accounts/password-reset/confirm",
+             "GET /v1/accounts/password-policy"}
+ACCOUNT_PATHS = {"/v1/sessions", "/v1/account", "/v1/account/email/confirm", "/v1/account/tenant", "/v1/trial",
+                 "/v1/members", "/v1/members/{account_id}", "/v1/ownership", "/v1/invitations"}
+PASSWORD = "Fuzz-horse-42"
 IMAGE, VERSION = "LoadMaster-VLM-7.2.47-SPLA.ova", "7.2.47"
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_KEY}"}
@@ -78,9 +80,23 @@ class Device:
 
 
 @dataclass
+class Account:
+    """A confirmed account and its session."""
+
+    email: str
+    account_id: str
+    access_token: str
+    refresh_token: str
+
+    def bearer(self, tenant_id: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}", "X-Tenant-Id": tenant_id}
+
+
+@dataclass
 class World:
     """One tenant on trial, its first license type and a device, as the fuzzed operation finds
-    them; the keys are replaced when the run rotates them."""
+    them; the keys are replaced when the run rotates them. For an account's route, the tenant's
+    owner and a viewer (accounts of their own)."""
 
     tenant_id: str
     api_key: str
@@ -88,13 +104,26 @@ class World:
     lic_type_id: str
     sku: str
     device: Device
+    owner: Account | None = None
+    member: Account | None = None
+
+
+@dataclass
+class Caller:
+    """Who a request is sent as: the device whose token it carries, the account whose access
+    token it carries, in which tenant."""
+
+    device: Device
+    account: Account | None
+    tenant_id: str
 
 
 class Provisioner:
     """Builds worlds and fresh things through the API, outside the counted answers."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, mailbox: Path) -> None:
         self.base_url = base_url
+        self.mailbox = mailbox
         self.http = requests.Session()
 
     def call(self, method: str, path: str, headers: dict[str, str], body: Any = None, expect: int = 200) -> Any:
@@ -103,19 +132,51 @@ class Provisioner:
                                                f"{response.text[:300]}"
         return response.json()
 
-    def tenant(self) -> tuple[str, str, str]:
+    def tenant(self, owner: Account | None = None) -> tuple[str, str, str]:
+        """A tenant the operator sells; ``owner``'s when given (its owner_email has a confirmed
+        account: it owns the tenant at once)."""
         n = next(_serial)
-        created = self.call("POST", "/v1/tenants", OPERATOR,
-                            {"name": f"Fuzz {n}", "owner_email": f"fuzz{n}@example.com"}, expect=201)
+        email = owner.email if owner else f"fuzz{n}@example.com"
+        created = self.call("POST", "/v1/tenants", OPERATOR, {"name": f"Fuzz {n}", "owner_email": email}, expect=201)
         return created["tenant_id"], created["api_key"], created["activation_key"]
 
-    def world(self) -> World:
-        tenant_id, api_key, activation_key = self.tenant()
+    def world(self, *, accounts: bool = False) -> World:
+        owner = self.account() if accounts else None
+        tenant_id, api_key, activation_key = self.tenant(owner)
         self.call("POST", f"/v1/tenants/{tenant_id}/trial", OPERATOR, {"instances": 1000}, expect=201)
         [first, *_] = self.call("GET", "/v1/license-types", admin(api_key))["license_types"]
-        world = World(tenant_id, api_key, activation_key, first["lic_type_id"], first["sku"], None)  # type: ignore[arg-type]
+        world = World(tenant_id, api_key, activation_key, first["lic_type_id"], first["sku"], None,  # type: ignore[arg-type]
+                      owner)
         world.device = self.device(world)
+        if owner is not None:
+            world.member = self.account()
+            self.invite(owner, tenant_id, world.member.email)
         return world
+
+    def code(self, to: str, why: str) -> str:
+        """The code the stack "mailed" to ``to`` last for ``why`` (moto mails nothing)."""
+        return [m["code"] for m in read_mail(self.mailbox, to) if m["why"] == why][-1]
+
+    def registered(self) -> str:
+        """A fresh email with a registration waiting for its code."""
+        email = f"person{next(_serial)}@example.com"
+        self.call("POST", "/v1/accounts", {}, {"email": email, "password": PASSWORD, "name": "Fuzz"}, expect=202)
+        return email
+
+    def account(self) -> Account:
+        email = self.registered()
+        self.call("POST", "/v1/accounts/confirm", {}, {"email": email, "code": self.code(email, "registration")})
+        return self.sign_in(Account(email, "", "", ""))
+
+    def sign_in(self, account: Account) -> Account:
+        session = self.call("POST", "/v1/sessions", {}, {"email": account.email, "password": PASSWORD})
+        account.access_token, account.refresh_token = session["access_token"], session["refresh_token"]
+        account.account_id = self.call("GET", "/v1/account", admin(account.access_token))["account_id"]
+        return account
+
+    def invite(self, owner: Account, tenant_id: str, email: str) -> None:
+        self.call("POST", "/v1/members", owner.bearer(tenant_id), {"email": email, "role": "viewer"}, expect=201)
+
 
     def device(self, world: World) -> Device:
         mac, ip = fresh_address()
@@ -144,11 +205,11 @@ def loadmaster(world: World, mac: str, ip: str) -> dict[str, Any]:
     return {"mac": mac, "ip": ip, "port": 443, "sku": world.sku, "image": IMAGE, "version": VERSION}
 
 
-def make_valid(label: str, case, world: World, provision: Provisioner) -> Device:
-    """Replace what the service checks against its data with the world's; the device whose token
-    the request carries."""
+def make_valid(label: str, case, world: World, provision: Provisioner) -> Caller:
+    """Replace what the service checks against its data with the world's; who sends it."""
     params, body = case.path_parameters, case.body
     device = world.device
+    caller = Caller(device, world.owner, world.tenant_id)
     if params:
         params.update({k: v for k, v in (("tenant_id", world.tenant_id), ("lic_type_id", world.lic_type_id),
                                          ("device_id", device.device_id)) if k in params})
@@ -156,7 +217,7 @@ def make_valid(label: str, case, world: World, provision: Provisioner) -> Device
         case.query.pop("next", None)  # a cursor is the service's own, never made up
     if label in ("POST /v1/devices/{device_id}/deactivate", "DELETE /v1/devices/{device_id}",
                  "POST /v1/devices/{device_id}/replace"):
-        device = provision.device(world)  # what cannot be done twice gets a device of its own
+        device = caller.device = provision.device(world)  # what cannot be done twice gets a device of its own
         params["device_id"] = device.device_id
     if label in ("POST /v1/tenants/{tenant_id}/trial", "POST /v1/tenants/{tenant_id}/terminate"):
         params["tenant_id"] = provision.tenant()[0]
@@ -190,11 +251,75 @@ def make_valid(label: str, case, world: World, provision: Provisioner) -> Device
         case.body = {"contract_id": f"C-{next(_serial)}", "capacity": max(body.get("capacity") or 1, 1000),
                      "starts_at": (now - timedelta(days=1)).isoformat(),
                      "ends_at": (now + timedelta(days=365)).isoformat()}
-    return device
+    elif label.split(" ", 1)[1].startswith(("/v1/account", "/v1/session", "/v1/trial", "/v1/members", "/v1/ownership",
+                                             "/v1/invitations")):
+        make_valid_for_accounts(label, case, world, provision, caller)
+    return caller
 
 
-def credentials(label: str, world: World, device: Device, as_operator: bool) -> dict[str, str]:
-    path = label.split(" ", 1)[1]
+def make_valid_for_accounts(label: str, case, world: World, provision: Provisioner, caller: Caller) -> None:
+    """The accounts' routes: the world's owner, its viewer, and what cannot be done twice (a
+    trial, a transfer, a removal, a sign-out) on an account, tenant or membership of its own."""
+    owner, member = world.owner, world.member
+    assert owner is not None and member is not None
+    if label == "POST /v1/accounts":
+        case.body = {"email": f"person{next(_serial)}@example.com", "password": PASSWORD, "name": "Fuzz"}
+    elif label == "POST /v1/accounts/confirm":
+        email = provision.registered()
+        case.body = {"email": email, "code": provision.code(email, "registration")}
+    elif label == "POST /v1/sessions":
+        case.body = {"email": owner.email, "password": PASSWORD}
+    elif label == "POST /v1/sessions/refresh":
+        case.body = {"refresh_token": owner.refresh_token}
+    elif label == "DELETE /v1/sessions":
+        provision.sign_in(owner)  # the last example signed every session out
+    elif label == "POST /v1/accounts/password-reset":
+        case.body = {"email": owner.email}
+    elif label == "POST /v1/accounts/password-reset/confirm":
+        provision.call("POST", "/v1/accounts/password-reset", {}, {"email": owner.email}, expect=202)
+        case.body = {"email": owner.email, "code": provision.code(owner.email, "password reset"), "password": PASSWORD}
+    elif label == "PATCH /v1/account":
+        case.body = {"name": f"Fuzz {next(_serial)}"}
+    elif label == "POST /v1/account/email/confirm":
+        email = f"moved{next(_serial)}@example.com"
+        provision.call("PATCH", "/v1/account", admin(owner.access_token), {"email": email})
+        case.body = {"code": provision.code(email, "change of email")}
+    elif label == "POST /v1/account/tenant":
+        case.body = {"name": f"Fuzz {next(_serial)}"}
+    elif label == "POST /v1/trial":
+        # One trial per tenant and per verified email: a new owner and its tenant each time.
+        caller.account = provision.account()
+        caller.tenant_id = provision.tenant(caller.account)[0]
+    elif label == "POST /v1/members":
+        case.body = {"email": f"invited{next(_serial)}@example.com", "role": body_role(case.body)}
+    elif label == "PATCH /v1/members/{account_id}":
+        case.path_parameters["account_id"] = member.account_id
+        case.body = {"role": body_role(case.body)}
+    elif label == "DELETE /v1/members/{account_id}":
+        provision.invite(owner, world.tenant_id, member.email)  # a member again (removed by the last example)
+        case.path_parameters["account_id"] = member.account_id
+    elif label == "POST /v1/ownership":
+        # The owner is an admin after a transfer: a tenant of its own each time, the viewer in it.
+        caller.tenant_id = provision.tenant(owner)[0]
+        provision.invite(owner, caller.tenant_id, member.email)
+        case.body = {"account_id": member.account_id}
+    elif label == "DELETE /v1/invitations":
+        email = f"invited{next(_serial)}@example.com"
+        provision.invite(owner, world.tenant_id, email)
+        case.query = {"email": email}
+
+
+def body_role(body: Any) -> str:
+    role = body.get("role") if isinstance(body, dict) else None
+    return role if role in ("admin", "viewer") else "viewer"
+
+
+def credentials(label: str, world: World, caller: Caller, as_operator: bool) -> dict[str, str]:
+    path, device = label.split(" ", 1)[1], caller.device
+    if label in ANONYMOUS:
+        return {}
+    if path in ACCOUNT_PATHS and caller.account is not None:
+        return caller.account.bearer(caller.tenant_id)
     if path.startswith("/v1/tenants") or (path.startswith("/v1/usage") and as_operator):
         return OPERATOR
     if path.startswith("/v1/activation"):
@@ -204,7 +329,7 @@ def credentials(label: str, world: World, device: Device, as_operator: bool) -> 
     return admin(world.api_key)
 
 
-def follow(label: str, case, response: requests.Response, world: World, device: Device) -> None:
+def follow(label: str, case, response: requests.Response, world: World, caller: Caller) -> None:
     """Keep the world's credentials current, as a client would."""
     if response.status_code >= 300:
         return
@@ -214,7 +339,7 @@ def follow(label: str, case, response: requests.Response, world: World, device: 
         else:
             world.activation_key = response.json()["key"]
     elif label == "POST /v1/devices/{device_id}/check-ins":
-        device.token = response.json()["device_token"]
+        caller.device.token = response.json()["device_token"]
 
 
 def fuzzer(operation, label: str, world: World, provision: Provisioner, statuses: Counter[int]):
@@ -225,11 +350,12 @@ def fuzzer(operation, label: str, world: World, provision: Provisioner, statuses
               print_blob=True)
     @given(case=operation.as_strategy(), kind=st.sampled_from(["valid", "valid", "fuzz"]), as_operator=st.booleans())
     def fuzz(case, kind, as_operator):
-        device = make_valid(label, case, world, provision) if kind == "valid" else world.device
-        response = case.call(headers=credentials(label, world, device, as_operator), timeout=30)
+        caller = make_valid(label, case, world, provision) if kind == "valid" else Caller(
+            world.device, world.owner, world.tenant_id)
+        response = case.call(headers=credentials(label, world, caller, as_operator), timeout=30)
         statuses[response.status_code] += 1
         case.validate_response(response, checks=CHECKS)
-        follow(label, case, response, world, device)
+        follow(label, case, response, world, caller)
 
     return fuzz
 
@@ -243,13 +369,14 @@ def stack(tmp_path_factory):
 
 def test_every_operation_is_reached_and_none_answers_5xx_or_off_schema(stack):
     schema = schemathesis.openapi.from_url(f"{stack.base_url}/openapi.json")
-    provision = Provisioner(stack.base_url)
+    provision = Provisioner(stack.base_url, Path(stack.info["mailbox"]))
     operations = [result.ok() for result in schema.get_all_operations()]
     statuses: dict[str, Counter[int]] = defaultdict(Counter)
 
     for operation in operations:
         label = f"{operation.method.upper()} {operation.path}"
-        fuzz = fuzzer(operation, label, provision.world(), provision, statuses[label])
+        world = provision.world(accounts=label in ANONYMOUS or operation.path in ACCOUNT_PATHS)
+        fuzz = fuzzer(operation, label, world, provision, statuses[label])
         try:
             fuzz()
         except BaseException as e:
