@@ -149,7 +149,11 @@ def new_secret_value(kid: str | None = None) -> str:
 
 
 def parse_secret(value: str) -> KeyRing:
+    """The ring the secret holds, or an exception for one that could not sign, publish or verify
+    with each of its keys (a refresh then keeps the last good ring, ``Refreshed``)."""
     doc = json.loads(value)
+    if not all(isinstance(k["kid"], str) and k["kid"] for k in [*doc["keys"], *doc.get("retired", [])]):
+        raise ValueError("every kid must be a non-empty string")
     keys = {
         k["kid"]: OKPKey.import_key(Ed25519PrivateKey.from_private_bytes(b64url_decode(k["d"])),
                                     {"kid": k["kid"], **_PARAMETERS})

@@ -225,6 +225,41 @@ def test_a_failed_refresh_keeps_the_last_good_keys_and_says_so(secrets_client, a
     assert failure["secret"] == "signing keys" and "ResourceNotFoundException" in failure["error"]
 
 
+def _hand_edited(value: str) -> dict[str, str]:
+    """The secret ``value`` (one key, k-old) as an operator may leave it by adding a next key by hand."""
+    old, d = json.loads(value)["keys"][0], json.loads(signing.new_secret_value())["keys"][0]["d"]
+
+    def edited(active_kid, next_key) -> str:
+        return json.dumps({"active_kid": active_kid, "keys": [old, next_key]})
+
+    return {
+        "not JSON": value[:-3],
+        "no active_kid": json.dumps({"keys": [old, {"kid": "k-next", "d": d}]}),
+        "a next key without its seed": edited("k-old", {"kid": "k-next"}),
+        "a next key's seed cut short": edited("k-old", {"kid": "k-next", "d": d[:-4]}),
+        "a next key whose kid is a number": edited("k-old", {"kid": 2, "d": d}),
+        "made active under a kid that is a number": edited(2, {"kid": 2, "d": d}),
+    }
+
+
+@pytest.mark.parametrize("edit", list(_hand_edited(signing.new_secret_value("k-old"))))
+def test_a_hand_edited_secret_the_service_cannot_use_leaves_the_last_good_keys_serving(
+        secrets_client, api, trial_tenant, log_lines, edit):
+    granted = activate(api, trial_tenant, first_type_id(api, trial_tenant)).body
+    old = secrets_client.get_secret_value(SecretId=SETTINGS.signing_key_secret_id)["SecretString"]
+    secrets_client.put_secret_value(SecretId=SETTINGS.signing_key_secret_id, SecretString=_hand_edited(old)[edit])
+    clock.set_now(T0 + TTL)
+
+    reply = api.post(f"/v1/devices/{granted['device_id']}/check-ins",
+                     {"mac": "00:50:56:aa:bb:01", "ip": "10.0.0.5", "port": 443, "version": "7.2.47"},
+                     headers={"Authorization": f"Device {granted['device_token']}"})
+
+    assert reply.status == 200, reply.body
+    assert _kid(reply.body["license"]) == _kid(reply.body["device_token"]) == "k-old"
+    assert _jwks_kids(api) == ["k-old"]
+    assert any(line.get("message") == "secret refresh failed, the last good value is kept" for line in log_lines)
+
+
 def test_no_lease_is_longer_than_the_rotation_waits_for(api, trial_tenant):
     refused = api.patch("/v1/settings", {"lease_s": LONGEST_LEASE_S + 1}, headers=trial_tenant.admin)
 
