@@ -9,8 +9,9 @@ will be allowed; the secret records when each key was added, made active and rep
    from now on. The replaced key stays published: the leases it signed are still valid, and
    containers that have not read the switch yet still sign with it.
 3. ``retire``, once the longest lease the replaced key can have signed has run out: its private
-   half is deleted and it leaves the JWKS. Its public half stays in the secret, verifying the
-   device tokens it signed (they do not expire; ``chalicelib/security/tokens.py``).
+   half leaves the secret's current version (the earlier ones keep it until Secrets Manager
+   drops them, past 100 versions) and it leaves the JWKS. Its public half stays in the secret,
+   verifying the device tokens it signed (they do not expire; ``chalicelib/security/tokens.py``).
 
 A stage's TTL may be anything up to ``LONGEST_KEY_TTL_S`` and a tenant's ``lease_s`` anything up
 to ``LONGEST_LEASE_S``: the waits assume the longest, so they hold whatever was configured.
