@@ -1,22 +1,27 @@
-"""The app in a world of its own: its settings, an in-process moto with the tables, the clock
-pinned, and the app behind Chalice's test client (``World``), with the tenants, LoadMasters and
-scheduled events the benchmarks drive it with.
+"""The app in a world of its own: its settings, an in-process moto with the tables and the
+accounts' user pool, the clock pinned, and the app behind Chalice's test client (``World``), with
+the tenants, LoadMasters and scheduled events the benchmarks drive it with.
 
 ``World`` configures the service (``chalicelib.startup.configure``) with the settings of
-``tests/conftest.py``, so the benchmarks and the test suite can share one process.
+``tests/conftest.py`` and the pool's ids, so the benchmarks and the test suite can share one
+process. Its Cognito behaves as the local stack's (``local.accounts``): a confirmation verifies the
+email, and the codes AWS would mail are in ``World.mailbox``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from moto import mock_aws
 
 from bench.moto_scale import fast_transactions
+from local.accounts import Mailbox, confirming_as_cognito, delivering_to
 from local.environment import TEST_OPERATOR_KEY, local_settings, use_fake_aws_credentials
 
 OPERATOR_KEY = TEST_OPERATOR_KEY
@@ -102,8 +107,8 @@ class Device:
 
 
 class World:
-    """A fresh in-process moto with every table, the clock pinned, and the app behind Chalice's
-    test client. Use as a context manager; one at a time per process."""
+    """A fresh in-process moto with every table and the user pool, the clock pinned, and the app
+    behind Chalice's test client. Use as a context manager; one at a time per process."""
 
     def __init__(self, now: datetime = T0) -> None:
         self.now = now
@@ -117,7 +122,7 @@ class World:
         from app import app
         from chalicelib import clock
         from chalicelib.startup import configure
-        from chalicelib.store import create_tables
+        from chalicelib.store import create_tables, create_user_pool
 
         use_fake_aws_credentials()
         self._stack.enter_context(mock_aws())
@@ -125,6 +130,12 @@ class World:
         configure(SETTINGS)  # nothing cached from another moto
         self._stack.callback(configure, SETTINGS)
         create_tables()
+        pool_id, client_id = create_user_pool()
+        configure(SETTINGS.model_copy(update={"cognito_user_pool_id": pool_id, "cognito_client_id": client_id}))
+        mail = Path(self._stack.enter_context(tempfile.TemporaryDirectory())) / "mail.jsonl"
+        self.mailbox = Mailbox(mail, echo=lambda line: None)
+        self._stack.enter_context(delivering_to(self.mailbox))
+        self._stack.enter_context(confirming_as_cognito())
         clock.set_now(self.now)
         self._stack.callback(clock.set_now, None)
         self.app = app
