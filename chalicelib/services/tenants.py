@@ -48,7 +48,13 @@ def create_tenant(name: str, owner_email: str, now: datetime) -> NewTenant:
     logger.info("tenant created", extra={"tenant_id": tenant_id})
     events.record(tenant_id, "tenant.created", now, name=name)
     events.record(tenant_id, "member.invited", now, email=invitation.email, role=str(invitation.role))
-    accounts.join_if_confirmed(invitation.email, now)
+    try:
+        accounts.join_if_confirmed(invitation.email, now)
+    except DomainError as e:
+        if e.code != Code.UNAVAILABLE:
+            raise
+        # The tenant is made (a retry would make another): its owner joins at the next sign-in.
+        logger.warning("owner not joined yet", extra={"tenant_id": tenant_id})
     return NewTenant(tenant, api_key.plaintext, activation_key.plaintext)
 
 

@@ -253,6 +253,30 @@ def test_an_owner_email_with_an_account_owns_the_operators_tenant_at_once(api, a
         {"tenant_id": tenant["tenant_id"], "name": "Sold", "role": "owner"}]
 
 
+def test_the_operators_tenant_is_made_while_cognito_is_out_and_its_owner_joins_at_sign_in(api, accounts,
+                                                                                            monkeypatch):
+    from botocore.client import BaseClient
+    from botocore.exceptions import ClientError
+
+    buyer = accounts.signed_up("buyer@sold.example")
+    original = BaseClient._make_api_call
+
+    def cognito_out(client, operation, params):
+        if operation == "AdminGetUser":
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "injected"}}, operation)
+        return original(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", cognito_out)
+    tenant = _operator_tenant(api, "buyer@sold.example")
+    monkeypatch.setattr(BaseClient, "_make_api_call", original)
+    before = api.get("/v1/account", headers=buyer.headers).body["tenants"]
+    again = accounts.sign_in("buyer@sold.example").body["access_token"]
+
+    assert before == []
+    assert api.get("/v1/account", headers={"Authorization": f"Bearer {again}"}).body["tenants"] == [
+        {"tenant_id": tenant["tenant_id"], "name": "Sold", "role": "owner"}]
+
+
 def test_the_former_owner_email_of_an_operators_tenant_does_not_take_it(api, accounts):
     tenant = _operator_tenant(api, "first@sold.example")
     moved = api.post(f"/v1/tenants/{tenant['tenant_id']}/owner", {"owner_email": "second@sold.example"},
