@@ -12,6 +12,7 @@ retry of it: the contract makes every LoadMaster call safe to retry with the sam
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
@@ -70,12 +71,17 @@ def rest_event(call: Call) -> dict[str, Any]:
 
 
 def http_api_event(call: Call, route: str | None = None) -> dict[str, Any]:
-    """What an HTTP API sends for ``call`` in payload format 1.0: the route's path as ``resource``
-    and ``resourcePath`` (``$default`` when no route matched), header names in lower case, the
-    stage ``$default``, an ``authorizer`` with no claims, no ``resourceId``."""
+    """What an HTTP API sends for ``call`` in payload format 1.0: the route key's path as
+    ``resource`` and ``resourcePath`` and the route key itself as ``resourceId`` (``$default`` for
+    all three when no route matched), header names in lower case, the stage ``$default``, an
+    ``authorizer`` with no claims. AWS's example shows the fields; the values of ``resource``,
+    ``resourcePath`` and ``resourceId`` are those of events HTTP APIs delivered (``"resourceId":
+    "POST /users/{userId}/inventories", "resourcePath": "/users/{userId}/inventories"`` for a
+    route with a parameter; ``"$default"`` for each on the default route)."""
     request_time, epoch = _request_time()
     headers = {k.lower(): v for k, v in call.headers.items()}
     route = call.route if route is None else route
+    route_key = route if route == "$default" else device_route_key(route)
     return {
         "version": "1.0", "resource": route, "path": call.path, "httpMethod": call.method,
         "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()},
@@ -84,12 +90,13 @@ def http_api_event(call: Call, route: str | None = None) -> dict[str, Any]:
             "accountId": "123456789012", "apiId": API_ID, "authorizer": {"claims": None, "scopes": None},
             "domainName": DOMAIN, "domainPrefix": API_ID, "extendedRequestId": "Xk3Hc" + uuid.uuid4().hex[:8],
             "httpMethod": call.method,
-            "identity": {"accessKey": None, "accountId": None, "caller": None, "cognitoAuthenticationProvider": None,
+            "identity": {"accessKey": None, "accountId": None, "caller": None, "cognitoAmr": None,
+                         "cognitoAuthenticationProvider": None,
                          "cognitoAuthenticationType": None, "cognitoIdentityId": None, "cognitoIdentityPoolId": None,
                          "principalOrgId": None, "sourceIp": "203.0.113.7", "user": None,
                          "userAgent": "LoadMaster/7.2.47", "userArn": None},
             "path": call.path, "protocol": "HTTP/1.1", "requestId": uuid.uuid4().hex[:16] + "=",
-            "requestTime": request_time, "requestTimeEpoch": epoch, "resourceId": None, "resourcePath": route,
+            "requestTime": request_time, "requestTimeEpoch": epoch, "resourceId": route_key, "resourcePath": route,
             "stage": DEVICE_API_STAGE,
         },
         "pathParameters": call.path_parameters if route == call.route else None, "stageVariables": None,
@@ -178,14 +185,37 @@ def tenant(api, trial_tenant):
 
 
 def test_the_http_api_serves_exactly_these_routes_of_the_app():
-    from app import app  # noqa: F401  (registers every route)
+    from app import app
     from chalicelib.api.http import LOADMASTER_ROLES, OPERATIONS
 
     loadmaster = {op.path for op in OPERATIONS if op.auth in LOADMASTER_ROLES}
     assert set(DEVICE_ROUTES.values()) == loadmaster | {"/v1/.well-known/jwks.json", "/v1/health"}
     assert len(loadmaster) == 5
-    # Routed by the method too (ANY): a wrong method reaches the function and gets the contract's 405.
-    assert all(device_route_key(path).startswith("ANY /") for path in DEVICE_ROUTES.values())
+    for path in DEVICE_ROUTES.values():
+        # Routed by the method too (ANY): a wrong method reaches the function and gets the contract's 405.
+        method, route_path = device_route_key(path).split(" ", 1)
+        assert method == "ANY"
+        # The route key's path is the resourcePath Chalice looks its route table up with, verbatim.
+        assert route_path in app.routes, route_path
+
+
+def test_a_body_the_http_api_sends_base64_encoded_is_read_alike(tenant):
+    """An HTTP API passes a body as text only when its Content-Type says text (``text/*``,
+    ``application/json``...); any other body, or one without a Content-Type, reaches the function
+    base64-encoded with ``isBase64Encoded`` true. A LoadMaster that omits its Content-Type is
+    answered as if it had sent it."""
+    keys, lic_type_id = tenant
+    mac = "00:50:56:aa:bb:4a"
+    device_id, headers = _device(keys, lic_type_id, mac)
+    plain = _device_call("check-ins", device_id, headers, _check_in_body(mac))
+    untyped = {k: v for k, v in headers.items() if k != "Content-Type"}
+    event = http_api_event(Call(plain.method, plain.path, plain.route, untyped))
+    event["body"], event["isBase64Encoded"] = base64.b64encode(plain.body.encode()).decode(), True
+
+    rest, http = invoke(rest_event(plain)), invoke(event)
+
+    assert_same(rest, http, 200)
+    assert rest.body["status"] == "PENDING"
 
 
 def test_license_types_alike_and_refused_alike(tenant):
