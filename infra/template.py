@@ -111,11 +111,18 @@ ACTIVATION_ROUTES = ("LicenseTypes", "Activations", "Confirm", "Deactivate")
 NO_ROUTE_LIMITS = {"ThrottlingRateLimit": 10, "ThrottlingBurstLimit": 20}
 DEVICE_API_STAGE = "$default"  # no stage in the URL: https://<id>.execute-api.../v1/health
 DEVICE_ACCESS_LOG_FORMAT = json.dumps({
-    # Never a header, a body or a query string: keys and tokens travel in those.
+    # Never a header, a body or a query string: keys and tokens travel in those. Every variable is
+    # in AWS's list for HTTP APIs ("Customize HTTP API access logs"), which differs from REST's:
+    # the route is $context.routeKey (``ANY /v1/...`` or ``$default``), and the ip is the TCP
+    # peer's address, not a client's X-Forwarded-For.
     "requestId": "$context.requestId", "time": "$context.requestTimeEpoch", "route": "$context.routeKey",
     "method": "$context.httpMethod", "status": "$context.status", "latencyMs": "$context.responseLatency",
     "integrationLatencyMs": "$context.integrationLatency", "ip": "$context.identity.sourceIp",
     "responseBytes": "$context.responseLength", "error": "$context.error.message",
+    # Why the function could not be reached when the HTTP API answers {"message":"Internal Server
+    # Error"} by itself (no permission, Lambda throttled): AWS's troubleshooting of HTTP API Lambda
+    # integrations says to log this variable, the only place that reason appears.
+    "integrationError": "$context.integrationErrorMessage",
 }, separators=(",", ":"))
 
 # What the API function logs per request: Lambda's START, END and REPORT lines (about 240 bytes,
@@ -124,8 +131,12 @@ DEVICE_ACCESS_LOG_FORMAT = json.dumps({
 # Lambda (a timeout, a crash), the service's own lines (a successful check-in writes none at
 # INFO, only its metric's EMF line: tests/service/test_check_in_logs.py) and the access log line.
 # JSON is the format that allows a system log level; the service's lines are JSON already and
-# are passed as they are.
-API_LOGGING = {"LogFormat": "JSON", "SystemLogLevel": "WARN"}
+# are passed as they are ("Lambda doesn't double-encode any logs that are already JSON encoded";
+# ``print``ed lines, as powertools prints the EMF lines, go out as written). The application log
+# level stays INFO, said here so that no one raises it: "when Lambda filters your function's
+# application logs, log messages without a level are assigned INFO", and an EMF line has no level,
+# so at WARN Lambda would drop every metric line (CheckIns and the rest) with the INFO lines.
+API_LOGGING = {"LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "WARN"}
 
 
 @dataclass(frozen=True)
@@ -526,7 +537,10 @@ def _table_alarms(model) -> list[cloudwatch.Alarm]:
 
 def _api_alarms() -> list[cloudwatch.Alarm]:
     dimensions = {"ApiName": Sub("licensing-${Stage}"), "Stage": API_STAGE}
-    # An HTTP API's metrics are named 5xx (not 5XXError) and keyed by its id.
+    # An HTTP API's metrics are named 4xx, 5xx, Count, IntegrationLatency, Latency and
+    # DataProcessed (not 5XXError), by ApiId and by ApiId and Stage (AWS, "Monitor CloudWatch
+    # metrics for HTTP APIs"). No alarm counts its 429s: API Gateway "might not generate logs and
+    # metrics" for excessive 429 errors.
     device = {"ApiId": Ref("DeviceApi"), "Stage": DEVICE_API_STAGE}
     return [
         _metric_alarm("Api5xxAlarm", "The API answered 5xx", "AWS/ApiGateway", "5XXError", dimensions, "Sum", ">=", 5),
@@ -614,6 +628,8 @@ def _device_api(t: Template) -> None:
         "DeviceApi", Name=Sub("licensing-${Stage}-devices"), ProtocolType="HTTP",
         Description="The LoadMaster's routes, the JWKS and health (the administration is on the REST API)",
         Tags={"service": "licensing", "stage": Ref("Stage")}))
+    # CloudFormation must name the payload format ("If you create a Lambda integration by using the
+    # AWS CLI, CloudFormation, or an SDK, you must specify a payloadFormatVersion").
     t.add_resource(apigatewayv2.Integration(
         "DeviceApiIntegration", ApiId=Ref("DeviceApi"), IntegrationType="AWS_PROXY", IntegrationUri=Ref(alias),
         PayloadFormatVersion="1.0"))
@@ -628,6 +644,13 @@ def _device_api(t: Template) -> None:
         Target=target)))
     activation = {"ThrottlingRateLimit": Ref("ActivationRateLimit"),
                   "ThrottlingBurstLimit": Ref("ActivationBurstLimit")}
+    # RouteSettings is keyed by route key, as in AWS's "update-stage --route-settings
+    # '{"GET /pets":{"ThrottlingBurstLimit":100,...}}'"; a key of no route yet refuses the stage
+    # ("Unable to find Route by key ... within the provided RouteSettings"), hence DependsOn. The
+    # default route settings' limits apply to each route ("route-level throttling"), not to the
+    # stage's sum. Not checked here (no AWS): RouteSettings is untyped JSON in the Stage's resource
+    # schema, so the Ref of a Number parameter reaches it as a string, where DefaultRouteSettings
+    # is typed and converts it.
     route_settings = {device_route_key(DEVICE_ROUTES[name]): activation for name in ACTIVATION_ROUTES}
     route_settings["$default"] = NO_ROUTE_LIMITS
     t.add_resource(apigatewayv2.Stage(
@@ -639,6 +662,8 @@ def _device_api(t: Template) -> None:
         AccessLogSettings=apigatewayv2.AccessLogSettings(DestinationArn=GetAtt("DeviceApiAccessLogGroup", "Arn"),
                                                          Format=DEVICE_ACCESS_LOG_FORMAT),
         Tags={"service": "licensing", "stage": Ref("Stage")}))
+    # An HTTP API invokes as execute-api:<region>:<account>:<api-id>/<stage>/<method>/<path>
+    # (``$default`` as stage and as route too): ``<api-id>/*`` covers every route, to the alias.
     t.add_resource(awslambda.Permission(
         "DeviceApiInvokePermission", Action="lambda:InvokeFunction", FunctionName=Ref(alias),
         Principal="apigateway.amazonaws.com",

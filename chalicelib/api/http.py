@@ -152,8 +152,10 @@ def contract_error_bodies(event: Any, get_response: Callable[[Any], Response]) -
     refuses a binary answer).
 
     The HTTP API sends a path it has no route for to its ``$default`` route, the function
-    (infra/template.py, ``DeviceApi``), with ``$default`` as the resource path; Chalice would
-    look that up as a route with no methods and answer 405 with an empty Allow. It is the
+    (infra/template.py, ``DeviceApi``), with ``$default`` as the resource path (in payload format
+    1.0, ``resource``, ``resourcePath`` and ``resourceId`` are all ``$default`` on that route;
+    on any other, ``resourcePath`` is the route key's path, Chalice's own route); Chalice would
+    look ``$default`` up as a route with no methods and answer 405 with an empty Allow. It is the
     contract's 404, as the REST API's gateway response answers it."""
     if not (event.context or {}).get("resourcePath", "").startswith("/"):
         return error_response(DomainError(Code.NOT_FOUND))

@@ -510,7 +510,10 @@ def test_the_http_api_access_log_is_json_never_a_secret(template):
     assert setting == {"DestinationArn": {"Fn::GetAtt": ["DeviceApiAccessLogGroup", "Arn"]},
                        "Format": DEVICE_ACCESS_LOG_FORMAT}
     fields = json.loads(setting["Format"])
-    assert set(fields) == set(json.loads(ACCESS_LOG_FORMAT))  # the REST API's fields, read alike
+    # The REST API's fields, read alike, and why the HTTP API could not reach the function.
+    assert set(fields) == set(json.loads(ACCESS_LOG_FORMAT)) | {"integrationError"}
+    assert fields["integrationError"] == "$context.integrationErrorMessage"
+    assert fields["route"] == "$context.routeKey"  # an HTTP API has no $context.resourcePath
     values = " ".join(fields.values())
     for secret_bearing in ("header", "authorization", "Authorization", "$input", "querystring", "$context.path"):
         assert secret_bearing not in values
@@ -563,8 +566,9 @@ def test_the_api_function_drops_lambdas_own_lines_per_request(template):
         if lid in SCHEDULED:  # a run's REPORT line (duration, memory) stays: a few a hour
             assert "SystemLogLevel" not in config, lid
         else:
-            assert {k: config[k] for k in API_LOGGING} == API_LOGGING == {"LogFormat": "JSON",
-                                                                          "SystemLogLevel": "WARN"}
+            # INFO for the application: the EMF lines have no level, which Lambda reads as INFO.
+            assert {k: config[k] for k in API_LOGGING} == API_LOGGING == {
+                "LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "WARN"}
 
 
 # --- accounts (issue 15) -------------------------------------------------------------------------
