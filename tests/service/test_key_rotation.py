@@ -71,15 +71,16 @@ class LoadMaster:
         confirmed = api.post(f"/v1/devices/{self.device_id}/confirm", headers=self._headers())
         assert confirmed.status == 200, confirmed.body
 
-    def live(self) -> None:
-        """One check-in cycle; fails the test on a refused check-in or a lease it cannot verify."""
+    def live(self, container: int | None = None) -> None:
+        """One check-in cycle (to ``container``, else to its own); fails the test on a refused
+        check-in or a lease it cannot verify."""
         if self.online_until and clock.now() > self.online_until and clock.now() >= self._lease_expires():
             return  # unlicensed, as it should be
         self._fetch_jwks_if_stale()
         self._verify_lease()  # the lease it holds, with the JWKS it now has
         if self.online_until and clock.now() > self.online_until:
             return
-        self.containers.serve(self.container)
+        self.containers.serve(self.container if container is None else container)
         reply = self.api.post(f"/v1/devices/{self.device_id}/check-ins",
                               {**self.address, "port": 443, "version": "7.2.47"},
                               headers=self._headers())
@@ -178,10 +179,14 @@ def test_a_whole_rotation_refuses_no_check_in_and_leaves_no_lease_unverifiable(
     _live_until(fleet, added + rotate_key.PUBLISHED_AFTER, dense)
     containers.step(api, "activate")
     activated = clock.now()
-    offline.online_until = activated + TTL - dense
+    adopter.live(container=1)  # at once, to the container started after the switch: a lease of the new key
+    _live_until(fleet, activated + TTL - timedelta(seconds=1), dense)
+    offline.online_until = clock.now()  # on the last lease the container started before the switch signs
     _live_until(fleet, activated + 2 * TTL + timedelta(minutes=10), dense)
     _live_until(fleet, activated + rotate_key.UNUSED_AFTER, sparse)
     containers.step(api, "retire")
+    offline.fetch_jwks()  # at once, from the container started after the retire
+    offline.live()
     _live_until(fleet, clock.now() + 2 * TTL + timedelta(minutes=10), dense)
 
     # Then (every check-in answered, every lease verified all along) the JWKS holds the new key
