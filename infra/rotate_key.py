@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import clock
-from chalicelib.security.signing import JWKS_MAX_AGE_S, new_key, public_half
+from chalicelib.security.signing import JWKS_MAX_AGE_S, new_key, parse_secret, public_half
 from chalicelib.settings import LONGEST_KEY_TTL_S
 
 # The longest lease_s PATCH /v1/settings accepts (chalicelib/api/schemas.py, Seconds).
@@ -115,6 +115,10 @@ def run(secrets, stage: str, step: str, say=print) -> None:
     read = secrets.get_secret_value(SecretId=secret_id(stage))
     doc = json.loads(read["SecretString"])
     report = {"add": add, "activate": activate, "retire": retire}[step](doc, clock.now())
+    try:  # what the service would make of it: a secret it refuses keeps every container on its last keys
+        parse_secret(json.dumps(doc))
+    except Exception as e:
+        raise Refused(f"the secret would not load ({e.__class__.__name__}: {e}): mend it first") from None
     try:
         secrets.put_secret_value(SecretId=secret_id(stage), SecretString=json.dumps(doc),
                                  ClientRequestToken=str(uuid.uuid5(uuid.NAMESPACE_URL, read["VersionId"])))

@@ -128,3 +128,16 @@ def test_a_step_that_read_the_secret_before_another_operator_wrote_it_is_refused
     doc = _secret(secrets)
     assert [k["kid"] for k in doc["retired"]] == ["k-old"]
     assert "k-old" not in [k["kid"] for k in doc["keys"]] and len(doc["keys"]) == 1
+
+
+def test_a_step_on_a_secret_the_service_cannot_load_is_refused(secrets, capsys):
+    # Given a retired key's public half cut short by a hand edit: containers keep their last good
+    # keys, and a container that starts cannot sign at all
+    doc = _secret(secrets) | {"retired": [{"kid": "k-gone", "x": "cut-short"}]}
+    secrets.put_secret_value(SecretId=SECRET_ID, SecretString=json.dumps(doc))
+
+    refused = _rotate("add", T0)
+
+    # Then the next key is not added to a secret no container would read
+    assert refused == 1 and _secret(secrets) == doc
+    assert "the secret would not load" in capsys.readouterr().err
