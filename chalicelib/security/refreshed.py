@@ -39,7 +39,7 @@ class Refreshed(Generic[T]):
         with self._lock:
             if self._fresh():  # another thread refreshed it while this one waited
                 return self._value
-            now = clock.now()
+            read_at = clock.now()  # the value is as old as the read's start: the TTL counts from it
             try:
                 value = self._load()
             except Exception as e:
@@ -47,9 +47,10 @@ class Refreshed(Generic[T]):
                     raise
                 logger.warning("secret refresh failed, the last good value is kept",
                                extra={"secret": self._name, "error": repr(e)})
-                self._fresh_until = now + RETRY_AFTER
+                # From the failure, which may have taken the client's whole deadline.
+                self._fresh_until = clock.now() + RETRY_AFTER
                 return self._value
-            self._value, self._fresh_until = value, now + self._ttl
+            self._value, self._fresh_until = value, read_at + self._ttl
             return value
 
     def _fresh(self) -> bool:

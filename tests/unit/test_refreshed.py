@@ -14,12 +14,14 @@ T0 = datetime(2026, 12, 1, 9, 0, 0, tzinfo=UTC)
 
 
 class Secret:
-    """What Secrets Manager answers, counting the reads; ``failing`` makes them fail."""
+    """What Secrets Manager answers, counting the reads; ``failing`` makes them fail, ``takes``
+    makes each take that long on ``chalicelib.clock``."""
 
     def __init__(self) -> None:
-        self.value, self.reads, self.failing = "v1", 0, False
+        self.value, self.reads, self.failing, self.takes = "v1", 0, False, timedelta(0)
 
     def read(self) -> str:
+        clock.set_now(clock.now() + self.takes)
         self.reads += 1
         if self.failing:
             raise ConnectionError("Secrets Manager unreachable")
@@ -71,3 +73,17 @@ def test_a_first_read_that_fails_is_the_callers_and_is_tried_again_at_the_next_c
     secret.failing = False
 
     assert cached.get() == "v1"
+
+
+def test_a_failed_read_is_tried_again_30_s_after_it_failed_not_after_it_started(secret):
+    # A Secrets Manager that answers only once the client's deadlines have passed (about 20 s): a
+    # retry counted from the start would leave a container waiting on it most of the time.
+    cached = Refreshed("test", secret.read, ttl_s=300)
+    cached.get()
+    secret.failing, secret.takes = True, timedelta(seconds=20)
+    clock.set_now(T0 + timedelta(seconds=300))
+    cached.get()  # fails at 320 s
+    clock.set_now(T0 + timedelta(seconds=349))
+    cached.get()
+
+    assert secret.reads == 2
