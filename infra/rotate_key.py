@@ -115,12 +115,13 @@ def run(secrets, stage: str, step: str, say=print) -> None:
     read = secrets.get_secret_value(SecretId=secret_id(stage))
     doc = json.loads(read["SecretString"])
     report = {"add": add, "activate": activate, "retire": retire}[step](doc, clock.now())
+    value = json.dumps(doc)
     try:  # what the service would make of it: a secret it refuses keeps every container on its last keys
-        parse_secret(json.dumps(doc))
+        parse_secret(value)
     except Exception as e:
         raise Refused(f"the secret would not load ({e.__class__.__name__}: {e}): mend it first") from None
     try:
-        secrets.put_secret_value(SecretId=secret_id(stage), SecretString=json.dumps(doc),
+        secrets.put_secret_value(SecretId=secret_id(stage), SecretString=value,
                                  ClientRequestToken=str(uuid.uuid5(uuid.NAMESPACE_URL, read["VersionId"])))
     except secrets.exceptions.ResourceExistsException:
         raise Refused(f"the secret changed since this step read it (version {read['VersionId']}; another "
