@@ -5,7 +5,8 @@
     make sweep NAME=expire_trials AT=2026-12-29T00:00:00Z
 
 For operators and demos: move a LoadMaster's world forward without waiting for the clock. It
-prints each function's report (items due, acted on, skipped by a lost race) as JSON.
+prints each function's report (items due, acted on, skipped by a lost race, and whether its
+budget stopped it with work left: ``stopped_early``, the next run goes on) as JSON.
 """
 
 from __future__ import annotations

@@ -10,12 +10,13 @@ says so (``stopped_early``), and the next run goes on from what is still due. Th
 batches (``device_store.release_all_if_due``): up to ``RELEASE_BATCH`` devices in one
 TransactWriteItems, each device's release still conditional on the state it was read in, its
 pool and tenant counted down once per batch. Measured on a 1,000-device backlog of one pool
-(``tests/service/test_sweep_budget.py``): 0.058 DynamoDB calls per released device (one
-transaction per 24 devices, plus the due index's pages), and one PutEvents per ten
-notifications instead of one each. Batching the writes, not only the reads and the
-notifications, is what lets a large fleet fallen silent at once drain: one transaction per
-device is one update of the same tenant and pool item per device, which DynamoDB serialises
-(and which conflicts with the tenant's activations); one per batch is 24 times fewer. A batch
+(``tests/service/test_sweep_budget.py``): 1.008 DynamoDB calls per released device before (a
+transaction each, and the due index's queries), 0.058 after (one transaction per 24 devices),
+and one PutEvents per ten notifications instead of one each. Batching the writes, not only the
+reads and the notifications, is what lets a large fleet fallen silent at once drain: one
+transaction per device is one update of the same tenant and pool item per device, which
+DynamoDB serialises (and which conflicts with the tenant's activations); one per batch is 24
+times fewer. A batch
 refused because some of its devices moved (a check-in, a confirm) is tried again without them;
 any other refusal sends its devices one by one, as before.
 """
