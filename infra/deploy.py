@@ -265,18 +265,27 @@ def kept_user_pool(cognito, stage: str, say=print) -> str:
 
 
 def ensure_signing_key(secrets, stage: str, say=print) -> bool:
-    """Put a fresh key into the signing-key secret if it still holds the placeholder; True if it did."""
+    """Put a fresh key into the signing-key secret if it still holds the stack's placeholder;
+    True if it did. Any other secret is the live keys: one the service cannot load (a broken
+    hand edit) is refused with the reason, never replaced, since a fresh key would make every
+    device token and every lease in the field unverifiable."""
     from chalicelib.security.signing import new_secret_value, parse_secret
+    from infra.rotate_key import secret_id as signing_secret_id
+    from infra.template import SECRET_PLACEHOLDER
 
-    secret_id = f"licensing/{stage}/lease-signing-key"
+    secret_id = signing_secret_id(stage)
     current = secrets.get_secret_value(SecretId=secret_id)["SecretString"]
-    try:
-        parse_secret(current)
-        return False
-    except (ValueError, KeyError):
+    if current == SECRET_PLACEHOLDER:
         secrets.put_secret_value(SecretId=secret_id, SecretString=new_secret_value())
         say(f"{secret_id}: a fresh lease-signing key is in place")
         return True
+    try:
+        parse_secret(current)
+    except (ValueError, KeyError, TypeError) as e:
+        raise DeployError(f"{secret_id} holds keys the service cannot load ({e.__class__.__name__}: {e}); "
+                          "repair it (docs/DEPLOY.md, key rotation) or restore its previous version "
+                          "(AWSPREVIOUS): a fresh key would cut off every LoadMaster") from None
+    return False
 
 
 def outputs(cfn, stack: str) -> dict[str, str]:

@@ -22,6 +22,7 @@ import pytest
 from botocore.exceptions import ClientError, WaiterError
 
 from infra import deploy
+from infra.template import SECRET_PLACEHOLDER
 
 KEY_HASH = hashlib.sha256(b"operator key").hexdigest()
 FIRST = {"Stage": "prod", "AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:alarms",
@@ -140,7 +141,7 @@ def _deploy(aws, cfn, packaged, **parameters) -> tuple[dict[str, str], list[str]
     secret_id = "licensing/prod/lease-signing-key"
     if cfn.status is None:  # the stack's placeholder secret (the fake stack creates nothing)
         with contextlib.suppress(ClientError):
-            aws.client("secretsmanager").create_secret(Name=secret_id, SecretString='{"active_kid": "REPLACE-ME"}')
+            aws.client("secretsmanager").create_secret(Name=secret_id, SecretString=SECRET_PLACEHOLDER)
     found = deploy.run(clients, deploy.Request("prod", "licensing-deploy", packaged, parameters), "us-east-1",
                        say=said.append)
     return found, said
@@ -176,6 +177,21 @@ def test_a_rerun_with_nothing_to_change_succeeds_and_says_so(aws, cfn, packaged)
     # The signing key in place is kept.
     assert aws.client("secretsmanager").get_secret_value(
         SecretId="licensing/prod/lease-signing-key")["SecretString"] == secret["SecretString"]
+
+
+def test_a_signing_key_secret_the_service_cannot_load_is_refused_never_replaced(aws, cfn, packaged):
+    # A hand edit that broke the live keys: a fresh key in their place would make every device
+    # token and lease in the field unverifiable, so the deploy stops and says what to repair.
+    _deploy(aws, cfn, packaged, **FIRST)
+    secrets = aws.client("secretsmanager")
+    secret_id = "licensing/prod/lease-signing-key"
+    broken = secrets.get_secret_value(SecretId=secret_id)["SecretString"][:-2]
+    secrets.put_secret_value(SecretId=secret_id, SecretString=broken)
+
+    with pytest.raises(deploy.DeployError, match="cannot load"):
+        _deploy(aws, cfn, packaged, Stage="prod")
+
+    assert secrets.get_secret_value(SecretId=secret_id)["SecretString"] == broken
 
 
 def test_an_update_keeps_what_the_operator_did_not_give_and_changes_what_it_did(aws, cfn, packaged):
