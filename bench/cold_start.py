@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -20,7 +19,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from bench.retarget import interpreters, retargeted
+from bench.retarget import interpreters, retargeted, this_machine
 from tests.infra.drill import read_only_command, unzip_read_only
 
 APP = "import time; t = time.perf_counter(); import app; print(time.perf_counter() - t)"
@@ -114,7 +113,7 @@ def run(package: Path, runs: int = 21) -> dict:
     functions' runtime. A package for another machine (arm64 here on x86_64) is measured as the same
     package with this machine's wheels (``bench.retarget``), and says so."""
     version, machine = deployed_as(package)
-    here = "aarch64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
+    here = this_machine()
     python = interpreters().get(version)
     if python is None:
         raise SystemExit(f"the functions run python{version}, which this machine does not have (pyenv install)")

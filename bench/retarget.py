@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,11 @@ from pathlib import Path
 # Lambda's Python runtimes (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html) that
 # Chalice 1.34's packager knows (chalice/deploy/packager.py, _RUNTIME_TO_ABI).
 LAMBDA_PYTHONS = ("3.11", "3.12", "3.13", "3.14")
+
+
+def this_machine() -> str:
+    """This machine in wheel tags' terms: x86_64 or aarch64."""
+    return "aarch64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
 
 
 def interpreters() -> dict[str, str]:

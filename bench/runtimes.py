@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 from bench import cold_start
-from bench.retarget import interpreters, retargeted
+from bench.retarget import interpreters, retargeted, this_machine
 
 
 def run(package: Path, runs: int = 11) -> dict:
@@ -26,7 +26,7 @@ def run(package: Path, runs: int = 11) -> dict:
         with zipfile.ZipFile(package / "deployment.zip") as z:
             z.extractall(task_root)
         for version, python in interpreters().items():
-            tree = retargeted(task_root, python, version, Path(tmp) / version)
+            tree = retargeted(task_root, python, version, Path(tmp) / version, this_machine())
             results[version] = {"python": python, **cold_start.timed(python, tree, runs)}
         subprocess.run(["chmod", "-R", "u+w", tmp], check=True)
     return {"runs": runs, "load_average": os.getloadavg(), "by_python": results}
