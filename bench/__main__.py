@@ -53,8 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# {command.strip()}  ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python {platform.python_version()}, "
           f"{platform.machine()}, commit {_git()})", flush=True)
     results: dict = {"command": command.strip(), "date": f"{datetime.now(UTC):%Y-%m-%d}", "commit": _git()}
-    package = args.package or cold_start.build(Path(tempfile.mkdtemp(prefix="bench-package-")))
-    results["package_dir"] = str(package)
+    built = tempfile.TemporaryDirectory(prefix="bench-package-")  # removed at exit, unless --package
+    package = args.package or cold_start.build(Path(built.name))
+    results["package_dir"] = str(package) if args.package else "built afresh (python -m infra.build)"
     steps = [
         ("check_in", lambda: check_in.run(hours=args.hours, devices=args.check_in_devices), check_in.report),
         ("endpoints", endpoints.run, endpoints.report),
