@@ -8,6 +8,7 @@ import pytest
 from bench import check_in, endpoints, fleet
 from bench.capture import stdout_captured
 from bench.world import World
+from chalicelib.settings import get_settings
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +30,8 @@ def test_a_check_in_is_one_update_item_and_reads_nothing(check_ins):
     assert check_ins["one_check_in"] == ["UpdateItem(devices)"]
     assert check_ins["call_sequences"] == {"UpdateItem(devices)": check_ins["check_ins"]} == {"UpdateItem(devices)": 72}
     assert check_ins["other_aws_calls"] == {} and check_ins["one_check_in_other_aws_calls"] == []
+    # The keys are read again once per TTL of the container's time, whatever its traffic.
+    assert check_ins["key_refreshes_per_container_hour"] <= 3600 / get_settings().signing_key_ttl_s
 
 
 def test_the_device_item_stays_under_one_kilobyte(check_ins):
