@@ -62,6 +62,7 @@ from troposphere import (
     sqs,
 )
 
+from chalicelib.domain.passwords import PASSWORD_POLICY
 from infra.permissions import statements
 
 APP_TABLE = "licensing-${Stage}-%s"
@@ -73,9 +74,6 @@ ALIAS = "live"
 # with a fresh key after the first deployment, and the service refuses it until then.
 SECRET_PLACEHOLDER = json.dumps({"active_kid": "REPLACE-ME", "keys": []})
 ADVANCED_SECURITY_MODES = ["OFF", "AUDIT", "ENFORCED"]
-# The accounts' password policy; the local stack's pool (local/accounts.py) has the same.
-PASSWORD_POLICY = {"MinimumLength": 12, "RequireLowercase": True, "RequireUppercase": True,
-                   "RequireNumbers": True, "RequireSymbols": False, "TemporaryPasswordValidityDays": 7}
 # Tokens of the app client: an access token for an hour, a session (refresh token) for 30 days.
 TOKEN_VALIDITY = {"AccessTokenValidity": 60, "IdTokenValidity": 60, "RefreshTokenValidity": 30,
                   "TokenValidityUnits": {"AccessToken": "minutes", "IdToken": "minutes", "RefreshToken": "days"}}

@@ -152,6 +152,8 @@ def _every_account_route(api, accounts, sweep):
     api.post("/v1/members", {"email": "member@lp.example", "role": "viewer"}, headers=as_owner)  # exists
     api.post("/v1/members", {"email": "later@lp.example", "role": "admin"}, headers=as_owner)  # not yet
     api.get("/v1/members", headers=as_owner)
+    api.delete("/v1/invitations?email=later%40lp.example", headers=as_owner)
+    api.get("/v1/accounts/password-policy")
     api.get("/v1/license", headers=member.headers)
     api.patch(f"/v1/members/{member.account_id}", {"role": "admin"}, headers=as_owner)
     api.post("/v1/ownership", {"account_id": member.account_id}, headers=as_owner)
