@@ -342,3 +342,19 @@ def test_a_backlog_of_50000_silent_devices_drains_in_a_bounded_number_of_runs_ea
     announced = Counter(json.loads(e["Detail"])["device_id"] for entries in published for e in entries)
     assert len(announced) == backlog and set(announced.values()) == {1}
     assert max(len(entries) for entries in published) == 10
+
+
+def test_expire_trials_stops_between_tenants_and_the_next_run_goes_on(api, new_tenant, published):
+    # Given three trials past their end, and runs whose budget lets them start one tenant each
+    tenants = [new_tenant(name, trial={}) for name in ("One", "Two", "Three")]
+    end = T0 + timedelta(days=30, minutes=1)
+
+    # When expire_trials runs until a run finishes its work
+    reports = []
+    while not reports or reports[-1]["stopped_early"]:
+        reports.append(invoke("expire_trials", end + timedelta(hours=len(reports)), step_ms=20_000))
+
+    # Then each run expired one trial, and every trial is expired once
+    assert [(r["acted"], r["stopped_early"]) for r in reports] == [(1, True), (1, True), (1, False)]
+    assert {api.get("/v1/license", headers=keys.admin).body["state"] for keys in tenants} == {"EXPIRED"}
+    assert sorted(json.loads(e["Detail"])["name"] for entries in published for e in entries) == ["One", "Three", "Two"]
