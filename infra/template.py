@@ -109,14 +109,13 @@ ACTIVATION_ROUTES = ("LicenseTypes", "Activations", "Confirm", "Deactivate")
 NO_ROUTE_LIMITS = {"ThrottlingRateLimit": 10, "ThrottlingBurstLimit": 20}
 DEVICE_API_STAGE = "$default"  # no stage in the URL: https://<id>.execute-api.../v1/health
 DEVICE_ACCESS_LOG_FORMAT = json.dumps({
-    # Never a header, a body or a query string: keys and tokens travel in those. Every variable is
-    # in AWS's list for HTTP APIs ("Customize HTTP API access logs"), which differs from REST's:
-    # the route is $context.routeKey (``ANY /v1/...`` or ``$default``), and the ip is the TCP
-    # peer's address, not a client's X-Forwarded-For.
-    "requestId": "$context.requestId", "time": "$context.requestTimeEpoch", "route": "$context.routeKey",
-    "method": "$context.httpMethod", "status": "$context.status", "latencyMs": "$context.responseLatency",
-    "integrationLatencyMs": "$context.integrationLatency", "ip": "$context.identity.sourceIp",
-    "responseBytes": "$context.responseLength", "error": "$context.error.message",
+    # A line per check-in, so only what an operator needs to find a request and see how it went:
+    # the function's own log line says the rest. Never a header, a body or a query string: keys
+    # and tokens travel in those. Every variable is in AWS's list for HTTP APIs ("Customize HTTP
+    # API access logs"): the route is $context.routeKey (``ANY /v1/...`` or ``$default``), and the
+    # ip is the TCP peer's address, not a client's X-Forwarded-For.
+    "requestId": "$context.requestId", "time": "$context.requestTimeEpoch", "ip": "$context.identity.sourceIp",
+    "route": "$context.routeKey", "status": "$context.status", "latencyMs": "$context.responseLatency",
     # Why the function could not be reached when the HTTP API answers {"message":"Internal Server
     # Error"} by itself (no permission, Lambda throttled): AWS's troubleshooting of HTTP API Lambda
     # integrations says to log this variable, the only place that reason appears.
@@ -429,10 +428,10 @@ def _role(f: Function) -> iam.Role:
     )
 
 
-def _log_group(logical_id: str, name: str) -> logs.LogGroup:
+def _log_group(logical_id: str, name: str, log_class: str = "STANDARD") -> logs.LogGroup:
     # Deleted with the stack (a new stack makes its own); the retention bounds what is kept.
     return logs.LogGroup(logical_id, DeletionPolicy="Delete", UpdateReplacePolicy="Delete",
-                         LogGroupName=Sub(f"/licensing/${{Stage}}/{name}"),
+                         LogGroupName=Sub(f"/licensing/${{Stage}}/{name}"), LogGroupClass=log_class,
                          RetentionInDays=Ref("LogRetentionDays"), Tags=Tags(service="licensing", stage=Ref("Stage")))
 
 
@@ -783,8 +782,11 @@ def finish(sam: dict[str, Any], version: str) -> dict[str, Any]:
             t.add_resource(alarm)
     if scheduled:
         t.add_resource(_failures_queue_policy(scheduled))
-    t.add_resource(_log_group("ApiAccessLogGroup", "api-access"))
-    t.add_resource(_log_group("DeviceApiAccessLogGroup", "device-api-access"))
+    # Half the ingestion price: nothing reads the access logs but a person with Logs Insights, which
+    # the Infrequent Access class keeps; it has no metric or subscription filters, and no EMF, so
+    # the functions' groups (their EMF lines are the metrics) stay STANDARD (docs/PERFORMANCE.md 7).
+    t.add_resource(_log_group("ApiAccessLogGroup", "api-access", "INFREQUENT_ACCESS"))
+    t.add_resource(_log_group("DeviceApiAccessLogGroup", "device-api-access", "INFREQUENT_ACCESS"))
     for model in ALL_MODELS:
         for alarm in _table_alarms(model):
             t.add_resource(alarm)

@@ -510,16 +510,32 @@ def test_the_http_api_access_log_is_json_never_a_secret(template):
     assert setting == {"DestinationArn": {"Fn::GetAtt": ["DeviceApiAccessLogGroup", "Arn"]},
                        "Format": DEVICE_ACCESS_LOG_FORMAT}
     fields = json.loads(setting["Format"])
-    # The REST API's fields, read alike, and why the HTTP API could not reach the function.
-    assert set(fields) == set(json.loads(ACCESS_LOG_FORMAT)) | {"integrationError"}
-    assert fields["integrationError"] == "$context.integrationErrorMessage"
-    assert fields["route"] == "$context.routeKey"  # an HTTP API has no $context.resourcePath
+    # A line per check-in, cut to what finds a request and says how it went (named as the REST
+    # API's fields are), and why the HTTP API could not reach the function.
+    assert fields == {"requestId": "$context.requestId", "time": "$context.requestTimeEpoch",
+                      "ip": "$context.identity.sourceIp", "route": "$context.routeKey", "status": "$context.status",
+                      "latencyMs": "$context.responseLatency", "integrationError": "$context.integrationErrorMessage"}
+    assert set(fields) - {"integrationError"} <= set(json.loads(ACCESS_LOG_FORMAT))
     values = " ".join(fields.values())
     for secret_bearing in ("header", "authorization", "Authorization", "$input", "querystring", "$context.path"):
         assert secret_bearing not in values
     group = template["Resources"]["DeviceApiAccessLogGroup"]["Properties"]
     assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
     assert group["LogGroupName"] == {"Fn::Sub": "/licensing/${Stage}/device-api-access"}
+
+
+def test_only_the_access_logs_are_infrequent_access_and_nothing_reads_them_but_a_query(template):
+    """Infrequent Access halves the ingestion price but has no metric filter, subscription or EMF
+    extraction: the functions' groups carry the EMF metrics and stay STANDARD."""
+    groups = {lid: r["Properties"].get("LogGroupClass", "STANDARD")
+              for lid, r in _resources(template, "AWS::Logs::LogGroup").items()}
+    infrequent = {lid for lid, log_class in groups.items() if log_class == "INFREQUENT_ACCESS"}
+    assert infrequent == {"ApiAccessLogGroup", "DeviceApiAccessLogGroup"}
+    assert set(groups.values()) == {"STANDARD", "INFREQUENT_ACCESS"}
+    for lid in FUNCTIONS:
+        assert groups[template["Resources"][lid]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]] == "STANDARD"
+    readers = {"AWS::Logs::MetricFilter", "AWS::Logs::SubscriptionFilter", "AWS::Logs::LogAnomalyDetector"}
+    assert not [lid for lid, r in template["Resources"].items() if r["Type"] in readers]
 
 
 def test_the_http_api_has_the_rest_apis_alarms_and_rolls_a_deployment_back(template):
