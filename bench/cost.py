@@ -14,8 +14,10 @@ one Lambda request per check-in, nothing else.
 
 from __future__ import annotations
 
+import ast
 import math
 import re
+from pathlib import Path
 from typing import Any
 
 PRICES_CHECKED = "2026-11-30"
@@ -33,6 +35,8 @@ PRICES = {
     "api_gateway_tiers": {
         "rest": ((333e6, 3.50 / 1e6), (667e6, 2.80 / 1e6), (19e9, 2.38 / 1e6), (math.inf, 1.51 / 1e6)),
         "http": ((300e6, 1.00 / 1e6), (math.inf, 0.90 / 1e6)),
+        # A Lambda function URL: no charge of its own (its answer's bytes are data transfer out).
+        "url": ((math.inf, 0.0),),
     },
     # Amazon CloudWatch: Logs ingestion per log class, archive storage (compressed), custom
     # metrics (first 10 000), standard-resolution alarms.
@@ -54,6 +58,7 @@ PRICES = {
 # https://aws.amazon.com/secrets-manager/pricing/, https://aws.amazon.com/xray/pricing/ and
 # https://aws.amazon.com/ec2/pricing/on-demand/ (data transfer).
 
+DOORS = {"rest": "API Gateway (REST API)", "http": "API Gateway (HTTP API)", "url": "Lambda function URL"}
 HOURS_PER_MONTH = 730
 MONTH_S = HOURS_PER_MONTH * 3600
 FLEETS = (1_000, 100_000, 1_000_000)
@@ -71,7 +76,6 @@ ASSUMPTIONS = {
     "schedule_seconds": 0.2,  # per scheduled invocation
     "lambda_vcpu_per_mb": 1 / 1769,  # Lambda gives a full vCPU at 1 769 MB
     "dynamodb_round_trip_ms": 10,  # for the slow-Lambda duration only
-    "custom_metrics": 40,  # metric names times dimension values the app counts (chalicelib/observability.py)
     "secret_reads_per_container_hour": 12,  # a key ring cached for 5 minutes
     "log_archive_compression": 0.15,  # CloudWatch bills archived logs compressed
     "log_retention_days": 30,  # when the template's retention is a parameter
@@ -82,6 +86,72 @@ ACCESS_LOG_SAMPLES = {"requestId": 36, "extendedRequestId": 16, "requestTimeEpoc
                       "routeKey": 40, "resourcePath": 35, "path": 50, "httpMethod": 4, "status": 3,
                       "responseLatency": 3, "integrationLatency": 2, "identity.sourceIp": 14, "responseLength": 4,
                       "protocol": 8, "error.responseType": 1, "error.message": 1, "integrationErrorMessage": 1}
+
+
+# --- the code ----------------------------------------------------------------------------------
+
+CHALICELIB = Path(__file__).resolve().parent.parent / "chalicelib"
+
+
+def custom_metrics(package: Path = CHALICELIB) -> dict[str, int]:
+    """The custom metrics the code can publish, read from its ``count(...)`` calls: each name (with
+    the ``service`` dimension) times the values its other dimensions can take, as CloudWatch bills
+    them (one metric per name and set of dimension values). A name made by a report
+    (``count(f"{self.sweep}.{metric}")`` in ``SweepReport.publish``) is every report's name made
+    (``SweepReport("deactivate_silent")``) times the keys its class's ``metrics()`` returns; a
+    dimension that is a parameter takes the literals its callers pass (``throttle("register",
+    …)``), one made from an error's ``code`` any ``Code``. Any other shape is refused rather than
+    guessed."""
+    from chalicelib.domain.errors import Code
+
+    trees = [ast.parse(f.read_text()) for f in sorted(package.rglob("*.py"))]
+    nodes = [n for tree in trees for n in ast.walk(tree)]
+    classes = {n.name: n for n in nodes if isinstance(n, ast.ClassDef)}
+
+    def literals(callee: str, position: int) -> set[str]:
+        return {c.args[position].value for c in nodes if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)
+                and c.func.id == callee and len(c.args) > position and isinstance(c.args[position], ast.Constant)}
+
+    def keys(name: str) -> set[str]:
+        """The keys of the class's ``metrics()`` dict, its base's for ``**super().metrics()``."""
+        (method,) = [m for m in classes[name].body if isinstance(m, ast.FunctionDef) and m.name == "metrics"]
+        (returned,) = [n.value for n in ast.walk(method) if isinstance(n, ast.Return)]
+        base = classes[name].bases[0].id if classes[name].bases else None
+        return {k.value if k is not None else key for k in returned.keys
+                for key in ([None] if k is not None else keys(base))}
+
+    def reports(name: str) -> set[str]:
+        """``name.key`` for each report of the class or its subclasses."""
+        kinds = [name] + [c for c, node in classes.items() if any(getattr(b, "id", None) == name for b in node.bases)]
+        return {f"{report}.{key}" for kind in kinds for report in literals(kind, 0) for key in keys(kind)}
+
+    metrics: dict[str, int] = {}
+    for tree in trees:
+        for scope in ast.walk(tree):
+            if not isinstance(scope, ast.ClassDef | ast.Module):
+                continue
+            for fn in [n for n in scope.body if isinstance(n, ast.FunctionDef)]:
+                for call in ast.walk(fn):
+                    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "count"):
+                        continue
+                    name = call.args[0]
+                    if isinstance(name, ast.Constant):
+                        names = {name.value}
+                    elif isinstance(name, ast.JoinedStr) and isinstance(scope, ast.ClassDef):
+                        names = reports(scope.name)
+                    else:
+                        raise ValueError(f"cannot tell the metric named by {ast.unparse(name)} in {fn.name}")
+                    sets = 1
+                    for dimension in call.keywords:
+                        params = [a.arg for a in fn.args.args]
+                        if isinstance(dimension.value, ast.Name) and dimension.value.id in params:
+                            sets *= len(literals(fn.name, params.index(dimension.value.id)))
+                        elif any(isinstance(n, ast.Attribute) and n.attr == "code" for n in ast.walk(dimension.value)):
+                            sets *= len(Code)
+                        else:
+                            raise ValueError(f"cannot tell the values of {dimension.arg} in {fn.name}")
+                    metrics.update(dict.fromkeys(names, sets))
+    return metrics
 
 
 # --- the template ------------------------------------------------------------------------------
@@ -108,15 +178,27 @@ def _matches(route_key: str, route: str) -> bool:
                                                 for s in want_path.strip("/").split("/"))) is not None
 
 
-def _access_log_bytes(stage_or_api: dict) -> int:
-    """Bytes of one access log line: the format with typical values; 0 without access logs."""
+def _access_log(stage_or_api: dict, resources: dict) -> tuple[int, str]:
+    """Bytes of one access log line (the format with typical values; 0 without access logs) and
+    the log class of the group it goes to."""
     settings = stage_or_api.get("AccessLogSetting") or stage_or_api.get("AccessLogSettings") or {}
     fmt = settings.get("Format", "")
-    return len(re.sub(r"\$context\.([A-Za-z.]+)", lambda m: "x" * ACCESS_LOG_SAMPLES.get(
+    size = len(re.sub(r"\$context\.([A-Za-z.]+)", lambda m: "x" * ACCESS_LOG_SAMPLES.get(
         m.group(1), ASSUMPTIONS["access_log_value_bytes"]), fmt))
+    return size, _log_class(resources, settings.get("DestinationArn"))
 
 
-def _function(props: dict, globals_: dict) -> dict:
+def _log_class(resources: dict, ref: Any) -> str:
+    """The class of the log group ``ref`` names (``Ref`` or ``Fn::GetAtt``); STANDARD, the
+    default, for one the template does not make."""
+    lid = ref.get("Ref") or ref.get("Fn::GetAtt", [None])[0] if isinstance(ref, dict) else None
+    group = resources.get(lid, {})
+    if group.get("Type") != "AWS::Logs::LogGroup":
+        return "STANDARD"
+    return _value(group["Properties"].get("LogGroupClass", "STANDARD"), "STANDARD")
+
+
+def _function(props: dict, globals_: dict, resources: dict) -> dict:
     def prop(name, default):
         return _value(props.get(name, globals_.get(name, default)), default)
 
@@ -127,6 +209,7 @@ def _function(props: dict, globals_: dict) -> dict:
     return {"memory_mb": int(prop("MemorySize", 128)), "architecture": prop("Architectures", ["x86_64"])[0],
             "tracing": prop("Tracing", "PassThrough"), "runtime": prop("Runtime", None),
             "platform_log_bytes": 0 if quiet else ASSUMPTIONS["lambda_platform_log_bytes"][fmt],
+            "log_class": _log_class(resources, logging.get("LogGroup")),
             "every_s": _rate_s(schedules[0]) if schedules else None}
 
 
@@ -143,7 +226,7 @@ def deployment(template: dict) -> dict:
     """What the bill depends on in a deployment template (``sam.json`` of ``python -m infra.build``)."""
     resources = template["Resources"]
     globals_ = template.get("Globals", {}).get("Function", {})
-    functions = {lid: _function(r["Properties"], globals_) for lid, r in resources.items()
+    functions = {lid: _function(r["Properties"], globals_, resources) for lid, r in resources.items()
                  if r["Type"] in ("AWS::Serverless::Function", "AWS::Lambda::Function")}
     (api_function,) = [lid for lid, f in functions.items() if f["every_s"] is None]
     http_apis = {lid for lid, r in resources.items()
@@ -165,12 +248,10 @@ def deployment(template: dict) -> dict:
         return "rest" if method in rest_paths.get(path, ()) or "X-AMAZON-APIGATEWAY-ANY-METHOD" in rest_paths.get(
             path, ()) else None
 
-    # The access log line of each front door deployed (its stage's format).
-    access_log = {door: max(_access_log_bytes(r["Properties"]) for r in resources.values() if r["Type"] == kind)
+    # The access log line of each front door deployed (its stage's format) and its group's class.
+    access_log = {door: max(_access_log(r["Properties"], resources) for r in resources.values() if r["Type"] == kind)
                   for door, kind in (("rest", "AWS::Serverless::Api"), ("http", "AWS::ApiGatewayV2::Stage"))
                   if any(r["Type"] == kind for r in resources.values())}
-    log_classes = {_value(r["Properties"].get("LogGroupClass", "STANDARD"), "STANDARD") for r in resources.values()
-                   if r["Type"] == "AWS::Logs::LogGroup"}
     retention = [_value(r["Properties"].get("RetentionInDays"), ASSUMPTIONS["log_retention_days"])
                  for r in resources.values() if r["Type"] == "AWS::Logs::LogGroup"]
     tables = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::DynamoDB::Table"]
@@ -178,8 +259,8 @@ def deployment(template: dict) -> dict:
         "front_doors": {route: front_door(route) for route in (CHECK_IN, *LIFECYCLE)},
         "api_function": {"logical_id": api_function, **functions[api_function]},
         "schedules": {lid: f for lid, f in functions.items() if f["every_s"] is not None},
-        "access_log_bytes": access_log,
-        "log_class": "STANDARD" if "STANDARD" in log_classes or not log_classes else "INFREQUENT_ACCESS",
+        "access_log_bytes": {door: size for door, (size, _) in access_log.items()},
+        "access_log_class": {door: log_class for door, (_, log_class) in access_log.items()},
         "log_retention_days": max(retention or [ASSUMPTIONS["log_retention_days"]]),
         "alarms": sum(1 for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"),
         "secrets": sum(1 for r in resources.values() if r["Type"] == "AWS::SecretsManager::Secret"),
@@ -269,9 +350,17 @@ def monthly(devices: int, check_in: dict, endpoints: dict, fleet: dict, seconds:
     platform_log_bytes = api_requests * fn["platform_log_bytes"] + schedule_invocations * max(
         [f["platform_log_bytes"] for f in deployed["schedules"].values()] or [0])
     # A front door the template does not deploy is priced with the access log line of the one it does.
-    access_line = deployed["access_log_bytes"].get(front_door, max(deployed["access_log_bytes"].values(), default=0))
+    # A front door the template does not deploy is priced with the access log line of the one it
+    # does; a function URL has no access log.
+    deployed_door = max(deployed["access_log_bytes"], key=deployed["access_log_bytes"].get, default=None)
+    access_door = front_door if front_door in deployed["access_log_bytes"] else deployed_door
+    access_line = 0 if front_door == "url" or access_door is None else deployed["access_log_bytes"][access_door]
+    access_class = deployed["access_log_class"].get(access_door, "STANDARD")
     access_log_bytes = api_requests * access_line
     log_gb = (app_log_bytes + platform_log_bytes + access_log_bytes) / 1e9
+    ingest = PRICES["cloudwatch_logs_ingest_gb"]
+    log_ingest_dollars = ((app_log_bytes + platform_log_bytes) * ingest[fn["log_class"]]
+                          + access_log_bytes * ingest[access_class]) / 1e9
     archived_gb = log_gb * ASSUMPTIONS["log_archive_compression"] * min(1.0, deployed["log_retention_days"] / 30)
     out_gb = api_requests * (check_in["response_bytes_per_check_in"] + ASSUMPTIONS["response_header_bytes"]) / 1e9
     stored = check_in["stored_bytes"]
@@ -287,16 +376,15 @@ def monthly(devices: int, check_in: dict, endpoints: dict, fleet: dict, seconds:
         traced = min(api_requests, reservoir) + ASSUMPTIONS["xray_rate"] * max(0.0, api_requests - reservoir)
 
     dollars = {
-        f"API Gateway ({front_door.upper()} API)": tiered(api_requests, PRICES["api_gateway_tiers"][front_door]),
+        DOORS[front_door]: tiered(api_requests, PRICES["api_gateway_tiers"][front_door]),
         "DynamoDB writes": wru * PRICES["dynamodb_write_request_unit"],
         "DynamoDB reads": rru * PRICES["dynamodb_read_request_unit"],
         "DynamoDB storage and backups": storage_gb * (PRICES["dynamodb_storage_gb_month"]
                                                       + PRICES["dynamodb_pitr_gb_month"] * deployed["pitr"]),
         "Lambda requests": invocations * PRICES["lambda_request"],
         f"Lambda duration ({fn['architecture']})": (gb_seconds - schedule_gb_s) * gb_s_price + schedule_gb_s_dollars,
-        "CloudWatch Logs": log_gb * PRICES["cloudwatch_logs_ingest_gb"][deployed["log_class"]]
-        + archived_gb * PRICES["cloudwatch_logs_archive_gb_month"],
-        "CloudWatch metrics and alarms": ASSUMPTIONS["custom_metrics"] * PRICES["cloudwatch_metric_month"]
+        "CloudWatch Logs": log_ingest_dollars + archived_gb * PRICES["cloudwatch_logs_archive_gb_month"],
+        "CloudWatch metrics and alarms": deployed["metric_months"] * PRICES["cloudwatch_metric_month"]
         + deployed["alarms"] * PRICES["cloudwatch_alarm_month"],
         "EventBridge": lifecycles * life["events"] * PRICES["eventbridge_event"],
         "Secrets Manager": deployed["secrets"] * PRICES["secret_month"] + secret_calls * PRICES["secrets_manager_call"],
@@ -305,6 +393,12 @@ def monthly(devices: int, check_in: dict, endpoints: dict, fleet: dict, seconds:
     }
     total = sum(dollars.values())
     floor = check_ins * (PRICES["dynamodb_write_request_unit"] + PRICES["lambda_request"])
+    # What no setting of this front door removes: the floor, the door's price, the answer's bytes
+    # and the line that carries the check-in's metric (its EMF line).
+    bound = (floor + tiered(check_ins, PRICES["api_gateway_tiers"][front_door])
+             + check_ins * (check_in["response_bytes_per_check_in"] + ASSUMPTIONS["response_header_bytes"]) / 1e9
+             * PRICES["data_transfer_out_gb"]
+             + check_ins * check_in["log_bytes_per_check_in"] / 1e9 * ingest[fn["log_class"]])
     return {
         "devices": devices, "front_door": front_door, "check_ins": check_ins,
         "check_ins_per_second": check_ins / MONTH_S,
@@ -312,10 +406,26 @@ def monthly(devices: int, check_in: dict, endpoints: dict, fleet: dict, seconds:
         "lambda_invocations": invocations, "lambda_gb_seconds": gb_seconds, "log_gb": log_gb,
         "log_bytes_per_check_in": {"app": check_in["log_bytes_per_check_in"], "platform": fn["platform_log_bytes"],
                                    "access": access_line},
+        "access_log_class": access_class,
         "out_gb": out_gb, "storage_gb": storage_gb, "secret_calls": secret_calls, "traces": traced,
         "dollars": dollars, "total": total, "per_1000_device_months": total / (devices / 1000),
         "floor": floor, "floor_per_1000_device_months": floor / (devices / 1000), "ratio_to_floor": total / floor,
+        "bound_per_1000_device_months": bound / (devices / 1000),
     }
+
+
+def metric_months(metrics: dict[str, int], schedules: dict) -> float:
+    """Custom metrics billed a month: CloudWatch prorates a metric by the hours it is published in.
+    A report's (``deactivate_silent.Due``) is published by every run of its schedule, so it is
+    billed the share of hours a run falls in (none when the template schedules no such function);
+    any other is counted whole (a bound: a refusal code seen once a month costs 1/730 of it)."""
+    def share(name: str) -> float:
+        if "." not in name:
+            return 1.0
+        every_s = schedules.get(name.split(".")[0].title().replace("_", ""), {}).get("every_s")
+        return 0.0 if every_s is None else min(1.0, 3600 / every_s)
+
+    return sum(sets * share(name) for name, sets in metrics.items())
 
 
 def on(deployed: dict, architecture: str) -> dict:
@@ -328,6 +438,9 @@ def run(check_in: dict, endpoints: dict, fleet: dict, overhead: dict, template: 
     """Every fleet size, through the front door the template gives the check-in, and through each
     front door the model knows (REST and HTTP API) for comparison."""
     deployed = deployment(template)
+    metrics = custom_metrics()
+    deployed = {**deployed, "custom_metrics": sum(metrics.values()),
+                "metric_months": metric_months(metrics, deployed["schedules"])}
     door = deployed["front_doors"][CHECK_IN]
     if door is None:
         raise ValueError(f"the template serves no {CHECK_IN}")
@@ -355,14 +468,16 @@ def report(r: dict) -> list[str]:
              f"estimate); prices as of {r['prices_checked']} (us-east-1 list)"]
     for devices, m in r["fleets"].items():
         top = sorted(m["dollars"].items(), key=lambda kv: -kv[1])[:3]
-        doors = ", ".join(f"{k.upper()} ${v:.2f}" for k, v in m["per_1000_device_months_by_front_door"].items())
+        doors = ", ".join(f"{DOORS[k]} ${v:.2f}" for k, v in m["per_1000_device_months_by_front_door"].items())
         doors += "; by architecture: " + ", ".join(
             f"{k} ${v:.3f}" for k, v in m["per_1000_device_months_by_architecture"].items())
         verdict = "met" if m["per_1000_device_months"] <= 1.50 else "missed"
         lines.append(
             f"cost: {devices:>9,} devices: ${m['total']:,.2f}/month = ${m['per_1000_device_months']:.2f} per 1 000 "
             f"device-months (target <= $1.50: {verdict}; floor ${m['floor_per_1000_device_months']:.2f}, "
-            f"{m['ratio_to_floor']:.2f} x; slow Lambda ${m['per_1000_device_months_slow_lambda']:.2f}; by front door: "
+            f"{m['ratio_to_floor']:.2f} x; bound through this door ${m['bound_per_1000_device_months']:.2f}; "
+            f"{r['deployed']['custom_metrics']} custom metrics, {r['deployed']['metric_months']:.1f} billed; "
+            f"slow Lambda ${m['per_1000_device_months_slow_lambda']:.2f}; by front door: "
             f"{doors}); largest: " + ", ".join(f"{k} ${v:,.2f}" for k, v in top))
     return lines
 
@@ -394,11 +509,13 @@ def table(r: dict) -> list[str]:
     row("$ physical floor per 1 000 device-months (1 WRU + 1 Lambda request per check-in)",
         lambda m: f"{m['floor_per_1000_device_months']:.2f}")
     row("ratio to the floor", lambda m: f"{m['ratio_to_floor']:.2f}")
+    row("$ bound per 1 000 device-months through this front door (floor + its request price + the answer's "
+        "bytes + the EMF line)", lambda m: f"{m['bound_per_1000_device_months']:.2f}")
     row("$ per 1 000 device-months, slow-Lambda duration", lambda m: f"{m['per_1000_device_months_slow_lambda']:.2f}")
     for machine in PRICES["lambda_gb_second"]:
         row(f"$ per 1 000 device-months with every function on {machine}",
             lambda m, a=machine: f"{m['per_1000_device_months_by_architecture'][a]:.2f}")
     for door in PRICES["api_gateway_tiers"]:
-        row(f"$ per 1 000 device-months through the {door.upper()} API",
+        row(f"$ per 1 000 device-months through the {DOORS[door]}",
             lambda m, d=door: f"{m['per_1000_device_months_by_front_door'][d]:.2f}")
     return rows

@@ -64,10 +64,50 @@ def test_the_template_read_as_deployed():
     assert deployed["front_doors"][cost.CHECK_IN] == "rest"
     assert deployed["api_function"] == {"logical_id": "APIHandler", "memory_mb": 512, "architecture": "x86_64",
                                         "tracing": "PassThrough", "runtime": "python3.13",
-                                        "platform_log_bytes": 260, "every_s": None}
+                                        "platform_log_bytes": 260, "log_class": "STANDARD", "every_s": None}
     assert deployed["schedules"]["DeactivateSilent"]["every_s"] == 300
     assert deployed["access_log_bytes"]["rest"] == len('{"requestId":"","status":""}') + 36 + 3
+    assert deployed["access_log_class"]["rest"] == "STANDARD"
     assert (deployed["alarms"], deployed["secrets"]) == (1, 1)
+
+
+def _infrequent_access_logs(template: dict) -> dict:
+    """``template`` with its access log in a group of the Infrequent Access class."""
+    t = copy.deepcopy(template)
+    t["Resources"]["AccessLogs"] = {"Type": "AWS::Logs::LogGroup", "Properties": {
+        "LogGroupClass": "INFREQUENT_ACCESS", "RetentionInDays": 30}}
+    t["Resources"]["RestAPI"]["Properties"]["AccessLogSetting"] = {
+        **ACCESS_LOG, "DestinationArn": {"Fn::GetAtt": ["AccessLogs", "Arn"]}}
+    return t
+
+
+def test_the_access_log_is_priced_in_its_groups_class_and_the_functions_logs_in_theirs():
+    standard, infrequent = _model(_template()), _model(_infrequent_access_logs(_template()))
+    assert (standard["access_log_class"], infrequent["access_log_class"]) == ("STANDARD", "INFREQUENT_ACCESS")
+    access_gb = standard["api_requests"] * standard["log_bytes_per_check_in"]["access"] / 1e9
+    saved = standard["dollars"]["CloudWatch Logs"] - infrequent["dollars"]["CloudWatch Logs"]
+    assert saved == pytest.approx(access_gb * (0.50 - 0.25))
+
+
+def test_the_custom_metrics_are_read_from_the_code():
+    metrics = cost.custom_metrics()
+    # A plain count, one per value of its dimension, one per report and key of SweepReport.metrics().
+    assert metrics["CheckIns"] == 1
+    assert metrics["AccountThrottled"] == 4  # register, sign-in, password-reset, password-reset-confirm
+    assert metrics["deactivate_silent.Due"] == 1 and metrics["meter_usage.Backfilled"] == 1
+    assert "deactivate_silent.Backfilled" not in metrics
+    # A report's metrics are billed for the hours its schedule runs in; none without the schedule.
+    assert cost.metric_months({"CheckIns": 2, "deactivate_silent.Due": 1, "expire_trials.Due": 1},
+                              {"DeactivateSilent": {"every_s": 300}}) == 3
+
+
+def test_a_count_whose_metric_the_model_cannot_name_is_refused(tmp_path):
+    (tmp_path / "m.py").write_text("def f(name):\n    count(name)\n")
+    with pytest.raises(ValueError, match="cannot tell the metric"):
+        cost.custom_metrics(tmp_path)
+    (tmp_path / "m.py").write_text("def f():\n    count('X', kind=g())\n")
+    with pytest.raises(ValueError, match="cannot tell the values of kind"):
+        cost.custom_metrics(tmp_path)
 
 
 def test_the_http_api_price_when_the_template_routes_the_check_in_through_one():
