@@ -14,7 +14,9 @@ one Lambda request per check-in, nothing else.
 
 from __future__ import annotations
 
+import argparse
 import ast
+import json
 import math
 import re
 from pathlib import Path
@@ -519,3 +521,19 @@ def table(r: dict) -> list[str]:
         row(f"$ per 1 000 device-months through the {DOORS[door]}",
             lambda m, d=door: f"{m['per_1000_device_months_by_front_door'][d]:.2f}")
     return rows
+
+
+def main() -> None:
+    """Price a template with the figures of an earlier ``make bench`` run, without measuring again."""
+    parser = argparse.ArgumentParser(prog="python -m bench.cost", description=main.__doc__)
+    parser.add_argument("--bench", type=Path, default=Path("out/bench.json"), help="a run's figures (make bench)")
+    parser.add_argument("--template", type=Path, required=True, help="sam.json of python -m infra.build --out DIR")
+    args = parser.parse_args()
+    figures = json.loads(args.bench.read_text())
+    r = run(figures["check_in"], figures["endpoints"], figures["fleet"], figures["overhead"],
+            json.loads(args.template.read_text()))
+    print("\n".join([*report(r), "", *table(r)]))
+
+
+if __name__ == "__main__":
+    main()
