@@ -69,7 +69,8 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         "index:devices/silent-due": ("dynamodb:Query",),
     },
     "meter_usage": {
-        "table:license-types": ("dynamodb:Scan",),
+        # UpdateItem: the type's metered_through mark, moved after its hours are recorded.
+        "table:license-types": ("dynamodb:Scan", "dynamodb:UpdateItem"),
         "table:usage": ("dynamodb:PutItem",),
     },
 }

@@ -239,12 +239,6 @@ def end_contract(tenant_id: str, now: datetime) -> bool:
                      (TenantItem.state == str(TenantState.LICENSED)) & (TenantItem.contract_ends_at <= now))
 
 
-@dynamodb
-def set_owner(tenant_id: str, owner_email: str) -> None:
-    if not update_if(TenantItem(tenant_id), [TenantItem.owner_email.set(owner_email)], TenantItem.tenant_id.exists()):
-        raise not_found("Tenant")
-
-
 # License types ---------------------------------------------------------------------------------
 
 
@@ -335,13 +329,6 @@ def mark_trial_warned(tenant_id: str) -> bool:
     """Record that the trial's end was announced; False if it already was (or is no trial)."""
     return update_if(TenantItem(tenant_id), [TenantItem.trial_warned.set(True)],
                      (TenantItem.state == str(TenantState.TRIAL)) & (TenantItem.trial_warned != True))  # noqa: E712
-
-
-@dynamodb
-def all_license_types():
-    """Every license type of every tenant, for the meter: one small item per pool."""
-    for item in LicenseTypeItem.scan():
-        yield license_type_from_item(item)
 
 
 @dynamodb
