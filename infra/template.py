@@ -428,11 +428,17 @@ def _role(f: Function) -> iam.Role:
     )
 
 
-def _log_group(logical_id: str, name: str, log_class: str = "STANDARD") -> logs.LogGroup:
-    # Deleted with the stack (a new stack makes its own); the retention bounds what is kept.
-    return logs.LogGroup(logical_id, DeletionPolicy="Delete", UpdateReplacePolicy="Delete",
-                         LogGroupName=Sub(f"/licensing/${{Stage}}/{name}"), LogGroupClass=log_class,
-                         RetentionInDays=Ref("LogRetentionDays"), Tags=Tags(service="licensing", stage=Ref("Stage")))
+def _log_group(logical_id: str, name: str, infrequent: bool = False) -> logs.LogGroup:
+    # Deleted with the stack (a new stack makes its own); the retention bounds what is kept. A
+    # group's class is fixed when it is made: a new class replaces the group, which CloudFormation
+    # refuses for a named one, so an Infrequent Access group has a name of its own (a stack made
+    # before moves its lines to a new group).
+    group = logs.LogGroup(logical_id, DeletionPolicy="Delete", UpdateReplacePolicy="Delete",
+                          LogGroupName=Sub(f"/licensing/${{Stage}}/{name}" + ("-ia" if infrequent else "")),
+                          RetentionInDays=Ref("LogRetentionDays"), Tags=Tags(service="licensing", stage=Ref("Stage")))
+    if infrequent:
+        group.LogGroupClass = "INFREQUENT_ACCESS"
+    return group
 
 
 def _failures_queue(f: Function) -> sqs.Queue:
@@ -785,8 +791,8 @@ def finish(sam: dict[str, Any], version: str) -> dict[str, Any]:
     # Half the ingestion price: nothing reads the access logs but a person with Logs Insights, which
     # the Infrequent Access class keeps; it has no metric or subscription filters, and no EMF, so
     # the functions' groups (their EMF lines are the metrics) stay STANDARD (docs/PERFORMANCE.md 7).
-    t.add_resource(_log_group("ApiAccessLogGroup", "api-access", "INFREQUENT_ACCESS"))
-    t.add_resource(_log_group("DeviceApiAccessLogGroup", "device-api-access", "INFREQUENT_ACCESS"))
+    t.add_resource(_log_group("ApiAccessLogGroup", "api-access", infrequent=True))
+    t.add_resource(_log_group("DeviceApiAccessLogGroup", "device-api-access", infrequent=True))
     for model in ALL_MODELS:
         for alarm in _table_alarms(model):
             t.add_resource(alarm)
