@@ -116,15 +116,17 @@ def expire_trials(now: datetime, budget: Budget) -> dict:
             break
         report.due += 1
         try:
-            report.acted += _expire(tenant, warned, now)
+            report.acted += _expire(tenant, warned, now, budget)
         except Exception:
             # Logged with its tenant and retried at the next run; the others go on.
             logger.exception("expire_trials failed for a tenant", extra={"tenant_id": tenant.tenant_id})
             report.skipped += 1
+    # A wind-down the budget cut short leaves its tenant holding instances: the next run goes on.
+    report.stopped_early = report.stopped_early or budget.spent
     return report.publish()
 
 
-def _expire(tenant, warned: bool, now: datetime) -> int:
+def _expire(tenant, warned: bool, now: datetime, budget: Budget) -> int:
     if tenant.next_contract_due(now):
         tenant = promote_due_contract(tenant, now)
     if tenant.state == TenantState.TRIAL and tenant.trial_expires_at > now:
@@ -152,7 +154,7 @@ def _expire(tenant, warned: bool, now: datetime) -> int:
         return 0
     reason = {TenantState.TERMINATED: "contract terminated", TenantState.UNLICENSED: "contract ended"}.get(
         state, "trial expired")
-    wind_down(tenant.tenant_id, state, reason, now)
+    wind_down(tenant.tenant_id, state, reason, now, budget)
     return 1
 
 

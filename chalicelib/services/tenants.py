@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from chalicelib import clock
+from chalicelib.budget import Budget
 from chalicelib.domain import ids
 from chalicelib.domain.accounts import normalise_email
 from chalicelib.domain.errors import Code, DomainError, conflict, validation
@@ -18,7 +19,7 @@ from chalicelib.security.keys import KeyKind, issue_key
 from chalicelib.services import accounts
 from chalicelib.settings import get_settings
 from chalicelib.store import devices as device_store
-from chalicelib.store import events
+from chalicelib.store import events, identity
 from chalicelib.store import members as member_store
 from chalicelib.store import tenants as store
 
@@ -48,13 +49,7 @@ def create_tenant(name: str, owner_email: str, now: datetime) -> NewTenant:
     logger.info("tenant created", extra={"tenant_id": tenant_id})
     events.record(tenant_id, "tenant.created", now, name=name)
     events.record(tenant_id, "member.invited", now, email=invitation.email, role=str(invitation.role))
-    try:
-        accounts.join_if_confirmed(invitation.email, now)
-    except DomainError as e:
-        if e.code != Code.UNAVAILABLE:
-            raise
-        # The tenant is made (a retry would make another): its owner joins at the next sign-in.
-        logger.warning("owner not joined yet", extra={"tenant_id": tenant_id})
+    _owner_joins(tenant_id, invitation.email, now)
     return NewTenant(tenant, api_key.plaintext, activation_key.plaintext)
 
 
@@ -181,15 +176,18 @@ def terminate(tenant_id: str, now: datetime) -> tuple[Tenant, int]:
     return store.require_tenant(tenant_id), deactivated
 
 
-def wind_down(tenant_id: str, state: TenantState, reason: str, now: datetime) -> int:
+def wind_down(tenant_id: str, state: TenantState, reason: str, now: datetime, budget: Budget | None = None) -> int:
     """Deactivate every device of a tenant that ``state`` leaves without a license; the count
     deactivated. Each release is conditional on the tenant still being in ``state``: a contract
     that lands meanwhile stops the wind-down at once, and every remaining device keeps its
-    instance (invariant 8)."""
+    instance (invariant 8). With a ``budget`` (a scheduled run), it stops once the budget is
+    spent: the tenant still holds instances, so the next run of ``expire_trials`` goes on."""
     count, cursor = 0, None
     while True:
         devices, cursor = device_store.devices_of_tenant(tenant_id, cursor=cursor, holding_only=True, limit=100)
         for device in devices:
+            if budget is not None and not budget.left():
+                return count
             released = _deactivate(device, state, reason, now)
             if released is None:
                 logger.info("wind-down stopped", extra={"tenant_id": tenant_id, "state": str(state),
@@ -219,12 +217,50 @@ def _deactivate(device, state: TenantState, reason: str, now: datetime) -> int |
 
 
 def change_owner(tenant_id: str, owner_email: str, now: datetime) -> Tenant:
-    """Change of ownership (seed 2.3): the account moves to another owner's email (an invitation as
-    owner of the former email holds no longer)."""
-    store.set_owner(tenant_id, normalise_email(owner_email))
-    logger.info("owner changed", extra={"tenant_id": tenant_id})
-    events.record(tenant_id, "owner.changed", now)
-    return store.require_tenant(tenant_id)
+    """Change of ownership (seed 2.3), for support cases, keeping one owner member at every
+    moment. A member with that email's confirmed account becomes the owner at once (the owner an
+    admin, in one transaction conditional on both roles, as an owner's transfer). Any other email
+    is invited as owner in the write that moves ``owner_email`` (older owner invitations go): the
+    owner member stays until that account joins, at once when it is confirmed already. The same
+    call again changes nothing more."""
+    email = normalise_email(owner_email)
+    for _ in range(ATTEMPTS):
+        tenant = store.require_tenant(tenant_id)
+        account = identity.find_account(email) if identity.enabled() else None
+        member = member_store.membership(account.account_id, tenant_id) if account and account.confirmed else None
+        owner = member_store.owner_of(tenant_id)
+        if member is None or owner is None:
+            return _invite_owner(tenant, email, now)
+        if owner.account_id != member.account_id:
+            try:
+                member_store.give_to_member(tenant_id, owner.account_id, member)
+            except member_store.OwnerMoved:
+                continue  # an owner's transfer, or a join, landed between the read and the write
+            logger.info("owner changed", extra={"tenant_id": tenant_id})
+            events.record(tenant_id, "ownership.transferred", now, account_id=member.account_id, by="operator")
+        return store.require_tenant(tenant_id)
+    raise DomainError(Code.UNAVAILABLE)
+
+
+def _invite_owner(tenant: Tenant, email: str, now: datetime) -> Tenant:
+    invitation = member_store.invite_owner(tenant, email, now)
+    logger.info("owner invited", extra={"tenant_id": tenant.tenant_id})
+    events.record(tenant.tenant_id, "member.invited", now, email=invitation.email, role=str(invitation.role),
+                  by="operator")
+    _owner_joins(tenant.tenant_id, invitation.email, now)
+    return store.require_tenant(tenant.tenant_id)
+
+
+def _owner_joins(tenant_id: str, email: str, now: datetime) -> None:
+    """The invited owner's confirmed account takes the tenant now. While Cognito cannot say
+    whether it has one, the invitation is written all the same (a retry of a tenant's creation
+    would make another): the owner joins at the next sign-in."""
+    try:
+        accounts.join_if_confirmed(email, now)
+    except DomainError as e:
+        if e.code != Code.UNAVAILABLE:
+            raise
+        logger.warning("owner not joined yet", extra={"tenant_id": tenant_id})
 
 
 def with_effective_state(tenant: Tenant, now: datetime) -> Tenant:

@@ -358,3 +358,27 @@ def test_expire_trials_stops_between_tenants_and_the_next_run_goes_on(api, new_t
     assert [(r["acted"], r["stopped_early"]) for r in reports] == [(1, True), (1, True), (1, False)]
     assert {api.get("/v1/license", headers=keys.admin).body["state"] for keys in tenants} == {"EXPIRED"}
     assert sorted(json.loads(e["Detail"])["name"] for entries in published for e in entries) == ["One", "Three", "Two"]
+
+
+def test_a_large_wind_down_stops_with_its_budget_and_the_next_run_finishes_it(api, new_tenant, published):
+    # Given a contract that has ended with 60 devices still holding instances, and runs whose
+    # budget lets them start a few releases each
+    keys = new_tenant("Ending", contract={"contract_id": "C-E", "capacity": 100, "starts_at": "2026-11-01T00:00:00Z",
+                                          "ends_at": "2026-12-01T00:00:00Z"})
+    keys.lic_type_id = api.post("/v1/license-types", {"name": "Max", "sku": "VLM-MAX-SPLA", "capacity": 100},
+                                headers=keys.admin).body["lic_type_id"]
+    ids = seed_silent(keys, 60, T0)
+    end = T0.replace(year=2026, month=12, day=1, hour=0, minute=1)
+
+    # When expire_trials runs hourly until a run finishes its work
+    reports = []
+    while not reports or reports[-1]["stopped_early"]:
+        reports.append(invoke("expire_trials", end + timedelta(hours=len(reports)), step_ms=500))
+        assert len(reports) < 20
+
+    # Then the first run stopped within the wind-down, later runs went on, and every device was
+    # deactivated once with the counts back to zero
+    assert len(reports) > 1 and reports[0]["stopped_early"]
+    assert _statuses(ids) == {"DEACTIVATED": 60}
+    assert _counts(api, keys) == (0, 0)
+    assert api.get("/v1/license", headers=keys.admin).body["state"] == "UNLICENSED"
