@@ -147,37 +147,74 @@ def invite(tenant: Tenant, email: str, role: Role, owner_id: str, now: datetime)
     return invitation
 
 
+class OwnerMoved(Exception):
+    """The owner read before a change of owner is the owner no longer: read again and retry."""
+
+
+# How often a change of owner reads the owner again after losing a race.
+ATTEMPTS = 5
+
+
+@dynamodb
+def owner_of(tenant_id: str) -> Membership | None:
+    """The tenant's owner member; None while nobody has taken up the operator's owner invitation."""
+    return next((m for m in members_of(tenant_id)[0] if m.role == Role.OWNER), None)
+
+
 @dynamodb
 def accept_invitations(account: Account, now: datetime) -> list[Membership]:
     """Turn every invitation of the account's email into a membership (each invitation once:
     its deletion is conditional on its existence). An account that is a member already keeps
-    its role and the invitation goes. An invitation as owner (the operator's tenant) holds only
-    while the tenant's owner email is still this one: the operator may have given the tenant to
-    another email since, and a tenant never gets a second owner."""
+    its role and the invitation goes. An invitation as owner (the operator's) holds only while
+    the tenant's owner email is still this one: the operator may have given the tenant to
+    another email since. It makes the account the owner (a member already, promoted) and the
+    former owner an admin in the same transaction, so a tenant never has two owners."""
     email = normalise_email(account.email)
     joined = []
     for item in MemberItem.query(_invite(email), consistent_read=True):
         role, tenant_id = Role(item.role), item.tenant_id
-        tx = Transaction()
-        tx.delete("by-email", MemberItem(_invite(email), _tenant(tenant_id)), condition=MemberItem.pk.exists())
-        tx.delete("by-tenant", MemberItem(_tenant(tenant_id), _invite(email)))
-        if role == Role.OWNER:
-            tx.check("tenant", TenantItem, tenant_id, condition=TenantItem.owner_email == email)
-        for n, member in enumerate(_member_items(tenant_id, item.tenant_name or "", account, role, now)):
-            tx.put(f"member{n}", member, condition=MemberItem.pk.does_not_exist())
-        try:
-            tx.commit()
-        except TransactionCancelled as e:
-            if "by-email" in e.failed:
-                continue  # another request accepted it first
-            # A member already, or the tenant's owner no longer: the invitation is spent.
-            done = Transaction()
-            done.delete("by-email", MemberItem(_invite(email), _tenant(tenant_id)))
-            done.delete("by-tenant", MemberItem(_tenant(tenant_id), _invite(email)))
-            done.commit()
-            continue
-        joined.append(Membership(tenant_id, account.account_id, email, role, item.tenant_name or ""))
+        for _ in range(ATTEMPTS):
+            try:
+                member = _accept(account, email, role, tenant_id, item.tenant_name or "", now)
+            except OwnerMoved:
+                continue
+            if member is not None:
+                joined.append(member)
+            break
     return joined
+
+
+def _accept(account: Account, email: str, role: Role, tenant_id: str, tenant_name: str,
+            now: datetime) -> Membership | None:
+    tx = Transaction()
+    tx.delete("by-email", MemberItem(_invite(email), _tenant(tenant_id)), condition=MemberItem.pk.exists())
+    tx.delete("by-tenant", MemberItem(_tenant(tenant_id), _invite(email)))
+    member = membership(account.account_id, tenant_id) if role == Role.OWNER else None
+    if role == Role.OWNER:
+        tx.check("tenant", TenantItem, tenant_id, condition=TenantItem.owner_email == email)
+        owner = owner_of(tenant_id)
+        if owner is not None and owner.account_id != account.account_id:
+            _demote(tx, tenant_id, owner.account_id)
+    if member is not None:
+        _promote(tx, tenant_id, account.account_id)
+    else:
+        for n, item in enumerate(_member_items(tenant_id, tenant_name, account, role, now)):
+            tx.put(f"member{n}", item, condition=MemberItem.pk.does_not_exist())
+    try:
+        tx.commit()
+    except TransactionCancelled as e:
+        if "by-email" in e.failed:
+            return None  # another request accepted it first
+        if e.failed & {"owner0", "owner1"}:
+            raise OwnerMoved from e  # a transfer moved the ownership meanwhile
+        # A member already (the owner, for an owner's invitation), or the tenant's owner no
+        # longer: the invitation is spent.
+        done = Transaction()
+        done.delete("by-email", MemberItem(_invite(email), _tenant(tenant_id)))
+        done.delete("by-tenant", MemberItem(_tenant(tenant_id), _invite(email)))
+        done.commit()
+        return None
+    return Membership(tenant_id, account.account_id, email, role, tenant_name)
 
 
 @dynamodb
@@ -234,6 +271,23 @@ def remove_member(tenant_id: str, account_id: str, owner_id: str) -> None:
         raise _explain(e, tenant_id, account_id) from e
 
 
+def _demote(tx: Transaction, tenant_id: str, owner_id: str) -> None:
+    for n, item in enumerate(_keys(tenant_id, owner_id)):
+        tx.update(f"owner{n}", item, [MemberItem.role.set(str(Role.ADMIN))],
+                  condition=MemberItem.role == str(Role.OWNER))
+
+
+def _promote(tx: Transaction, tenant_id: str, account_id: str) -> None:
+    for n, item in enumerate(_keys(tenant_id, account_id)):
+        tx.update(f"member{n}", item, [MemberItem.role.set(str(Role.OWNER))],
+                  condition=MemberItem.pk.exists() & (MemberItem.role != str(Role.OWNER)))
+
+
+def _set_owner_email(tx: Transaction, tenant_id: str, email: str) -> None:
+    tx.update("tenant", TenantItem(tenant_id), [TenantItem.owner_email.set(normalise_email(email))],
+              condition=TenantItem.tenant_id.exists())
+
+
 @dynamodb
 def transfer_ownership(tenant_id: str, owner_id: str, to_account_id: str, to_email: str) -> Membership:
     """The member becomes the owner and the owner an admin, in one transaction conditional on
@@ -241,14 +295,9 @@ def transfer_ownership(tenant_id: str, owner_id: str, to_account_id: str, to_ema
     if owner_id == to_account_id:
         raise conflict("The account is the owner already.")
     tx = Transaction()
-    for n, item in enumerate(_keys(tenant_id, owner_id)):
-        tx.update(f"owner{n}", item, [MemberItem.role.set(str(Role.ADMIN))],
-                  condition=MemberItem.role == str(Role.OWNER))
-    for n, item in enumerate(_keys(tenant_id, to_account_id)):
-        tx.update(f"member{n}", item, [MemberItem.role.set(str(Role.OWNER))],
-                  condition=MemberItem.pk.exists() & (MemberItem.role != str(Role.OWNER)))
-    tx.update("tenant", TenantItem(tenant_id), [TenantItem.owner_email.set(normalise_email(to_email))],
-              condition=TenantItem.tenant_id.exists())
+    _demote(tx, tenant_id, owner_id)
+    _promote(tx, tenant_id, to_account_id)
+    _set_owner_email(tx, tenant_id, to_email)
     try:
         tx.commit()
     except TransactionCancelled as e:
@@ -259,6 +308,51 @@ def transfer_ownership(tenant_id: str, owner_id: str, to_account_id: str, to_ema
     if found is None:  # removed since: cannot be, the owner alone removes
         raise not_found("Member")
     return found
+
+
+def _drop_owner_invitations(tx: Transaction, tenant_id: str, keep: str = "") -> None:
+    """Drop the tenant's invitations as owner (but ``keep``'s): a change of owner voids them."""
+    for invitation in members_of(tenant_id)[1]:
+        if invitation.role == Role.OWNER and invitation.email != keep:
+            tx.delete(f"by-tenant {invitation.email}", MemberItem(_tenant(tenant_id), _invite(invitation.email)))
+            tx.delete(f"by-email {invitation.email}", MemberItem(_invite(invitation.email), _tenant(tenant_id)))
+
+
+@dynamodb
+def give_to_member(tenant_id: str, owner_id: str, to: Membership) -> None:
+    """The operator's change of owner to a member: the member becomes the owner, the owner an
+    admin and the tenant's owner email the member's, in one transaction conditional on both
+    roles (as an owner's transfer); older invitations as owner go with it. ``OwnerMoved`` when
+    either role moved since they were read."""
+    tx = Transaction()
+    _demote(tx, tenant_id, owner_id)
+    _promote(tx, tenant_id, to.account_id)
+    _set_owner_email(tx, tenant_id, to.email)
+    _drop_owner_invitations(tx, tenant_id)
+    try:
+        tx.commit()
+    except TransactionCancelled as e:
+        if "tenant" in e.failed:
+            raise not_found("Tenant") from e
+        raise OwnerMoved from e
+
+
+@dynamodb
+def invite_owner(tenant: Tenant, email: str, now: datetime) -> Invitation:
+    """The operator's change of owner to an email that is not a member: the tenant's owner email
+    and an invitation of it as owner, replacing any older one, in one transaction. The owner
+    member stays until the invitee joins (``accept_invitations`` hands it over)."""
+    invitation = Invitation(tenant.tenant_id, normalise_email(email), Role.OWNER, tenant.name)
+    tx = Transaction()
+    _set_owner_email(tx, tenant.tenant_id, invitation.email)
+    _drop_owner_invitations(tx, tenant.tenant_id, keep=invitation.email)
+    for label, item in zip(("invite-by-tenant", "invite-by-email"), _invitation_items(invitation, now), strict=True):
+        tx.put(label, item)
+    try:
+        tx.commit()
+    except TransactionCancelled as e:
+        raise not_found("Tenant") from e
+    return invitation
 
 
 @dynamodb
