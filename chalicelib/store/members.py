@@ -1,11 +1,12 @@
 """Accounts in tenants: memberships, invitations and ownership (``MemberItem``).
 
 Every change a race could break is one transaction with conditions, never a read before the
-write: a tenant has exactly one owner at every moment (a transfer demotes the owner and promotes
-the member together, each on the condition of its role; the owner cannot be removed or
-demoted); only the owner manages members (each such write checks, in the same transaction, that
-the caller is still the owner); a membership is the two items of ``MemberItem`` written and
-deleted together.
+write (but the owner, which a change of owner must name: its write is conditional on the role
+read, and read again when refused): a tenant has exactly one owner at every moment (a transfer
+demotes the owner and promotes the member together, each on the condition of its role; the
+owner cannot be removed or demoted); only the owner manages members (each such write checks, in
+the same transaction, that the caller is still the owner); a membership is the two items of
+``MemberItem`` written and deleted together.
 """
 
 from __future__ import annotations
@@ -189,13 +190,14 @@ def _accept(account: Account, email: str, role: Role, tenant_id: str, tenant_nam
     tx = Transaction()
     tx.delete("by-email", MemberItem(_invite(email), _tenant(tenant_id)), condition=MemberItem.pk.exists())
     tx.delete("by-tenant", MemberItem(_tenant(tenant_id), _invite(email)))
-    member = membership(account.account_id, tenant_id) if role == Role.OWNER else None
+    promoted = False
     if role == Role.OWNER:
         tx.check("tenant", TenantItem, tenant_id, condition=TenantItem.owner_email == email)
         owner = owner_of(tenant_id)
         if owner is not None and owner.account_id != account.account_id:
             _demote(tx, tenant_id, owner.account_id)
-    if member is not None:
+        promoted = membership(account.account_id, tenant_id) is not None
+    if promoted:
         _promote(tx, tenant_id, account.account_id)
     else:
         for n, item in enumerate(_member_items(tenant_id, tenant_name, account, role, now)):
