@@ -73,19 +73,28 @@ DeviceStatusValue = _values(DeviceStatus)
 TenantStateValue = _values(TenantState)
 
 
-class _Strict(BaseModel):
+class _Model(BaseModel):
+    """Every model of the contract. Built when first used, not at import (``defer_build``; issue
+    14, cold start): a container builds only the models of the requests it serves, and the
+    scheduled functions, which import the same app, build none. pydantic rebuilds under a lock
+    (chalice local serves on threads)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class _Strict(_Model):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 # LoadMaster requests ---------------------------------------------------------------------------
 
 
-class ExistingLicenseModel(BaseModel):
+class ExistingLicenseModel(_Model):
     issuer: Annotated[str, Field(max_length=255)] = ""
     active: bool
 
 
-class LoadMasterRequest(BaseModel):
+class LoadMasterRequest(_Model):
     # Unknown fields are ignored: a newer LoadMaster firmware may say more than we ask.
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
@@ -108,7 +117,7 @@ class ActivationRequest(LoadMasterRequest):
     lic_type_id: Annotated[str, Field(min_length=1, max_length=64)]
 
 
-class CheckInRequest(BaseModel):
+class CheckInRequest(_Model):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     mac: Mac
@@ -206,7 +215,7 @@ class PageQuery(_Strict):
 # Responses -------------------------------------------------------------------------------------
 
 
-class _FromDomain(BaseModel):
+class _FromDomain(_Model):
     """A response read from the domain object's attributes (``model_validate(obj)``)."""
 
     model_config = ConfigDict(from_attributes=True)
@@ -246,7 +255,7 @@ class DeviceResponse(_FromDomain):
     reason: str | None
 
 
-class DevicesResponse(BaseModel):
+class DevicesResponse(_Model):
     devices: list[DeviceResponse]
     next: str | None
 
@@ -269,7 +278,7 @@ class EventResponse(_FromDomain):
         return value
 
 
-class EventsResponse(BaseModel):
+class EventsResponse(_Model):
     events: list[EventResponse]
     next: str | None
 
@@ -285,7 +294,7 @@ class SettingsResponse(_FromDomain):
     lease_s: int
 
 
-class KeyRotatedResponse(BaseModel):
+class KeyRotatedResponse(_Model):
     kind: Literal["api", "activation"]
     key: str = Field(description="The new key, shown this once; the old one no longer works.")
 
@@ -319,7 +328,7 @@ class TenantUsageResponse(_FromDomain):
     license_types: list[LicenseTypeUsageResponse]
 
 
-class OperatorUsageResponse(BaseModel):
+class OperatorUsageResponse(_Model):
     month: str
     tenants: list[TenantUsageResponse]
 
@@ -382,7 +391,7 @@ class TenantCreatedResponse(TenantResponse):
     activation_key: str
 
 
-class TenantsResponse(BaseModel):
+class TenantsResponse(_Model):
     tenants: list[TenantResponse]
     next: str | None
 
@@ -391,11 +400,11 @@ class TerminatedResponse(TenantResponse):
     devices_deactivated: int
 
 
-class DeletedResponse(BaseModel):
+class DeletedResponse(_Model):
     deleted: str
 
 
-class Jwk(BaseModel):
+class Jwk(_Model):
     kty: Literal["OKP"]
     crv: Literal["Ed25519"]
     alg: Literal["EdDSA"]
@@ -404,21 +413,21 @@ class Jwk(BaseModel):
     x: str
 
 
-class JwksResponse(BaseModel):
+class JwksResponse(_Model):
     keys: list[Jwk]
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(_Model):
     code: str
     message: str
     detail: dict
 
 
-class ErrorResponse(BaseModel):
+class ErrorResponse(_Model):
     error: ErrorBody
 
 
-class HealthResponse(BaseModel):
+class HealthResponse(_Model):
     status: Literal["ok", "degraded"]
     version: str
     stage: str
@@ -495,12 +504,12 @@ class OwnershipRequest(_Strict):
     account_id: Annotated[str, Field(min_length=1, max_length=128)]
 
 
-class AcceptedResponse(BaseModel):
+class AcceptedResponse(_Model):
     status: Literal["accepted"] = "accepted"
     message: str
 
 
-class SessionResponse(BaseModel):
+class SessionResponse(_Model):
     access_token: str
     refresh_token: str | None = None
     expires_in: int
@@ -513,7 +522,7 @@ class AccountTenantResponse(_FromDomain):
     role: Literal["owner", "admin", "viewer"]
 
 
-class AccountResponse(BaseModel):
+class AccountResponse(_Model):
     account_id: str
     email: str
     name: str
@@ -529,7 +538,7 @@ class MemberResponse(_FromDomain):
     status: Literal["member", "invited"] = "member"
 
 
-class MembersResponse(BaseModel):
+class MembersResponse(_Model):
     members: list[MemberResponse]
 
 
