@@ -8,6 +8,10 @@ its own HTTP session, and the outcome recounted through the API afterwards.
 - A transfer racing the removal of its heir: whatever the order, exactly one owner.
 - An invitation racing the invitee's confirmation: the account is a member once it signs in.
 - One owner starting the trial of two tenants at once: one trial per email.
+- An owner's transfer racing the operator's change of owner to another member: the operator's
+  lands (after the transfer, or with the transfer refused), and one owner remains.
+- The operator's change of owner to an email racing that email's confirmation: the account owns
+  the tenant, the former owner is an admin.
 
 moto's ConfirmSignUp takes any code (AWS checks the one it mailed): the confirmations here prove
 what we do once Cognito says yes.
@@ -22,7 +26,7 @@ from threading import Barrier
 import pytest
 import requests
 
-from tests.e2e.conftest import kill_everything, start_stack
+from tests.e2e.conftest import OPERATOR_KEY, kill_everything, start_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -182,3 +186,39 @@ def test_one_owner_starting_two_trials_at_once_gets_one(stack, round_):
     assert sorted(r.status_code for r in answers) == [201, 409], [r.text for r in answers]
     states = sorted(owner.get("/v1/license", tenant=t).json()["state"] for t in (first, second))
     assert states == ["TRIAL", "UNLICENSED"]
+
+
+def _change_owner(base: str, tenant_id: str, email: str, session=None) -> requests.Response:
+    return (session or requests).post(f"{base}/v1/tenants/{tenant_id}/owner", json={"owner_email": email},
+                                      headers={"Authorization": f"Bearer {OPERATOR_KEY}"}, timeout=TIMEOUT)
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_an_owners_transfer_racing_the_operators_change_of_owner_leaves_one_owner(stack, round_):
+    owner, tenant_id = _owner_with_tenant(stack.base_url)
+    heir, pick = _member(stack.base_url, owner, tenant_id), _member(stack.base_url, owner, tenant_id)
+
+    answers = _at_once(
+        lambda s: owner.post("/v1/ownership", {"account_id": heir.account_id}, session=s, tenant=tenant_id),
+        lambda s: _change_owner(stack.base_url, tenant_id, pick.email, s))
+
+    assert answers[0].status_code in (200, 403) and answers[1].status_code == 200, [r.text for r in answers]
+    members = pick.get("/v1/members", tenant=tenant_id).json()["members"]
+    assert sorted((m["email"], m["role"]) for m in members) == sorted(
+        [(owner.email, "admin"), (heir.email, "admin"), (pick.email, "owner")])
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_the_operators_change_of_owner_racing_the_new_owners_confirmation_hands_it_over(stack, round_):
+    owner, tenant_id = _owner_with_tenant(stack.base_url)
+    buyer = Person(stack.base_url, _email("buyer"))
+    buyer.register()
+
+    answers = _at_once(lambda s: _change_owner(stack.base_url, tenant_id, buyer.email, s),
+                       lambda s: buyer.confirm(session=s))
+
+    assert [r.status_code for r in answers] == [200, 200], [r.text for r in answers]
+    buyer.sign_in()
+    assert buyer.get("/v1/account").json()["tenants"] == [{"tenant_id": tenant_id, "name": "Race", "role": "owner"}]
+    assert owner.get("/v1/account").json()["tenants"] == [{"tenant_id": tenant_id, "name": "Race", "role": "admin"}]
+    assert _roles(buyer, tenant_id) == ["admin", "owner"]
