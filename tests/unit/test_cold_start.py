@@ -16,7 +16,8 @@ import app
 from pydantic import BaseModel
 from chalicelib.api import schemas
 
-models = [v for v in vars(schemas).values() if isinstance(v, type) and issubclass(v, BaseModel)]
+models = [v for v in vars(schemas).values()
+          if isinstance(v, type) and issubclass(v, BaseModel) and v.__module__ == schemas.__name__]
 print(json.dumps({"models": len(models), "built": sorted(m.__name__ for m in models if m.__pydantic_complete__),
                   "openapi": "chalicelib.api.openapi" in sys.modules}))
 """
