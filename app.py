@@ -1,10 +1,10 @@
 """The Chalice app: wiring only. Routes live in blueprints under ``chalicelib/api``; the rules
 they call live in ``chalicelib/services`` and ``chalicelib/domain``."""
 
-from chalice import Chalice, ConvertToMiddleware, Cron, Rate
+from chalice import ConvertToMiddleware, Cron, Rate
 
 from chalicelib import clock
-from chalicelib.api import accounts, console, loadmaster, operator, public, tenant_admin
+from chalicelib.api import accounts, console, function_url, loadmaster, operator, public, tenant_admin
 from chalicelib.api.http import contract_error_bodies
 from chalicelib.budget import Budget
 from chalicelib.observability import begin_invocation, flush_metrics, log_keys, logger
@@ -19,7 +19,8 @@ from chalicelib.startup import configure, configured
 if not configured():
     configure(Settings.from_environ())
 
-app = Chalice(app_name="metered-licensing", configure_logs=False)
+# Reads the function URL's payload 2.0 events as well (the LoadMasters' optional front door).
+app = function_url.App(app_name="metered-licensing", configure_logs=False)
 
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
 
