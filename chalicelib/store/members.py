@@ -135,17 +135,29 @@ def add_member(tenant: Tenant, account: Account, role: Role, owner_id: str, now:
 
 @dynamodb
 def invite(tenant: Tenant, email: str, role: Role, owner_id: str, now: datetime) -> Invitation:
-    """Record an invitation of ``email`` (a second one replaces the first's role)."""
+    """Record an invitation of ``email`` (a second one replaces the first's role, but not the
+    operator's invitation as owner: only another change of owner replaces that)."""
     invitation = Invitation(tenant.tenant_id, normalise_email(email), role, tenant.name)
     tx = Transaction()
     _caller_is_owner(tx, tenant.tenant_id, owner_id)
     for label, item in zip(("by-tenant", "by-email"), _invitation_items(invitation, now), strict=True):
-        tx.put(label, item)
+        tx.put(label, item, condition=_not_invited_as_owner())
     try:
         tx.commit()
     except TransactionCancelled as e:
-        raise _not_owner() from e
+        if "caller" in e.failed:
+            raise _not_owner() from e
+        raise _invited_as_owner() from e
     return invitation
+
+
+def _not_invited_as_owner():
+    return MemberItem.pk.does_not_exist() | (MemberItem.role != str(Role.OWNER))
+
+
+def _invited_as_owner() -> DomainError:
+    return conflict("The email is invited as the tenant's owner: only the operator changes that.",
+                    role=str(Role.OWNER))
 
 
 class OwnerMoved(Exception):
@@ -223,13 +235,16 @@ def _accept(account: Account, email: str, role: Role, tenant_id: str, tenant_nam
 def cancel_invitation(tenant_id: str, email: str, owner_id: str) -> None:
     tx = Transaction()
     _caller_is_owner(tx, tenant_id, owner_id)
-    tx.delete("by-tenant", MemberItem(_tenant(tenant_id), _invite(email)), condition=MemberItem.pk.exists())
+    tx.delete("by-tenant", MemberItem(_tenant(tenant_id), _invite(email)),
+              condition=MemberItem.pk.exists() & _not_invited_as_owner())
     tx.delete("by-email", MemberItem(_invite(email), _tenant(tenant_id)))
     try:
         tx.commit()
     except TransactionCancelled as e:
         if "caller" in e.failed:
             raise _not_owner() from e
+        if any(i.email == normalise_email(email) for i in members_of(tenant_id)[1]):
+            raise _invited_as_owner() from e
         raise not_found("Invitation") from e
 
 

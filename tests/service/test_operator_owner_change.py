@@ -212,3 +212,16 @@ def test_an_owners_transfer_after_the_operators_change_is_refused(api, accounts)
 
     assert changed.status == 200 and late.status == 403
     assert _owners(api, keys) == [pick.email]
+
+
+def test_the_owner_neither_overrides_nor_withdraws_the_operators_owner_invitation(api, accounts):
+    owner, keys = accounts.owning("owner@acme.example")
+    _change_owner(api, keys.tenant_id, "later@acme.example")
+
+    overridden = api.post("/v1/members", {"email": "Later@acme.example", "role": "viewer"}, headers=owner.headers)
+    withdrawn = api.delete("/v1/invitations?email=later@acme.example", headers=owner.headers)
+    later = accounts.signed_up("later@acme.example")
+
+    assert (overridden.status, overridden.code) == (withdrawn.status, withdrawn.code) == (409, "CONFLICT")
+    assert api.get("/v1/account", headers=later.headers).body["tenants"][0]["role"] == "owner"
+    assert _owners(api, keys) == ["later@acme.example"]
