@@ -19,6 +19,7 @@ headers."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -38,39 +39,37 @@ class App(Chalice):
     def __call__(self, event: Any, context: Any) -> dict[str, Any]:
         if not (isinstance(event, dict) and event.get("version") == "2.0" and "rawPath" in event):
             return super().__call__(event, context)
-        return _v2_response(super().__call__(_v1_event(event), context))
+        return _v2_response(super().__call__(_v1_event(event, self.route_of), context))
+
+    @functools.cached_property
+    def served(self) -> tuple[tuple[str, ...], ...]:
+        """The served routes' paths in segments, taken at the first request (the app complete)."""
+        paths = {op.path for op in OPERATIONS if op.auth in LOADMASTER_ROLES} | set(PUBLIC_PATHS)
+        return tuple(tuple(path.split("/")) for path in sorted(paths) if path in self.routes)
+
+    def route_of(self, path: str) -> tuple[str, dict[str, str] | None]:
+        """The served route (its resource path) ``path`` is on, with its parameters,
+        percent-decoded as API Gateway decodes them; ``NO_ROUTE`` if none."""
+        parts = path.split("/")
+        for route in self.served:
+            if len(route) != len(parts):
+                continue
+            params = {}
+            for template, part in zip(route, parts, strict=True):
+                if template.startswith("{") and part:
+                    params[template[1:-1]] = unquote(part)
+                elif template != part:
+                    break
+            else:
+                return "/".join(route), params or None
+        return NO_ROUTE, None
 
 
-@functools.cache
-def _served() -> tuple[tuple[str, ...], ...]:
-    """The served routes' paths, split into segments (OPERATIONS is complete once app.py ran)."""
-    paths = {op.path for op in OPERATIONS if op.auth in LOADMASTER_ROLES} | set(PUBLIC_PATHS)
-    return tuple(tuple(path.split("/")) for path in sorted(paths))
-
-
-def _match(path: str) -> tuple[str, dict[str, str] | None]:
-    """The route (its resource path) ``path`` is on, with its parameters, percent-decoded as
-    API Gateway decodes them; ``NO_ROUTE`` if none."""
-    parts = path.split("/")
-    for route in _served():
-        if len(route) != len(parts):
-            continue
-        params = {}
-        for template, part in zip(route, parts, strict=True):
-            if template.startswith("{") and part:
-                params[template[1:-1]] = unquote(part)
-            elif template != part:
-                break
-        else:
-            return "/".join(route), params or None
-    return NO_ROUTE, None
-
-
-def _v1_event(event: dict[str, Any]) -> dict[str, Any]:
+def _v1_event(event: dict[str, Any], route_of: Callable[[str], tuple[str, dict[str, str] | None]]) -> dict[str, Any]:
     context = event.get("requestContext") or {}
     http = context.get("http") or {}
     method, path = http.get("method", ""), event.get("rawPath") or "/"
-    resource, params = _match(path)
+    resource, params = route_of(path)
     headers = dict(event.get("headers") or {})
     if event.get("cookies"):
         headers["cookie"] = "; ".join(event["cookies"])
