@@ -3,10 +3,7 @@ reset, the account itself, the account's tenant and trial, members and ownership
 
 from __future__ import annotations
 
-from typing import Literal
-
 from chalice import Blueprint
-from pydantic import BaseModel, Field
 
 from chalicelib import clock
 from chalicelib.api.http import json_response, route
@@ -18,12 +15,13 @@ from chalicelib.api.schemas import (
     AccountUpdateRequest,
     ConfirmRequest,
     DeletedResponse,
-    Email,
     EmailConfirmRequest,
+    InvitationQuery,
     InviteRequest,
     MemberResponse,
     MembersResponse,
     OwnershipRequest,
+    PasswordPolicyResponse,
     PasswordResetConfirmRequest,
     PasswordResetRequest,
     RefreshRequest,
@@ -33,7 +31,6 @@ from chalicelib.api.schemas import (
     SignInRequest,
     TenantCreatedResponse,
     TenantResponse,
-    _Strict,
 )
 from chalicelib.domain.accounts import Invitation, Principal, Role
 from chalicelib.domain.model import Tenant
@@ -46,29 +43,6 @@ bp = Blueprint(__name__)
 
 REGISTERED = "If the email can register, a validation code is on its way to it; confirm within 24 hours."
 RESET = "If the email has an account, a reset code is on its way to it."
-
-
-class PasswordRuleResponse(BaseModel):
-    name: Literal["minimum_length", "require_lowercase", "require_uppercase", "require_numbers", "require_symbols"]
-    text: str = Field(description="The requirement in words, as the console lists it.")
-
-
-class PasswordPolicyResponse(BaseModel):
-    """The user pool's password policy. A refused password is 400 VALIDATION_ERROR whose detail has
-    ``fields.password`` (what it lacks), ``broken`` (the rules' names) and this policy."""
-
-    minimum_length: int
-    require_lowercase: bool
-    require_uppercase: bool
-    require_numbers: bool
-    require_symbols: bool
-    symbols: str = Field(description="The characters that count as symbols.")
-    description: str = Field(description="The whole policy in one phrase.")
-    rules: list[PasswordRuleResponse] = Field(description="The requirements a password must meet, each by name.")
-
-
-class InvitationQuery(_Strict):
-    email: Email
 
 
 def _account_view(view: AccountView) -> AccountResponse:

@@ -544,3 +544,26 @@ class MembersResponse(_Model):
 
 class TrialStartedResponse(TenantResponse):
     pass
+
+
+class PasswordRuleResponse(_Model):
+    name: Literal["minimum_length", "require_lowercase", "require_uppercase", "require_numbers", "require_symbols"]
+    text: str = Field(description="The requirement in words, as the console lists it.")
+
+
+class PasswordPolicyResponse(_Model):
+    """The user pool's password policy. A refused password is 400 VALIDATION_ERROR whose detail has
+    ``fields.password`` (what it lacks), ``broken`` (the rules' names) and this policy."""
+
+    minimum_length: int
+    require_lowercase: bool
+    require_uppercase: bool
+    require_numbers: bool
+    require_symbols: bool
+    symbols: str = Field(description="The characters that count as symbols.")
+    description: str = Field(description="The whole policy in one phrase.")
+    rules: list[PasswordRuleResponse] = Field(description="The requirements a password must meet, each by name.")
+
+
+class InvitationQuery(_Strict):
+    email: Email
