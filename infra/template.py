@@ -14,6 +14,8 @@
 - the LoadMaster's front door (``_device_api``): an HTTP API serving the LoadMaster's routes, the
   JWKS and health from the same function, cheaper per request than the REST API, which keeps the
   administration (console, CLI, tenants);
+- optionally (``DeviceFrontDoor=FunctionUrl``), a Lambda function URL as the LoadMaster's front
+  door instead (``_device_url``): no request price, but no domain, throttling or access log;
 - optional custom domains, so the URLs LoadMasters use and the JWKS URL survive a new stack;
 - the Cognito user pool of people's accounts and its app client (``_accounts``): kept like the
   tables, taken over by id (``ExistingUserPoolId``) when ``ExistingData=true``.
@@ -45,6 +47,8 @@ from troposphere import (
     Parameter,
     Ref,
     RetainExceptOnCreate,
+    Select,
+    Split,
     Sub,
     Tags,
     Template,
@@ -107,6 +111,9 @@ ACTIVATION_ROUTES = ("LicenseTypes", "Activations", "Confirm", "Deactivate")
 # $default (a path the device API has no route for) goes to the function for the contract's 404;
 # throttled low, so scanning unknown paths costs few invocations.
 NO_ROUTE_LIMITS = {"ThrottlingRateLimit": 10, "ThrottlingBurstLimit": 20}
+# The LoadMasters' front door, chosen by the DeviceFrontDoor parameter: the HTTP API, or a Lambda
+# function URL on the same alias (_device_url).
+DEVICE_FRONT_DOORS = ("HttpApi", "FunctionUrl")
 DEVICE_API_STAGE = "$default"  # no stage in the URL: https://<id>.execute-api.../v1/health
 DEVICE_ACCESS_LOG_FORMAT = json.dumps({
     # A line per check-in, so only what an operator needs to find a request and see how it went:
@@ -195,6 +202,10 @@ def _parameters(t: Template) -> None:
                                                 "route (license types, activations, confirm, deactivate)."),
         "ActivationBurstLimit": dict(Type="Number", Default=200, MinValue=1,
                                      Description="LoadMasters' HTTP API: burst of each activation route."),
+        "DeviceFrontDoor": dict(Type="String", Default="HttpApi", AllowedValues=list(DEVICE_FRONT_DOORS),
+                                Description="What LoadMasters call (DeviceApiUrl): HttpApi, or FunctionUrl, a Lambda "
+                                            "function URL (cheaper; no custom domain, throttling or access log: "
+                                            "docs/DEPLOY.md, 'Two front doors'). The HTTP API stays either way."),
         "ManageApiGatewayAccount": dict(Type="String", Default="true", AllowedValues=["false", "true"],
                                         Description="true: set the region's API Gateway CloudWatch role (needed once "
                                                     "per account and region for access logs)."),
@@ -218,6 +229,7 @@ def _parameters(t: Template) -> None:
     t.add_condition("HasHostedZone", And(Condition("HasDomain"), Not(Equals(Ref("HostedZoneId"), ""))))
     t.add_condition("HasDeviceDomain", Not(Equals(Ref("DeviceDomainName"), "")))
     t.add_condition("HasDeviceHostedZone", And(Condition("HasDeviceDomain"), Not(Equals(Ref("HostedZoneId"), ""))))
+    t.add_condition("UseFunctionUrl", Equals(Ref("DeviceFrontDoor"), "FunctionUrl"))
     t.add_condition("SetApiGatewayAccount", Equals(Ref("ManageApiGatewayAccount"), "true"))
     t.add_condition("Protect", Equals(Ref("ProtectData"), "true"))
     t.add_condition("AdvancedSecurityOn", Not(Equals(Ref("AdvancedSecurityMode"), "OFF")))
@@ -545,6 +557,7 @@ def _api_alarms() -> list[cloudwatch.Alarm]:
     # metrics for HTTP APIs"). No alarm counts its 429s: API Gateway "might not generate logs and
     # metrics" for excessive 429 errors.
     device = {"ApiId": Ref("DeviceApi"), "Stage": DEVICE_API_STAGE}
+    url = {"FunctionName": Ref("APIHandler"), "Resource": Sub(f"${{APIHandler}}:{ALIAS}")}
     return [
         _metric_alarm("Api5xxAlarm", "The API answered 5xx", "AWS/ApiGateway", "5XXError", dimensions, "Sum", ">=", 5),
         _metric_alarm("ApiLatencyAlarm", "The API's p99 latency is over 1 s", "AWS/ApiGateway", "Latency",
@@ -553,6 +566,13 @@ def _api_alarms() -> list[cloudwatch.Alarm]:
                       "Sum", ">=", 5),
         _metric_alarm("DeviceApiLatencyAlarm", "The LoadMasters' HTTP API's p99 latency is over 1 s",
                       "AWS/ApiGateway", "Latency", device, "p99", ">", 1000, periods=3),
+        # The function URL's own metrics, by function and alias (AWS, "Monitoring Lambda function
+        # URLs"). In every stack, so the rollback's alarm list is the same: without a function URL
+        # they have no data, which does not breach.
+        _metric_alarm("DeviceUrl5xxAlarm", "The LoadMasters' function URL answered 5xx", "AWS/Lambda", "Url5xxCount",
+                      url, "Sum", ">=", 5),
+        _metric_alarm("DeviceUrlLatencyAlarm", "The LoadMasters' function URL's p99 latency is over 1 s",
+                      "AWS/Lambda", "UrlRequestLatency", url, "p99", ">", 1000, periods=3),
     ]
 
 
@@ -689,6 +709,28 @@ def _device_api(t: Template) -> None:
                                         HostedZoneId=GetAtt("DeviceApiDomain", "RegionalHostedZoneId"))))
 
 
+def _device_url(t: Template) -> None:
+    """With ``DeviceFrontDoor=FunctionUrl``: a Lambda function URL on the API function's live
+    alias, the LoadMasters' front door at no price of its own (docs/PERFORMANCE.md, section 7).
+    Lambda sends it every path and method in payload format 2.0, which the app reads
+    (chalicelib/api/function_url.py): the LoadMasters' routes, the JWKS and health, any other path
+    the contract's 404. Made as SAM makes a function's FunctionUrlConfig on an alias (the alias's
+    ARN as the target, a public InvokeFunctionUrl grant), plus the InvokeFunction grant that
+    function URLs made since October 2025 also need ("Control access to Lambda function URLs"),
+    limited to calls through the URL. The HTTP API stays, so LoadMasters move over at their pace."""
+    alias = f"APIHandlerAlias{ALIAS}"
+    public = {"checkov": {"skip": [{"id": "CKV_AWS_258", "comment": "the LoadMasters' front door is public, as the "
+                                    "HTTP API is: each route checks its caller's key or token itself"}]}}
+    t.add_resource(awslambda.Url("DeviceUrl", Condition="UseFunctionUrl", Metadata=public, AuthType="NONE",
+                                 TargetFunctionArn=Ref(alias)))
+    t.add_resource(awslambda.Permission(
+        "DeviceUrlPublicPermission", Condition="UseFunctionUrl", Action="lambda:InvokeFunctionUrl",
+        FunctionName=Ref(alias), Principal="*", FunctionUrlAuthType="NONE"))
+    t.add_resource(awslambda.Permission(
+        "DeviceUrlInvokePermission", Condition="UseFunctionUrl", Action="lambda:InvokeFunction",
+        FunctionName=Ref(alias), Principal="*", InvokedViaFunctionUrl=True))
+
+
 def _outputs(t: Template) -> None:
     default_url = Sub(f"https://${{RestAPI}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{API_STAGE}")
     url = If("HasDomain", Sub("https://${DomainName}"), default_url)
@@ -706,9 +748,15 @@ def _outputs(t: Template) -> None:
                         Description="Point DomainName's DNS (CNAME or alias) here",
                         Value=GetAtt("ApiDomain", "RegionalDomainName")))
     device_default = Sub("https://${DeviceApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}")
-    device_url = If("HasDeviceDomain", Sub("https://${DeviceDomainName}"), device_default)
-    t.add_output(Output("DeviceApiUrl", Description="The URL LoadMasters use (paths /v1/...): the HTTP API",
+    # A function URL is https://<url-id>.lambda-url.<region>.on.aws/: its host, without the slash.
+    function_url = Join("", ["https://", Select(2, Split("/", GetAtt("DeviceUrl", "FunctionUrl")))])
+    device_url = If("UseFunctionUrl", function_url,
+                    If("HasDeviceDomain", Sub("https://${DeviceDomainName}"), device_default))
+    t.add_output(Output("DeviceApiUrl", Description="The URL LoadMasters use (paths /v1/...): the DeviceFrontDoor's",
                         Value=device_url))
+    t.add_output(Output("DeviceFunctionUrl", Condition="UseFunctionUrl",
+                        Description="The function URL (changes with a new stack: no custom domain)",
+                        Value=function_url))
     t.add_output(Output("DeviceJwksUrl", Description="The JWKS on the LoadMasters' URL",
                         Value=Join("", [device_url, "/v1/.well-known/jwks.json"])))
     t.add_output(Output("DeviceExecuteApiUrl", Description="The HTTP API's own URL (changes with a new stack)",
@@ -801,6 +849,7 @@ def finish(sam: dict[str, Any], version: str) -> dict[str, Any]:
         t.add_resource(alarm)
     _domain(t)
     _device_api(t)
+    _device_url(t)
     _outputs(t)
 
     t.add_output(Output("Version", Description="The commit deployed", Value=version))
