@@ -594,6 +594,19 @@ def _create_api_mapping(name: str, props: dict[str, Any]) -> tuple[str, dict[str
     return _api("apigatewayv2").create_api_mapping(**props)["ApiMappingId"], {}
 
 
+# The LoadMasters' optional function URL (issue 14, DeviceFrontDoor=FunctionUrl).
+def _url_function(props: dict[str, Any]) -> str:
+    """The function's name in TargetFunctionArn (an alias's ARN, ``...:function:<name>:live``)."""
+    return props["TargetFunctionArn"].split(":")[6]
+
+
+def _create_function_url(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    function = _url_function(props)
+    args = {k: props[k] for k in ("AuthType", "Cors", "InvokeMode") if k in props}
+    url = _api("lambda").create_function_url_config(FunctionName=function, **args)
+    return function, {"FunctionUrl": url["FunctionUrl"], "FunctionArn": url["FunctionArn"]}
+
+
 _NO_MODEL = "moto's CloudFormation has no model for it (it warns and skips the resource)"
 DRILL_MODELS = [
     DrillModel("AWS::CloudWatch::Alarm", "AlarmName", _create_alarm,
@@ -665,6 +678,12 @@ DRILL_MODELS = [
                lambda pid, props: _api("apigatewayv2").delete_api_mapping(ApiMappingId=pid,
                                                                          DomainName=props["DomainName"]),
                "CreateApiMapping (only with DeviceDomainName, which the drill does not give)", _NO_MODEL),
+    DrillModel("AWS::Lambda::Url", "", _create_function_url,
+               lambda pid, props: _api("lambda").delete_function_url_config(FunctionName=pid),
+               "CreateFunctionUrlConfig on the function the TargetFunctionArn names (only with "
+               "DeviceFrontDoor=FunctionUrl); Fn::GetAtt FunctionUrl and FunctionArn",
+               "moto's CloudFormation has no model for it, and its API takes no alias (the URL is on the "
+               "function)"),
     DrillModel("AWS::CodeDeploy::DeploymentGroup", "DeploymentGroupName", _create_deployment_group,
                lambda pid, props: None,
                "CreateDeploymentGroup; left behind on delete (moto has no DeleteDeploymentGroup); no "
