@@ -14,8 +14,9 @@ What it does, each step safe to run again:
    accounts user pool, found by its stage's name unless ``ExistingUserPoolId`` names it;
 4. puts a fresh lease-signing key into the secret the first time (the stack creates it with a
    placeholder the service refuses);
-5. prints the URLs LoadMasters (the HTTP API: ``DeviceApiUrl``) and the console and CLI (the REST
-   API: ``ApiUrl``) use.
+5. prints the URLs LoadMasters (the HTTP API, or the function URL with
+   ``DEVICE_FRONT_DOOR=FunctionUrl``: ``DeviceApiUrl``) and the console and CLI (the REST API:
+   ``ApiUrl``) use.
 
 A failed step prints CloudFormation's reasons and what to do about each one it recognises.
 """
@@ -304,7 +305,7 @@ def run(clients: Clients, request: Request, region: str, say=print, adapt=None) 
     found = outputs(clients.cloudformation, request.stack)
     say(f"{request.stack}: {result}. Version {found.get('Version', '?')}")
     for key in ("ApiUrl", "JwksUrl", "RegionalDomainName", "DeviceApiUrl", "DeviceJwksUrl",
-                "DeviceRegionalDomainName", "UserPoolId", "UserPoolClientId"):
+                "DeviceRegionalDomainName", "DeviceFunctionUrl", "UserPoolId", "UserPoolClientId"):
         if key in found:
             say(f"  {key:<24} {found[key]}")
     return found
@@ -320,7 +321,7 @@ VARIABLES = {
     "ADVANCED_SECURITY": "AdvancedSecurityMode", "SES_IDENTITY_ARN": "SesIdentityArn", "EMAIL_FROM": "EmailFrom",
     "DEVICE_DOMAIN_NAME": "DeviceDomainName", "DEVICE_API_RATE_LIMIT": "DeviceApiRateLimit",
     "DEVICE_API_BURST_LIMIT": "DeviceApiBurstLimit", "ACTIVATION_RATE_LIMIT": "ActivationRateLimit",
-    "ACTIVATION_BURST_LIMIT": "ActivationBurstLimit",
+    "ACTIVATION_BURST_LIMIT": "ActivationBurstLimit", "DEVICE_FRONT_DOOR": "DeviceFrontDoor",
 }
 
 

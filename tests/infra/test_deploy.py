@@ -63,11 +63,13 @@ class FakeCloudFormation:
                                                                                  "not exist"}}, "DescribeStacks")
         params = [{"ParameterKey": k, "ParameterValue": "****" if k == "OperatorKeySha256" else v}
                   for k, v in self.parameters.items()]
+        # The template's outputs: with DeviceFrontDoor=FunctionUrl, LoadMasters' URL is the function URL.
+        device = {"DeviceApiUrl": "https://dev123.execute-api.us-east-1.amazonaws.com"}
+        if self.parameters.get("DeviceFrontDoor") == "FunctionUrl":
+            device = dict.fromkeys(("DeviceApiUrl", "DeviceFunctionUrl"), "https://abc.lambda-url.us-east-1.on.aws")
+        values = {"ApiUrl": "https://licensing.example.com", **device, "Version": "abc"}
         return {"Stacks": [{"StackName": StackName, "StackStatus": self.status, "Parameters": params,
-                            "Outputs": [{"OutputKey": "ApiUrl", "OutputValue": "https://licensing.example.com"},
-                                        {"OutputKey": "DeviceApiUrl",
-                                         "OutputValue": "https://dev123.execute-api.us-east-1.amazonaws.com"},
-                                        {"OutputKey": "Version", "OutputValue": "abc"}]}]}
+                            "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in values.items()]}]}
 
     def create_change_set(self, **kwargs):
         self._call("create_change_set", kwargs)
@@ -246,11 +248,12 @@ def test_the_command_line_takes_make_variables(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
 
     code = deploy.main(["--stage", "prod", "--bucket", "b", "--package", str(tmp_path),
-                        "ALARM_TOPIC_ARN=arn:aws:sns:eu-west-1:1:t", "DOMAIN_NAME=", "LogRetentionDays=7"])
+                        "ALARM_TOPIC_ARN=arn:aws:sns:eu-west-1:1:t", "DOMAIN_NAME=", "LogRetentionDays=7",
+                        "DEVICE_FRONT_DOOR=FunctionUrl"])
 
     assert code == 0
     assert seen["request"].parameters == {"Stage": "prod", "AlarmTopicArn": "arn:aws:sns:eu-west-1:1:t",
-                                          "DomainName": "", "LogRetentionDays": "7"}
+                                          "DomainName": "", "LogRetentionDays": "7", "DeviceFrontDoor": "FunctionUrl"}
     assert json.dumps(sorted(deploy.VARIABLES))  # every make variable maps to a parameter
 
 
@@ -260,6 +263,14 @@ def test_both_front_doors_are_printed(aws, cfn, packaged):
     printed = {line.split()[0]: line.split()[1] for line in said if line.startswith("  ")}
     assert printed["ApiUrl"] == "https://licensing.example.com"  # the console, the CLI
     assert printed["DeviceApiUrl"] == "https://dev123.execute-api.us-east-1.amazonaws.com"  # LoadMasters
+
+
+def test_the_function_url_is_printed_as_the_loadmasters_url(aws, cfn, packaged):
+    _, said = _deploy(aws, cfn, packaged, **FIRST, DeviceFrontDoor="FunctionUrl")
+
+    printed = {line.split()[0]: line.split()[1] for line in said if line.startswith("  ")}
+    assert printed["DeviceApiUrl"] == printed["DeviceFunctionUrl"] == "https://abc.lambda-url.us-east-1.on.aws"
+    assert cfn.parameters["DeviceFrontDoor"] == "FunctionUrl"
 
 
 def test_every_parameter_an_operator_sets_has_a_make_variable(packaged):
