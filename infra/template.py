@@ -557,7 +557,7 @@ def _api_alarms() -> list[cloudwatch.Alarm]:
     # metrics for HTTP APIs"). No alarm counts its 429s: API Gateway "might not generate logs and
     # metrics" for excessive 429 errors.
     device = {"ApiId": Ref("DeviceApi"), "Stage": DEVICE_API_STAGE}
-    url = {"FunctionName": Ref("APIHandler"), "Resource": Sub(f"${{APIHandler}}:{ALIAS}")}
+    url = {"FunctionName": Ref("APIHandler"), "Resource": Join(":", [Ref("APIHandler"), ALIAS])}
     return [
         _metric_alarm("Api5xxAlarm", "The API answered 5xx", "AWS/ApiGateway", "5XXError", dimensions, "Sum", ">=", 5),
         _metric_alarm("ApiLatencyAlarm", "The API's p99 latency is over 1 s", "AWS/ApiGateway", "Latency",

@@ -30,6 +30,7 @@ from infra.template import (
     AUTH_FLOWS,
     CURSOR_SECRET_NAME,
     DEVICE_ACCESS_LOG_FORMAT,
+    DEVICE_FRONT_DOORS,
     DEVICE_ROUTES,
     NO_ROUTE_LIMITS,
     PASSWORD_POLICY,
@@ -212,6 +213,17 @@ def _resolve(value: Any, parameters: dict[str, str], conditions: dict[str, Any] 
         name, if_true, if_false = value["Fn::If"]
         return _resolve(if_true if _holds(conditions[name], parameters, conditions) else if_false, parameters,
                         conditions)
+    if isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
+        return parameters[".".join(value["Fn::GetAtt"])]
+    if isinstance(value, dict) and set(value) == {"Fn::Join"}:
+        separator, parts = value["Fn::Join"]
+        return separator.join(_resolve(part, parameters, conditions) for part in parts)
+    if isinstance(value, dict) and set(value) == {"Fn::Split"}:
+        separator, text = value["Fn::Split"]
+        return _resolve(text, parameters, conditions).split(separator)
+    if isinstance(value, dict) and set(value) == {"Fn::Select"}:
+        index, items = value["Fn::Select"]
+        return _resolve(items, parameters, conditions)[int(index)]
     return value
 
 
@@ -559,7 +571,7 @@ def test_the_http_api_has_the_rest_apis_alarms_and_rolls_a_deployment_back(templ
 def test_loadmasters_get_their_own_url_with_or_without_a_domain(template, device_domain):
     resources, outputs, conditions = template["Resources"], template["Outputs"], template["Conditions"]
     parameters = {"DeviceDomainName": device_domain, "DomainName": "licensing.example.com", "HostedZoneId": "Z1",
-                  "DeviceApi": "dev123", "RestAPI": "rest123", "AWS::Region": "eu-west-1",
+                  "DeviceFrontDoor": "HttpApi", "DeviceApi": "dev123", "RestAPI": "rest123", "AWS::Region": "eu-west-1",
                   "AWS::URLSuffix": "amazonaws.com"}
     has_domain = _holds({"Condition": "HasDeviceDomain"}, parameters, conditions)
     assert has_domain is bool(device_domain)
@@ -578,6 +590,61 @@ def test_loadmasters_get_their_own_url_with_or_without_a_domain(template, device
     assert outputs["DeviceJwksUrl"]["Value"] == {"Fn::Join": ["", [outputs["DeviceApiUrl"]["Value"],
                                                                    "/v1/.well-known/jwks.json"]]}
     assert outputs["DeviceRegionalDomainName"]["Condition"] == "HasDeviceDomain"
+
+
+@pytest.mark.parametrize("front_door", DEVICE_FRONT_DOORS)
+def test_a_function_url_on_the_live_alias_is_the_loadmasters_front_door_when_chosen(template, front_door):
+    """DeviceFrontDoor=FunctionUrl adds a public function URL on the API function's live alias (as
+    SAM makes one from FunctionUrlConfig) and makes it the URL LoadMasters are given; the HTTP
+    API stays either way (it costs nothing unused, and LoadMasters move over at their pace)."""
+    resources, outputs, conditions = template["Resources"], template["Outputs"], template["Conditions"]
+    parameter = template["Parameters"]["DeviceFrontDoor"]
+    assert (parameter["Default"], parameter["AllowedValues"]) == ("HttpApi", ["HttpApi", "FunctionUrl"])
+    parameters = {"DeviceFrontDoor": front_door, "DeviceDomainName": "", "DeviceApi": "dev123",
+                  "AWS::Region": "eu-west-1", "AWS::URLSuffix": "amazonaws.com",
+                  "DeviceUrl.FunctionUrl": "https://abc123.lambda-url.eu-west-1.on.aws/"}
+    chosen = _holds({"Condition": "UseFunctionUrl"}, parameters, conditions)
+    assert chosen is (front_door == "FunctionUrl")
+
+    alias = {"Ref": "APIHandlerAliaslive"}
+    url, public, invoke = (resources[lid] for lid in ("DeviceUrl", "DeviceUrlPublicPermission",
+                                                      "DeviceUrlInvokePermission"))
+    assert {url["Condition"], public["Condition"], invoke["Condition"]} == {"UseFunctionUrl"}
+    assert url["Type"] == "AWS::Lambda::Url"
+    assert url["Properties"] == {"AuthType": "NONE", "TargetFunctionArn": alias}
+    assert public["Properties"] == {"Action": "lambda:InvokeFunctionUrl", "FunctionName": alias, "Principal": "*",
+                                    "FunctionUrlAuthType": "NONE"}
+    # Function URLs made since October 2025 also need InvokeFunction, here only through the URL.
+    assert invoke["Properties"] == {"Action": "lambda:InvokeFunction", "FunctionName": alias, "Principal": "*",
+                                    "InvokedViaFunctionUrl": True}
+    assert all("Condition" not in resources[lid] for lid in resources if lid.startswith("DeviceApi")
+               and lid not in ("DeviceApiDomain", "DeviceApiMapping", "DeviceApiDomainRecord"))
+
+    device_url = _resolve(outputs["DeviceApiUrl"]["Value"], parameters, conditions)
+    assert device_url == ("https://abc123.lambda-url.eu-west-1.on.aws" if chosen else
+                          "https://dev123.execute-api.eu-west-1.amazonaws.com")
+    assert _resolve(outputs["DeviceJwksUrl"]["Value"], parameters, conditions) == (
+        f"{device_url}/v1/.well-known/jwks.json")
+    assert outputs["DeviceFunctionUrl"]["Condition"] == "UseFunctionUrl"
+    assert _resolve(outputs["DeviceFunctionUrl"]["Value"], parameters, conditions) == (
+        "https://abc123.lambda-url.eu-west-1.on.aws")
+
+
+def test_the_function_url_has_the_http_apis_alarms_and_rolls_a_deployment_back(template):
+    alarms = _alarms(template)
+    dimensions = [{"Name": "FunctionName", "Value": {"Ref": "APIHandler"}},
+                  {"Name": "Resource", "Value": {"Fn::Join": [":", [{"Ref": "APIHandler"}, "live"]]}}]
+    failed, slow = alarms["DeviceUrl5xxAlarm"]["Properties"], alarms["DeviceUrlLatencyAlarm"]["Properties"]
+    assert (failed["Namespace"], failed["MetricName"], failed["Statistic"], failed["Dimensions"]) == (
+        "AWS/Lambda", "Url5xxCount", "Sum", dimensions)
+    assert (slow["MetricName"], slow["ExtendedStatistic"], slow["Dimensions"]) == (
+        "UrlRequestLatency", "p99", dimensions)
+    # In every stack (the rollback's list cannot name a resource a condition left out): without a
+    # function URL there is no data, which does not breach.
+    assert "Condition" not in alarms["DeviceUrl5xxAlarm"] and failed["TreatMissingData"] == "notBreaching"
+    preference = template["Resources"]["APIHandler"]["Properties"]["DeploymentPreference"]
+    assert {"Ref": "DeviceUrl5xxAlarm"} in preference["Alarms"]
+    assert {"Ref": "DeviceUrlLatencyAlarm"} in preference["Alarms"]
 
 
 def test_the_api_function_drops_lambdas_own_lines_per_request(template):
