@@ -224,9 +224,39 @@ def _rate_s(expression: str) -> float:
     return 86400 if hours not in ("*", "?") else 3600 if minutes.isdigit() else 60
 
 
-def deployment(template: dict) -> dict:
-    """What the bill depends on in a deployment template (``sam.json`` of ``python -m infra.build``)."""
-    resources = template["Resources"]
+def _parameter_values(template: dict, parameters: dict[str, str] | None) -> dict[str, Any]:
+    """Each parameter's value: the one given, else its default (None without one)."""
+    declared = {name: spec.get("Default") for name, spec in template.get("Parameters", {}).items()}
+    unknown = set(parameters or {}) - set(declared)
+    if unknown:
+        raise ValueError(f"the template has no parameter {', '.join(sorted(unknown))}")
+    values = {**declared, **(parameters or {})}
+    return {name: None if value is None else str(value) for name, value in values.items()}
+
+
+def _holds(expression: Any, values: dict[str, Any], conditions: dict[str, Any]) -> bool:
+    """A condition of the template, as CloudFormation evaluates it for ``values``."""
+    (function, args), = expression.items()
+    if function == "Condition":
+        return _holds(conditions[args], values, conditions)
+    if function == "Fn::Equals":
+        left, right = (values.get(a["Ref"]) if isinstance(a, dict) and set(a) == {"Ref"} else a for a in args)
+        return left == right
+    if function == "Fn::Not":
+        return not _holds(args[0], values, conditions)
+    if function in ("Fn::And", "Fn::Or"):
+        found = (_holds(a, values, conditions) for a in args)
+        return all(found) if function == "Fn::And" else any(found)
+    raise ValueError(f"the cost model cannot evaluate {function}")
+
+
+def deployment(template: dict, parameters: dict[str, str] | None = None) -> dict:
+    """What the bill depends on in a deployment template (``sam.json`` of ``python -m infra.build``)
+    deployed with ``parameters`` (the others at their defaults): a resource whose condition does
+    not hold is not deployed."""
+    values, conditions = _parameter_values(template, parameters), template.get("Conditions", {})
+    resources = {lid: r for lid, r in template["Resources"].items()
+                 if "Condition" not in r or _holds({"Condition": r["Condition"]}, values, conditions)}
     globals_ = template.get("Globals", {}).get("Function", {})
     functions = {lid: _function(r["Properties"], globals_, resources) for lid, r in resources.items()
                  if r["Type"] in ("AWS::Serverless::Function", "AWS::Lambda::Function")}
@@ -243,7 +273,14 @@ def deployment(template: dict) -> dict:
                   if r["Type"] == "AWS::Serverless::Api" for path, methods in
                   r["Properties"].get("DefinitionBody", {}).get("paths", {}).items()}
 
+    # A function URL on the API function (or an alias of it) serves the LoadMaster's routes, the
+    # check-in and the lifecycle's (chalicelib/api/function_url.py), whatever the HTTP API routes.
+    targets = [r["Properties"]["TargetFunctionArn"] for r in resources.values() if r["Type"] == "AWS::Lambda::Url"]
+    function_url = any(isinstance(t, dict) and str(t.get("Ref", "")).startswith(api_function) for t in targets)
+
     def front_door(route: str) -> str | None:
+        if function_url:
+            return "url"
         if any(_matches(key, route) for key in http_routes):
             return "http"
         method, path = route.split(" ", 1)
@@ -436,10 +473,12 @@ def on(deployed: dict, architecture: str) -> dict:
             "schedules": {lid: {**f, "architecture": architecture} for lid, f in deployed["schedules"].items()}}
 
 
-def run(check_in: dict, endpoints: dict, fleet: dict, overhead: dict, template: dict) -> dict:
-    """Every fleet size, through the front door the template gives the check-in, and through each
-    front door the model knows (REST and HTTP API) for comparison."""
-    deployed = deployment(template)
+def run(check_in: dict, endpoints: dict, fleet: dict, overhead: dict, template: dict,
+        parameters: dict[str, str] | None = None) -> dict:
+    """Every fleet size, through the front door the template deployed with ``parameters`` gives the
+    check-in, and through each front door the model knows (REST, HTTP API, function URL) for
+    comparison."""
+    deployed = deployment(template, parameters)
     metrics = custom_metrics()
     deployed = {**deployed, "custom_metrics": sum(metrics.values()),
                 "metric_months": metric_months(metrics, deployed["schedules"])}
@@ -464,7 +503,7 @@ def run(check_in: dict, endpoints: dict, fleet: dict, overhead: dict, template: 
 
 def report(r: dict) -> list[str]:
     d, fn = r["durations"], r["deployed"]["api_function"]
-    lines = [f"cost: the template serves check-ins through the {r['deployed']['front_doors'][CHECK_IN].upper()} API, "
+    lines = [f"cost: the template serves check-ins through the {DOORS[r['deployed']['front_doors'][CHECK_IN]]}, "
              f"{fn['logical_id']} {fn['memory_mb']} MB {fn['architecture']} {fn['runtime']}, tracing {fn['tracing']}; "
              f"Lambda duration per check-in {d['measured_s'] * 1000:.1f} ms measured ({d['slow_s'] * 1000:.1f} ms slow "
              f"estimate); prices as of {r['prices_checked']} (us-east-1 list)"]
@@ -528,10 +567,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.cost", description=main.__doc__)
     parser.add_argument("--bench", type=Path, default=Path("out/bench.json"), help="a run's figures (make bench)")
     parser.add_argument("--template", type=Path, required=True, help="sam.json of python -m infra.build --out DIR")
+    parser.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
+                        help="a stack parameter as deployed (DeviceFrontDoor=FunctionUrl); the others at their default")
     args = parser.parse_args()
+    parameters = dict(item.split("=", 1) for item in args.parameter)
     figures = json.loads(args.bench.read_text())
     r = run(figures["check_in"], figures["endpoints"], figures["fleet"], figures["overhead"],
-            json.loads(args.template.read_text()))
+            json.loads(args.template.read_text()), parameters)
     print("\n".join([*report(r), "", *table(r)]))
 
 

@@ -129,6 +129,41 @@ def test_only_an_http_api_route_that_takes_the_check_in_moves_it(route_key, door
     assert cost.deployment(_with_http_api(_template(), route_key))["front_doors"][cost.CHECK_IN] == door
 
 
+def _with_function_url(template: dict) -> dict:
+    """``template`` plus, under DeviceFrontDoor=FunctionUrl (default HttpApi), a function URL on
+    the API function's live alias, as infra/template.py makes it."""
+    t = copy.deepcopy(template)
+    t["Parameters"] = {"DeviceFrontDoor": {"Type": "String", "Default": "HttpApi"}}
+    t["Conditions"] = {"UseFunctionUrl": {"Fn::Equals": [{"Ref": "DeviceFrontDoor"}, "FunctionUrl"]}}
+    t["Resources"]["DeviceUrl"] = {"Type": "AWS::Lambda::Url", "Condition": "UseFunctionUrl", "Properties": {
+        "AuthType": "NONE", "TargetFunctionArn": {"Ref": "APIHandlerAliaslive"}}}
+    t["Resources"]["DeviceUrlAlarm"] = {"Type": "AWS::CloudWatch::Alarm", "Condition": "UseFunctionUrl",
+                                        "Properties": {}}
+    return t
+
+
+def test_the_function_url_is_priced_when_the_parameters_deploy_it():
+    template = _with_function_url(_with_http_api(_template(), "ANY " + CHECK_IN_PATH))
+
+    default, chosen = cost.deployment(template), cost.deployment(template, {"DeviceFrontDoor": "FunctionUrl"})
+
+    assert default["front_doors"][cost.CHECK_IN] == "http"
+    assert set(chosen["front_doors"].values()) == {"url"}  # the check-in and the lifecycle's routes
+    assert (default["alarms"], chosen["alarms"]) == (1, 2)  # a resource whose condition fails is not deployed
+    url = cost.run(CHECK_IN, ENDPOINTS, FLEET, OVERHEAD, template, {"DeviceFrontDoor": "FunctionUrl"})["fleets"][
+        100_000]
+    http = _model(template)
+    assert "Lambda function URL" in url["dollars"] and url["dollars"]["Lambda function URL"] == 0
+    assert url["log_bytes_per_check_in"]["access"] == 0 < http["log_bytes_per_check_in"]["access"]
+    assert url["per_1000_device_months"] < http["per_1000_device_months"]
+    assert url["per_1000_device_months"] == url["per_1000_device_months_by_front_door"]["url"]
+
+
+def test_a_parameter_the_template_does_not_have_is_refused():
+    with pytest.raises(ValueError, match="no parameter DeviceFrontDor"):
+        cost.deployment(_with_function_url(_template()), {"DeviceFrontDor": "FunctionUrl"})
+
+
 def test_a_template_that_serves_no_check_in_is_refused():
     template = _template()
     del template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"][CHECK_IN_PATH]
