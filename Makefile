@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: run sweep test test-fast lint lock format bench package deploy replay restore drill rotate-key clean
+.PHONY: run sweep test test-fast typecheck lint lock format bench package deploy replay restore drill rotate-key clean
 
 # The stamp's name is a hash of the lock files, so editing them (make lock, a pull) rebuilds the
 # venv and merely touching them does not.
@@ -51,9 +51,10 @@ $(CHROMIUM):
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium || \
 		{ $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
-## make test: every test (unit, service, e2e, infra), then ruff
+## make test: ruff and mypy, then every test (unit, service, e2e, infra)
 test: $(STAMP) $(CHECKOV_STAMP) $(CHROMIUM)
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 ## make test-fast: the unit, service and CLI tiers on every core (pytest-xdist), without the two
@@ -61,6 +62,7 @@ test: $(STAMP) $(CHECKOV_STAMP) $(CHROMIUM)
 FAST_TIERS := tests/unit tests/service tests/cli
 LONG_RUNS := tests/service/test_faults.py tests/service/test_model_based.py
 test-fast: $(STAMP)
+	$(PY) -m mypy
 	$(PY) -m pytest -n auto $(FAST_TIERS) $(foreach f,$(LONG_RUNS),--deselect $(f))
 
 ## make package: the deployment package (zip) and its template in out/package, checked by cfn-lint and
@@ -107,8 +109,12 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
+## make typecheck: mypy on the service (chalicelib and app.py, as pyproject.toml says), with pydantic's plugin
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
 format: $(STAMP)
 	$(PY) -m ruff format .
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) out .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) out .pytest_cache .ruff_cache .mypy_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import overload
 
 _frozen: datetime | None = None
 
@@ -23,6 +24,14 @@ def parse_rfc3339(value: str) -> datetime:
     if parsed.tzinfo is None:
         raise ValueError("timestamp needs a time zone")
     return parsed.astimezone(UTC)
+
+
+@overload
+def rfc3339(value: datetime) -> str: ...
+
+
+@overload
+def rfc3339(value: None) -> None: ...
 
 
 def rfc3339(value: datetime | None) -> str | None:

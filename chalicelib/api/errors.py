@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from chalice import Response
 
 from chalicelib.domain.errors import Code, DomainError
@@ -35,10 +37,10 @@ STATUS: dict[Code, int] = {
 RETRY_AFTER_S = 1
 
 
-def error_response(error: DomainError, headers: dict[str, str] | None = None) -> Response:
+def error_response(error: DomainError, headers: Mapping[str, str | list[str]] | None = None) -> Response:
     status = STATUS[error.code]
-    headers = {**(headers or {}), "Content-Type": "application/json"}
+    all_headers: dict[str, str | list[str]] = {**(headers or {}), "Content-Type": "application/json"}
     if status in (429, 503):
-        headers["Retry-After"] = str(error.detail.get("retry_after_s", RETRY_AFTER_S))
+        all_headers["Retry-After"] = str(error.detail.get("retry_after_s", RETRY_AFTER_S))
     body = {"error": {"code": str(error.code), "message": error.message, "detail": error.detail}}
-    return Response(body=body, status_code=status, headers=headers)
+    return Response(body=body, status_code=status, headers=all_headers)

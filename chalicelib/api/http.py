@@ -181,11 +181,12 @@ MAX_NUMBER_LENGTH = 40  # characters: 128-bit integers and every float repr fit
 _JSON_STRUCTURE = re.compile(r'[\[\]{}"\\]')
 
 
-def parse_body(raw: bytes | None, model: type[M], *, loadmaster: bool = False) -> M:
+def parse_body(raw: bytes | str | None, model: type[M], *, loadmaster: bool = False) -> M:
     """The request body as ``model``. A LoadMaster's bad body is the seed's "Invalid local
     license initialization."; anyone else's is VALIDATION_ERROR naming the fields. Whatever
-    the bytes, the answer is the model or that refusal: never another exception."""
-    raw = raw or b""
+    the bytes, the answer is the model or that refusal: never another exception. (Chalice
+    types a raw body as either bytes or text.)"""
+    raw = raw.encode() if isinstance(raw, str) else raw or b""
     try:
         if len(raw) > get_settings().max_body_bytes:
             limit = get_settings().max_body_bytes

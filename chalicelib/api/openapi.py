@@ -8,13 +8,13 @@ import re
 from typing import Any
 
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from chalicelib.api.http import OPERATIONS, Operation
 from chalicelib.api.schemas import ErrorResponse
 from chalicelib.settings import get_settings
 
-SECURITY = {
+SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "operator": [{"bearer": []}],
     "tenant": [{"bearer": []}],
     "tenant_or_operator": [{"bearer": []}],
@@ -51,7 +51,7 @@ def _responses(op: Operation) -> list[type[BaseModel]]:
 
 @functools.cache
 def document() -> dict[str, Any]:
-    models: set[tuple[type[BaseModel], str]] = {(ErrorResponse, "serialization")}
+    models: set[tuple[type[BaseModel], JsonSchemaMode]] = {(ErrorResponse, "serialization")}
     for op in OPERATIONS:
         models |= {(m, "validation") for m in (op.body, op.query) if m is not None}
         models |= {(m, "serialization") for m in _responses(op)}

@@ -16,9 +16,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetPydanticSchema,
     PlainSerializer,
     model_validator,
 )
+from pydantic_core import core_schema
 
 from chalicelib.domain.errors import message_for
 from chalicelib.domain.licensing import ExistingLicense, LoadMaster
@@ -63,14 +65,15 @@ Timestamp = Annotated[datetime, PlainSerializer(
     lambda v: v.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), return_type=str, when_used="json")]
 
 
-def _values(enum: type[StrEnum]) -> Any:
-    """The enum's values as a ``Literal``: an inline enum in the JSON schema, as the contract
-    spells it, from the domain's one definition."""
-    return Literal[tuple(member.value for member in enum)]
+def _inline(enum: type[StrEnum]) -> GetPydanticSchema:
+    """The domain's enum, validated as the ``Literal`` of its values: an inline enum in the JSON
+    schema and in the error messages, as the contract spells it, from the one definition."""
+    values = Literal[tuple(member.value for member in enum)]  # type: ignore[valid-type]  # built from the enum at runtime
+    return GetPydanticSchema(lambda _type, handler: core_schema.no_info_after_validator_function(enum, handler(values)))
 
 
-DeviceStatusValue = _values(DeviceStatus)
-TenantStateValue = _values(TenantState)
+DeviceStatusValue = Annotated[DeviceStatus, _inline(DeviceStatus)]
+TenantStateValue = Annotated[TenantState, _inline(TenantState)]
 
 
 class _Model(BaseModel):

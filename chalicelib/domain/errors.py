@@ -71,7 +71,7 @@ MESSAGES: dict[Code, str] = {
 
 def message_for(code: str | None, detail: dict[str, Any]) -> str | None:
     """The catalogue's text for a code recorded in the debug log, filled in from its detail."""
-    if code not in Code.__members__:
+    if code is None or code not in Code.__members__:
         return None
     return MESSAGES[Code(code)].format_map(_Missing({k: str(v) for k, v in detail.items()}))
 

@@ -86,8 +86,13 @@ class Tenant:
     license_types: int = 0
     pools_version: int = 0
 
+    def due_contract(self, now: datetime) -> Contract | None:
+        """The contract sold to start by ``now`` that is not in force yet, if there is one."""
+        contract = self.next_contract
+        return contract if contract is not None and now >= contract.starts_at else None
+
     def next_contract_due(self, now: datetime) -> bool:
-        return self.next_contract is not None and now >= self.next_contract.starts_at
+        return self.due_contract(now) is not None
 
     def effective_state(self, now: datetime) -> TenantState:
         """The state as of ``now``: a trial past its end is EXPIRED, and a contract past its end

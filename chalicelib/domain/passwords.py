@@ -28,6 +28,10 @@ class Rule:
     met: Callable[[str], bool]
 
 
+def _contains(pattern: str) -> Callable[[str], bool]:
+    return lambda password: re.search(pattern, password) is not None
+
+
 def rules() -> list[Rule]:
     """The policy's requirements, in the order Cognito's settings list them."""
     policy = PASSWORD_POLICY
@@ -37,7 +41,7 @@ def rules() -> list[Rule]:
                                      ("RequireUppercase", "require_uppercase", "an uppercase letter", r"[A-Z]"),
                                      ("RequireNumbers", "require_numbers", "a number", r"[0-9]")):
         if policy[key]:
-            found.append(Rule(name, text, lambda p, pattern=pattern: re.search(pattern, p) is not None))
+            found.append(Rule(name, text, _contains(pattern)))
     if policy["RequireSymbols"]:
         found.append(Rule("require_symbols", "a symbol", lambda p: any(c in SYMBOLS for c in p)))
     return found

@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 
 from chalicelib.domain.accounts import Principal
 from chalicelib.store import identity
@@ -25,7 +25,7 @@ REFETCH_AFTER_S = 60
 LEEWAY_S = 30
 
 _lock = threading.Lock()
-_keys: dict[str, tuple[KeySet, set[str], float]] = {}  # by JWKS URL: the set, its kids, when fetched
+_keys: dict[str, tuple[KeySet, set[str | None], float]] = {}  # by JWKS URL: the set, its kids, when fetched
 
 
 class InvalidAccessToken(Exception):
@@ -52,7 +52,8 @@ def _key_set(kid: str | None) -> KeySet:
         return cached[0]
     document = identity.json_web_keys()
     try:
-        key_set = KeySet.import_key_set(document)
+        # Whatever the pool answered: joserfc checks its shape and refuses a bad one.
+        key_set = KeySet.import_key_set(cast(KeySetSerialization, document))
     except (JoseError, ValueError, TypeError, KeyError) as e:
         raise InvalidAccessToken("the pool's keys are not a JWK set") from e
     kids = {k.get("kid") for k in document.get("keys", []) if isinstance(k, dict)}

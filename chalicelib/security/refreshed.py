@@ -34,11 +34,13 @@ class Refreshed(Generic[T]):
         self._fresh_until: datetime | None = None
 
     def get(self) -> T:
-        if self._fresh():
-            return self._value
+        fresh = self._fresh()
+        if fresh is not None:
+            return fresh
         with self._lock:
-            if self._fresh():  # another thread refreshed it while this one waited
-                return self._value
+            fresh = self._fresh()  # another thread may have refreshed it while this one waited
+            if fresh is not None:
+                return fresh
             read_at = clock.now()  # the value is as old as the read's start: the TTL counts from it
             try:
                 value = self._load()
@@ -53,5 +55,8 @@ class Refreshed(Generic[T]):
             self._value, self._fresh_until = value, read_at + self._ttl
             return value
 
-    def _fresh(self) -> bool:
-        return self._value is not None and clock.now() < self._fresh_until
+    def _fresh(self) -> T | None:
+        """The value while it is fresh."""
+        if self._value is not None and self._fresh_until is not None and clock.now() < self._fresh_until:
+            return self._value
+        return None

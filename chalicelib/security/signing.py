@@ -35,8 +35,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from joserfc import jwt
 from joserfc.errors import SecurityWarning
-from joserfc.jwk import KeySet, OKPKey
+from joserfc.jwk import KeyParameters, KeySet, OKPKey
 from joserfc.jws import JWSRegistry
+from joserfc.jwt import ClaimsOption
 
 from chalicelib import clock
 from chalicelib.security.refreshed import Refreshed
@@ -55,7 +56,7 @@ warnings.filterwarnings("ignore", message="EdDSA is deprecated", category=Securi
 
 # Only EdDSA, and only the header members we write (joserfc refuses any other: strict check).
 _REGISTRY = JWSRegistry(algorithms=[ALGORITHM])
-_PARAMETERS = {"alg": ALGORITHM, "use": "sig"}
+_PARAMETERS: KeyParameters = {"alg": ALGORITHM, "use": "sig"}
 
 # How long a LoadMaster (or a proxy) may keep the JWKS before fetching it again: a key is made
 # active only once every copy of the JWKS in the field has had time to hold it.
@@ -111,7 +112,8 @@ class KeyRing:
 
         try:
             claims = jwt.decode(token, key_named_in, registry=_REGISTRY).claims
-            registry = jwt.JWTClaimsRegistry(now=_now, **{name: {"essential": True} for name in essential})
+            options: dict[str, ClaimsOption] = {name: {"essential": True} for name in essential}
+            registry = jwt.JWTClaimsRegistry(now=_now, leeway=0, **options)
             registry.validate(claims)
         except InvalidToken:
             raise
@@ -132,7 +134,7 @@ def _now() -> int:
 
 def new_key(kid: str | None = None, now: datetime | None = None) -> dict[str, str]:
     """A fresh key as the secret holds it, added ``now``."""
-    return {"kid": kid or f"k{secrets.token_hex(4)}", "d": OKPKey.generate_key("Ed25519").as_dict(private=True)["d"],
+    return {"kid": kid or f"k{secrets.token_hex(4)}", "d": b64url(Ed25519PrivateKey.generate().private_bytes_raw()),
             "added_at": clock.rfc3339(now or clock.now())}
 
 
@@ -160,7 +162,7 @@ def parse_secret(value: str) -> KeyRing:
         for k in doc["keys"]
     }
     retired = {
-        k["kid"]: OKPKey.import_key({"kty": "OKP", "crv": "Ed25519", "x": k["x"], "kid": k["kid"], **_PARAMETERS})
+        k["kid"]: OKPKey.import_key({"kty": "OKP", "crv": "Ed25519", "x": k["x"]}, {"kid": k["kid"], **_PARAMETERS})
         for k in doc.get("retired", [])
     }
     if doc["active_kid"] not in keys:

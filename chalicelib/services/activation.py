@@ -11,6 +11,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from chalicelib import notifications
 from chalicelib.domain import ids
@@ -54,7 +55,7 @@ def refused(error: DomainError, tenant: Tenant, lm: LoadMaster, now: datetime,
     if error.code != Code.RATE_LIMITED and not counters.take(window, get_settings().refusals_per_key_per_minute):
         error = DomainError(Code.RATE_LIMITED, detail={"retry_after_s": window.retry_after_s})
     count("ActivationsRefused", code=str(error.code))
-    detail = {"mac": lm.mac, "ip": lm.ip, "port": lm.port, "sku": lm.sku, "lic_type_id": lic_type_id}
+    detail: dict[str, Any] = {"mac": lm.mac, "ip": lm.ip, "port": lm.port, "sku": lm.sku, "lic_type_id": lic_type_id}
     logger.info("activation refused", extra={"tenant_id": tenant.tenant_id, "code": str(error.code), **detail})
     if error.code != Code.RATE_LIMITED:
         events.record(tenant.tenant_id, "activation.refused", now, code=str(error.code), **detail)
@@ -258,6 +259,7 @@ def confirm(credential: DeviceCredential, device_id: str, now: datetime) -> Devi
         verdict = device_verdict(device, tenant_id=credential.tenant_id, credential_version=credential.version)
         if verdict != DeviceVerdict.HOLDING:
             raise verdict_error(verdict, credential.mac)
+        assert device is not None  # HOLDING is a verdict on a device
         if device.status == DeviceStatus.ACTIVE:
             return device  # a retried confirm
         if device.confirm_deadline_passed(now):

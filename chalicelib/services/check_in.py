@@ -35,6 +35,7 @@ def check_in(credential: DeviceCredential, device_id: str, *, mac: str, ip: str,
                                                 credential_version=credential.version, mac=mac, ip=ip, port=port,
                                                 version=version, now=now)
         if written:
+            assert device is not None  # a written check-in answers the device after it
             count("CheckIns")
             return CheckIn(device, issue_lease(device, now), issue_device_token(device),
                            now + timedelta(seconds=device.check_in_interval_s))
@@ -47,6 +48,9 @@ def _refuse_unless_moved(device: Device | None, credential: DeviceCredential, ma
     """Say why the check-in's condition failed, from the item it returned; if only the address
     differs, move the address claim and let the caller write the check-in again."""
     verdict = device_verdict(device, tenant_id=credential.tenant_id, credential_version=credential.version, mac=mac)
+    if verdict == DeviceVerdict.UNKNOWN:
+        raise verdict_error(verdict, mac)
+    assert device is not None  # any other verdict is one on a device
     if verdict == DeviceVerdict.CLONE:
         # Another LoadMaster carries this device's token: refused, and the debug log says so.
         count("ClonesSuspected")
@@ -70,10 +74,11 @@ def deactivate(credential: DeviceCredential, device_id: str, now: datetime) -> D
     for _ in range(3):
         device = device_store.get_device(device_id)
         verdict = device_verdict(device, tenant_id=credential.tenant_id, credential_version=credential.version)
+        if verdict not in (DeviceVerdict.DEACTIVATED, DeviceVerdict.HOLDING):
+            raise verdict_error(verdict, credential.mac)
+        assert device is not None  # either verdict is one on a device
         if verdict == DeviceVerdict.DEACTIVATED:
             return device
-        if verdict != DeviceVerdict.HOLDING:
-            raise verdict_error(verdict, credential.mac)
         released = device_store.release(device_store.Holder.of(device), DeviceStatus.DEACTIVATED,
                                         "deactivated by the LoadMaster", now)
         if released == device_store.Released.RELEASED:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from chalicelib.domain.errors import validation
 from chalicelib.domain.model import LicensingPolicy, Tenant
@@ -15,7 +16,7 @@ from chalicelib.store import events
 from chalicelib.store import tenants as store
 
 
-def update(tenant: Tenant, changes: dict[str, int], now: datetime) -> LicensingPolicy:
+def update(tenant: Tenant, changes: dict[str, Any], now: datetime) -> LicensingPolicy:
     """Change the policy. New activations use them at once; devices already licensed get the
     check-in interval, silent window and lease length written onto their items here, so the
     next check-in and the next sweep apply them (the confirm window of a pending device stays

@@ -134,10 +134,11 @@ def apply_contract(tenant_id: str, *, contract_id: str, capacity: int, starts_at
 def promote_due_contract(tenant: Tenant, now: datetime) -> Tenant:
     """Put in force a contract sold to start by ``now`` (the first request or sweep after its
     start does it; later ones find it done). The tenant as it is afterwards."""
-    if tenant.state == TenantState.TERMINATED or not tenant.next_contract_due(now):
+    contract = tenant.due_contract(now)
+    if tenant.state == TenantState.TERMINATED or contract is None:
         return tenant
     try:
-        return _put_in_force(tenant.tenant_id, tenant.next_contract, now, scheduled=True)
+        return _put_in_force(tenant.tenant_id, contract, now, scheduled=True)
     except DomainError as e:
         if e.code != Code.CONFLICT:
             raise
@@ -267,8 +268,8 @@ def with_effective_state(tenant: Tenant, now: datetime) -> Tenant:
     """The tenant as a caller should see it at ``now``: a contract sold to start by then is in
     force, whether or not a request or sweep has recorded it yet."""
     state = tenant.effective_state(now)
-    if tenant.state != TenantState.TERMINATED and tenant.next_contract_due(now):
-        c = tenant.next_contract
+    c = tenant.due_contract(now)
+    if tenant.state != TenantState.TERMINATED and c is not None:
         tenant = replace(tenant, contract_id=c.contract_id, capacity=c.capacity, contract_starts_at=c.starts_at,
                          contract_ends_at=c.ends_at, trial_expires_at=None, next_contract=None)
     return replace(tenant, state=state)

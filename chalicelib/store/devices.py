@@ -15,9 +15,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import Any
 
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
 
 from chalicelib.domain.model import HOLDING, Device, DeviceStatus, LicensingPolicy, TenantState
 from chalicelib.domain.windows import RateLimit
@@ -150,7 +152,8 @@ def insert_activation(device: Device, *, tenant_state: TenantState, now: datetim
         silent_due=silent_bucket_base(now) + device.silent_after_s,
         silent_at=int(now.timestamp()) + device.silent_after_s,
     ), condition=DeviceItem.device_id.does_not_exist())
-    claim = {"tenant_id": t, "device_id": device.device_id, "lic_type_id": device.lic_type_id, "created_at": now}
+    claim: dict[str, Any] = {"tenant_id": t, "device_id": device.device_id, "lic_type_id": device.lic_type_id,
+                             "created_at": now}
     tx.put("mac", ClaimItem(mac_claim(t, device.mac), **claim), condition=ClaimItem.claim.does_not_exist())
     tx.put("address", ClaimItem(address_claim(t, _address(device.ip, device.port)), **claim),
            condition=ClaimItem.claim.does_not_exist())
@@ -417,7 +420,7 @@ def devices_of_tenant(tenant_id: str, *, limit: int | None = None, cursor: dict 
                       holding_only: bool = False, status: str | None = None, lic_type_id: str | None = None,
                       mac: str | None = None, ip: str | None = None) -> tuple[list[Device], dict | None]:
     """A page of the tenant's devices, newest activation first, filtered."""
-    conditions = []
+    conditions: list[Condition] = []
     if holding_only:
         conditions.append(DeviceItem.status.is_in(*(str(s) for s in HOLDING)))
     for attribute, value in ((DeviceItem.status, status), (DeviceItem.lic_type_id, lic_type_id),
@@ -559,9 +562,10 @@ def _apply_policy(device: Device, policy: LicensingPolicy) -> int:
                       DeviceItem.silent_at.set(int(last_seen.timestamp()) + policy.silent_after_s)],
                      seen & DeviceItem.status.is_in(*(str(s) for s in HOLDING))):
             return 1
-        device = get_device(device.device_id)
-        if device is None or device.status not in HOLDING:
+        current = get_device(device.device_id)
+        if current is None or current.status not in HOLDING:
             return 0
+        device = current
     return 0
 
 
@@ -579,7 +583,8 @@ def replace(device: Device, *, mac: str, ip: str, port: int, now: datetime) -> D
                DeviceItem.credential_version.add(1), DeviceItem.last_check_in_at.set(now), *_silent_deadline(now)],
               condition=(DeviceItem.status == str(device.status))
               & (DeviceItem.credential_version == device.credential_version))
-    claim = {"tenant_id": t, "device_id": device.device_id, "lic_type_id": device.lic_type_id, "created_at": now}
+    claim: dict[str, Any] = {"tenant_id": t, "device_id": device.device_id, "lic_type_id": device.lic_type_id,
+                             "created_at": now}
     held_by_device = ClaimItem.device_id == device.device_id
     if mac != device.mac:
         tx.delete("old-mac", ClaimItem(mac_claim(t, device.mac)), condition=held_by_device)

@@ -12,6 +12,7 @@ the same transaction, that the caller is still the owner); a membership is the t
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
@@ -41,15 +42,15 @@ def _membership(item: MemberItem) -> Membership:
 
 
 def _member_items(tenant_id: str, tenant_name: str, account: Account, role: Role, now: datetime):
-    fields = {"tenant_id": tenant_id, "tenant_name": tenant_name, "account_id": account.account_id,
-              "email": normalise_email(account.email), "role": str(role), "created_at": now}
+    fields: dict[str, Any] = {"tenant_id": tenant_id, "tenant_name": tenant_name, "account_id": account.account_id,
+                              "email": normalise_email(account.email), "role": str(role), "created_at": now}
     return (MemberItem(_tenant(tenant_id), _account(account.account_id), **fields),
             MemberItem(_account(account.account_id), _tenant(tenant_id), **fields))
 
 
 def _invitation_items(invitation: Invitation, now: datetime) -> tuple[MemberItem, MemberItem]:
-    fields = {"tenant_id": invitation.tenant_id, "tenant_name": invitation.tenant_name, "email": invitation.email,
-              "role": str(invitation.role), "created_at": now}
+    fields: dict[str, Any] = {"tenant_id": invitation.tenant_id, "tenant_name": invitation.tenant_name,
+                              "email": invitation.email, "role": str(invitation.role), "created_at": now}
     return (MemberItem(_tenant(invitation.tenant_id), _invite(invitation.email), **fields),
             MemberItem(_invite(invitation.email), _tenant(invitation.tenant_id), **fields))
 

@@ -8,6 +8,8 @@ import (PynamoDB reads ``Meta`` when it first makes a model's connection, which 
 
 from __future__ import annotations
 
+from typing import Any, Protocol, cast
+
 from pynamodb.attributes import (
     BooleanAttribute,
     MapAttribute,
@@ -17,7 +19,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
-from pynamodb.models import Model
+from pynamodb.models import MetaProtocol, Model
 
 from chalicelib.settings import Settings
 
@@ -26,9 +28,22 @@ from chalicelib.settings import Settings
 DUE_SHARDS = 8
 
 
-def _meta(name: str) -> type:
+class TableMeta(MetaProtocol, Protocol):
+    """A model's ``Meta``: PynamoDB's settings and ``table``, its table's name without the prefix."""
+
+    table: str
+
+
+class Item(Model):
+    """A model of one of the service's tables."""
+
+    Meta: TableMeta
+
+
+def _meta(name: str) -> TableMeta:
     # table_name, region and host are set by ``bind``: a model used before it has no table.
-    return type(
+    # PynamoDB's metaclass fills in the settings not given here.
+    return cast(TableMeta, type(
         "Meta",
         (),
         {
@@ -42,7 +57,7 @@ def _meta(name: str) -> type:
             "read_timeout_seconds": 5,
             "max_retry_attempts": 3,
         },
-    )
+    ))
 
 
 def _index_meta(name: str, projection) -> type:
@@ -56,7 +71,7 @@ class LicensingPolicyMap(MapAttribute):
     lease_s = NumberAttribute(default=604800)
 
 
-class TenantItem(Model):
+class TenantItem(Item):
     Meta = _meta("tenants")
 
     tenant_id = UnicodeAttribute(hash_key=True)
@@ -91,7 +106,7 @@ class TenantItem(Model):
     activation_key_hash = UnicodeAttribute()
 
 
-class LicenseTypeItem(Model):
+class LicenseTypeItem(Item):
     Meta = _meta("license-types")
 
     tenant_id = UnicodeAttribute(hash_key=True)
@@ -140,7 +155,7 @@ class SilentDueIndex(GlobalSecondaryIndex):
     silent_due = NumberAttribute(range_key=True)
 
 
-class DeviceItem(Model):
+class DeviceItem(Item):
     Meta = _meta("devices")
 
     device_id = UnicodeAttribute(hash_key=True)
@@ -178,7 +193,7 @@ class DeviceItem(Model):
     silent_due_index = SilentDueIndex()
 
 
-class ClaimItem(Model):
+class ClaimItem(Item):
     """A uniqueness claim: ``mac#<tenant>#<MAC>``, ``addr#<tenant>#<IP>:<port>`` or
     ``idem#<tenant>#<Idempotency-Key>``. Written in the activation's transaction with
     ``attribute_not_exists``, so uniqueness is a condition, not a query."""
@@ -196,7 +211,7 @@ class ClaimItem(Model):
     expires_at = TTLAttribute(null=True)
 
 
-class UsageItem(Model):
+class UsageItem(Item):
     Meta = _meta("usage")
 
     tenant_id = UnicodeAttribute(hash_key=True)
@@ -210,7 +225,7 @@ class UsageItem(Model):
     backfilled = BooleanAttribute(null=True)
 
 
-class EventItem(Model):
+class EventItem(Item):
     Meta = _meta("events")
 
     tenant_id = UnicodeAttribute(hash_key=True)
@@ -218,11 +233,11 @@ class EventItem(Model):
     kind = UnicodeAttribute()
     device_id = UnicodeAttribute(null=True)
     code = UnicodeAttribute(null=True)
-    detail = MapAttribute(default=dict)
+    detail: MapAttribute[str, Any] = MapAttribute(default=dict)
     expires_at = TTLAttribute()
 
 
-class CounterItem(Model):
+class CounterItem(Item):
     """A rate counter for one key and window (``act#<tenant>#<MAC>#<hour>``,
     ``refused#<tenant>#<minute>``); it expires with its window."""
 
@@ -233,7 +248,7 @@ class CounterItem(Model):
     expires_at = TTLAttribute()
 
 
-class MemberItem(Model):
+class MemberItem(Item):
     """People in tenants, one table, read by primary key only (strongly consistent):
 
     - ``tenant#<tenant_id>`` / ``account#<account_id>``: a member, as the tenant lists it;
@@ -257,7 +272,7 @@ class MemberItem(Model):
     created_at = UTCDateTimeAttribute()
 
 
-ALL_MODELS: tuple[type[Model], ...] = (TenantItem, LicenseTypeItem, DeviceItem, ClaimItem, UsageItem, EventItem,
+ALL_MODELS: tuple[type[Item], ...] = (TenantItem, LicenseTypeItem, DeviceItem, ClaimItem, UsageItem, EventItem,
                                        CounterItem, MemberItem)
 
 

@@ -60,9 +60,10 @@ def _totals(types: list[LicenseType]) -> list:
     """The tenant's totals for exactly these pools (invariant 7 is checked on the same numbers
     the write stores, under ``_pools_current``)."""
     limits = [t.overage_policy.max_in_use(t.capacity) for t in types]
+    bounded = [limit for limit in limits if limit is not None]  # None: a pool without a limit
     return [TenantItem.allocated.set(sum(t.capacity for t in types)), TenantItem.license_types.set(len(types)),
             TenantItem.pools_version.add(1),
-            TenantItem.ceiling.remove() if None in limits else TenantItem.ceiling.set(sum(limits))]
+            TenantItem.ceiling.set(sum(bounded)) if len(bounded) == len(limits) else TenantItem.ceiling.remove()]
 
 
 def _commit_pools(tx: Transaction, explain_type=None) -> None:
