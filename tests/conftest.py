@@ -35,16 +35,24 @@ def clock():
 
 @pytest.fixture
 def aws(clock):
-    """A fresh in-process moto with every table created."""
+    """In-process moto, as new in every test, with every table created. The tables are made once
+    and emptied for each test after (``tests/moto_state.py``), and boto3's default session is
+    kept (moto would make a new one), so each client's service model is read once per process."""
     from moto import mock_aws
 
-    from chalicelib.store import create_tables
+    from chalicelib.store import create_tables, table_names
+    from tests.moto_state import start_afresh
 
-    with mock_aws():
+    mock = mock_aws(config={"core": {"reset_boto3_session": False}})
+    mock.start(reset=False)
+    try:
         configure(SETTINGS)  # nothing cached from the previous test's moto
-        create_tables()
+        if not start_afresh(SETTINGS.region, table_names()):
+            create_tables()
         yield
+    finally:
         configure(SETTINGS)
+        mock.stop(remove_data=False)
 
 
 @dataclass
@@ -276,7 +284,7 @@ def stack(tmp_path):
 
 @pytest.fixture
 def user_pool(aws):
-    """Accounts on: the user pool and app client that ``create_tables`` made on this test's moto,
+    """Accounts on: the user pool and app client made on this test's moto (``create_user_pool``),
     handed to the service as the stack hands them (COGNITO_USER_POOL_ID, COGNITO_CLIENT_ID).
     Answers (pool id, client id). moto confirms a registration as AWS does (the email verified)."""
     from chalicelib.store import create_user_pool

@@ -14,7 +14,7 @@ def configure(settings: Settings) -> None:
     from chalicelib.store import identity, models, transaction
 
     models.bind(settings)
-    transaction.reset_connection()
+    transaction.reset_connection(settings)
     identity.reset_client()
 
 
@@ -29,10 +29,8 @@ def connect() -> None:
 
 
 def create_tables() -> list[str]:
-    """Create every table the service uses (with its indexes and TTL), and the Cognito user pool
-    of accounts with its app client (``create_user_pool``, whose ids the app is then given as
-    COGNITO_USER_POOL_ID and COGNITO_CLIENT_ID); what exists is left as it is. Returns the
-    names of the tables created."""
+    """Create every table the service uses (with its indexes and TTL); what exists is left as it
+    is. Returns the names of the tables created. The accounts' user pool is ``create_user_pool``'s."""
     from chalicelib.store.models import ALL_MODELS
 
     created = []
@@ -40,7 +38,6 @@ def create_tables() -> list[str]:
         if not model.exists():
             model.create_table(wait=True)
             created.append(model.Meta.table_name)
-    create_user_pool()
     return created
 
 

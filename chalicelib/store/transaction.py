@@ -15,7 +15,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.settings import get_settings
+from chalicelib.settings import Settings, get_settings
 
 _connection: Connection | None = None
 
@@ -29,10 +29,13 @@ def connection() -> Connection:
     return _connection
 
 
-def reset_connection() -> None:
-    """Forget the connection (``configure`` with other settings)."""
+def reset_connection(settings: Settings) -> None:
+    """Forget the connection when ``configure`` moves it to another region or endpoint; one that
+    stays where it was keeps its client, as the models' connections do (``models.bind``)."""
     global _connection
-    _connection = None
+    if _connection is not None and (_connection.region, _connection.host) != (settings.region,
+                                                                              settings.aws_endpoint_url):
+        _connection = None
 
 
 def failed_condition(e: PynamoDBException) -> bool:
