@@ -1,4 +1,6 @@
-"""The call log: every AWS call the app makes while a log is active, as botocore made it."""
+"""The call log: every AWS call the app makes while a log is active, as botocore made it. One
+recorder for the benchmarks' call counts and the tests that count or authorise calls
+(``tests/service/test_least_privilege.py``, ``test_check_in.py``, ``test_sweeps.py``)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import Any
 
 import botocore.client
 
-from bench.world import TABLE_PREFIX
+from chalicelib.settings import get_settings
 
 READ_OPS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"})
 WRITE_OPS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
@@ -27,6 +29,7 @@ class Call:
     scanned: int | None = None  # Query/Scan: items read (ScannedCount), what the request is billed on
     returned: int | None = None  # Query/Scan: items returned (Count)
     error: str | None = None
+    signed: bool = True  # False for the calls botocore sends unsigned (Cognito's SignUp...): no IAM grant
 
     @property
     def label(self) -> str:
@@ -41,12 +44,14 @@ class Call:
 
 
 def _short(table: str | None) -> str | None:
-    return table[len(TABLE_PREFIX):] if table and table.startswith(TABLE_PREFIX) else table
+    """The table's name without the configured stage prefix."""
+    prefix = get_settings().table_prefix
+    return table[len(prefix):] if table and table.startswith(prefix) else table
 
 
 class CallLog:
-    """Every AWS call made while it is active, by patching ``BaseClient._make_api_call`` (as
-    ``tests/service/test_check_in.py`` does). Logs nest: an inner log's calls are also the outer's."""
+    """Every AWS call made while it is active, by patching ``BaseClient._make_api_call``. Logs
+    nest: an inner log's calls are also the outer's."""
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
@@ -57,8 +62,9 @@ class CallLog:
         log = self
 
         def recording(client, operation, params):
-            call = Call(client.meta.service_model.service_name, operation, copy.deepcopy(params),
-                        _short(params.get("TableName")), params.get("IndexName"))
+            model = client.meta.service_model
+            call = Call(model.service_name, operation, copy.deepcopy(params), _short(params.get("TableName")),
+                        params.get("IndexName"), signed=model.operation_model(operation).auth_type != "none")
             log.calls.append(call)
             try:
                 response = original(client, operation, params)

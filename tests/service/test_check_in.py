@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 
+from bench.calls import CallLog
 from tests.conftest import T0, activate, first_type_id, lm
 
 
@@ -31,23 +32,14 @@ def test_check_in_answers_a_fresh_lease_and_the_next_check_in(api, trial_tenant,
     assert device.body["in_use"] == 1
 
 
-def test_check_in_is_one_write_and_no_read(api, trial_tenant, monkeypatch):
-    from botocore.client import BaseClient
-
+def test_check_in_is_one_write_and_no_read(api, trial_tenant):
     device_id, headers = _device(api, trial_tenant)
-    calls = []
-    original = BaseClient._make_api_call
 
-    def counting(self, operation, params):
-        calls.append(operation)
-        return original(self, operation, params)
-
-    monkeypatch.setattr(BaseClient, "_make_api_call", counting)
-
-    reply = _check_in(api, device_id, headers)
+    with CallLog() as log:
+        reply = _check_in(api, device_id, headers)
 
     assert reply.status == 200
-    assert calls == ["UpdateItem"]
+    assert [call.label for call in log.calls] == ["UpdateItem(devices)"]
 
 
 def test_deactivated_device_gets_410(api, trial_tenant):

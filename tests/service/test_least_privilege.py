@@ -1,7 +1,7 @@
 """Least privilege: each function's IAM role grants exactly what that function calls. The calls
-are recorded at the botocore layer, function by function, while a flow exercises every endpoint
-and every schedule; the grants are the table in ``infra/permissions.py`` that the roles in the
-template are generated from."""
+are recorded at the botocore layer (``bench.calls``, the benchmarks' call log), function by
+function, while a flow exercises every endpoint and every schedule; the grants are the table in
+``infra/permissions.py`` that the roles in the template are generated from."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from collections import defaultdict
 from datetime import timedelta
 
 import pytest
-from botocore.client import BaseClient
 
+from bench.calls import Call, CallLog
 from infra.permissions import GRANTS, NOT_IN_THE_FLOW
 from tests.conftest import T0, activate, first_type_id, operator_headers
 
@@ -31,43 +31,41 @@ def _key(service: str, resource: str) -> str:
     return f"bus:{resource}"
 
 
-@pytest.fixture
-def recorded(api, new_tenant, sweep, clock, monkeypatch, accounts, verify_user_attribute):
-    """Run every route and schedule once; per function, the (resource key, action) pairs it called."""
-    calls: dict[str, set[tuple[str, str]]] = defaultdict(set)
-    running = ["api_handler"]  # the routes run in the API function, each schedule in its own
-    original = BaseClient._make_api_call
+def _authorised(call: Call) -> set[tuple[str, str]]:
+    """What IAM authorises a call as: (resource key, action) pairs."""
+    service, operation, params = call.service, call.operation, call.params
+    if service == "dynamodb":
+        if operation == "TransactWriteItems":
+            return {(_key(service, body["TableName"]), f"dynamodb:{TRANSACT[kind]}")
+                    for item in params["TransactItems"] for kind, body in item.items()}
+        if "RequestItems" in params:  # BatchGetItem, BatchWriteItem
+            return {(_key(service, table), f"dynamodb:{operation}") for table in params["RequestItems"]}
+        table = params.get("TableName", "")
+        name = f"{table}/index/{params['IndexName']}" if "IndexName" in params else table
+        return {(_key(service, name), f"dynamodb:{operation}")}
+    if service == "secretsmanager":
+        return {(_key(service, params.get("SecretId") or params.get("Name")), f"secretsmanager:{operation}")}
+    if service == "events":
+        return {(_key(service, e["EventBusName"]), f"events:{operation}") for e in params["Entries"]}
+    # IAM authorises only the signed calls of Cognito (Admin*, ListUsers); SignUp, InitiateAuth,
+    # GetUser and the other calls of the app client or of an access token are unsigned: none.
+    if service == "cognito-idp" and call.signed:
+        return {(_key(service, params.get("UserPoolId", "")), f"cognito-idp:{operation}")}
+    return set()
 
-    def record(client, operation, params):
-        service = client.meta.service_model.service_name
-        found = calls[running[0]]
-        if service == "dynamodb":
-            if operation == "TransactWriteItems":
-                for item in params["TransactItems"]:
-                    (kind, body), = item.items()
-                    found.add((_key(service, body["TableName"]), f"dynamodb:{TRANSACT[kind]}"))
-            elif "RequestItems" in params:  # BatchGetItem, BatchWriteItem
-                found.update((_key(service, table), f"dynamodb:{operation}") for table in params["RequestItems"])
-            else:
-                table = params.get("TableName", "")
-                name = f"{table}/index/{params['IndexName']}" if "IndexName" in params else table
-                found.add((_key(service, name), f"dynamodb:{operation}"))
-        elif service == "secretsmanager":
-            found.add((_key(service, params.get("SecretId") or params.get("Name")), f"secretsmanager:{operation}"))
-        elif service == "events":
-            found.update((_key(service, e["EventBusName"]), f"events:{operation}") for e in params["Entries"])
-        # IAM authorises only the signed calls of Cognito (Admin*, ListUsers); SignUp, InitiateAuth,
-        # GetUser and the other calls of the app client or of an access token are unsigned: none.
-        elif service == "cognito-idp" and client.meta.service_model.operation_model(operation).auth_type != "none":
-            found.add((_key(service, params.get("UserPoolId", "")), f"cognito-idp:{operation}"))
-        return original(client, operation, params)
+
+@pytest.fixture
+def recorded(api, new_tenant, sweep, clock, accounts, verify_user_attribute):
+    """Run every route and schedule once; per function, the (resource key, action) pairs it called."""
+    schedules: list[tuple[str, int, int]] = []  # the calls log.calls[start:end] ran in the schedule
+    log = CallLog()
 
     def sweep_in_its_function(name, at):
-        running[0] = name
+        start = len(log.calls)
         try:
             return sweep(name, at)
         finally:
-            running[0] = "api_handler"
+            schedules.append((name, start, len(log.calls)))
 
     keys = new_tenant("Everything", contract={"contract_id": "C", "capacity": 10, "starts_at": "2026-11-01T00:00:00Z"})
     from chalicelib.security import cursors
@@ -77,9 +75,15 @@ def recorded(api, new_tenant, sweep, clock, monkeypatch, accounts, verify_user_a
     cursors.cursor_key()
     reset_key_ring()  # ...and a cold container reads them
     cursors.reset_cursor_key()
-    monkeypatch.setattr(BaseClient, "_make_api_call", record)
-    _every_route_and_schedule(api, keys, new_tenant, sweep_in_its_function, clock)
-    _every_account_route(api, accounts, sweep_in_its_function)
+    with log:
+        _every_route_and_schedule(api, keys, new_tenant, sweep_in_its_function, clock)
+        _every_account_route(api, accounts, sweep_in_its_function)
+    running = ["api_handler"] * len(log.calls)  # the routes run in the API function, each schedule in its own
+    for name, start, end in schedules:
+        running[start:end] = [name] * (end - start)
+    calls: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for function, call in zip(running, log.calls, strict=True):
+        calls[function] |= _authorised(call)
     return calls
 
 

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 
+from bench.calls import CallLog
 from chalicelib.store import devices as device_store
 from chalicelib.store.models import UsageItem
 from tests.conftest import T0, activate, first_type_id, lm
@@ -227,23 +228,15 @@ def test_meter_records_each_hour_per_license_type_once(api, trial_tenant, sweep)
         ("2026-11-28T20", 2, 5), ("2026-11-28T21", 2, 5)]
 
 
-def test_meter_reads_license_types_not_devices(api, trial_tenant, sweep, monkeypatch):
-    from botocore.client import BaseClient
-
+def test_meter_reads_license_types_not_devices(api, trial_tenant, sweep):
     for n in range(1, 5):
         _device(api, trial_tenant, n)
-    calls = []
-    original = BaseClient._make_api_call
 
-    def counting(self, operation, params):
-        calls.append((operation, params.get("TableName")))
-        return original(self, operation, params)
+    with CallLog() as log:
+        sweep("meter_usage", T0)
 
-    monkeypatch.setattr(BaseClient, "_make_api_call", counting)
-
-    sweep("meter_usage", T0)
-
-    assert not [c for c in calls if c[1] and c[1].endswith("devices")]
+    assert "license-types" in {call.table for call in log.calls}
+    assert "devices" not in {call.table for call in log.calls}
 
 
 def test_a_contract_past_its_end_leaves_the_tenant_unlicensed_and_its_devices_deactivated(api, new_tenant, sweep,
