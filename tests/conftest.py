@@ -36,23 +36,16 @@ def clock():
 @pytest.fixture
 def aws(clock):
     """In-process moto, as new in every test, with every table created. The tables are made once
-    and emptied for each test after (``tests/moto_state.py``), and boto3's default session is
-    kept (moto would make a new one), so each client's service model is read once per process."""
-    from moto import mock_aws
-
+    and emptied for each test after (``tests/moto_state.py``)."""
     from chalicelib.store import create_tables, table_names
-    from tests.moto_state import start_afresh
+    from tests.moto_state import mocked, start_afresh
 
-    mock = mock_aws(config={"core": {"reset_boto3_session": False}})
-    mock.start(reset=False)
-    try:
+    with mocked():
         configure(SETTINGS)  # nothing cached from the previous test's moto
         if not start_afresh(SETTINGS.region, table_names()):
             create_tables()
         yield
-    finally:
         configure(SETTINGS)
-        mock.stop(remove_data=False)
 
 
 @dataclass

@@ -5,11 +5,32 @@ one test made are kept, emptied, for the next (``tests/conftest.py``'s ``aws``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
+from moto import mock_aws
 from moto.core.base_backend import BackendDict
-from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.core.custom_responses_mock import reset_responses_mock
+from moto.core.model_instances import reset_model_data
+from moto.core.models import DEFAULT_ACCOUNT_ID, responses_mock
 from moto.dynamodb.models import dynamodb_backends
+
+
+@contextmanager
+def mocked() -> Iterator[None]:
+    """In-process moto that keeps its data when it stops (the next test empties it). boto3's
+    default session is kept too (moto would make a new one), so each client's service model is
+    read once per process, not once per test."""
+    mock = mock_aws(config={"core": {"reset_boto3_session": False}})
+    mock.start(reset=False)
+    try:
+        yield
+    finally:
+        mock.stop(remove_data=False)
+        # What stopping with remove_data does besides resetting the services: forget the HTTP
+        # routes this start added and moto's references to every object made (every item).
+        reset_responses_mock(responses_mock)
+        reset_model_data()
 
 
 def start_afresh(region: str, table_names: Iterable[str]) -> bool:
