@@ -51,9 +51,10 @@ $(CHROMIUM):
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium || \
 		{ $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
-## make test: ruff and mypy, then every test (unit, service, e2e, infra)
+## make test: ruff (lint and formatting) and mypy, then every test (unit, service, e2e, infra)
 test: $(STAMP) $(CHECKOV_STAMP) $(CHROMIUM)
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 	$(PY) -m pytest
 
@@ -108,6 +109,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 ## make typecheck: mypy on the service (chalicelib and app.py, as pyproject.toml says), with pydantic's plugin
 typecheck: $(STAMP)

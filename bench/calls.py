@@ -46,7 +46,7 @@ class Call:
 def _short(table: str | None) -> str | None:
     """The table's name without the configured stage prefix."""
     prefix = get_settings().table_prefix
-    return table[len(prefix):] if table and table.startswith(prefix) else table
+    return table[len(prefix) :] if table and table.startswith(prefix) else table
 
 
 class CallLog:
@@ -63,8 +63,14 @@ class CallLog:
 
         def recording(client, operation, params):
             model = client.meta.service_model
-            call = Call(model.service_name, operation, copy.deepcopy(params), _short(params.get("TableName")),
-                        params.get("IndexName"), signed=model.operation_model(operation).auth_type != "none")
+            call = Call(
+                model.service_name,
+                operation,
+                copy.deepcopy(params),
+                _short(params.get("TableName")),
+                params.get("IndexName"),
+                signed=model.operation_model(operation).auth_type != "none",
+            )
             log.calls.append(call)
             try:
                 response = original(client, operation, params)
@@ -107,8 +113,11 @@ class CallLog:
 
     def items_read(self, operation: str | None = None) -> int:
         """Items read by Query and Scan calls (their ScannedCount)."""
-        return sum(c.scanned or 0 for c in self.dynamodb()
-                   if c.operation in ("Query", "Scan") and (operation is None or c.operation == operation))
+        return sum(
+            c.scanned or 0
+            for c in self.dynamodb()
+            if c.operation in ("Query", "Scan") and (operation is None or c.operation == operation)
+        )
 
     def count(self) -> Counter[str]:
         return Counter(self.ops())

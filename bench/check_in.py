@@ -33,8 +33,9 @@ def largest_item(world: World, tenant_name: str = "Widest") -> int:
 
     sku = "S" * 64
     tenant = world.new_tenant(tenant_name, capacity=10, skus=(sku,))
-    lm = world.next_loadmaster(sku, image=("X" * 250) + "SPLA.", version="9" * 64,
-                               ip="fedc:ba98:7654:3210:fedc:ba98:7654:3210", port=65535)
+    lm = world.next_loadmaster(
+        sku, image=("X" * 250) + "SPLA.", version="9" * 64, ip="fedc:ba98:7654:3210:fedc:ba98:7654:3210", port=65535
+    )
     device = world.activate(tenant, sku, lm=lm)
     world.check_in(device)
     return item_size(raw_item(DeviceItem, device.device_id))
@@ -60,8 +61,11 @@ def simulate(world: World, *, hours: int = 48, devices: int = 12, interval_s: in
     key_moves: Counter[str] = Counter()
     table_wru = sizes_max = response_bytes = check_ins = 0
     log_bytes = 0
-    steps = sorted((start + timedelta(seconds=interval_s * (h + 1) + i * interval_s // devices), i)
-                   for h in range(int(hours * 3600 // interval_s)) for i in range(devices))
+    steps = sorted(
+        (start + timedelta(seconds=interval_s * (h + 1) + i * interval_s // devices), i)
+        for h in range(int(hours * 3600 // interval_s))
+        for i in range(devices)
+    )
     for at, i in steps:
         device = fleet[i]
         world.at(at)
@@ -90,8 +94,10 @@ def simulate(world: World, *, hours: int = 48, devices: int = 12, interval_s: in
         "check_ins": check_ins,
         "call_sequences": {" + ".join(k): v for k, v in sequences.items()},
         "dynamodb_calls_per_check_in": sum(len(k) * v for k, v in sequences.items()) / check_ins,
-        "reads_per_check_in": sum(sum(1 for c in k if c.startswith(("Get", "Query", "Scan", "BatchGet")))
-                                  * v for k, v in sequences.items()) / check_ins,
+        "reads_per_check_in": sum(
+            sum(1 for c in k if c.startswith(("Get", "Query", "Scan", "BatchGet"))) * v for k, v in sequences.items()
+        )
+        / check_ins,
         # The key ring's refresh (once per SIGNING_KEY_TTL_S per container) is a cost of the
         # container's time, not of its check-ins: this run's one container sees every check-in,
         # spaced minutes apart, so it is reported per hour, as bench/cost prices it.
@@ -149,8 +155,8 @@ def report(r: dict) -> list[str]:
         f"check-in; sequences {r['call_sequences']}",
         f"check-in: item {r['item_bytes']} B (longest accepted fields: {r['item_bytes_longest_fields']} B); "
         f"table WRU per check-in {r['table_wru_per_check_in']:.2f}",
-        "check-in: index writes per check-in " + ", ".join(
-            f"{k} {v:.4f}" for k, v in r["index_writes_per_check_in"].items())
+        "check-in: index writes per check-in "
+        + ", ".join(f"{k} {v:.4f}" for k, v in r["index_writes_per_check_in"].items())
         + f" (silent-due entry moved on {moves:.4f} of check-ins, SILENT_BUCKET_S={r['silent_bucket_s']}; "
         f"target <= 0.1: {'met' if due <= 0.1 else 'missed'} counting write units, "
         f"{'met' if moves <= 0.1 else 'missed'} counting entry rewrites)",

@@ -23,25 +23,41 @@ from bench.retarget import interpreters, retargeted, this_machine
 from tests.infra.drill import read_only_command, unzip_read_only
 
 APP = "import time; t = time.perf_counter(); import app; print(time.perf_counter() - t)"
-BASELINE = ("import time; t = time.perf_counter(); import boto3; boto3.client('dynamodb', region_name='us-east-1'); "
-            "print(time.perf_counter() - t)")
+BASELINE = (
+    "import time; t = time.perf_counter(); import boto3; boto3.client('dynamodb', region_name='us-east-1'); "
+    "print(time.perf_counter() - t)"
+)
 
 
 def lambda_environment() -> dict[str, str]:
     """What the prod stage's Lambda sees (the template's variables), with dummy credentials."""
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT")}
-    return {**keep, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1", "STAGE": "prod", "TABLE_PREFIX": "licensing-prod-",
-            "SIGNING_KEY_SECRET_ID": "licensing/prod/lease-signing-key", "SIGNING_KEY_AUTOCREATE": "false",
-            "CURSOR_KEY_SECRET_ID": "licensing/prod/cursor-key", "OPERATOR_KEY_SHA256": "",
-            "POWERTOOLS_SERVICE_NAME": "licensing", "POWERTOOLS_METRICS_NAMESPACE": "MeteredLicensing/prod",
-            "LOG_LEVEL": "INFO"}
+    return {
+        **keep,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "STAGE": "prod",
+        "TABLE_PREFIX": "licensing-prod-",
+        "SIGNING_KEY_SECRET_ID": "licensing/prod/lease-signing-key",
+        "SIGNING_KEY_AUTOCREATE": "false",
+        "CURSOR_KEY_SECRET_ID": "licensing/prod/cursor-key",
+        "OPERATOR_KEY_SHA256": "",
+        "POWERTOOLS_SERVICE_NAME": "licensing",
+        "POWERTOOLS_METRICS_NAMESPACE": "MeteredLicensing/prod",
+        "LOG_LEVEL": "INFO",
+    }
 
 
 def build(out: Path) -> Path:
     """The deployment package, as ``make package`` builds it, in ``out``."""
-    subprocess.run([sys.executable, "-m", "infra.build", "--out", str(out)], cwd=Path(__file__).parents[1],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "infra.build", "--out", str(out)],
+        cwd=Path(__file__).parents[1],
+        check=True,
+        capture_output=True,
+    )
     return out
 
 
@@ -65,8 +81,10 @@ def heaviest_imports(python: str, task_root: Path, top: int = 8) -> dict[str, li
     by_package: dict[str, float] = {}
     for module, seconds in by_module.items():
         by_package[module.split(".")[0]] = by_package.get(module.split(".")[0], 0.0) + seconds
-    return {"packages": sorted(by_package.items(), key=lambda kv: -kv[1])[:top],
-            "modules": sorted(by_module.items(), key=lambda kv: -kv[1])[:top]}
+    return {
+        "packages": sorted(by_package.items(), key=lambda kv: -kv[1])[:top],
+        "modules": sorted(by_module.items(), key=lambda kv: -kv[1])[:top],
+    }
 
 
 def timed(python: str, task_root: Path, runs: int) -> dict:
@@ -78,9 +96,17 @@ def timed(python: str, task_root: Path, runs: int) -> dict:
         app_times.append(_time(python, task_root, APP))
         baseline_times.append(_time(python, task_root, BASELINE))
     app_s, baseline_s = statistics.median(app_times), statistics.median(baseline_times)
-    return {"runs": runs, "import_app_s": app_s, "boto3_client_s": baseline_s, "ratio": app_s / baseline_s,
-            "ratio_of_fastest": min(app_times) / min(baseline_times), "first_import_app_s": first[0],
-            "first_boto3_client_s": first[1], "import_app_runs": app_times, "boto3_client_runs": baseline_times}
+    return {
+        "runs": runs,
+        "import_app_s": app_s,
+        "boto3_client_s": baseline_s,
+        "ratio": app_s / baseline_s,
+        "ratio_of_fastest": min(app_times) / min(baseline_times),
+        "first_import_app_s": first[0],
+        "first_boto3_client_s": first[1],
+        "import_app_runs": app_times,
+        "boto3_client_runs": baseline_times,
+    }
 
 
 def contents(deployment: Path) -> dict:
@@ -94,10 +120,14 @@ def contents(deployment: Path) -> dict:
         name = i.filename.rsplit("/", 1)[-1]
         kind = "dist-info" if ".dist-info/" in i.filename else name.rsplit(".", 1)[-1] if "." in name else name
         by_kind[kind] = by_kind.get(kind, 0) + i.file_size
-    return {"zip_bytes": deployment.stat().st_size, "unzipped_bytes": sum(i.file_size for i in infos),
-            "files": len(infos), "largest_unzipped": sorted(by_top.items(), key=lambda kv: -kv[1])[:8],
-            "by_kind": sorted(by_kind.items(), key=lambda kv: -kv[1])[:8],
-            "not_run": sorted(i.filename for i in infos if i.filename.endswith((".pyi", "py.typed", "/RECORD")))}
+    return {
+        "zip_bytes": deployment.stat().st_size,
+        "unzipped_bytes": sum(i.file_size for i in infos),
+        "files": len(infos),
+        "largest_unzipped": sorted(by_top.items(), key=lambda kv: -kv[1])[:8],
+        "by_kind": sorted(by_kind.items(), key=lambda kv: -kv[1])[:8],
+        "not_run": sorted(i.filename for i in infos if i.filename.endswith((".pyi", "py.typed", "/RECORD"))),
+    }
 
 
 def deployed_as(package: Path) -> tuple[str, str]:
@@ -118,12 +148,21 @@ def run(package: Path, runs: int = 21) -> dict:
     if python is None:
         raise SystemExit(f"the functions run python{version}, which this machine does not have (pyenv install)")
     task_root = unzip_read_only(package / "deployment.zip")
-    measured = task_root if machine == here else retargeted(task_root, python, version,
-                                                            task_root.with_name(task_root.name + "-" + here), here)
+    measured = (
+        task_root
+        if machine == here
+        else retargeted(task_root, python, version, task_root.with_name(task_root.name + "-" + here), here)
+    )
     try:
-        return {**timed(python, measured, runs), "load_average": os.getloadavg(), "python": version,
-                "machine": machine, "measured_on": here, "heaviest_imports": heaviest_imports(python, measured),
-                "package": contents(package / "deployment.zip")}
+        return {
+            **timed(python, measured, runs),
+            "load_average": os.getloadavg(),
+            "python": version,
+            "machine": machine,
+            "measured_on": here,
+            "heaviest_imports": heaviest_imports(python, measured),
+            "package": contents(package / "deployment.zip"),
+        }
     finally:
         for tree in {task_root, measured}:
             subprocess.run(["chmod", "-R", "u+w", str(tree)], check=True)
@@ -140,13 +179,15 @@ def report(r: dict) -> list[str]:
         f"(median of {r['runs']}): ratio {r['ratio']:.2f} (target <= 1.6: {verdict}); fastest runs' ratio "
         f"{r['ratio_of_fastest']:.2f}; first runs {r['first_import_app_s'] * 1000:.0f} / "
         f"{r['first_boto3_client_s'] * 1000:.0f} ms; load average {r['load_average'][0]:.1f}",
-        "cold start: import app's own time by package: " + ", ".join(
-            f"{name} {seconds * 1000:.0f} ms" for name, seconds in r["heaviest_imports"]["packages"]),
-        "cold start: heaviest modules (own time): " + ", ".join(
-            f"{name} {seconds * 1000:.0f} ms" for name, seconds in r["heaviest_imports"]["modules"]),
+        "cold start: import app's own time by package: "
+        + ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in r["heaviest_imports"]["packages"]),
+        "cold start: heaviest modules (own time): "
+        + ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in r["heaviest_imports"]["modules"]),
         f"package: deployment.zip {p['zip_bytes'] / 1e6:.1f} MB ({p['unzipped_bytes'] / 1e6:.1f} MB unzipped, "
-        f"{p['files']} files); largest: " + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in p["largest_unzipped"][:6])
-        + "; by kind: " + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in p["by_kind"][:6])
+        f"{p['files']} files); largest: "
+        + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in p["largest_unzipped"][:6])
+        + "; by kind: "
+        + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in p["by_kind"][:6])
         + f"; stubs and file lists left: {len(p['not_run'])}",
     ]
 

@@ -81,13 +81,29 @@ ASSUMPTIONS = {
     "secret_reads_per_container_hour": 12,  # a key ring cached for 5 minutes
     "log_archive_compression": 0.15,  # CloudWatch bills archived logs compressed
     "log_retention_days": 30,  # when the template's retention is a parameter
-    "xray_reservoir_per_s": 1, "xray_rate": 0.05,  # X-Ray's default sampling rule
+    "xray_reservoir_per_s": 1,
+    "xray_rate": 0.05,  # X-Ray's default sampling rule
     "access_log_value_bytes": 8,  # a $context value this table does not know
 }
-ACCESS_LOG_SAMPLES = {"requestId": 36, "extendedRequestId": 16, "requestTimeEpoch": 13, "requestTime": 26,
-                      "routeKey": 40, "resourcePath": 35, "path": 50, "httpMethod": 4, "status": 3,
-                      "responseLatency": 3, "integrationLatency": 2, "identity.sourceIp": 14, "responseLength": 4,
-                      "protocol": 8, "error.responseType": 1, "error.message": 1, "integrationErrorMessage": 1}
+ACCESS_LOG_SAMPLES = {
+    "requestId": 36,
+    "extendedRequestId": 16,
+    "requestTimeEpoch": 13,
+    "requestTime": 26,
+    "routeKey": 40,
+    "resourcePath": 35,
+    "path": 50,
+    "httpMethod": 4,
+    "status": 3,
+    "responseLatency": 3,
+    "integrationLatency": 2,
+    "identity.sourceIp": 14,
+    "responseLength": 4,
+    "protocol": 8,
+    "error.responseType": 1,
+    "error.message": 1,
+    "integrationErrorMessage": 1,
+}
 
 
 # --- the code ----------------------------------------------------------------------------------
@@ -111,16 +127,26 @@ def custom_metrics(package: Path = CHALICELIB) -> dict[str, int]:
     classes = {n.name: n for n in nodes if isinstance(n, ast.ClassDef)}
 
     def literals(callee: str, position: int) -> set[str]:
-        return {c.args[position].value for c in nodes if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)
-                and c.func.id == callee and len(c.args) > position and isinstance(c.args[position], ast.Constant)}
+        return {
+            c.args[position].value
+            for c in nodes
+            if isinstance(c, ast.Call)
+            and isinstance(c.func, ast.Name)
+            and c.func.id == callee
+            and len(c.args) > position
+            and isinstance(c.args[position], ast.Constant)
+        }
 
     def keys(name: str) -> set[str]:
         """The keys of the class's ``metrics()`` dict, its base's for ``**super().metrics()``."""
         (method,) = [m for m in classes[name].body if isinstance(m, ast.FunctionDef) and m.name == "metrics"]
         (returned,) = [n.value for n in ast.walk(method) if isinstance(n, ast.Return)]
         base = classes[name].bases[0].id if classes[name].bases else None
-        return {k.value if k is not None else key for k in returned.keys
-                for key in ([None] if k is not None else keys(base))}
+        return {
+            k.value if k is not None else key
+            for k in returned.keys
+            for key in ([None] if k is not None else keys(base))
+        }
 
     def reports(name: str) -> set[str]:
         """``name.key`` for each report of the class or its subclasses."""
@@ -161,8 +187,9 @@ def custom_metrics(package: Path = CHALICELIB) -> dict[str, int]:
 
 def _value(node: Any, default: Any) -> Any:
     """A property's literal value; ``default`` for an intrinsic function (a parameter's choice)."""
-    intrinsic = isinstance(node, dict) and len(node) == 1 and (next(iter(node)) == "Ref"
-                                                               or next(iter(node)).startswith("Fn::"))
+    intrinsic = (
+        isinstance(node, dict) and len(node) == 1 and (next(iter(node)) == "Ref" or next(iter(node)).startswith("Fn::"))
+    )
     return default if intrinsic else node
 
 
@@ -174,10 +201,14 @@ def _matches(route_key: str, route: str) -> bool:
     want_method, want_path = route.split(" ", 1)
     if method not in ("ANY", want_method):
         return False
-    pattern = "".join("/[^/]+" if re.fullmatch(r"\{[^}+]+\}", s) else "/.+" if s.endswith("+}") else "/" + re.escape(s)
-                      for s in path.strip("/").split("/"))
-    return re.fullmatch(pattern, "/" + "/".join("x" if s.startswith("{") else s
-                                                for s in want_path.strip("/").split("/"))) is not None
+    pattern = "".join(
+        "/[^/]+" if re.fullmatch(r"\{[^}+]+\}", s) else "/.+" if s.endswith("+}") else "/" + re.escape(s)
+        for s in path.strip("/").split("/")
+    )
+    return (
+        re.fullmatch(pattern, "/" + "/".join("x" if s.startswith("{") else s for s in want_path.strip("/").split("/")))
+        is not None
+    )
 
 
 def _access_log(stage_or_api: dict, resources: dict) -> tuple[int, str]:
@@ -185,8 +216,13 @@ def _access_log(stage_or_api: dict, resources: dict) -> tuple[int, str]:
     the log class of the group it goes to."""
     settings = stage_or_api.get("AccessLogSetting") or stage_or_api.get("AccessLogSettings") or {}
     fmt = settings.get("Format", "")
-    size = len(re.sub(r"\$context\.([A-Za-z.]+)", lambda m: "x" * ACCESS_LOG_SAMPLES.get(
-        m.group(1), ASSUMPTIONS["access_log_value_bytes"]), fmt))
+    size = len(
+        re.sub(
+            r"\$context\.([A-Za-z.]+)",
+            lambda m: "x" * ACCESS_LOG_SAMPLES.get(m.group(1), ASSUMPTIONS["access_log_value_bytes"]),
+            fmt,
+        )
+    )
     return size, _log_class(resources, settings.get("DestinationArn"))
 
 
@@ -208,11 +244,15 @@ def _function(props: dict, globals_: dict, resources: dict) -> dict:
     fmt = _value(logging.get("LogFormat", "Text"), "Text")
     quiet = _value(logging.get("SystemLogLevel", "INFO"), "INFO") in ("WARN", "ERROR", "FATAL") and fmt == "JSON"
     schedules = [e["Properties"]["Schedule"] for e in props.get("Events", {}).values() if e["Type"] == "Schedule"]
-    return {"memory_mb": int(prop("MemorySize", 128)), "architecture": prop("Architectures", ["x86_64"])[0],
-            "tracing": prop("Tracing", "PassThrough"), "runtime": prop("Runtime", None),
-            "platform_log_bytes": 0 if quiet else ASSUMPTIONS["lambda_platform_log_bytes"][fmt],
-            "log_class": _log_class(resources, logging.get("LogGroup")),
-            "every_s": _rate_s(schedules[0]) if schedules else None}
+    return {
+        "memory_mb": int(prop("MemorySize", 128)),
+        "architecture": prop("Architectures", ["x86_64"])[0],
+        "tracing": prop("Tracing", "PassThrough"),
+        "runtime": prop("Runtime", None),
+        "platform_log_bytes": 0 if quiet else ASSUMPTIONS["lambda_platform_log_bytes"][fmt],
+        "log_class": _log_class(resources, logging.get("LogGroup")),
+        "every_s": _rate_s(schedules[0]) if schedules else None,
+    }
 
 
 def _rate_s(expression: str) -> float:
@@ -236,7 +276,7 @@ def _parameter_values(template: dict, parameters: dict[str, str] | None) -> dict
 
 def _holds(expression: Any, values: dict[str, Any], conditions: dict[str, Any]) -> bool:
     """A condition of the template, as CloudFormation evaluates it for ``values``."""
-    (function, args), = expression.items()
+    ((function, args),) = expression.items()
     if function == "Condition":
         return _holds(conditions[args], values, conditions)
     if function == "Fn::Equals":
@@ -255,23 +295,41 @@ def deployment(template: dict, parameters: dict[str, str] | None = None) -> dict
     deployed with ``parameters`` (the others at their defaults): a resource whose condition does
     not hold is not deployed."""
     values, conditions = _parameter_values(template, parameters), template.get("Conditions", {})
-    resources = {lid: r for lid, r in template["Resources"].items()
-                 if "Condition" not in r or _holds({"Condition": r["Condition"]}, values, conditions)}
+    resources = {
+        lid: r
+        for lid, r in template["Resources"].items()
+        if "Condition" not in r or _holds({"Condition": r["Condition"]}, values, conditions)
+    }
     globals_ = template.get("Globals", {}).get("Function", {})
-    functions = {lid: _function(r["Properties"], globals_, resources) for lid, r in resources.items()
-                 if r["Type"] in ("AWS::Serverless::Function", "AWS::Lambda::Function")}
+    functions = {
+        lid: _function(r["Properties"], globals_, resources)
+        for lid, r in resources.items()
+        if r["Type"] in ("AWS::Serverless::Function", "AWS::Lambda::Function")
+    }
     (api_function,) = [lid for lid, f in functions.items() if f["every_s"] is None]
-    http_apis = {lid for lid, r in resources.items()
-                 if r["Type"] == "AWS::ApiGatewayV2::Api" and r["Properties"].get("ProtocolType") == "HTTP"}
-    http_routes = [r["Properties"]["RouteKey"] for r in resources.values()
-                   if r["Type"] == "AWS::ApiGatewayV2::Route" and r["Properties"]["ApiId"].get("Ref")
-                   in http_apis]
-    http_routes += [f"{e['Properties']['Method'].upper()} {e['Properties']['Path']}" for r in resources.values()
-                    if r["Type"] == "AWS::Serverless::Function" for e in r["Properties"].get("Events", {}).values()
-                    if e["Type"] == "HttpApi"]
-    rest_paths = {path: {m.upper() for m in methods} for r in resources.values()
-                  if r["Type"] == "AWS::Serverless::Api" for path, methods in
-                  r["Properties"].get("DefinitionBody", {}).get("paths", {}).items()}
+    http_apis = {
+        lid
+        for lid, r in resources.items()
+        if r["Type"] == "AWS::ApiGatewayV2::Api" and r["Properties"].get("ProtocolType") == "HTTP"
+    }
+    http_routes = [
+        r["Properties"]["RouteKey"]
+        for r in resources.values()
+        if r["Type"] == "AWS::ApiGatewayV2::Route" and r["Properties"]["ApiId"].get("Ref") in http_apis
+    ]
+    http_routes += [
+        f"{e['Properties']['Method'].upper()} {e['Properties']['Path']}"
+        for r in resources.values()
+        if r["Type"] == "AWS::Serverless::Function"
+        for e in r["Properties"].get("Events", {}).values()
+        if e["Type"] == "HttpApi"
+    ]
+    rest_paths = {
+        path: {m.upper() for m in methods}
+        for r in resources.values()
+        if r["Type"] == "AWS::Serverless::Api"
+        for path, methods in r["Properties"].get("DefinitionBody", {}).get("paths", {}).items()
+    }
 
     # A function URL on the API function (or an alias of it) serves the LoadMaster's routes, the
     # check-in and the lifecycle's (chalicelib/api/function_url.py), whatever the HTTP API routes.
@@ -284,15 +342,23 @@ def deployment(template: dict, parameters: dict[str, str] | None = None) -> dict
         if any(_matches(key, route) for key in http_routes):
             return "http"
         method, path = route.split(" ", 1)
-        return "rest" if method in rest_paths.get(path, ()) or "X-AMAZON-APIGATEWAY-ANY-METHOD" in rest_paths.get(
-            path, ()) else None
+        return (
+            "rest"
+            if method in rest_paths.get(path, ()) or "X-AMAZON-APIGATEWAY-ANY-METHOD" in rest_paths.get(path, ())
+            else None
+        )
 
     # The access log line of each front door deployed (its stage's format) and its group's class.
-    access_log = {door: max(_access_log(r["Properties"], resources) for r in resources.values() if r["Type"] == kind)
-                  for door, kind in (("rest", "AWS::Serverless::Api"), ("http", "AWS::ApiGatewayV2::Stage"))
-                  if any(r["Type"] == kind for r in resources.values())}
-    retention = [_value(r["Properties"].get("RetentionInDays"), ASSUMPTIONS["log_retention_days"])
-                 for r in resources.values() if r["Type"] == "AWS::Logs::LogGroup"]
+    access_log = {
+        door: max(_access_log(r["Properties"], resources) for r in resources.values() if r["Type"] == kind)
+        for door, kind in (("rest", "AWS::Serverless::Api"), ("http", "AWS::ApiGatewayV2::Stage"))
+        if any(r["Type"] == kind for r in resources.values())
+    }
+    retention = [
+        _value(r["Properties"].get("RetentionInDays"), ASSUMPTIONS["log_retention_days"])
+        for r in resources.values()
+        if r["Type"] == "AWS::Logs::LogGroup"
+    ]
     tables = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::DynamoDB::Table"]
     return {
         "front_doors": {route: front_door(route) for route in (CHECK_IN, *LIFECYCLE)},
@@ -303,8 +369,10 @@ def deployment(template: dict, parameters: dict[str, str] | None = None) -> dict
         "log_retention_days": max(retention or [ASSUMPTIONS["log_retention_days"]]),
         "alarms": sum(1 for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"),
         "secrets": sum(1 for r in resources.values() if r["Type"] == "AWS::SecretsManager::Secret"),
-        "pitr": any(_value(t.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"), False)
-                    for t in tables),
+        "pitr": any(
+            _value(t.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"), False)
+            for t in tables
+        ),
     }
 
 
@@ -351,8 +419,9 @@ def lifecycle(endpoints: dict) -> dict:
     return {"wru": wru, "rru": rru, "requests": len(LIFECYCLE), "events": events}
 
 
-def monthly(devices: int, check_in: dict, endpoints: dict, fleet: dict, seconds: float, deployed: dict,
-            front_door: str) -> dict:
+def monthly(
+    devices: int, check_in: dict, endpoints: dict, fleet: dict, seconds: float, deployed: dict, front_door: str
+) -> dict:
     """Quantities and dollars a month for ``devices`` checking in every ``interval_s``, the
     LoadMaster's routes served through ``front_door`` (``rest`` or ``http``)."""
     fn = deployed["api_function"]
@@ -373,11 +442,17 @@ def monthly(devices: int, check_in: dict, endpoints: dict, fleet: dict, seconds:
     trials_rru = runs.get("ExpireTrials", 0) * max(0.5, math.ceil(tenants * 400 / 4096) * 0.5)
     meter_wru = HOURS_PER_MONTH * types  # one usage item per license type and hour however often it runs
     schedule_invocations = sum(runs.values())
-    schedule_gb_s = sum(n * ASSUMPTIONS["schedule_seconds"] * deployed["schedules"][lid]["memory_mb"] / 1024
-                        for lid, n in runs.items())
-    schedule_gb_s_dollars = sum(n * ASSUMPTIONS["schedule_seconds"] * deployed["schedules"][lid]["memory_mb"] / 1024
-                                * PRICES["lambda_gb_second"][deployed["schedules"][lid]["architecture"]]
-                                for lid, n in runs.items())
+    schedule_gb_s = sum(
+        n * ASSUMPTIONS["schedule_seconds"] * deployed["schedules"][lid]["memory_mb"] / 1024 for lid, n in runs.items()
+    )
+    schedule_gb_s_dollars = sum(
+        n
+        * ASSUMPTIONS["schedule_seconds"]
+        * deployed["schedules"][lid]["memory_mb"]
+        / 1024
+        * PRICES["lambda_gb_second"][deployed["schedules"][lid]["architecture"]]
+        for lid, n in runs.items()
+    )
 
     wru = check_ins * wru_per_check_in + meter_wru + lifecycles * life["wru"]
     rru = sweep_rru + meter_rru + trials_rru + lifecycles * life["rru"]
@@ -387,7 +462,8 @@ def monthly(devices: int, check_in: dict, endpoints: dict, fleet: dict, seconds:
     gb_seconds = api_requests * billed * memory_gb + schedule_gb_s
     app_log_bytes = api_requests * check_in["log_bytes_per_check_in"]
     platform_log_bytes = api_requests * fn["platform_log_bytes"] + schedule_invocations * max(
-        [f["platform_log_bytes"] for f in deployed["schedules"].values()] or [0])
+        [f["platform_log_bytes"] for f in deployed["schedules"].values()] or [0]
+    )
     # A front door the template does not deploy is priced with the access log line of the one it does.
     # A front door the template does not deploy is priced with the access log line of the one it
     # does; a function URL has no access log.
@@ -398,14 +474,20 @@ def monthly(devices: int, check_in: dict, endpoints: dict, fleet: dict, seconds:
     access_log_bytes = api_requests * access_line
     log_gb = (app_log_bytes + platform_log_bytes + access_log_bytes) / 1e9
     ingest = PRICES["cloudwatch_logs_ingest_gb"]
-    log_ingest_dollars = ((app_log_bytes + platform_log_bytes) * ingest[fn["log_class"]]
-                          + access_log_bytes * ingest[access_class]) / 1e9
+    log_ingest_dollars = (
+        (app_log_bytes + platform_log_bytes) * ingest[fn["log_class"]] + access_log_bytes * ingest[access_class]
+    ) / 1e9
     archived_gb = log_gb * ASSUMPTIONS["log_archive_compression"] * min(1.0, deployed["log_retention_days"] / 30)
     out_gb = api_requests * (check_in["response_bytes_per_check_in"] + ASSUMPTIONS["response_header_bytes"]) / 1e9
     stored = check_in["stored_bytes"]
     overhead = ASSUMPTIONS["item_storage_overhead_bytes"]
-    per_device = (stored["device_item"] + overhead + sum(v + overhead for v in stored["index_entries"].values())
-                  + stored["claims"] + 2 * overhead)
+    per_device = (
+        stored["device_item"]
+        + overhead
+        + sum(v + overhead for v in stored["index_entries"].values())
+        + stored["claims"]
+        + 2 * overhead
+    )
     storage_gb = devices * per_device / 1e9
     concurrency = math.ceil(api_requests / MONTH_S * billed) + len(deployed["schedules"])
     secret_calls = concurrency * deployed["secrets"] * ASSUMPTIONS["secret_reads_per_container_hour"] * HOURS_PER_MONTH
@@ -418,8 +500,8 @@ def monthly(devices: int, check_in: dict, endpoints: dict, fleet: dict, seconds:
         DOORS[front_door]: tiered(api_requests, PRICES["api_gateway_tiers"][front_door]),
         "DynamoDB writes": wru * PRICES["dynamodb_write_request_unit"],
         "DynamoDB reads": rru * PRICES["dynamodb_read_request_unit"],
-        "DynamoDB storage and backups": storage_gb * (PRICES["dynamodb_storage_gb_month"]
-                                                      + PRICES["dynamodb_pitr_gb_month"] * deployed["pitr"]),
+        "DynamoDB storage and backups": storage_gb
+        * (PRICES["dynamodb_storage_gb_month"] + PRICES["dynamodb_pitr_gb_month"] * deployed["pitr"]),
         "Lambda requests": invocations * PRICES["lambda_request"],
         f"Lambda duration ({fn['architecture']})": (gb_seconds - schedule_gb_s) * gb_s_price + schedule_gb_s_dollars,
         "CloudWatch Logs": log_ingest_dollars + archived_gb * PRICES["cloudwatch_logs_archive_gb_month"],
@@ -434,21 +516,42 @@ def monthly(devices: int, check_in: dict, endpoints: dict, fleet: dict, seconds:
     floor = check_ins * (PRICES["dynamodb_write_request_unit"] + PRICES["lambda_request"])
     # What no setting of this front door removes: the floor, the door's price, the answer's bytes
     # and the line that carries the check-in's metric (its EMF line).
-    bound = (floor + tiered(check_ins, PRICES["api_gateway_tiers"][front_door])
-             + check_ins * (check_in["response_bytes_per_check_in"] + ASSUMPTIONS["response_header_bytes"]) / 1e9
-             * PRICES["data_transfer_out_gb"]
-             + check_ins * check_in["log_bytes_per_check_in"] / 1e9 * ingest[fn["log_class"]])
+    bound = (
+        floor
+        + tiered(check_ins, PRICES["api_gateway_tiers"][front_door])
+        + check_ins
+        * (check_in["response_bytes_per_check_in"] + ASSUMPTIONS["response_header_bytes"])
+        / 1e9
+        * PRICES["data_transfer_out_gb"]
+        + check_ins * check_in["log_bytes_per_check_in"] / 1e9 * ingest[fn["log_class"]]
+    )
     return {
-        "devices": devices, "front_door": front_door, "check_ins": check_ins,
+        "devices": devices,
+        "front_door": front_door,
+        "check_ins": check_ins,
         "check_ins_per_second": check_ins / MONTH_S,
-        "write_request_units": wru, "read_request_units": rru, "api_requests": api_requests,
-        "lambda_invocations": invocations, "lambda_gb_seconds": gb_seconds, "log_gb": log_gb,
-        "log_bytes_per_check_in": {"app": check_in["log_bytes_per_check_in"], "platform": fn["platform_log_bytes"],
-                                   "access": access_line},
+        "write_request_units": wru,
+        "read_request_units": rru,
+        "api_requests": api_requests,
+        "lambda_invocations": invocations,
+        "lambda_gb_seconds": gb_seconds,
+        "log_gb": log_gb,
+        "log_bytes_per_check_in": {
+            "app": check_in["log_bytes_per_check_in"],
+            "platform": fn["platform_log_bytes"],
+            "access": access_line,
+        },
         "access_log_class": access_class,
-        "out_gb": out_gb, "storage_gb": storage_gb, "secret_calls": secret_calls, "traces": traced,
-        "dollars": dollars, "total": total, "per_1000_device_months": total / (devices / 1000),
-        "floor": floor, "floor_per_1000_device_months": floor / (devices / 1000), "ratio_to_floor": total / floor,
+        "out_gb": out_gb,
+        "storage_gb": storage_gb,
+        "secret_calls": secret_calls,
+        "traces": traced,
+        "dollars": dollars,
+        "total": total,
+        "per_1000_device_months": total / (devices / 1000),
+        "floor": floor,
+        "floor_per_1000_device_months": floor / (devices / 1000),
+        "ratio_to_floor": total / floor,
         "bound_per_1000_device_months": bound / (devices / 1000),
     }
 
@@ -458,6 +561,7 @@ def metric_months(metrics: dict[str, int], schedules: dict) -> float:
     A report's (``deactivate_silent.Due``) is published by every run of its schedule, so it is
     billed the share of hours a run falls in (none when the template schedules no such function);
     any other is counted whole (a bound: a refusal code seen once a month costs 1/730 of it)."""
+
     def share(name: str) -> float:
         if "." not in name:
             return 1.0
@@ -469,19 +573,31 @@ def metric_months(metrics: dict[str, int], schedules: dict) -> float:
 
 def on(deployed: dict, architecture: str) -> dict:
     """``deployed`` with every function on ``architecture``."""
-    return {**deployed, "api_function": {**deployed["api_function"], "architecture": architecture},
-            "schedules": {lid: {**f, "architecture": architecture} for lid, f in deployed["schedules"].items()}}
+    return {
+        **deployed,
+        "api_function": {**deployed["api_function"], "architecture": architecture},
+        "schedules": {lid: {**f, "architecture": architecture} for lid, f in deployed["schedules"].items()},
+    }
 
 
-def run(check_in: dict, endpoints: dict, fleet: dict, overhead: dict, template: dict,
-        parameters: dict[str, str] | None = None) -> dict:
+def run(
+    check_in: dict,
+    endpoints: dict,
+    fleet: dict,
+    overhead: dict,
+    template: dict,
+    parameters: dict[str, str] | None = None,
+) -> dict:
     """Every fleet size, through the front door the template deployed with ``parameters`` gives the
     check-in, and through each front door the model knows (REST, HTTP API, function URL) for
     comparison."""
     deployed = deployment(template, parameters)
     metrics = custom_metrics()
-    deployed = {**deployed, "custom_metrics": sum(metrics.values()),
-                "metric_months": metric_months(metrics, deployed["schedules"])}
+    deployed = {
+        **deployed,
+        "custom_metrics": sum(metrics.values()),
+        "metric_months": metric_months(metrics, deployed["schedules"]),
+    }
     door = deployed["front_doors"][CHECK_IN]
     if door is None:
         raise ValueError(f"the template serves no {CHECK_IN}")
@@ -490,28 +606,49 @@ def run(check_in: dict, endpoints: dict, fleet: dict, overhead: dict, template: 
     for devices in FLEETS:
         measured = monthly(devices, check_in, endpoints, fleet, seconds["measured_s"], deployed, door)
         slow = monthly(devices, check_in, endpoints, fleet, seconds["slow_s"], deployed, door)
-        doors = {d: monthly(devices, check_in, endpoints, fleet, seconds["measured_s"], deployed, d)
-                 ["per_1000_device_months"] for d in PRICES["api_gateway_tiers"]}
-        machines = {a: monthly(devices, check_in, endpoints, fleet, seconds["measured_s"], on(deployed, a), door)
-                    ["per_1000_device_months"] for a in PRICES["lambda_gb_second"]}
-        models[devices] = {**measured, "per_1000_device_months_slow_lambda": slow["per_1000_device_months"],
-                           "per_1000_device_months_by_front_door": doors,
-                           "per_1000_device_months_by_architecture": machines}
-    return {"deployed": deployed, "durations": seconds, "lifecycle": lifecycle(endpoints), "fleets": models,
-            "prices": PRICES, "prices_checked": PRICES_CHECKED, "assumptions": ASSUMPTIONS}
+        doors = {
+            d: monthly(devices, check_in, endpoints, fleet, seconds["measured_s"], deployed, d)[
+                "per_1000_device_months"
+            ]
+            for d in PRICES["api_gateway_tiers"]
+        }
+        machines = {
+            a: monthly(devices, check_in, endpoints, fleet, seconds["measured_s"], on(deployed, a), door)[
+                "per_1000_device_months"
+            ]
+            for a in PRICES["lambda_gb_second"]
+        }
+        models[devices] = {
+            **measured,
+            "per_1000_device_months_slow_lambda": slow["per_1000_device_months"],
+            "per_1000_device_months_by_front_door": doors,
+            "per_1000_device_months_by_architecture": machines,
+        }
+    return {
+        "deployed": deployed,
+        "durations": seconds,
+        "lifecycle": lifecycle(endpoints),
+        "fleets": models,
+        "prices": PRICES,
+        "prices_checked": PRICES_CHECKED,
+        "assumptions": ASSUMPTIONS,
+    }
 
 
 def report(r: dict) -> list[str]:
     d, fn = r["durations"], r["deployed"]["api_function"]
-    lines = [f"cost: the template serves check-ins through the {DOORS[r['deployed']['front_doors'][CHECK_IN]]}, "
-             f"{fn['logical_id']} {fn['memory_mb']} MB {fn['architecture']} {fn['runtime']}, tracing {fn['tracing']}; "
-             f"Lambda duration per check-in {d['measured_s'] * 1000:.1f} ms measured ({d['slow_s'] * 1000:.1f} ms slow "
-             f"estimate); prices as of {r['prices_checked']} (us-east-1 list)"]
+    lines = [
+        f"cost: the template serves check-ins through the {DOORS[r['deployed']['front_doors'][CHECK_IN]]}, "
+        f"{fn['logical_id']} {fn['memory_mb']} MB {fn['architecture']} {fn['runtime']}, tracing {fn['tracing']}; "
+        f"Lambda duration per check-in {d['measured_s'] * 1000:.1f} ms measured ({d['slow_s'] * 1000:.1f} ms slow "
+        f"estimate); prices as of {r['prices_checked']} (us-east-1 list)"
+    ]
     for devices, m in r["fleets"].items():
         top = sorted(m["dollars"].items(), key=lambda kv: -kv[1])[:3]
         doors = ", ".join(f"{DOORS[k]} ${v:.2f}" for k, v in m["per_1000_device_months_by_front_door"].items())
         doors += "; by architecture: " + ", ".join(
-            f"{k} ${v:.3f}" for k, v in m["per_1000_device_months_by_architecture"].items())
+            f"{k} ${v:.3f}" for k, v in m["per_1000_device_months_by_architecture"].items()
+        )
         verdict = "met" if m["per_1000_device_months"] <= 1.50 else "missed"
         lines.append(
             f"cost: {devices:>9,} devices: ${m['total']:,.2f}/month = ${m['per_1000_device_months']:.2f} per 1 000 "
@@ -519,7 +656,8 @@ def report(r: dict) -> list[str]:
             f"{m['ratio_to_floor']:.2f} x; bound through this door ${m['bound_per_1000_device_months']:.2f}; "
             f"{r['deployed']['custom_metrics']} custom metrics, {r['deployed']['metric_months']:.1f} billed; "
             f"slow Lambda ${m['per_1000_device_months_slow_lambda']:.2f}; by front door: "
-            f"{doors}); largest: " + ", ".join(f"{k} ${v:,.2f}" for k, v in top))
+            f"{doors}); largest: " + ", ".join(f"{k} ${v:,.2f}" for k, v in top)
+        )
     return lines
 
 
@@ -536,10 +674,14 @@ def table(r: dict) -> list[str]:
     row("API requests (LoadMaster's routes)", lambda m: f"{m['api_requests'] / 1e6:,.2f} M")
     row("DynamoDB write request units", lambda m: f"{m['write_request_units'] / 1e6:,.2f} M")
     row("DynamoDB read request units", lambda m: f"{m['read_request_units'] / 1e6:,.3f} M")
-    row("Lambda invocations / GB-seconds",
-        lambda m: f"{m['lambda_invocations'] / 1e6:,.2f} M / {m['lambda_gb_seconds']:,.0f}")
-    row("log bytes per check-in (app + platform + access)",
-        lambda m: " + ".join(f"{v:.0f}" for v in m["log_bytes_per_check_in"].values()))
+    row(
+        "Lambda invocations / GB-seconds",
+        lambda m: f"{m['lambda_invocations'] / 1e6:,.2f} M / {m['lambda_gb_seconds']:,.0f}",
+    )
+    row(
+        "log bytes per check-in (app + platform + access)",
+        lambda m: " + ".join(f"{v:.0f}" for v in m["log_bytes_per_check_in"].values()),
+    )
     row("CloudWatch Logs ingested", lambda m: f"{m['log_gb']:,.2f} GB")
     row("data transfer out", lambda m: f"{m['out_gb']:,.2f} GB")
     row("DynamoDB storage", lambda m: f"{m['storage_gb']:,.3f} GB")
@@ -547,18 +689,27 @@ def table(r: dict) -> list[str]:
         row(f"$ {component}", lambda m, c=component: f"{m['dollars'][c]:,.2f}")
     row("**$ total**", lambda m: f"**{m['total']:,.2f}**")
     row("**$ per 1 000 device-months**", lambda m: f"**{m['per_1000_device_months']:.2f}**")
-    row("$ physical floor per 1 000 device-months (1 WRU + 1 Lambda request per check-in)",
-        lambda m: f"{m['floor_per_1000_device_months']:.2f}")
+    row(
+        "$ physical floor per 1 000 device-months (1 WRU + 1 Lambda request per check-in)",
+        lambda m: f"{m['floor_per_1000_device_months']:.2f}",
+    )
     row("ratio to the floor", lambda m: f"{m['ratio_to_floor']:.2f}")
-    row("$ bound per 1 000 device-months through this front door (floor + its request price + the answer's "
-        "bytes + the EMF line)", lambda m: f"{m['bound_per_1000_device_months']:.2f}")
+    row(
+        "$ bound per 1 000 device-months through this front door (floor + its request price + the answer's "
+        "bytes + the EMF line)",
+        lambda m: f"{m['bound_per_1000_device_months']:.2f}",
+    )
     row("$ per 1 000 device-months, slow-Lambda duration", lambda m: f"{m['per_1000_device_months_slow_lambda']:.2f}")
     for machine in PRICES["lambda_gb_second"]:
-        row(f"$ per 1 000 device-months with every function on {machine}",
-            lambda m, a=machine: f"{m['per_1000_device_months_by_architecture'][a]:.2f}")
+        row(
+            f"$ per 1 000 device-months with every function on {machine}",
+            lambda m, a=machine: f"{m['per_1000_device_months_by_architecture'][a]:.2f}",
+        )
     for door in PRICES["api_gateway_tiers"]:
-        row(f"$ per 1 000 device-months through the {DOORS[door]}",
-            lambda m, d=door: f"{m['per_1000_device_months_by_front_door'][d]:.2f}")
+        row(
+            f"$ per 1 000 device-months through the {DOORS[door]}",
+            lambda m, d=door: f"{m['per_1000_device_months_by_front_door'][d]:.2f}",
+        )
     return rows
 
 
@@ -567,13 +718,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.cost", description=main.__doc__)
     parser.add_argument("--bench", type=Path, default=Path("out/bench.json"), help="a run's figures (make bench)")
     parser.add_argument("--template", type=Path, required=True, help="sam.json of python -m infra.build --out DIR")
-    parser.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
-                        help="a stack parameter as deployed (DeviceFrontDoor=FunctionUrl); the others at their default")
+    parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a stack parameter as deployed (DeviceFrontDoor=FunctionUrl); the others at their default",
+    )
     args = parser.parse_args()
     parameters = dict(item.split("=", 1) for item in args.parameter)
     figures = json.loads(args.bench.read_text())
-    r = run(figures["check_in"], figures["endpoints"], figures["fleet"], figures["overhead"],
-            json.loads(args.template.read_text()), parameters)
+    r = run(
+        figures["check_in"],
+        figures["endpoints"],
+        figures["fleet"],
+        figures["overhead"],
+        json.loads(args.template.read_text()),
+        parameters,
+    )
     print("\n".join([*report(r), "", *table(r)]))
 
 

@@ -51,8 +51,9 @@ def _summary(log: CallLog) -> dict:
         "writes": len(log.writes()),
         "items_read": log.items_read(),
         "scans": [c.label for c in log.dynamodb() if c.operation == "Scan"],
-        "transact_items": sum(len(c.params.get("TransactItems", [])) for c in log.dynamodb()
-                              if c.operation == "TransactWriteItems"),
+        "transact_items": sum(
+            len(c.params.get("TransactItems", [])) for c in log.dynamodb() if c.operation == "TransactWriteItems"
+        ),
         "other_aws_calls": log.other_services(),
     }
 
@@ -69,18 +70,26 @@ def exercise(world: World) -> Mix:
     ta, tb = a["tenant_id"], b["tenant_id"]
     admin = {"Authorization": f"Bearer {a['api_key']}"}
     activation_key = {"X-Activation-Key": a["activation_key"]}
-    mix.call("POST", "/v1/tenants/{tenant_id}/contracts", f"/v1/tenants/{ta}/contracts",
-             {"contract_id": "c-1", "capacity": 100, "starts_at": "2026-01-01T00:00:00Z"}, op)
+    mix.call(
+        "POST",
+        "/v1/tenants/{tenant_id}/contracts",
+        f"/v1/tenants/{ta}/contracts",
+        {"contract_id": "c-1", "capacity": 100, "starts_at": "2026-01-01T00:00:00Z"},
+        op,
+    )
     mix.call("POST", "/v1/tenants/{tenant_id}/trial", f"/v1/tenants/{tb}/trial", {}, op)
     mix.call("GET", "/v1/tenants", headers=op)
     mix.call("GET", "/v1/tenants/{tenant_id}", f"/v1/tenants/{ta}", headers=op)
-    mix.call("POST", "/v1/tenants/{tenant_id}/owner", f"/v1/tenants/{ta}/owner", {"owner_email": "new@acme.example"},
-             op)
+    mix.call(
+        "POST", "/v1/tenants/{tenant_id}/owner", f"/v1/tenants/{ta}/owner", {"owner_email": "new@acme.example"}, op
+    )
     sku = "VLM-MAX-SPLA"
-    lic_type = mix.call("POST", "/v1/license-types", body={"name": "Max", "sku": sku, "capacity": 50},
-                        headers=admin).body["lic_type_id"]
-    spare = w.ok("POST", "/v1/license-types", {"name": "Spare", "sku": "VLM-200-SPLA", "capacity": 10},
-                 admin).body["lic_type_id"]
+    lic_type = mix.call(
+        "POST", "/v1/license-types", body={"name": "Max", "sku": sku, "capacity": 50}, headers=admin
+    ).body["lic_type_id"]
+    spare = w.ok("POST", "/v1/license-types", {"name": "Spare", "sku": "VLM-200-SPLA", "capacity": 10}, admin).body[
+        "lic_type_id"
+    ]
     mix.call("GET", "/v1/license-types", headers=admin)
     mix.call("GET", "/v1/license-types/{lic_type_id}", f"/v1/license-types/{lic_type}", headers=admin)
     mix.call("PATCH", "/v1/license-types/{lic_type_id}", f"/v1/license-types/{lic_type}", {"name": "Max 2"}, admin)
@@ -100,13 +109,22 @@ def exercise(world: World) -> Mix:
     mix.call("GET", "/v1/devices", headers=admin)
     mix.call("GET", "/v1/devices/{device_id}", f"/v1/devices/{device_id}", headers=admin)
     successor = w.next_loadmaster(sku)
-    mix.call("POST", "/v1/devices/{device_id}/replace", f"/v1/devices/{device_id}/replace",
-             {k: successor[k] for k in ("mac", "ip", "port")}, admin)
+    mix.call(
+        "POST",
+        "/v1/devices/{device_id}/replace",
+        f"/v1/devices/{device_id}/replace",
+        {k: successor[k] for k in ("mac", "ip", "port")},
+        admin,
+    )
 
     lm2 = w.next_loadmaster(sku)
     second = w.ok("POST", "/v1/activations", {**lm2, "lic_type_id": lic_type}, activation_key).body
-    mix.call("POST", "/v1/devices/{device_id}/deactivate", f"/v1/devices/{second['device_id']}/deactivate",
-             headers={"Authorization": f"Device {second['device_token']}"})
+    mix.call(
+        "POST",
+        "/v1/devices/{device_id}/deactivate",
+        f"/v1/devices/{second['device_id']}/deactivate",
+        headers={"Authorization": f"Device {second['device_token']}"},
+    )
     mix.call("DELETE", "/v1/devices/{device_id}", f"/v1/devices/{second['device_id']}", headers=admin)
 
     lm3 = w.next_loadmaster(sku)
@@ -133,8 +151,12 @@ def exercise(world: World) -> Mix:
     # What needs no credential and no parameter (the console's page and assets).
     declared = {(o.path, o.method): o.auth for o in OPERATIONS}
     for path, methods in sorted(w.app.routes.items()):
-        if ("GET" in methods and "{" not in path and (path, "GET") not in mix.exercised
-                and declared.get((path, "GET")) is None):
+        if (
+            "GET" in methods
+            and "{" not in path
+            and (path, "GET") not in mix.exercised
+            and declared.get((path, "GET")) is None
+        ):
             mix.call("GET", path)
 
     mix.schedule("deactivate_silent", start + timedelta(days=3))
@@ -173,8 +195,9 @@ def accounts(mix: Mix) -> None:
     w.ok("POST", "/v1/accounts/confirm", {"email": member_email, "code": mail.last_code(member_email, "registration")})
     signed_in = w.ok("POST", "/v1/sessions", {"email": member_email, "password": PASSWORD}).body
     member = {"Authorization": f"Bearer {signed_in['access_token']}", "X-Tenant-Id": tenant_id}
-    member_id = mix.call("POST", "/v1/members", body={"email": member_email, "role": "viewer"},
-                         headers=as_owner).body["account_id"]
+    member_id = mix.call("POST", "/v1/members", body={"email": member_email, "role": "viewer"}, headers=as_owner).body[
+        "account_id"
+    ]
     mix.call("GET", "/v1/members", headers=as_owner)
     mix.call("PATCH", "/v1/members/{account_id}", f"/v1/members/{member_id}", {"role": "admin"}, as_owner)
     w.ok("POST", "/v1/members", {"email": "later@people.example", "role": "viewer"}, as_owner)
@@ -183,11 +206,18 @@ def accounts(mix: Mix) -> None:
     mix.call("DELETE", "/v1/members/{account_id}", f"/v1/members/{owner_id}", headers=member)
 
     mix.call("POST", "/v1/accounts/password-reset", body={"email": owner_email})
-    mix.call("POST", "/v1/accounts/password-reset/confirm",
-             body={"email": owner_email, "code": mail.last_code(owner_email, "password reset"), "password": PASSWORD})
+    mix.call(
+        "POST",
+        "/v1/accounts/password-reset/confirm",
+        body={"email": owner_email, "code": mail.last_code(owner_email, "password reset"), "password": PASSWORD},
+    )
     mix.call("PATCH", "/v1/account", body={"email": "moved@people.example"}, headers=owner, variant="email")
-    mix.call("POST", "/v1/account/email/confirm", body={"code": mail.last_code("moved@people.example",
-                                                                              "change of email")}, headers=owner)
+    mix.call(
+        "POST",
+        "/v1/account/email/confirm",
+        body={"code": mail.last_code("moved@people.example", "change of email")},
+        headers=owner,
+    )
     mix.call("DELETE", "/v1/sessions", headers=owner)
 
 
@@ -196,8 +226,9 @@ PASSWORD = "Bench-horse-42"
 
 
 def unexercised(mix: Mix) -> list[str]:
-    return sorted(f"{m} {p}" for p, methods in mix.world.app.routes.items() for m in methods
-                  if (p, m) not in mix.exercised)
+    return sorted(
+        f"{m} {p}" for p, methods in mix.world.app.routes.items() for m in methods if (p, m) not in mix.exercised
+    )
 
 
 def activation(mix: Mix) -> dict:
@@ -219,12 +250,17 @@ def run() -> dict:
     return {
         "activation": activation(mix),
         "routes": mix.routes,
-        "schedules": {k: {key: v[key] for key in ("calls", "reads", "writes", "items_read", "scans", "transact_items")}
-                      for k, v in mix.schedules.items()},
+        "schedules": {
+            k: {key: v[key] for key in ("calls", "reads", "writes", "items_read", "scans", "transact_items")}
+            for k, v in mix.schedules.items()
+        },
         "request_paths_with_scan": scans,
         "unexpected_scans": {k: v for k, v in scans.items() if k not in OPERATOR_LISTINGS},
-        "devices_table_scans": sorted(k for k, v in {**mix.routes, **mix.schedules}.items()
-                                      if any(s.startswith("Scan(devices") for s in v["scans"])),
+        "devices_table_scans": sorted(
+            k
+            for k, v in {**mix.routes, **mix.schedules}.items()
+            if any(s.startswith("Scan(devices") for s in v["scans"])
+        ),
         "unexercised_routes": unexercised(mix),
     }
 
@@ -246,11 +282,12 @@ def report(r: dict) -> list[str]:
 
 def table(r: dict) -> list[str]:
     """Markdown rows: every request kind and its calls."""
-    rows = ["| request | DynamoDB calls | reads | writes | items read by Query/Scan |",
-            "| --- | --- | --- | --- | --- |"]
+    rows = [
+        "| request | DynamoDB calls | reads | writes | items read by Query/Scan |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for key, v in sorted(r["routes"].items(), key=lambda kv: kv[0].split(" ", 1)[1]):
         rows.append(f"| `{key}` | {compact(v['calls'])} | {v['reads']} | {v['writes']} | {v['items_read']} |")
     for key, v in r["schedules"].items():
-        rows.append(f"| schedule `{key}` | {compact(v['calls'])} | {v['reads']} | {v['writes']} | "
-                    f"{v['items_read']} |")
+        rows.append(f"| schedule `{key}` | {compact(v['calls'])} | {v['reads']} | {v['writes']} | {v['items_read']} |")
     return rows

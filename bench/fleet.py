@@ -93,23 +93,34 @@ def write_fleet(world: World, tenant, template: dict, n: int, *, seed: int = 7) 
             raw.pop("pending_shard", None)
             raw.pop("confirmed_at", None)
             silent_due = device_store.silent_bucket_base(last_seen) + silent_after
-            raw.update({
-                "device_id": {"S": device_id}, "mac": {"S": lm["mac"]}, "ip": {"S": lm["ip"]},
-                "port": {"N": str(lm["port"])}, "sku": {"S": sku}, "lic_type_id": {"S": lic_type_id},
-                "status": {"S": "PENDING" if pending else "ACTIVE"},
-                "activated_at": _attr("activated_at", activated),
-                "confirm_by": _attr("confirm_by", activated + confirm_window),
-                "last_check_in_at": _attr("last_check_in_at", last_seen),
-                "silent_shard": {"S": f"S{shard}"}, "silent_due": {"N": str(silent_due)},
-                "silent_at": {"N": str(int(last_seen.timestamp()) + silent_after)},
-            })
+            raw.update(
+                {
+                    "device_id": {"S": device_id},
+                    "mac": {"S": lm["mac"]},
+                    "ip": {"S": lm["ip"]},
+                    "port": {"N": str(lm["port"])},
+                    "sku": {"S": sku},
+                    "lic_type_id": {"S": lic_type_id},
+                    "status": {"S": "PENDING" if pending else "ACTIVE"},
+                    "activated_at": _attr("activated_at", activated),
+                    "confirm_by": _attr("confirm_by", activated + confirm_window),
+                    "last_check_in_at": _attr("last_check_in_at", last_seen),
+                    "silent_shard": {"S": f"S{shard}"},
+                    "silent_due": {"N": str(silent_due)},
+                    "silent_at": {"N": str(int(last_seen.timestamp()) + silent_after)},
+                }
+            )
             if pending:
                 raw["pending_shard"] = {"S": f"P{shard}"}
             else:
                 raw["confirmed_at"] = _attr("confirmed_at", activated + timedelta(minutes=10))
             devices.save(DeviceItem.from_raw_data(raw))
-            claim = {"tenant_id": tenant.tenant_id, "device_id": device_id, "lic_type_id": lic_type_id,
-                     "created_at": activated}
+            claim = {
+                "tenant_id": tenant.tenant_id,
+                "device_id": device_id,
+                "lic_type_id": lic_type_id,
+                "created_at": activated,
+            }
             address = device_store._address(lm["ip"], lm["port"])
             claims.save(ClaimItem(device_store.mac_claim(tenant.tenant_id, lm["mac"]), **claim))
             claims.save(ClaimItem(device_store.address_claim(tenant.tenant_id, address), **claim))
@@ -132,8 +143,12 @@ def scan_for_silent(now) -> dict:
     from chalicelib.store.models import DeviceItem
 
     client = boto3.client("dynamodb", region_name="us-east-1")
-    kwargs = {"TableName": DeviceItem.Meta.table_name, "Select": "COUNT", "FilterExpression": "silent_due <= :now",
-              "ExpressionAttributeValues": {":now": {"N": str(int(now.timestamp()))}}}
+    kwargs = {
+        "TableName": DeviceItem.Meta.table_name,
+        "Select": "COUNT",
+        "FilterExpression": "silent_due <= :now",
+        "ExpressionAttributeValues": {":now": {"N": str(int(now.timestamp()))}},
+    }
     matched = 0
     started = time.perf_counter()
     with CallLog() as log:
@@ -143,8 +158,12 @@ def scan_for_silent(now) -> dict:
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return {"pages": len(log.dynamodb()), "items_read": log.items_read("Scan"), "matched": matched,
-            "seconds": time.perf_counter() - started}
+    return {
+        "pages": len(log.dynamodb()),
+        "items_read": log.items_read("Scan"),
+        "matched": matched,
+        "seconds": time.perf_counter() - started,
+    }
 
 
 def table_bytes(model) -> tuple[int, int]:
@@ -170,19 +189,31 @@ def sweep(world: World, name: str, at, due: int, entry_bytes: int) -> dict:
     seconds = time.perf_counter() - started
     queries = [c for c in log.dynamodb() if c.operation == "Query"]
     read = log.items_read("Query")
-    return {"due": due, "reported_due": payload["due"], "acted": payload["acted"], "skipped": payload["skipped"],
-            "queries": len(queries), "items_read": read, "read_per_due": read / due if due else None,
-            "read_units": _query_read_units(log.dynamodb(), entry_bytes),
-            "transactions": log.ops().count("TransactWriteItems"), "seconds": seconds,
-            "other_calls": sorted({c.label for c in log.dynamodb()
-                                   if c.operation not in ("Query", "TransactWriteItems")})}
+    return {
+        "due": due,
+        "reported_due": payload["due"],
+        "acted": payload["acted"],
+        "skipped": payload["skipped"],
+        "queries": len(queries),
+        "items_read": read,
+        "read_per_due": read / due if due else None,
+        "read_units": _query_read_units(log.dynamodb(), entry_bytes),
+        "transactions": log.ops().count("TransactWriteItems"),
+        "seconds": seconds,
+        "other_calls": sorted({c.label for c in log.dynamodb() if c.operation not in ("Query", "TransactWriteItems")}),
+    }
 
 
 def meter(world: World, at) -> dict:
     with CallLog() as log:
         payload = world.sweep("meter_usage", at)
-    return {"calls": compact(log.labels()), "reads": len(log.reads()), "items_read": log.items_read(),
-            "writes": len(log.writes()), "license_types": payload["due"]}
+    return {
+        "calls": compact(log.labels()),
+        "reads": len(log.reads()),
+        "items_read": log.items_read(),
+        "writes": len(log.writes()),
+        "license_types": payload["due"],
+    }
 
 
 def run(devices: int = 20_000) -> dict:
@@ -191,8 +222,9 @@ def run(devices: int = 20_000) -> dict:
     result: dict = {"devices": devices}
     with World(T0) as world, stdout_captured():
         now = world.now
-        tenant = world.new_tenant("Fleet", capacity=len(SKUS) * (devices + 1000), skus=SKUS,
-                                  type_capacity=devices + 1000)
+        tenant = world.new_tenant(
+            "Fleet", capacity=len(SKUS) * (devices + 1000), skus=SKUS, type_capacity=devices + 1000
+        )
         world.at(now - timedelta(days=2))
         template_device = world.activate(tenant)
         world.at(now - timedelta(minutes=30))
@@ -238,8 +270,9 @@ def run(devices: int = 20_000) -> dict:
         result["scan"] = scan
         result["block_unconfirmed"] = sweep(world, "block_unconfirmed", now, fleet.pending_due, entry_bytes)
         result["deactivate_silent"] = sweep(world, "deactivate_silent", now, fleet.silent_due, entry_bytes)
-        result["deactivate_silent_again"] = sweep(world, "deactivate_silent", now + timedelta(minutes=5), 0,
-                                                  entry_bytes)
+        result["deactivate_silent_again"] = sweep(
+            world, "deactivate_silent", now + timedelta(minutes=5), 0, entry_bytes
+        )
         silent = result["deactivate_silent"]
         result["scan_vs_sweep_items"] = scan["items_read"] / max(silent["items_read"], 1)
         result["scan_vs_sweep_read_units"] = scan["read_units"] / max(silent["read_units"], 0.5)
@@ -270,7 +303,9 @@ def report(r: dict) -> list[str]:
         f"meter: {m0['items_read']} items read ({m0['calls']}) with 1 device; {m1['items_read']} with "
         f"{r['devices']} devices; {m2['items_read']} with 8 more license types "
         f"(independent of devices: {'met' if same else 'missed'}; "
-        f"proportional to license types: {'met' if m2['items_read'] - m1['items_read'] == 8 else 'missed'})")
-    lines.append(f"at {r['devices']} devices: activations {r['activations_at_fleet']}; "
-                 f"check-ins {r['check_ins_at_fleet']}")
+        f"proportional to license types: {'met' if m2['items_read'] - m1['items_read'] == 8 else 'missed'})"
+    )
+    lines.append(
+        f"at {r['devices']} devices: activations {r['activations_at_fleet']}; check-ins {r['check_ins_at_fleet']}"
+    )
     return lines

@@ -28,18 +28,25 @@ LAYERS: dict[str, list[tuple[str, str]]] = {
     "moto (stands in for DynamoDB's server)": [("moto/core/botocore_stubber.py", "__call__")],
     "botocore (build, sign, send, parse the request)": [("botocore/client.py", "_make_api_call")],
     "store: the UpdateItem's expression and the item back (PynamoDB)": [("chalicelib/store/devices.py", "check_in")],
-    "Ed25519: verify the token, sign lease and token": [("chalicelib/security/signing.py", "sign"),
-                                                        ("chalicelib/security/signing.py", "verify")],
-    "body parsing and JSON response (pydantic)": [("chalicelib/api/http.py", "parse_body"),
-                                                  ("chalicelib/api/http.py", "json_response")],
-    "metrics: count and EMF flush (powertools)": [("chalicelib/observability.py", "count"),
-                                                 ("chalicelib/observability.py", "flush_metrics")],
+    "Ed25519: verify the token, sign lease and token": [
+        ("chalicelib/security/signing.py", "sign"),
+        ("chalicelib/security/signing.py", "verify"),
+    ],
+    "body parsing and JSON response (pydantic)": [
+        ("chalicelib/api/http.py", "parse_body"),
+        ("chalicelib/api/http.py", "json_response"),
+    ],
+    "metrics: count and EMF flush (powertools)": [
+        ("chalicelib/observability.py", "count"),
+        ("chalicelib/observability.py", "flush_metrics"),
+    ],
 }
 # A layer's time excludes the layers it calls.
 INSIDE = {
     "botocore (build, sign, send, parse the request)": ["moto (stands in for DynamoDB's server)"],
     "store: the UpdateItem's expression and the item back (PynamoDB)": [
-        "botocore (build, sign, send, parse the request)"],
+        "botocore (build, sign, send, parse the request)"
+    ],
 }
 
 
@@ -117,7 +124,8 @@ def run(n: int = 500, rounds: int = 7, profile_n: int = 300) -> dict:
     per_call = {k: statistics.median(v) / n for k, v in times.items()}
     rates = {k: 1 / v for k, v in per_call.items()}
     return {
-        "n": n, "rounds": rounds,
+        "n": n,
+        "rounds": rounds,
         "ms_per_check_in": {k: v * 1000 for k, v in per_call.items()},
         "check_ins_per_second": rates,
         "ratio_test_client": rates["test client"] / rates["boto3"],
@@ -137,6 +145,10 @@ def report(r: dict) -> list[str]:
     ]
     for name in ("handler", "boto3"):
         shares = r["profiles"][name]["shares"]
-        lines.append(f"overhead: {name} profile: " + ", ".join(
-            f"{k} {v:.0%} (~{v * ms[name]:.2f} ms)" for k, v in sorted(shares.items(), key=lambda kv: -kv[1])))
+        lines.append(
+            f"overhead: {name} profile: "
+            + ", ".join(
+                f"{k} {v:.0%} (~{v * ms[name]:.2f} ms)" for k, v in sorted(shares.items(), key=lambda kv: -kv[1])
+            )
+        )
     return lines

@@ -53,20 +53,58 @@ def retargeted(task_root: Path, python: str, version: str, into: Path, machine: 
     shutil.copytree(task_root, into, ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run(["chmod", "-R", "u+w", str(into)], check=True)
     pins = _binary(into)
-    for stale in [*into.glob("*.so"), *(p.parent for p in into.glob("*.dist-info/WHEEL")
-                                        if p.parent.name.rsplit("-", 1)[0] in pins)]:
+    for stale in [
+        *into.glob("*.so"),
+        *(p.parent for p in into.glob("*.dist-info/WHEEL") if p.parent.name.rsplit("-", 1)[0] in pins),
+    ]:
         shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
     with tempfile.TemporaryDirectory() as wheels:
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--only-binary=:all:",
-                        "--python-version", version, "--implementation", "cp", "--platform",
-                        f"manylinux2014_{machine}", "--platform", f"manylinux_2_17_{machine}", "--target", wheels,
-                        *(f"{name}=={v}" for name, v in pins.items())], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--python-version",
+                version,
+                "--implementation",
+                "cp",
+                "--platform",
+                f"manylinux2014_{machine}",
+                "--platform",
+                f"manylinux_2_17_{machine}",
+                "--target",
+                wheels,
+                *(f"{name}=={v}" for name, v in pins.items()),
+            ],
+            check=True,
+        )
         for entry in Path(wheels).iterdir():
             target = into / entry.name
             if target.is_dir():
                 shutil.rmtree(target)
             shutil.move(str(entry), target)
-    subprocess.run([python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", "-s",
-                    str(into), "-p", "/var/task", str(into)], env={**os.environ, "PYTHONHASHSEED": "0"}, check=True)
+    subprocess.run(
+        [
+            python,
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "0",
+            "--invalidation-mode",
+            "unchecked-hash",
+            "-s",
+            str(into),
+            "-p",
+            "/var/task",
+            str(into),
+        ],
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+        check=True,
+    )
     subprocess.run(["chmod", "-R", "a-w", str(into)], check=True)
     return into

@@ -33,9 +33,11 @@ def run(package: Path, runs: int = 11) -> dict:
 
 
 def report(r: dict) -> list[str]:
-    return [f"runtime python{v}: import app {m['import_app_s'] * 1000:.0f} ms, import boto3 + client "
-            f"{m['boto3_client_s'] * 1000:.0f} ms (medians of {r['runs']}), ratio {m['ratio']:.2f}"
-            for v, m in r["by_python"].items()]
+    return [
+        f"runtime python{v}: import app {m['import_app_s'] * 1000:.0f} ms, import boto3 + client "
+        f"{m['boto3_client_s'] * 1000:.0f} ms (medians of {r['runs']}), ratio {m['ratio']:.2f}"
+        for v, m in r["by_python"].items()
+    ]
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 def attribute_value_size(value: dict[str, Any]) -> int:
     """The size DynamoDB bills for one attribute value (Item sizes, in the Developer Guide)."""
-    (kind, v), = value.items()
+    ((kind, v),) = value.items()
     if kind == "S":
         return len(v.encode())
     if kind == "N":
@@ -83,8 +83,7 @@ def index_shapes(model) -> list[IndexShape]:
     for index in model._get_schema().get("global_secondary_indexes", []):
         keys = {k["KeyType"]: k["AttributeName"] for k in index["key_schema"]}
         projection = index["projection"]
-        included = (None if projection["ProjectionType"] == "ALL"
-                    else frozenset(projection.get("NonKeyAttributes", [])))
+        included = None if projection["ProjectionType"] == "ALL" else frozenset(projection.get("NonKeyAttributes", []))
         shapes.append(IndexShape(index["index_name"], keys["HASH"], keys.get("RANGE"), included))
     return shapes
 

@@ -63,16 +63,29 @@ def operator_headers() -> dict[str, str]:
 
 def scheduled_event(at: datetime) -> dict:
     """An EventBridge scheduled event whose ``time`` is ``at``."""
-    return {"version": "0", "id": "bench", "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": "123456789012", "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "region": "us-east-1",
-            "resources": ["arn:aws:events:us-east-1:123456789012:rule/bench"], "detail": {}}
+    return {
+        "version": "0",
+        "id": "bench",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/bench"],
+        "detail": {},
+    }
 
 
 def loadmaster(n: int, sku: str = "VLM-MAX-SPLA") -> dict:
     """The n-th LoadMaster: its own MAC and address."""
-    return {"mac": f"00:50:56:{(n >> 16) & 255:02x}:{(n >> 8) & 255:02x}:{n & 255:02x}",
-            "ip": f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}", "port": 443, "sku": sku,
-            "image": "LoadMaster-VLM-7.2.47-SPLA.ova", "version": "7.2.47"}
+    return {
+        "mac": f"00:50:56:{(n >> 16) & 255:02x}:{(n >> 8) & 255:02x}:{n & 255:02x}",
+        "ip": f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}",
+        "port": 443,
+        "sku": sku,
+        "image": "LoadMaster-VLM-7.2.47-SPLA.ova",
+        "version": "7.2.47",
+    }
 
 
 @dataclass
@@ -160,19 +173,30 @@ class World:
     def sweep(self, name: str, at: datetime) -> dict:
         return self.api.client.lambda_.invoke(name, scheduled_event(at)).payload
 
-    def new_tenant(self, name: str = "Acme", *, capacity: int = 1000, skus: tuple[str, ...] = ("VLM-MAX-SPLA",),
-                   type_capacity: int | None = None) -> Tenant:
+    def new_tenant(
+        self,
+        name: str = "Acme",
+        *,
+        capacity: int = 1000,
+        skus: tuple[str, ...] = ("VLM-MAX-SPLA",),
+        type_capacity: int | None = None,
+    ) -> Tenant:
         """A tenant on a contract of ``capacity`` instances with one license type per SKU."""
-        created = self.ok("POST", "/v1/tenants", {"name": name, "owner_email": "admin@acme.example"},
-                          operator_headers()).body
+        created = self.ok(
+            "POST", "/v1/tenants", {"name": name, "owner_email": "admin@acme.example"}, operator_headers()
+        ).body
         tenant = Tenant(created["tenant_id"], created["api_key"], created["activation_key"])
-        self.ok("POST", f"/v1/tenants/{tenant.tenant_id}/contracts",
-                {"contract_id": f"c-{name}", "capacity": capacity, "starts_at": "2026-01-01T00:00:00Z"},
-                operator_headers())
+        self.ok(
+            "POST",
+            f"/v1/tenants/{tenant.tenant_id}/contracts",
+            {"contract_id": f"c-{name}", "capacity": capacity, "starts_at": "2026-01-01T00:00:00Z"},
+            operator_headers(),
+        )
         each = type_capacity if type_capacity is not None else capacity // len(skus)
         for sku in skus:
-            created = self.ok("POST", "/v1/license-types", {"name": sku, "sku": sku, "capacity": each},
-                              tenant.admin).body
+            created = self.ok(
+                "POST", "/v1/license-types", {"name": sku, "sku": sku, "capacity": each}, tenant.admin
+            ).body
             tenant.types[sku] = created["lic_type_id"]
         return tenant
 
@@ -180,8 +204,15 @@ class World:
         self._devices += 1
         return {**loadmaster(self._devices, sku), **overrides}
 
-    def activate(self, tenant: Tenant, sku: str = "VLM-MAX-SPLA", *, confirm: bool = True,
-                 lm: dict | None = None, idempotency_key: str | None = None) -> Device:
+    def activate(
+        self,
+        tenant: Tenant,
+        sku: str = "VLM-MAX-SPLA",
+        *,
+        confirm: bool = True,
+        lm: dict | None = None,
+        idempotency_key: str | None = None,
+    ) -> Device:
         lm = lm or self.next_loadmaster(sku)
         headers = {**tenant.loadmaster, **({"Idempotency-Key": idempotency_key} if idempotency_key else {})}
         body = self.ok("POST", "/v1/activations", {**lm, "lic_type_id": tenant.types[lm["sku"]]}, headers).body

@@ -40,8 +40,12 @@ MAX_ENTRIES = 10
 
 
 def _entry(detail_type: str, tenant_id: str, **detail: Any) -> dict:
-    return {"Source": SOURCE, "DetailType": detail_type, "EventBusName": get_settings().event_bus_name,
-            "Detail": json.dumps({"tenant_id": tenant_id, **detail}, default=str)}
+    return {
+        "Source": SOURCE,
+        "DetailType": detail_type,
+        "EventBusName": get_settings().event_bus_name,
+        "Detail": json.dumps({"tenant_id": tenant_id, **detail}, default=str),
+    }
 
 
 def publish(detail_type: str, tenant_id: str, **detail: Any) -> None:
@@ -52,18 +56,25 @@ def publish_all(entries: list[dict]) -> None:
     """Send ``entries`` in calls of at most ``MAX_ENTRIES``. An entry EventBridge refuses, or a
     call that fails, is logged and not retried."""
     for start in range(0, len(entries), MAX_ENTRIES):
-        chunk = entries[start:start + MAX_ENTRIES]
+        chunk = entries[start : start + MAX_ENTRIES]
         try:
             results = _events().put_events(Entries=chunk).get("Entries", [])
         except Exception as e:  # best effort: never fail the decisions being reported
-            logger.warning("notification not sent", extra={"detail_types": sorted({n["DetailType"] for n in chunk}),
-                                                            "count": len(chunk), "error": repr(e)})
+            logger.warning(
+                "notification not sent",
+                extra={"detail_types": sorted({n["DetailType"] for n in chunk}), "count": len(chunk), "error": repr(e)},
+            )
             continue
         for entry, result in zip(chunk, results, strict=False):
             if result.get("ErrorCode"):
-                logger.warning("notification refused by EventBridge",
-                               extra={"detail_type": entry["DetailType"], "error_code": result["ErrorCode"],
-                                      "error": result.get("ErrorMessage")})
+                logger.warning(
+                    "notification refused by EventBridge",
+                    extra={
+                        "detail_type": entry["DetailType"],
+                        "error_code": result["ErrorCode"],
+                        "error": result.get("ErrorMessage"),
+                    },
+                )
 
 
 class Outbox:

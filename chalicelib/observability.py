@@ -37,8 +37,13 @@ def count(name: str, value: int = 1, **dimensions: str) -> None:
     """Add to a counter metric; dimensions make one metric per value (e.g. per error code)."""
     if dimensions:
         # A single-metric EMF line keeps this call's dimensions apart from the others'.
-        with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=_namespace,
-                           default_dimensions={"service": SERVICE, **dimensions}):
+        with single_metric(
+            name=name,
+            unit=MetricUnit.Count,
+            value=value,
+            namespace=_namespace,
+            default_dimensions={"service": SERVICE, **dimensions},
+        ):
             return
     _metrics.provider.add_metric(name=name, unit=MetricUnit.Count, value=value)
 

@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     def _hex_digest(cls, value: object) -> object:
         value = str(value or "").strip().lower()
         if value and (len(value) != 64 or any(c not in "0123456789abcdef" for c in value)):
-            raise ValueError("must be 64 hex characters (printf %s \"$KEY\" | sha256sum)")
+            raise ValueError('must be 64 hex characters (printf %s "$KEY" | sha256sum)')
         return value
 
     @classmethod

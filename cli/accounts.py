@@ -25,8 +25,11 @@ ROLES = ("admin", "viewer")
 
 @click.command()
 @click.option("--email", help="The account's email (asked for when not given).")
-@click.option("--password-stdin", is_flag=True,
-              help="Read the password from standard input's first line (scripts), instead of asking for it.")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from standard input's first line (scripts), instead of asking for it.",
+)
 @pass_env
 def login(env: Env, email: str | None, password_stdin: bool) -> None:
     """Sign in with an account's email and password.
@@ -62,8 +65,10 @@ def login(env: Env, email: str | None, password_stdin: bool) -> None:
 def _show_tenants(account: dict[str, Any], chosen: str | None) -> None:
     tenants = account.get("tenants") or []
     if not tenants:
-        output.note("No tenant yet: create one from the console (or POST /v1/account/tenant), or ask an owner to "
-                    "invite this email.")
+        output.note(
+            "No tenant yet: create one from the console (or POST /v1/account/tenant), or ask an owner to "
+            "invite this email."
+        )
         return
     output.table(tenants, ("tenant_id", "name", "role"))
     if len(tenants) > 1 and not chosen:
@@ -71,9 +76,11 @@ def _show_tenants(account: dict[str, Any], chosen: str | None) -> None:
 
 
 @click.command()
-@click.option("--everywhere", is_flag=True,
-              help="Also sign the account out of every other session (the console's included): its refresh "
-                   "tokens are revoked.")
+@click.option(
+    "--everywhere",
+    is_flag=True,
+    help="Also sign the account out of every other session (the console's included): its refresh tokens are revoked.",
+)
 @pass_env
 def logout(env: Env, everywhere: bool) -> None:
     """Sign out: forget this URL's session.
@@ -83,8 +90,10 @@ def logout(env: Env, everywhere: bool) -> None:
     if everywhere and store.load(env.url) is not None:
         env.client.call("DELETE", "/v1/sessions", credential=env.account)
     forgotten = store.forget(env.url)
-    env.show({"signed_out": forgotten, "everywhere": everywhere},
-             lambda _: output.note(f"Signed out of {env.url}." if forgotten else f"Not signed in at {env.url}."))
+    env.show(
+        {"signed_out": forgotten, "everywhere": everywhere},
+        lambda _: output.note(f"Signed out of {env.url}." if forgotten else f"Not signed in at {env.url}."),
+    )
 
 
 @click.command()
@@ -96,8 +105,10 @@ def account(env: Env) -> None:
     body = env.client.call("GET", "/v1/account", credential=env.account)
 
     def human(a: dict[str, Any]) -> None:
-        output.fields({k: v for k, v in a.items() if k != "tenants"},
-                      ("account_id", "email", "name", "email_verified", "pending_email"))
+        output.fields(
+            {k: v for k, v in a.items() if k != "tenants"},
+            ("account_id", "email", "name", "email_verified", "pending_email"),
+        )
         _show_tenants(a, env.tenant_id)
 
     env.show(body, human)
@@ -118,8 +129,9 @@ def _member_id(env: Env, who: str) -> str:
     body = env.client.call("GET", "/v1/members", credential=env.tenant)
     found = [m for m in body.get("members") or [] if (m.get("email") or "").lower() == who.lower()]
     if not found or not found[0].get("account_id"):
-        raise click.BadParameter(f"{who} is not a member of the tenant (invited, but not yet registered?)",
-                                 param_hint="MEMBER")
+        raise click.BadParameter(
+            f"{who} is not a member of the tenant (invited, but not yet registered?)", param_hint="MEMBER"
+        )
     return found[0]["account_id"]
 
 
@@ -137,14 +149,14 @@ def members_list(env: Env) -> None:
 
 @members.command("invite")
 @click.argument("email")
-@click.option("--role", type=click.Choice(ROLES), required=True,
-              help="admin manages the tenant; viewer reads only.")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="admin manages the tenant; viewer reads only.")
 @pass_env
 def members_invite(env: Env, email: str, role: str) -> None:
     """Invite EMAIL as admin or viewer: the account with that email (now, or once it registers and
     confirms) is a member from then on."""
-    _show_member(env, env.client.call("POST", "/v1/members", credential=env.tenant,
-                                      json={"email": email, "role": role}))
+    _show_member(
+        env, env.client.call("POST", "/v1/members", credential=env.tenant, json={"email": email, "role": role})
+    )
 
 
 @members.command("withdraw")
@@ -163,8 +175,12 @@ def members_withdraw(env: Env, email: str) -> None:
 def members_role(env: Env, member: str, role: str) -> None:
     """Change MEMBER's role (MEMBER: account id or email)."""
     account_id = _member_id(env, member)
-    _show_member(env, env.client.call("PATCH", f"/v1/members/{quote(account_id, safe='')}", credential=env.tenant,
-                                      json={"role": role}))
+    _show_member(
+        env,
+        env.client.call(
+            "PATCH", f"/v1/members/{quote(account_id, safe='')}", credential=env.tenant, json={"role": role}
+        ),
+    )
 
 
 @members.command("remove")
@@ -196,10 +212,12 @@ def ownership_transfer(env: Env, member: str, yes: bool) -> None:
     """Make MEMBER (account id or email) the tenant's owner; you become an admin."""
     account_id = _member_id(env, member)
     if not yes:
-        click.confirm(f"Transfer the tenant's ownership to {member}? You become an admin and cannot undo it "
-                      "yourself.", abort=True, err=True)
-    _show_member(env, env.client.call("POST", "/v1/ownership", credential=env.tenant,
-                                      json={"account_id": account_id}))
+        click.confirm(
+            f"Transfer the tenant's ownership to {member}? You become an admin and cannot undo it yourself.",
+            abort=True,
+            err=True,
+        )
+    _show_member(env, env.client.call("POST", "/v1/ownership", credential=env.tenant, json={"account_id": account_id}))
 
 
 COMMANDS = (login, logout, account, members, ownership)

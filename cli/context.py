@@ -53,8 +53,10 @@ class Env:
             return Credential.bearer(self._api_key)
         session = self.session()
         if session is None:
-            raise click.UsageError("this is a tenant command: set LICENSING_API_KEY to the tenant's API key "
-                                   "(or --api-key), or sign in with licensing login")
+            raise click.UsageError(
+                "this is a tenant command: set LICENSING_API_KEY to the tenant's API key "
+                "(or --api-key), or sign in with licensing login"
+            )
         headers = {"Authorization": f"Bearer {session.access_token}"}
         if self.tenant_id:
             headers["X-Tenant-Id"] = self.tenant_id
@@ -89,8 +91,9 @@ class Env:
         except ApiError as e:
             if e.status in (400, 401, 403):
                 store.forget(self.url)
-                raise click.UsageError(f"the session of {session.email} has ended ({e.code}): sign in again with "
-                                       "licensing login") from e
+                raise click.UsageError(
+                    f"the session of {session.email} has ended ({e.code}): sign in again with licensing login"
+                ) from e
             raise
         self._session = Session.from_answer(session.email, answer, session)
         store.save(self.url, self._session)

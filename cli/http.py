@@ -52,12 +52,12 @@ class RetryPolicy:
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     notify: Callable[[str], None] = field(default=_stderr, repr=False)
 
-    def decide(self, response: requests.Response, method: str, headers: dict[str, str],
-               attempts: int) -> tuple[float | None, str]:
+    def decide(
+        self, response: requests.Response, method: str, headers: dict[str, str], attempts: int
+    ) -> tuple[float | None, str]:
         """After ``attempts`` sends answered by a 429 or 503: the seconds to wait before sending
         again, or ``None`` and why not."""
-        idempotent = method.upper() in IDEMPOTENT_METHODS or any(
-            name.lower() == "idempotency-key" for name in headers)
+        idempotent = method.upper() in IDEMPOTENT_METHODS or any(name.lower() == "idempotency-key" for name in headers)
         if response.status_code not in RETRY_ALWAYS and not idempotent:
             return None, "not retried: it may have been done already (a POST without an Idempotency-Key)"
         if attempts > self.retries:
@@ -116,9 +116,14 @@ class Credential:
 
 
 class Client:
-    def __init__(self, base_url: str = DEFAULT_URL, *,
-                 session_factory: Callable[[], requests.Session] | None = None,
-                 timeout_s: float = DEFAULT_TIMEOUT_S, retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        *,
+        session_factory: Callable[[], requests.Session] | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        retry: RetryPolicy | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -155,8 +160,16 @@ class Client:
 
     # -- requests ------------------------------------------------------------------------------
 
-    def send(self, method: str, path: str, *, credential: Credential | None = None, json: Any = None,
-             params: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> requests.Response:
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        credential: Credential | None = None,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> requests.Response:
         """The raw response of one request (any status), after the retries ``self.retry`` allows
         for a 429 or 503; ``Unreachable`` when nothing answered."""
         all_headers = {"Accept": "application/json", **(credential.headers if credential else {}), **(headers or {})}
@@ -166,8 +179,15 @@ class Client:
             with self._lock:
                 self.requests_sent += 1
             try:
-                response = self.session.request(method, self.base_url + path, json=json, params=query or None,
-                                                headers=all_headers, timeout=self.timeout_s, allow_redirects=False)
+                response = self.session.request(
+                    method,
+                    self.base_url + path,
+                    json=json,
+                    params=query or None,
+                    headers=all_headers,
+                    timeout=self.timeout_s,
+                    allow_redirects=False,
+                )
             except requests.RequestException as e:
                 raise Unreachable(f"cannot reach {self.base_url}: {_reason(e)}") from e
             attempts += 1
@@ -177,8 +197,10 @@ class Client:
             if wait is None:
                 self.retry.notify(f"licensing: {method} {path}: {_status(response)}; {why_not}")
                 return response
-            self.retry.notify(f"licensing: {method} {path}: {_status(response)}; retrying in {wait:g} s "
-                              f"(retry {attempts} of {self.retry.retries})")
+            self.retry.notify(
+                f"licensing: {method} {path}: {_status(response)}; retrying in {wait:g} s "
+                f"(retry {attempts} of {self.retry.retries})"
+            )
             self.retry.sleep(wait)
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -190,8 +212,12 @@ class Client:
         try:
             return response.json()
         except ValueError as e:
-            raise ApiError(response.status_code, "BAD_RESPONSE", "The service answered something that is not JSON.",
-                           {"body": response.text[:200]}) from e
+            raise ApiError(
+                response.status_code,
+                "BAD_RESPONSE",
+                "The service answered something that is not JSON.",
+                {"body": response.text[:200]},
+            ) from e
 
     def text(self, method: str, path: str, **kwargs: Any) -> str:
         """The body of a successful answer as text (CSV exports)."""
@@ -199,8 +225,15 @@ class Client:
         raise_for_error(response)
         return response.content.decode(response.encoding or "utf-8")
 
-    def pages(self, path: str, items_key: str, *, credential: Credential, params: dict[str, Any] | None = None,
-              follow: bool = True) -> Iterator[tuple[list[Any], str | None]]:
+    def pages(
+        self,
+        path: str,
+        items_key: str,
+        *,
+        credential: Credential,
+        params: dict[str, Any] | None = None,
+        follow: bool = True,
+    ) -> Iterator[tuple[list[Any], str | None]]:
         """Each page of a listing as (items, next cursor), following ``next`` while ``follow``."""
         query = dict(params or {})
         while True:
@@ -211,9 +244,15 @@ class Client:
                 return
             query["next"] = cursor
 
-
-    def listing(self, path: str, items_key: str, *, credential: Credential, params: dict[str, Any] | None = None,
-                follow: bool = True) -> tuple[list[Any], str | None]:
+    def listing(
+        self,
+        path: str,
+        items_key: str,
+        *,
+        credential: Credential,
+        params: dict[str, Any] | None = None,
+        follow: bool = True,
+    ) -> tuple[list[Any], str | None]:
         """The items of one page, or of every page with ``follow``, and the cursor left over."""
         found: list[Any] = []
         cursor = None
@@ -231,10 +270,18 @@ def raise_for_error(response: requests.Response) -> None:
     except (ValueError, AttributeError):
         error = None
     if isinstance(error, dict) and error.get("code"):
-        raise ApiError(response.status_code, str(error["code"]), str(error.get("message") or ""),
-                       error.get("detail") if isinstance(error.get("detail"), dict) else {})
-    raise ApiError(response.status_code, f"HTTP_{response.status_code}", response.reason or "unexpected answer",
-                   {"body": response.text[:200]} if response.text else {})
+        raise ApiError(
+            response.status_code,
+            str(error["code"]),
+            str(error.get("message") or ""),
+            error.get("detail") if isinstance(error.get("detail"), dict) else {},
+        )
+    raise ApiError(
+        response.status_code,
+        f"HTTP_{response.status_code}",
+        response.reason or "unexpected answer",
+        {"body": response.text[:200]} if response.text else {},
+    )
 
 
 def _status(response: requests.Response) -> str:

@@ -25,8 +25,10 @@ from cli.http import DEFAULT_URL, ApiError, RetryPolicy, Unreachable
 SECTIONS = (
     ("Operator commands (LICENSING_OPERATOR_KEY)", ("tenants", "trial", "contract", "terminate", "owner")),
     ("Accounts", ("login", "logout", "account")),
-    ("Tenant commands (LICENSING_API_KEY, or an account signed in with login)",
-     ("license", "types", "devices", "usage", "events", "settings", "keys", "members", "ownership")),
+    (
+        "Tenant commands (LICENSING_API_KEY, or an account signed in with login)",
+        ("license", "types", "devices", "usage", "events", "settings", "keys", "members", "ownership"),
+    ),
     ("Local stack and load", ("sweep", "simulate")),
 )
 
@@ -48,8 +50,11 @@ class LicensingGroup(click.Group):
             if rows:
                 with formatter.section(title):
                     formatter.write_dl(rows)
-        rest = [(n, c.get_short_help_str(limit)) for n in self.list_commands(ctx) if n not in listed
-                and (c := self.get_command(ctx, n)) is not None and not c.hidden]
+        rest = [
+            (n, c.get_short_help_str(limit))
+            for n in self.list_commands(ctx)
+            if n not in listed and (c := self.get_command(ctx, n)) is not None and not c.hidden
+        ]
         if rest:
             with formatter.section("Other commands"):
                 formatter.write_dl(rest)
@@ -75,23 +80,54 @@ class LicensingGroup(click.Group):
 
 
 @click.group(cls=LicensingGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
-@click.option("--url", envvar="LICENSING_URL", default=DEFAULT_URL, show_default=True, show_envvar=True,
-              help="The service's base URL.")
-@click.option("--operator-key", envvar="LICENSING_OPERATOR_KEY", show_envvar=True, metavar="KEY",
-              help=f"The operator key. {KEY_HELP}")
-@click.option("--api-key", envvar="LICENSING_API_KEY", show_envvar=True, metavar="KEY",
-              help=f"The tenant's API key. {KEY_HELP}")
-@click.option("--tenant", "tenant_id", envvar="LICENSING_TENANT_ID", show_envvar=True, metavar="TENANT_ID",
-              help="With an account's session: the tenant to act on, when the account is in several.")
+@click.option(
+    "--url",
+    envvar="LICENSING_URL",
+    default=DEFAULT_URL,
+    show_default=True,
+    show_envvar=True,
+    help="The service's base URL.",
+)
+@click.option(
+    "--operator-key",
+    envvar="LICENSING_OPERATOR_KEY",
+    show_envvar=True,
+    metavar="KEY",
+    help=f"The operator key. {KEY_HELP}",
+)
+@click.option(
+    "--api-key", envvar="LICENSING_API_KEY", show_envvar=True, metavar="KEY", help=f"The tenant's API key. {KEY_HELP}"
+)
+@click.option(
+    "--tenant",
+    "tenant_id",
+    envvar="LICENSING_TENANT_ID",
+    show_envvar=True,
+    metavar="TENANT_ID",
+    help="With an account's session: the tenant to act on, when the account is in several.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the service's answers as JSON (for scripts).")
-@click.option("--retries", envvar="LICENSING_RETRIES", type=click.IntRange(0, 10), default=RetryPolicy.retries,
-              show_default=True, show_envvar=True,
-              help="Times a request answered 429 or 503 is sent again, after the Retry-After the service asks for "
-                   "(a 503 only where sending twice is harmless).")
+@click.option(
+    "--retries",
+    envvar="LICENSING_RETRIES",
+    type=click.IntRange(0, 10),
+    default=RetryPolicy.retries,
+    show_default=True,
+    show_envvar=True,
+    help="Times a request answered 429 or 503 is sent again, after the Retry-After the service asks for "
+    "(a 503 only where sending twice is harmless).",
+)
 @click.version_option("0.1.0", prog_name="licensing")
 @click.pass_context
-def cli(ctx: click.Context, url: str, operator_key: str | None, api_key: str | None, tenant_id: str | None,
-        as_json: bool, retries: int) -> None:
+def cli(
+    ctx: click.Context,
+    url: str,
+    operator_key: str | None,
+    api_key: str | None,
+    tenant_id: str | None,
+    as_json: bool,
+    retries: int,
+) -> None:
     """Administer the metered licensing service and exercise it.
 
     Operators create tenants, start trials, apply contracts and export usage; a tenant's
@@ -102,8 +138,15 @@ def cli(ctx: click.Context, url: str, operator_key: str | None, api_key: str | N
     # Tests (and embedders) pass {"session_factory": ..., "sleep": ...} as the root context's obj.
     given = ctx.obj if isinstance(ctx.obj, dict) else {}
     retry = RetryPolicy(retries=retries, **{k: given[k] for k in ("sleep",) if k in given})
-    ctx.obj = Env(url=url, json=as_json, session_factory=given.get("session_factory"), retry=retry,
-                  _operator_key=operator_key or None, _api_key=api_key or None, tenant_id=tenant_id or None)
+    ctx.obj = Env(
+        url=url,
+        json=as_json,
+        session_factory=given.get("session_factory"),
+        retry=retry,
+        _operator_key=operator_key or None,
+        _api_key=api_key or None,
+        tenant_id=tenant_id or None,
+    )
 
 
 def _json_flag(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -117,8 +160,15 @@ def _with_json_flag(command: click.Command) -> None:
         for sub in command.commands.values():
             _with_json_flag(sub)
     if not isinstance(command, click.Group) or command.invoke_without_command:
-        command.params.append(click.Option(["--json"], is_flag=True, expose_value=False, callback=_json_flag,
-                                           help="Print JSON (as licensing --json does)."))
+        command.params.append(
+            click.Option(
+                ["--json"],
+                is_flag=True,
+                expose_value=False,
+                callback=_json_flag,
+                help="Print JSON (as licensing --json does).",
+            )
+        )
 
 
 def _register() -> None:

@@ -12,10 +12,19 @@ from cli import output
 from cli.context import Env, pass_env
 from cli.params import TIMESTAMP
 
-TENANT_COLUMNS = ("tenant_id", "name", "state", "capacity", "in_use", "trial_expires_at", "contract_id",
-                  "owner_email")
-TENANT_FIELDS = ("tenant_id", "name", "owner_email", "state", "capacity", "in_use", "trial_expires_at",
-                 "contract_id", "contract_ends_at", "created_at")
+TENANT_COLUMNS = ("tenant_id", "name", "state", "capacity", "in_use", "trial_expires_at", "contract_id", "owner_email")
+TENANT_FIELDS = (
+    "tenant_id",
+    "name",
+    "owner_email",
+    "state",
+    "capacity",
+    "in_use",
+    "trial_expires_at",
+    "contract_id",
+    "contract_ends_at",
+    "created_at",
+)
 
 
 def tenant_path(tenant_id: str, suffix: str = "") -> str:
@@ -37,8 +46,9 @@ def tenants() -> None:
 @pass_env
 def tenants_list(env: Env, limit: int, follow: bool) -> None:
     """The tenants with their licensing state."""
-    found, cursor = env.client.listing("/v1/tenants", "tenants", credential=env.operator,
-                                          params={"limit": limit}, follow=follow)
+    found, cursor = env.client.listing(
+        "/v1/tenants", "tenants", credential=env.operator, params={"limit": limit}, follow=follow
+    )
     if env.json:
         output.emit_json({"tenants": found, "next": cursor})
         return
@@ -64,19 +74,27 @@ def tenants_create(env: Env, name: str, owner_email: str) -> None:
 
     Prints the tenant's API key and activation key: they are shown this once.
     """
-    created = env.client.call("POST", "/v1/tenants", credential=env.operator,
-                              json={"name": name, "owner_email": owner_email})
+    created = env.client.call(
+        "POST", "/v1/tenants", credential=env.operator, json={"name": name, "owner_email": owner_email}
+    )
     show_tenant(env, created)
-    output.warn("The api_key and activation_key are shown only this once: store them now "
-                "(give the tenant's administrator the API key, its LoadMasters the activation key).")
+    output.warn(
+        "The api_key and activation_key are shown only this once: store them now "
+        "(give the tenant's administrator the API key, its LoadMasters the activation key)."
+    )
 
 
 @click.command()
 @click.argument("tenant_id")
 @click.option("--days", type=click.IntRange(1, 365), help="The trial's length (service default 30).")
 @click.option("--instances", type=click.IntRange(1, 1000), help="Instances per SKU (service default 5).")
-@click.option("--sku", "skus", multiple=True, metavar="SKU",
-              help="A LoadMaster SKU to create a trial license type for; repeatable (service default VLM-MAX-SPLA).")
+@click.option(
+    "--sku",
+    "skus",
+    multiple=True,
+    metavar="SKU",
+    help="A LoadMaster SKU to create a trial license type for; repeatable (service default VLM-MAX-SPLA).",
+)
 @pass_env
 def trial(env: Env, tenant_id: str, days: int | None, instances: int | None, skus: tuple[str, ...]) -> None:
     """Start a tenant's trial (one per tenant)."""
@@ -97,8 +115,7 @@ def contract(env: Env, tenant_id: str, contract_id: str, capacity: int, starts_a
     body: dict[str, Any] = {"contract_id": contract_id, "capacity": capacity, "starts_at": starts_at}
     if ends_at:
         body["ends_at"] = ends_at
-    show_tenant(env, env.client.call("POST", tenant_path(tenant_id, "/contracts"), credential=env.operator,
-                                     json=body))
+    show_tenant(env, env.client.call("POST", tenant_path(tenant_id, "/contracts"), credential=env.operator, json=body))
 
 
 @click.command()
@@ -108,8 +125,9 @@ def contract(env: Env, tenant_id: str, contract_id: str, capacity: int, starts_a
 def terminate(env: Env, tenant_id: str, yes: bool) -> None:
     """Terminate a tenant's contract (deactivates its LoadMasters)."""
     if not yes:
-        click.confirm(f"Terminate tenant {tenant_id}? Every one of its LoadMasters is deactivated.", abort=True,
-                      err=True)
+        click.confirm(
+            f"Terminate tenant {tenant_id}? Every one of its LoadMasters is deactivated.", abort=True, err=True
+        )
     result = env.client.call("POST", tenant_path(tenant_id, "/terminate"), credential=env.operator)
     show_tenant(env, result)
 
@@ -120,8 +138,10 @@ def terminate(env: Env, tenant_id: str, yes: bool) -> None:
 @pass_env
 def owner(env: Env, tenant_id: str, email: str) -> None:
     """Change a tenant's owner (change of ownership)."""
-    show_tenant(env, env.client.call("POST", tenant_path(tenant_id, "/owner"), credential=env.operator,
-                                     json={"owner_email": email}))
+    show_tenant(
+        env,
+        env.client.call("POST", tenant_path(tenant_id, "/owner"), credential=env.operator, json={"owner_email": email}),
+    )
 
 
 COMMANDS = (tenants, trial, contract, terminate, owner)

@@ -40,8 +40,9 @@ class Session:
     expires_at: float  # epoch seconds
 
     @classmethod
-    def from_answer(cls, email: str, answer: dict[str, Any], previous: Session | None = None,
-                    now: Callable[[], float] = time.time) -> Session:
+    def from_answer(
+        cls, email: str, answer: dict[str, Any], previous: Session | None = None, now: Callable[[], float] = time.time
+    ) -> Session:
         """From ``POST /v1/sessions`` (or ``/refresh``, which may not send a new refresh token)."""
         refresh = answer.get("refresh_token") or (previous.refresh_token if previous else None)
         return cls(email, answer["access_token"], refresh, now() + int(answer.get("expires_in") or 0))

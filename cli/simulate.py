@@ -79,8 +79,7 @@ def fleet_addresses(count: int, rng: Callable[[int], bytes] = secrets.token_byte
 
 
 class Fleet:
-    def __init__(self, client: Client, activation_key: str, *, sku: str, lic_type_id: str | None,
-                 run_id: str) -> None:
+    def __init__(self, client: Client, activation_key: str, *, sku: str, lic_type_id: str | None, run_id: str) -> None:
         self.client = client
         self.activation = Credential.activation(activation_key)
         self.sku = sku
@@ -95,11 +94,11 @@ class Fleet:
         with self._lock:
             counter[code or "UNKNOWN"] += 1
 
-    def _request(self, method: str, path: str, credential: Credential, body: Any = None,
-                 headers: dict[str, str] | None = None) -> Outcome:
+    def _request(
+        self, method: str, path: str, credential: Credential, body: Any = None, headers: dict[str, str] | None = None
+    ) -> Outcome:
         try:
-            return Outcome(True, body=self.client.call(method, path, credential=credential, json=body,
-                                                       headers=headers))
+            return Outcome(True, body=self.client.call(method, path, credential=credential, json=body, headers=headers))
         except ApiError as e:
             return Outcome(False, e.code, failure=e.status >= 500)
         except Unreachable:
@@ -122,15 +121,20 @@ class Fleet:
         if lic_type_id is None:
             lm.outcome, lm.code = "refused", "NO_LICENSE_TYPE_OFFERED"
             return lm
-        activated = self._request("POST", "/v1/activations", self.activation,
-                                  {**self.describe(lm), "lic_type_id": lic_type_id},
-                                  headers={"Idempotency-Key": f"sim-{self.run_id}-{lm.index}"})
+        activated = self._request(
+            "POST",
+            "/v1/activations",
+            self.activation,
+            {**self.describe(lm), "lic_type_id": lic_type_id},
+            headers={"Idempotency-Key": f"sim-{self.run_id}-{lm.index}"},
+        )
         if not activated.ok:
             return self._refused(lm, activated)
         lm.outcome, lm.lic_type_id = "granted", lic_type_id
         lm.device_id, lm._token = activated.body["device_id"], activated.body["device_token"]
-        confirmed = self._request("POST", f"/v1/devices/{quote(lm.device_id, safe='')}/confirm",
-                                  Credential.device(lm._token))
+        confirmed = self._request(
+            "POST", f"/v1/devices/{quote(lm.device_id, safe='')}/confirm", Credential.device(lm._token)
+        )
         if confirmed.ok:
             lm.confirmed = True
         else:
@@ -147,8 +151,9 @@ class Fleet:
     def check_in(self, lm: LoadMaster) -> LoadMaster:
         assert lm.device_id and lm._token
         body = {"mac": lm.mac, "ip": lm.ip, "port": lm.port, "version": VERSION}
-        answer = self._request("POST", f"/v1/devices/{quote(lm.device_id, safe='')}/check-ins",
-                               Credential.device(lm._token), body)
+        answer = self._request(
+            "POST", f"/v1/devices/{quote(lm.device_id, safe='')}/check-ins", Credential.device(lm._token), body
+        )
         if answer.ok:
             lm.check_ins_ok += 1
             lm._token = (answer.body or {}).get("device_token") or lm._token
@@ -179,26 +184,71 @@ def is_loopback(host: str) -> bool:
 
 
 @click.command()
-@click.option("--count", "-n", type=click.IntRange(1, MAX_FLEET), default=10, show_default=True,
-              help="LoadMasters in the fleet.")
-@click.option("--rounds", "-k", type=click.IntRange(0, 1000), default=3, show_default=True,
-              help="Check-in rounds after the activations.")
-@click.option("--silent", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Fraction of the granted LoadMasters that stop checking in after confirming.")
-@click.option("--concurrency", "-c", type=click.IntRange(1, 64), default=8, show_default=True,
-              help="LoadMasters talking at once (threads).")
-@click.option("--interval", type=click.FloatRange(0, 3600), default=0.0, show_default=True,
-              help="Seconds to wait between check-in rounds.")
+@click.option(
+    "--count", "-n", type=click.IntRange(1, MAX_FLEET), default=10, show_default=True, help="LoadMasters in the fleet."
+)
+@click.option(
+    "--rounds",
+    "-k",
+    type=click.IntRange(0, 1000),
+    default=3,
+    show_default=True,
+    help="Check-in rounds after the activations.",
+)
+@click.option(
+    "--silent",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Fraction of the granted LoadMasters that stop checking in after confirming.",
+)
+@click.option(
+    "--concurrency",
+    "-c",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="LoadMasters talking at once (threads).",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(0, 3600),
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait between check-in rounds.",
+)
 @click.option("--sku", default="VLM-MAX-SPLA", show_default=True, help="The LoadMasters' SKU.")
-@click.option("--type", "lic_type_id", metavar="LIC_TYPE_ID",
-              help="The license type to take (default: the first offered with a free instance).")
-@click.option("--activation-key", envvar="LICENSING_ACTIVATION_KEY", show_envvar=True, metavar="KEY",
-              help="The tenant's activation key. Prefer the environment variable: a flag lands in the shell history.")
-@click.option("--allow-remote", is_flag=True,
-              help="Allow a --url that is not this machine (the fleet takes real instances there).")
+@click.option(
+    "--type",
+    "lic_type_id",
+    metavar="LIC_TYPE_ID",
+    help="The license type to take (default: the first offered with a free instance).",
+)
+@click.option(
+    "--activation-key",
+    envvar="LICENSING_ACTIVATION_KEY",
+    show_envvar=True,
+    metavar="KEY",
+    help="The tenant's activation key. Prefer the environment variable: a flag lands in the shell history.",
+)
+@click.option(
+    "--allow-remote",
+    is_flag=True,
+    help="Allow a --url that is not this machine (the fleet takes real instances there).",
+)
 @pass_env
-def simulate(env: Env, count: int, rounds: int, silent: float, concurrency: int, interval: float, sku: str,
-             lic_type_id: str | None, activation_key: str | None, allow_remote: bool) -> None:
+def simulate(
+    env: Env,
+    count: int,
+    rounds: int,
+    silent: float,
+    concurrency: int,
+    interval: float,
+    sku: str,
+    lic_type_id: str | None,
+    activation_key: str | None,
+    allow_remote: bool,
+) -> None:
     """Run a fleet of simulated LoadMasters against a running stack.
 
     Each one lists the license types, activates (with an Idempotency-Key), confirms and checks
@@ -208,12 +258,15 @@ def simulate(env: Env, count: int, rounds: int, silent: float, concurrency: int,
         licensing simulate --count 20 --rounds 3 --silent 0.25
     """
     if not activation_key:
-        raise click.UsageError("simulate needs the tenant's activation key: set LICENSING_ACTIVATION_KEY "
-                               "(or --activation-key)")
+        raise click.UsageError(
+            "simulate needs the tenant's activation key: set LICENSING_ACTIVATION_KEY (or --activation-key)"
+        )
     client = env.client
     if not allow_remote and not is_loopback(client.host):
-        raise click.UsageError(f"{env.url} is not this machine: the fleet would take real instances there "
-                               "(add --allow-remote if that is what you want)")
+        raise click.UsageError(
+            f"{env.url} is not this machine: the fleet would take real instances there "
+            "(add --allow-remote if that is what you want)"
+        )
     client.send("GET", "/v1/health")  # Unreachable ends it here, before any thread starts
     run_id = secrets.token_hex(4)
     fleet = Fleet(client, activation_key, sku=sku, lic_type_id=lic_type_id, run_id=run_id)
@@ -222,9 +275,10 @@ def simulate(env: Env, count: int, rounds: int, silent: float, concurrency: int,
     sent_before = client.requests_sent
     started = time.monotonic()
     err = click.get_text_stream("stderr")
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="loadmaster") as pool, \
-            click.progressbar(length=count * (1 + rounds), label=f"{count} LoadMasters", file=err,
-                              show_pos=True) as bar:
+    with (
+        ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="loadmaster") as pool,
+        click.progressbar(length=count * (1 + rounds), label=f"{count} LoadMasters", file=err, show_pos=True) as bar,
+    ):
 
         def run(step: Callable[[LoadMaster], LoadMaster], who: Iterable[LoadMaster]) -> None:
             futures = [pool.submit(step, lm) for lm in who]
@@ -234,7 +288,7 @@ def simulate(env: Env, count: int, rounds: int, silent: float, concurrency: int,
 
         run(fleet.activate, machines)
         granted = [lm for lm in machines if lm.outcome == "granted"]
-        for lm in granted[len(granted) - int(silent * len(granted) + 0.5):]:
+        for lm in granted[len(granted) - int(silent * len(granted) + 0.5) :]:
             lm.silent = True
         bar.update(rounds * sum(1 for lm in machines if lm.outcome != "granted" or lm.silent))
         for round_no in range(rounds):
@@ -246,15 +300,34 @@ def simulate(env: Env, count: int, rounds: int, silent: float, concurrency: int,
     elapsed = time.monotonic() - started
     sent = client.requests_sent - sent_before
 
-    summary = _summary(env.url, machines, fleet, sku=sku, rounds=rounds, concurrency=concurrency,
-                       requests=sent, elapsed=elapsed, run_id=run_id)
+    summary = _summary(
+        env.url,
+        machines,
+        fleet,
+        sku=sku,
+        rounds=rounds,
+        concurrency=concurrency,
+        requests=sent,
+        elapsed=elapsed,
+        run_id=run_id,
+    )
     env.show(summary, _print_summary)
     if summary["failures"]:
         raise click.exceptions.Exit(1)
 
 
-def _summary(url: str, machines: list[LoadMaster], fleet: Fleet, *, sku: str, rounds: int, concurrency: int,
-             requests: int, elapsed: float, run_id: str) -> dict[str, Any]:
+def _summary(
+    url: str,
+    machines: list[LoadMaster],
+    fleet: Fleet,
+    *,
+    sku: str,
+    rounds: int,
+    concurrency: int,
+    requests: int,
+    elapsed: float,
+    run_id: str,
+) -> dict[str, Any]:
     refused = Counter(lm.code for lm in machines if lm.outcome != "granted")
     return {
         "url": url,
@@ -268,9 +341,11 @@ def _summary(url: str, machines: list[LoadMaster], fleet: Fleet, *, sku: str, ro
         "confirm_refused": dict(fleet.confirm_refused),
         "refused": dict(sorted(refused.items())),
         "silent": sum(lm.silent for lm in machines),
-        "check_ins": {"ok": sum(lm.check_ins_ok for lm in machines),
-                      "failed": sum(lm.check_ins_failed for lm in machines),
-                      "failed_by_code": dict(sorted(fleet.check_in_refused.items()))},
+        "check_ins": {
+            "ok": sum(lm.check_ins_ok for lm in machines),
+            "failed": sum(lm.check_ins_failed for lm in machines),
+            "failed_by_code": dict(sorted(fleet.check_in_refused.items())),
+        },
         "failures": sum(fleet.failures.values()),
         "failures_by_code": dict(sorted(fleet.failures.items())),
         "requests": requests,

@@ -13,14 +13,32 @@ from cli.context import Env, pass_env
 from cli.params import DURATION, human_duration
 
 LICENSE_FIELDS = ("state", "trial_expires_at", "contract_id", "contract_ends_at", "capacity", "in_use")
-TYPE_COLUMNS = ("lic_type_id", "name", "sku", "capacity", "in_use", "available", "overage", "overage_policy",
-                "trial")
+TYPE_COLUMNS = ("lic_type_id", "name", "sku", "capacity", "in_use", "available", "overage", "overage_policy", "trial")
 DEVICE_COLUMNS = ("device_id", "status", "mac", "ip", "port", "sku", "lic_type_id", "last_check_in_at", "reason")
-DEVICE_FIELDS = ("device_id", "status", "mac", "ip", "port", "sku", "image", "version", "lic_type_id",
-                 "activated_at", "confirm_by", "confirmed_at", "last_check_in_at", "deactivated_at", "reason")
+DEVICE_FIELDS = (
+    "device_id",
+    "status",
+    "mac",
+    "ip",
+    "port",
+    "sku",
+    "image",
+    "version",
+    "lic_type_id",
+    "activated_at",
+    "confirm_by",
+    "confirmed_at",
+    "last_check_in_at",
+    "deactivated_at",
+    "reason",
+)
 EVENT_COLUMNS = ("at", "kind", "device_id", "code", "detail")
-SETTINGS = (("confirm_window_s", "confirm-window"), ("check_in_interval_s", "check-in-interval"),
-            ("silent_after_s", "silent-after"), ("lease_s", "lease"))
+SETTINGS = (
+    ("confirm_window_s", "confirm-window"),
+    ("check_in_interval_s", "check-in-interval"),
+    ("silent_after_s", "silent-after"),
+    ("lease_s", "lease"),
+)
 OVERAGE_POLICIES = ("NO_OVERAGE", "ALLOW_1_25X", "ALLOW_1_5X", "ALLOW_2X", "ALWAYS_ALLOW")
 
 
@@ -63,8 +81,12 @@ def types_list(env: Env) -> None:
 @click.option("--name", required=True, help="A name for the pool.")
 @click.option("--sku", required=True, help="The LoadMaster SKU it licenses, e.g. VLM-MAX-SPLA.")
 @click.option("--capacity", type=click.IntRange(0), required=True, help="Instances in the pool.")
-@click.option("--overage", "overage_policy", type=click.Choice(OVERAGE_POLICIES, case_sensitive=False),
-              help="How far past its capacity the pool may grant (service default NO_OVERAGE).")
+@click.option(
+    "--overage",
+    "overage_policy",
+    type=click.Choice(OVERAGE_POLICIES, case_sensitive=False),
+    help="How far past its capacity the pool may grant (service default NO_OVERAGE).",
+)
 @pass_env
 def types_create(env: Env, name: str, sku: str, capacity: int, overage_policy: str | None) -> None:
     """Create a license type (capacities of all types together stay within the contract)."""
@@ -86,19 +108,26 @@ def types_show(env: Env, lic_type_id: str) -> None:
 @click.argument("lic_type_id")
 @click.option("--name", help="A new name.")
 @click.option("--capacity", type=click.IntRange(0), help="A new capacity (never below the instances in use).")
-@click.option("--overage", "overage_policy", type=click.Choice(OVERAGE_POLICIES, case_sensitive=False),
-              help="A new overage policy.")
+@click.option(
+    "--overage",
+    "overage_policy",
+    type=click.Choice(OVERAGE_POLICIES, case_sensitive=False),
+    help="A new overage policy.",
+)
 @pass_env
-def types_update(env: Env, lic_type_id: str, name: str | None, capacity: int | None,
-                 overage_policy: str | None) -> None:
+def types_update(
+    env: Env, lic_type_id: str, name: str | None, capacity: int | None, overage_policy: str | None
+) -> None:
     """Rename a license type or change its capacity."""
-    body: dict[str, Any] = {"name": name, "capacity": capacity,
-                            "overage_policy": overage_policy.upper() if overage_policy else None}
+    body: dict[str, Any] = {
+        "name": name,
+        "capacity": capacity,
+        "overage_policy": overage_policy.upper() if overage_policy else None,
+    }
     body = {k: v for k, v in body.items() if v is not None}
     if not body:
         raise click.UsageError("nothing to change: give --name, --capacity or --overage")
-    _show_type(env, env.client.call("PATCH", f"/v1/license-types/{_id(lic_type_id)}", credential=env.tenant,
-                                    json=body))
+    _show_type(env, env.client.call("PATCH", f"/v1/license-types/{_id(lic_type_id)}", credential=env.tenant, json=body))
 
 
 @types.command("delete")
@@ -123,21 +152,29 @@ def _show_device(env: Env, device: dict[str, Any]) -> None:
 
 
 @devices.command("list")
-@click.option("--status", type=click.Choice(("PENDING", "ACTIVE", "BLOCKED", "DEACTIVATED"), case_sensitive=False),
-              help="Only devices in this status.")
+@click.option(
+    "--status",
+    type=click.Choice(("PENDING", "ACTIVE", "BLOCKED", "DEACTIVATED"), case_sensitive=False),
+    help="Only devices in this status.",
+)
 @click.option("--type", "lic_type_id", metavar="LIC_TYPE_ID", help="Only devices of this license type.")
 @click.option("--mac", help="Only the device with this MAC address.")
 @click.option("--ip", help="Only devices with this IP address.")
 @click.option("--limit", type=click.IntRange(1, 100), default=50, show_default=True, help="Devices per page.")
 @click.option("--all", "follow", is_flag=True, help="Follow the next cursor through every page.")
 @pass_env
-def devices_list(env: Env, status: str | None, lic_type_id: str | None, mac: str | None, ip: str | None,
-                 limit: int, follow: bool) -> None:
+def devices_list(
+    env: Env, status: str | None, lic_type_id: str | None, mac: str | None, ip: str | None, limit: int, follow: bool
+) -> None:
     """The LoadMasters of the tenant, one page (or every page with --all)."""
-    params = {"status": status.upper() if status else None, "lic_type_id": lic_type_id, "mac": mac, "ip": ip,
-              "limit": limit}
-    found, cursor = env.client.listing("/v1/devices", "devices", credential=env.tenant, params=params,
-                                          follow=follow)
+    params = {
+        "status": status.upper() if status else None,
+        "lic_type_id": lic_type_id,
+        "mac": mac,
+        "ip": ip,
+        "limit": limit,
+    }
+    found, cursor = env.client.listing("/v1/devices", "devices", credential=env.tenant, params=params, follow=follow)
     if env.json:
         output.emit_json({"devices": found, "next": cursor})
         return
@@ -172,8 +209,12 @@ def devices_replace(env: Env, device_id: str, mac: str, ip: str, port: int) -> N
     """Move a license to the LoadMaster that replaces this one (same instance, type and history).
 
     Prints the successor's device token: give it to the new LoadMaster; the old token stops working."""
-    replaced = env.client.call("POST", f"/v1/devices/{_id(device_id)}/replace", credential=env.tenant,
-                               json={"mac": mac, "ip": ip, "port": port})
+    replaced = env.client.call(
+        "POST",
+        f"/v1/devices/{_id(device_id)}/replace",
+        credential=env.tenant,
+        json={"mac": mac, "ip": ip, "port": port},
+    )
     env.show(replaced, lambda d: output.fields(d, (*DEVICE_FIELDS, "device_token", "lease_expires_at")))
 
 
@@ -184,8 +225,11 @@ def devices_replace(env: Env, device_id: str, mac: str, ip: str, port: int) -> N
 def devices_delete(env: Env, device_id: str, yes: bool) -> None:
     """Delete a LoadMaster and release its instance (its next check-in is refused)."""
     if not yes:
-        click.confirm(f"Delete LoadMaster {device_id}? Its instance is released and its next check-in refused.",
-                      abort=True, err=True)
+        click.confirm(
+            f"Delete LoadMaster {device_id}? Its instance is released and its next check-in refused.",
+            abort=True,
+            err=True,
+        )
     body = env.client.call("DELETE", f"/v1/devices/{_id(device_id)}", credential=env.tenant)
     env.show(body or {"deleted": device_id}, lambda _: output.note(f"Deleted device {device_id}."))
 
@@ -200,8 +244,9 @@ def devices_delete(env: Env, device_id: str, yes: bool) -> None:
 @pass_env
 def events(env: Env, device_id: str | None, limit: int, follow: bool) -> None:
     """The debug log, newest first: decisions, sweeps, admin changes."""
-    found, cursor = env.client.listing("/v1/events", "events", credential=env.tenant,
-                                          params={"device_id": device_id, "limit": limit}, follow=follow)
+    found, cursor = env.client.listing(
+        "/v1/events", "events", credential=env.tenant, params={"device_id": device_id, "limit": limit}, follow=follow
+    )
     if env.json:
         output.emit_json({"events": found, "next": cursor})
         return
@@ -220,8 +265,9 @@ def settings() -> None:
 
 def _show_settings(env: Env, body: dict[str, Any]) -> None:
     def human(b: dict[str, Any]) -> None:
-        output.fields({k: human_duration(v) if k.endswith("_s") else v for k, v in b.items()},
-                      [name for name, _ in SETTINGS])
+        output.fields(
+            {k: human_duration(v) if k.endswith("_s") else v for k, v in b.items()}, [name for name, _ in SETTINGS]
+        )
 
     env.show(body, human)
 
@@ -239,15 +285,21 @@ def settings_show(env: Env) -> None:
 @click.option("--silent-after", type=DURATION, help="Deactivate a LoadMaster not heard from for this (e.g. 24h).")
 @click.option("--lease", type=DURATION, help="How long a LoadMaster works without a check-in (e.g. 7d).")
 @pass_env
-def settings_set(env: Env, confirm_window: int | None, check_in_interval: int | None, silent_after: int | None,
-                 lease: int | None) -> None:
+def settings_set(
+    env: Env, confirm_window: int | None, check_in_interval: int | None, silent_after: int | None, lease: int | None
+) -> None:
     """Change settings (durations: seconds, or 30m, 24h, 7d); LoadMasters activated from now on use them."""
-    given = {"confirm_window_s": confirm_window, "check_in_interval_s": check_in_interval,
-             "silent_after_s": silent_after, "lease_s": lease}
+    given = {
+        "confirm_window_s": confirm_window,
+        "check_in_interval_s": check_in_interval,
+        "silent_after_s": silent_after,
+        "lease_s": lease,
+    }
     body = {k: v for k, v in given.items() if v is not None}
     if not body:
-        raise click.UsageError("nothing to change: give --confirm-window, --check-in-interval, --silent-after "
-                               "or --lease")
+        raise click.UsageError(
+            "nothing to change: give --confirm-window, --check-in-interval, --silent-after or --lease"
+        )
     _show_settings(env, env.client.call("PATCH", "/v1/settings", credential=env.tenant, json=body))
 
 

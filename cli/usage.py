@@ -16,10 +16,15 @@ from cli.params import MONTH, this_month
 USAGE_COLUMNS = ("lic_type_id", "name", "sku", "capacity", "instance_hours", "peak_instances", "overage_hours")
 EXPORT_COLUMNS = ("tenant_id", "tenant", *USAGE_COLUMNS)
 
-MONTH_OPTION = click.option("--month", type=MONTH, default=None, metavar="YYYY-MM",
-                            help="The month (default: the current month, UTC).")
-CSV_OPTION = click.option("--csv", "csv_file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
-                          help="Write the month as CSV to this file ('-' for stdout) instead of printing it.")
+MONTH_OPTION = click.option(
+    "--month", type=MONTH, default=None, metavar="YYYY-MM", help="The month (default: the current month, UTC)."
+)
+CSV_OPTION = click.option(
+    "--csv",
+    "csv_file",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="Write the month as CSV to this file ('-' for stdout) instead of printing it.",
+)
 
 
 def _write_csv(env: Env, credential: Credential, month: str, target: Path) -> None:
@@ -72,8 +77,11 @@ def usage_export(env: Env, month: str | None, csv_file: Path | None) -> None:
     body = env.client.call("GET", "/v1/usage", credential=env.operator, params={"month": month})
 
     def human(b: dict[str, Any]) -> None:
-        rows = [{"tenant_id": t.get("tenant_id"), "tenant": t.get("name"), **lt}
-                for t in b.get("tenants") or [] for lt in t.get("license_types") or []]
+        rows = [
+            {"tenant_id": t.get("tenant_id"), "tenant": t.get("name"), **lt}
+            for t in b.get("tenants") or []
+            for lt in t.get("license_types") or []
+        ]
         click.echo(f"Usage of {b.get('month', month)}, {len(b.get('tenants') or [])} tenants")
         output.table(rows, EXPORT_COLUMNS, empty="(no usage)")
 

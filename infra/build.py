@@ -24,6 +24,7 @@ CHALICE_STAGE = "package"  # .chalice/config.json: the settings every deployment
 
 def version() -> str:
     """The commit being packaged; ``+dirty`` when the tree has changes not committed."""
+
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
 
@@ -54,8 +55,9 @@ def build(out: Path, commit: str | None = None) -> Path:
 
 
 def _runtime(sam: dict) -> str:
-    (runtime,) = {r["Properties"]["Runtime"] for r in sam["Resources"].values()
-                  if r.get("Type") == "AWS::Serverless::Function"}
+    (runtime,) = {
+        r["Properties"]["Runtime"] for r in sam["Resources"].values() if r.get("Type") == "AWS::Serverless::Function"
+    }
     return runtime
 
 
@@ -78,9 +80,25 @@ def precompiled(source: Path, target: Path, runtime: str) -> None:
         lean(root)
         # The file names recorded are where Lambda puts the code (tracebacks name them), and the hash
         # seed is fixed (a set constant's order follows the string hashes): same code, same bytes.
-        compiled = subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode",
-                                   "unchecked-hash", "-s", str(root), "-p", "/var/task", str(root)],
-                                  env={**os.environ, "PYTHONHASHSEED": "0"}, check=False)
+        compiled = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "compileall",
+                "-q",
+                "-j",
+                "0",
+                "--invalidation-mode",
+                "unchecked-hash",
+                "-s",
+                str(root),
+                "-p",
+                "/var/task",
+                str(root),
+            ],
+            env={**os.environ, "PYTHONHASHSEED": "0"},
+            check=False,
+        )
         if compiled.returncode != 0:
             raise SystemExit("some module of the package does not compile")
         with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zipped:
@@ -93,8 +111,15 @@ def precompiled(source: Path, target: Path, runtime: str) -> None:
 
 # What a wheel ships that no Lambda invocation reads: type stubs and their markers, the installer's
 # file lists, scripts (``*.data``), C headers, and botocore's documentation examples.
-NOT_RUN = ("**/*.pyi", "**/py.typed", "*.dist-info/RECORD", "*.dist-info/INSTALLER", "*.data", "**/*.h",
-           "botocore/data/*/*/examples-1.json")
+NOT_RUN = (
+    "**/*.pyi",
+    "**/py.typed",
+    "*.dist-info/RECORD",
+    "*.dist-info/INSTALLER",
+    "*.data",
+    "**/*.h",
+    "botocore/data/*/*/examples-1.json",
+)
 
 
 def services() -> set[str]:
@@ -117,8 +142,9 @@ def lean(root: Path) -> None:
     botocore_models, boto3_models = root / "botocore" / "data", root / "boto3" / "data"
     missing = called - {p.name for p in botocore_models.iterdir()}
     if missing:
-        raise SystemExit(f"botocore has no model of {sorted(missing)}: infra/permissions.py names services "
-                         "by their botocore names")
+        raise SystemExit(
+            f"botocore has no model of {sorted(missing)}: infra/permissions.py names services by their botocore names"
+        )
     for models in (botocore_models, boto3_models):
         for path in models.iterdir():
             if path.is_dir() and path.name not in called:

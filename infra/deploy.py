@@ -40,20 +40,20 @@ CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
 # What an operator can do about a failure CloudFormation reports, by a phrase of its reason.
 HINTS = {
     "already exists": "the data of an earlier stack of this stage is still there (kept when it was deleted): "
-                      "deploy with EXISTING_DATA=true to take it over (docs/DEPLOY.md, 'Create again').",
+    "deploy with EXISTING_DATA=true to take it over (docs/DEPLOY.md, 'Create again').",
     "CloudWatch Logs role ARN must be set": "API Gateway has no CloudWatch role in this region: deploy with "
-                                            "MANAGE_API_GATEWAY_ACCOUNT=true.",
+    "MANAGE_API_GATEWAY_ACCOUNT=true.",
     "Certificate": "the certificate must be an issued ACM certificate for DOMAIN_NAME (and DEVICE_DOMAIN_NAME: "
-                   "one certificate naming both, or a wildcard) in the stack's region.",
+    "one certificate naming both, or a wildcard) in the stack's region.",
     "ConcurrentExecutions": "the account's Lambda concurrency quota is too low (new accounts have 10): ask for "
-                            "1000 in Service Quotas (docs/DEPLOY.md, 'Quotas').",
+    "1000 in Service Quotas (docs/DEPLOY.md, 'Quotas').",
     "is not authorized": "the credentials deploying lack a permission named in the reason above.",
     "Insufficient permissions to enable logging": "the HTTP API's access log is a log delivery: the credentials "
-                                                  "deploying need logs:CreateLogDelivery, GetLogDelivery, "
-                                                  "UpdateLogDelivery, DeleteLogDelivery, ListLogDeliveries, "
-                                                  "PutResourcePolicy, DescribeResourcePolicies and DescribeLogGroups.",
+    "deploying need logs:CreateLogDelivery, GetLogDelivery, "
+    "UpdateLogDelivery, DeleteLogDelivery, ListLogDeliveries, "
+    "PutResourcePolicy, DescribeResourcePolicies and DescribeLogGroups.",
     "deletion protection": "a table is protected: turn protection off only if you mean to delete it "
-                           "(docs/DEPLOY.md, 'Delete').",
+    "(docs/DEPLOY.md, 'Delete').",
 }
 
 
@@ -70,8 +70,12 @@ class Clients:
 
     @classmethod
     def from_session(cls, session) -> Clients:
-        return cls(session.client("cloudformation"), session.client("s3"), session.client("secretsmanager"),
-                   session.client("cognito-idp"))
+        return cls(
+            session.client("cloudformation"),
+            session.client("s3"),
+            session.client("secretsmanager"),
+            session.client("cognito-idp"),
+        )
 
 
 @dataclass
@@ -150,8 +154,9 @@ def resolved_parameters(template: dict[str, Any], chosen: dict[str, str], previo
     return values
 
 
-def _change_set(clients: Clients, request: Request, url: str, parameters: dict[str, str], kind: str,
-                keep: set[str]) -> str | None:
+def _change_set(
+    clients: Clients, request: Request, url: str, parameters: dict[str, str], kind: str, keep: set[str]
+) -> str | None:
     """Create a change set; its id, or None when it changes nothing. The parameters in ``keep``
     keep the stack's current value (a secret one reads back only as asterisks)."""
     cfn = clients.cloudformation
@@ -162,13 +167,19 @@ def _change_set(clients: Clients, request: Request, url: str, parameters: dict[s
             spec.append({"ParameterKey": key, "UsePreviousValue": True})
         else:
             spec.append({"ParameterKey": key, "ParameterValue": value})
-    created = cfn.create_change_set(StackName=request.stack, ChangeSetName=name, TemplateURL=url, Parameters=spec,
-                                    Capabilities=CAPABILITIES, ChangeSetType=kind,
-                                    Tags=[{"Key": "service", "Value": "licensing"},
-                                          {"Key": "stage", "Value": request.stage}])
+    created = cfn.create_change_set(
+        StackName=request.stack,
+        ChangeSetName=name,
+        TemplateURL=url,
+        Parameters=spec,
+        Capabilities=CAPABILITIES,
+        ChangeSetType=kind,
+        Tags=[{"Key": "service", "Value": "licensing"}, {"Key": "stage", "Value": request.stage}],
+    )
     try:
-        cfn.get_waiter("change_set_create_complete").wait(ChangeSetName=created["Id"], StackName=request.stack,
-                                                          WaiterConfig={"Delay": 5, "MaxAttempts": 120})
+        cfn.get_waiter("change_set_create_complete").wait(
+            ChangeSetName=created["Id"], StackName=request.stack, WaiterConfig={"Delay": 5, "MaxAttempts": 120}
+        )
     except Exception as error:  # a waiter failure: the change set says why
         described = cfn.describe_change_set(ChangeSetName=created["Id"], StackName=request.stack)
         reason = described.get("StatusReason", "")
@@ -195,17 +206,21 @@ def _failure_report(cfn, stack: str, kind: str) -> str:
     except cfn.exceptions.ClientError:
         events = []
     failed = [e for e in events if e.get("ResourceStatus", "").endswith("FAILED") and e.get("ResourceStatusReason")]
-    lines = [f"The {kind.lower()} of {stack} failed; CloudFormation rolled it back."
-             + (" Nothing of it is left: deploy again once the cause is fixed." if kind == "CREATE" else
-                " The stack runs the previous version.")]
+    lines = [
+        f"The {kind.lower()} of {stack} failed; CloudFormation rolled it back."
+        + (
+            " Nothing of it is left: deploy again once the cause is fixed."
+            if kind == "CREATE"
+            else " The stack runs the previous version."
+        )
+    ]
     for event in failed[:10]:
         lines.append(f"  {event['LogicalResourceId']}: {event['ResourceStatusReason']}")
         lines.extend(f"    -> {hint}" for phrase, hint in HINTS.items() if phrase in event["ResourceStatusReason"])
     return "\n".join(lines)
 
 
-def deploy_stack(clients: Clients, request: Request, sam: dict[str, Any], region: str, say=print,
-                 adapt=None) -> str:
+def deploy_stack(clients: Clients, request: Request, sam: dict[str, Any], region: str, say=print, adapt=None) -> str:
     """Create or update the stack; ``created``, ``updated`` or ``unchanged``. ``adapt`` changes the
     translated template before it is uploaded (the deploy drill's stand-ins for what moto lacks)."""
     cfn = clients.cloudformation
@@ -218,8 +233,10 @@ def deploy_stack(clients: Clients, request: Request, sam: dict[str, Any], region
     if status is not None and status.endswith("_IN_PROGRESS"):
         raise DeployError(f"{request.stack} is busy ({status}): wait for it to finish, then deploy again.")
     if status == "UPDATE_ROLLBACK_FAILED":
-        raise DeployError(f"{request.stack} could not roll back its last update: see its events, fix the cause, "
-                          f"then aws cloudformation continue-update-rollback --stack-name {request.stack}")
+        raise DeployError(
+            f"{request.stack} could not roll back its last update: see its events, fix the cause, "
+            f"then aws cloudformation continue-update-rollback --stack-name {request.stack}"
+        )
     previous = {}
     if status is not None:
         (found,) = cfn.describe_stacks(StackName=request.stack)["Stacks"]
@@ -251,13 +268,22 @@ def kept_user_pool(cognito, stage: str, say=print) -> str:
     """The id of the accounts pool an earlier stack of ``stage`` kept (``licensing-<stage>-accounts``):
     a pool has no unique name, so it is found by name and taken only when exactly one has it."""
     name = f"licensing-{stage}-accounts"
-    found = [p["Id"] for page in cognito.get_paginator("list_user_pools").paginate(MaxResults=60)
-             for p in page["UserPools"] if p["Name"] == name]
+    found = [
+        p["Id"]
+        for page in cognito.get_paginator("list_user_pools").paginate(MaxResults=60)
+        for p in page["UserPools"]
+        if p["Name"] == name
+    ]
     if len(found) != 1:
-        which = (f"{len(found)} user pools are named {name} ({', '.join(found)})" if found
-                 else f"no user pool is named {name}")
-        raise DeployError(f"EXISTING_DATA=true takes over the accounts' user pool too, and {which}: give its id as "
-                          "EXISTING_USER_POOL_ID=<region>_... (docs/DEPLOY.md, 'Delete, and create again').")
+        which = (
+            f"{len(found)} user pools are named {name} ({', '.join(found)})"
+            if found
+            else f"no user pool is named {name}"
+        )
+        raise DeployError(
+            f"EXISTING_DATA=true takes over the accounts' user pool too, and {which}: give its id as "
+            "EXISTING_USER_POOL_ID=<region>_... (docs/DEPLOY.md, 'Delete, and create again')."
+        )
     say(f"taking over the user pool {found[0]} ({name})")
     return found[0]
 
@@ -283,9 +309,11 @@ def ensure_signing_key(secrets, stage: str, say=print) -> bool:
     try:
         parse_secret(current)
     except (ValueError, KeyError, TypeError) as e:
-        raise DeployError(f"{secret_id} holds keys the service cannot load ({e.__class__.__name__}: {e}); "
-                          "repair it (docs/DEPLOY.md, key rotation) or restore its previous version "
-                          "(AWSPREVIOUS): a fresh key would cut off every LoadMaster") from None
+        raise DeployError(
+            f"{secret_id} holds keys the service cannot load ({e.__class__.__name__}: {e}); "
+            "repair it (docs/DEPLOY.md, key rotation) or restore its previous version "
+            "(AWSPREVIOUS): a fresh key would cut off every LoadMaster"
+        ) from None
     return False
 
 
@@ -296,16 +324,29 @@ def outputs(cfn, stack: str) -> dict[str, str]:
 
 def run(clients: Clients, request: Request, region: str, say=print, adapt=None) -> dict[str, str]:
     sam = json.loads((request.package / "sam.json").read_text())
-    if (request.parameters.get("ExistingData") == "true" and not request.parameters.get("ExistingUserPoolId")
-            and "ExistingUserPoolId" in sam.get("Parameters", {}) and clients.cognito is not None
-            and stack_status(clients.cloudformation, request.stack) in (None, "ROLLBACK_COMPLETE")):
+    if (
+        request.parameters.get("ExistingData") == "true"
+        and not request.parameters.get("ExistingUserPoolId")
+        and "ExistingUserPoolId" in sam.get("Parameters", {})
+        and clients.cognito is not None
+        and stack_status(clients.cloudformation, request.stack) in (None, "ROLLBACK_COMPLETE")
+    ):
         request.parameters["ExistingUserPoolId"] = kept_user_pool(clients.cognito, request.stage, say)
     result = deploy_stack(clients, request, sam, region, say, adapt)
     ensure_signing_key(clients.secretsmanager, request.stage, say)
     found = outputs(clients.cloudformation, request.stack)
     say(f"{request.stack}: {result}. Version {found.get('Version', '?')}")
-    for key in ("ApiUrl", "JwksUrl", "RegionalDomainName", "DeviceApiUrl", "DeviceJwksUrl",
-                "DeviceRegionalDomainName", "DeviceFunctionUrl", "UserPoolId", "UserPoolClientId"):
+    for key in (
+        "ApiUrl",
+        "JwksUrl",
+        "RegionalDomainName",
+        "DeviceApiUrl",
+        "DeviceJwksUrl",
+        "DeviceRegionalDomainName",
+        "DeviceFunctionUrl",
+        "UserPoolId",
+        "UserPoolClientId",
+    ):
         if key in found:
             say(f"  {key:<24} {found[key]}")
     return found
@@ -313,15 +354,28 @@ def run(clients: Clients, request: Request, region: str, say=print, adapt=None) 
 
 # The make variables an operator sets, and the parameters they become.
 VARIABLES = {
-    "ALARM_TOPIC_ARN": "AlarmTopicArn", "OPERATOR_KEY_SHA256": "OperatorKeySha256", "EXISTING_DATA": "ExistingData",
-    "LOG_RETENTION_DAYS": "LogRetentionDays", "DOMAIN_NAME": "DomainName", "CERTIFICATE_ARN": "CertificateArn",
-    "HOSTED_ZONE_ID": "HostedZoneId", "DEPLOYMENT_TYPE": "DeploymentType",
-    "MANAGE_API_GATEWAY_ACCOUNT": "ManageApiGatewayAccount", "API_RATE_LIMIT": "ApiRateLimit",
-    "API_BURST_LIMIT": "ApiBurstLimit", "SWEEP_BATCH": "SweepBatch", "EXISTING_USER_POOL_ID": "ExistingUserPoolId",
-    "ADVANCED_SECURITY": "AdvancedSecurityMode", "SES_IDENTITY_ARN": "SesIdentityArn", "EMAIL_FROM": "EmailFrom",
-    "DEVICE_DOMAIN_NAME": "DeviceDomainName", "DEVICE_API_RATE_LIMIT": "DeviceApiRateLimit",
-    "DEVICE_API_BURST_LIMIT": "DeviceApiBurstLimit", "ACTIVATION_RATE_LIMIT": "ActivationRateLimit",
-    "ACTIVATION_BURST_LIMIT": "ActivationBurstLimit", "DEVICE_FRONT_DOOR": "DeviceFrontDoor",
+    "ALARM_TOPIC_ARN": "AlarmTopicArn",
+    "OPERATOR_KEY_SHA256": "OperatorKeySha256",
+    "EXISTING_DATA": "ExistingData",
+    "LOG_RETENTION_DAYS": "LogRetentionDays",
+    "DOMAIN_NAME": "DomainName",
+    "CERTIFICATE_ARN": "CertificateArn",
+    "HOSTED_ZONE_ID": "HostedZoneId",
+    "DEPLOYMENT_TYPE": "DeploymentType",
+    "MANAGE_API_GATEWAY_ACCOUNT": "ManageApiGatewayAccount",
+    "API_RATE_LIMIT": "ApiRateLimit",
+    "API_BURST_LIMIT": "ApiBurstLimit",
+    "SWEEP_BATCH": "SweepBatch",
+    "EXISTING_USER_POOL_ID": "ExistingUserPoolId",
+    "ADVANCED_SECURITY": "AdvancedSecurityMode",
+    "SES_IDENTITY_ARN": "SesIdentityArn",
+    "EMAIL_FROM": "EmailFrom",
+    "DEVICE_DOMAIN_NAME": "DeviceDomainName",
+    "DEVICE_API_RATE_LIMIT": "DeviceApiRateLimit",
+    "DEVICE_API_BURST_LIMIT": "DeviceApiBurstLimit",
+    "ACTIVATION_RATE_LIMIT": "ActivationRateLimit",
+    "ACTIVATION_BURST_LIMIT": "ActivationBurstLimit",
+    "DEVICE_FRONT_DOOR": "DeviceFrontDoor",
 }
 
 
@@ -331,8 +385,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bucket", required=True, help="S3 bucket for the code and the template")
     parser.add_argument("--package", type=Path, default=ROOT / "out" / "package")
     parser.add_argument("--region", help="default: the AWS CLI's (AWS_DEFAULT_REGION)")
-    parser.add_argument("parameters", nargs="*", metavar="NAME=VALUE",
-                        help=f"stack parameters, by make variable or parameter name: {', '.join(VARIABLES)}")
+    parser.add_argument(
+        "parameters",
+        nargs="*",
+        metavar="NAME=VALUE",
+        help=f"stack parameters, by make variable or parameter name: {', '.join(VARIABLES)}",
+    )
     args = parser.parse_args(argv)
     import boto3
 

@@ -25,12 +25,27 @@ _RELEASE = {
 
 GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
     "api_handler": {
-        "table:tenants": ("dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan",
-                          "dynamodb:UpdateItem"),
-        "table:license-types": ("dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
-                                "dynamodb:UpdateItem"),
-        "table:devices": ("dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem",
-                          "dynamodb:UpdateItem"),
+        "table:tenants": (
+            "dynamodb:DescribeTable",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Scan",
+            "dynamodb:UpdateItem",
+        ),
+        "table:license-types": (
+            "dynamodb:DeleteItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem",
+        ),
+        "table:devices": (
+            "dynamodb:BatchGetItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+        ),
         "index:devices/by-tenant": ("dynamodb:Query",),
         "table:claims": ("dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"),
         "table:counters": ("dynamodb:UpdateItem",),
@@ -40,8 +55,14 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         "secret:cursor-key": ("secretsmanager:GetSecretValue",),
         "bus:default": ("events:PutEvents",),
         # Accounts: memberships, invitations and trial claims; the owner's checks are ConditionChecks.
-        "table:members": ("dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
-                          "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"),
+        "table:members": (
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem",
+        ),
         # Only the signed calls: SignUp, InitiateAuth, GetUser and the other calls of the app client
         # or of an access token need no IAM. AdminGetUser finds an account by email (an invitation,
         # a confirmation, a registration of a taken email); AdminDeleteUser makes an unconfirmed
@@ -86,8 +107,10 @@ NOT_IN_THE_FLOW: dict[tuple[str, str, str], str] = {
 
 def statements(function: str, arn) -> list[dict]:
     """The IAM policy statements of ``function``'s role; ``arn(key)`` gives a resource key's ARN."""
-    return [{"Sid": _sid(key), "Effect": "Allow", "Action": sorted(actions), "Resource": arn(key)}
-            for key, actions in sorted(GRANTS[function].items())]
+    return [
+        {"Sid": _sid(key), "Effect": "Allow", "Action": sorted(actions), "Resource": arn(key)}
+        for key, actions in sorted(GRANTS[function].items())
+    ]
 
 
 def _sid(key: str) -> str:

@@ -26,11 +26,16 @@ def kept_event(body: str) -> dict[str, Any]:
 
 def queues(cfn, stack: str) -> dict[str, tuple[str, str]]:
     """Scheduled function logical id -> (its function name, its failures queue URL)."""
-    resources = {r["LogicalResourceId"]: r["PhysicalResourceId"]
-                 for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack)
-                 for r in page["StackResourceSummaries"]}
-    return {lid: (resources[lid], resources[f"{lid}FailuresQueue"]) for lid in SCHEDULED
-            if lid in resources and f"{lid}FailuresQueue" in resources}
+    resources = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack)
+        for r in page["StackResourceSummaries"]
+    }
+    return {
+        lid: (resources[lid], resources[f"{lid}FailuresQueue"])
+        for lid in SCHEDULED
+        if lid in resources and f"{lid}FailuresQueue" in resources
+    }
 
 
 def replay_queue(sqs, lambda_, function: str, queue_url: str, say=print) -> tuple[int, int]:
@@ -38,14 +43,16 @@ def replay_queue(sqs, lambda_, function: str, queue_url: str, say=print) -> tupl
     A message that fails again stays hidden for the visibility timeout, so one pass sees it once."""
     succeeded = failed = 0
     while True:
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                       VisibilityTimeout=300).get("Messages", [])
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=300
+        ).get("Messages", [])
         if not messages:
             return succeeded, failed
         for message in messages:
             event = kept_event(message["Body"])
-            answer = lambda_.invoke(FunctionName=f"{function}:live", InvocationType="RequestResponse",
-                                    Payload=json.dumps(event).encode())
+            answer = lambda_.invoke(
+                FunctionName=f"{function}:live", InvocationType="RequestResponse", Payload=json.dumps(event).encode()
+            )
             if answer.get("FunctionError"):
                 failed += 1
                 say(f"{function} {event.get('time')}: failed again ({answer['Payload'].read()[:200]!r}); kept")

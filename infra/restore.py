@@ -65,21 +65,28 @@ def restore_table(dynamodb, stage: str, into: str, spec: TableSpec, at: datetime
         say(f"{target}: already restored from {source}")
     else:
         dynamodb.restore_table_to_point_in_time(
-            SourceTableName=source, TargetTableName=target, RestoreDateTime=at,
-            BillingModeOverride="PAY_PER_REQUEST", SSESpecificationOverride={"Enabled": True})
+            SourceTableName=source,
+            TargetTableName=target,
+            RestoreDateTime=at,
+            BillingModeOverride="PAY_PER_REQUEST",
+            SSESpecificationOverride={"Enabled": True},
+        )
         say(f"{target}: restoring {source} as of {at.isoformat()}")
     dynamodb.get_waiter("table_exists").wait(TableName=target, WaiterConfig={"Delay": 10, "MaxAttempts": 360})
     # What a restore does not carry over.
     if spec.ttl_attribute:
         ttl = dynamodb.describe_time_to_live(TableName=target)["TimeToLiveDescription"]
         if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
-            dynamodb.update_time_to_live(TableName=target, TimeToLiveSpecification={
-                "AttributeName": spec.ttl_attribute, "Enabled": True})
-    dynamodb.update_continuous_backups(TableName=target, PointInTimeRecoverySpecification={
-        "PointInTimeRecoveryEnabled": True})
+            dynamodb.update_time_to_live(
+                TableName=target, TimeToLiveSpecification={"AttributeName": spec.ttl_attribute, "Enabled": True}
+            )
+    dynamodb.update_continuous_backups(
+        TableName=target, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+    )
     arn = dynamodb.describe_table(TableName=target)["Table"]["TableArn"]
-    dynamodb.tag_resource(ResourceArn=arn, Tags=[{"Key": "service", "Value": "licensing"},
-                                                 {"Key": "stage", "Value": into}])
+    dynamodb.tag_resource(
+        ResourceArn=arn, Tags=[{"Key": "service", "Value": "licensing"}, {"Key": "stage", "Value": into}]
+    )
     dynamodb.update_table(TableName=target, DeletionProtectionEnabled=True)
     return target
 
@@ -90,8 +97,11 @@ def copy_secret(secrets, name: str, stage: str, into: str, say=print) -> None:
     try:
         current = secrets.get_secret_value(SecretId=target)["SecretString"]
     except secrets.exceptions.ResourceNotFoundException:
-        secrets.create_secret(Name=target, SecretString=value, Tags=[{"Key": "service", "Value": "licensing"},
-                                                                      {"Key": "stage", "Value": into}])
+        secrets.create_secret(
+            Name=target,
+            SecretString=value,
+            Tags=[{"Key": "service", "Value": "licensing"}, {"Key": "stage", "Value": into}],
+        )
         say(f"{target}: copied from {name.format(stage=stage)}")
         return
     if current != value:
@@ -105,8 +115,10 @@ def run(dynamodb, secrets, stage: str, into: str, at: datetime, say=print) -> li
     restored = [restore_table(dynamodb, stage, into, spec, at, say) for spec in table_specs()]
     for name in SECRETS:
         copy_secret(secrets, name, stage, into, say)
-    say(f"Restored {len(restored)} tables as of {at.isoformat()}. Next: make deploy STAGE={into} "
-        "EXISTING_DATA=true ..., check it, then move the domain (docs/DEPLOY.md, 'Restore').")
+    say(
+        f"Restored {len(restored)} tables as of {at.isoformat()}. Next: make deploy STAGE={into} "
+        "EXISTING_DATA=true ..., check it, then move the domain (docs/DEPLOY.md, 'Restore')."
+    )
     return restored
 
 
@@ -114,8 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", required=True, help="the stage whose data is restored")
     parser.add_argument("--into", required=True, help="the new stage that gets the restored data")
-    parser.add_argument("--at", required=True, type=datetime.fromisoformat,
-                        help="the point in time, e.g. 2026-11-30T09:00:00+00:00 (within the last 35 days)")
+    parser.add_argument(
+        "--at",
+        required=True,
+        type=datetime.fromisoformat,
+        help="the point in time, e.g. 2026-11-30T09:00:00+00:00 (within the last 35 days)",
+    )
     parser.add_argument("--region")
     args = parser.parse_args(argv)
     if args.at.tzinfo is None:

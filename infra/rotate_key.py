@@ -69,12 +69,16 @@ def activate(doc: dict[str, Any], now: datetime) -> str:
         raise Refused(f"several next keys ({', '.join(k['kid'] for k in pending)}): remove all but one")
     (key,) = pending
     if "added_at" not in key:
-        raise Refused(f"{key['kid']} has neither added_at nor replaced_at (edited by hand?): give it the time "
-                      "it was added (added_at) or, if it was active once, replaced (replaced_at)")
+        raise Refused(
+            f"{key['kid']} has neither added_at nor replaced_at (edited by hand?): give it the time "
+            "it was added (added_at) or, if it was active once, replaced (replaced_at)"
+        )
     allowed = clock.parse_rfc3339(key["added_at"]) + PUBLISHED_AFTER
     if now < allowed:
-        raise Refused(f"too early: {key['kid']} was added at {key['added_at']}; every container and every "
-                      f"JWKS in the field has it from {_at(allowed)}: activate then")
+        raise Refused(
+            f"too early: {key['kid']} was added at {key['added_at']}; every container and every "
+            f"JWKS in the field has it from {_at(allowed)}: activate then"
+        )
     replaced = next(k for k in doc["keys"] if k["kid"] == doc["active_kid"])
     replaced["replaced_at"] = key["activated_at"] = _at(now)
     doc["active_kid"] = key["kid"]
@@ -89,12 +93,16 @@ def retire(doc: dict[str, Any], now: datetime) -> str:
     due = [k for k in replaced if clock.parse_rfc3339(k["replaced_at"]) + UNUSED_AFTER <= now]
     if not due:
         allowed = min(clock.parse_rfc3339(k["replaced_at"]) for k in replaced) + UNUSED_AFTER
-        raise Refused(f"too early: leases signed by {', '.join(k['kid'] for k in replaced)} may be valid "
-                      f"until {_at(allowed)}: retire then")
+        raise Refused(
+            f"too early: leases signed by {', '.join(k['kid'] for k in replaced)} may be valid "
+            f"until {_at(allowed)}: retire then"
+        )
     doc["keys"] = [k for k in doc["keys"] if k not in due]
     doc.setdefault("retired", []).extend(public_half(k) | {"retired_at": _at(now)} for k in due)
-    return (f"retired {', '.join(k['kid'] for k in due)}: out of the JWKS, its public half verifying "
-            f"the device tokens it signed")
+    return (
+        f"retired {', '.join(k['kid'] for k in due)}: out of the JWKS, its public half verifying "
+        f"the device tokens it signed"
+    )
 
 
 def _next_keys(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -121,11 +129,16 @@ def run(secrets, stage: str, step: str, say=print) -> None:
     except Exception as e:
         raise Refused(f"the secret would not load ({e.__class__.__name__}: {e}): mend it first") from None
     try:
-        secrets.put_secret_value(SecretId=secret_id(stage), SecretString=value,
-                                 ClientRequestToken=str(uuid.uuid5(uuid.NAMESPACE_URL, read["VersionId"])))
+        secrets.put_secret_value(
+            SecretId=secret_id(stage),
+            SecretString=value,
+            ClientRequestToken=str(uuid.uuid5(uuid.NAMESPACE_URL, read["VersionId"])),
+        )
     except secrets.exceptions.ResourceExistsException:
-        raise Refused(f"the secret changed since this step read it (version {read['VersionId']}; another "
-                      "operator?): nothing written, run the step again") from None
+        raise Refused(
+            f"the secret changed since this step read it (version {read['VersionId']}; another "
+            "operator?): nothing written, run the step again"
+        ) from None
     say(f"{secret_id(stage)}: {report}")
 
 

@@ -82,8 +82,14 @@ class Mailbox:
     def send(self, to: str, why: str, code: str) -> None:
         from infra.template import VERIFICATION_MESSAGE, VERIFICATION_SUBJECT
 
-        mail = {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "to": to, "why": why, "code": code,
-                "subject": VERIFICATION_SUBJECT, "body": VERIFICATION_MESSAGE.replace("{####}", code)}
+        mail = {
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "to": to,
+            "why": why,
+            "code": code,
+            "subject": VERIFICATION_SUBJECT,
+            "body": VERIFICATION_MESSAGE.replace("{####}", code),
+        }
         with self._lock:
             self._last[(to.lower(), why)] = code
             self.path.parent.mkdir(exist_ok=True)
@@ -125,8 +131,10 @@ def delivering_to(mailbox: Mailbox) -> Iterator[None]:
     from moto.cognitoidp.models import CognitoIdpBackend
     from moto.cognitoidp.responses import CognitoIdpResponse
 
-    originals = {name: getattr(CognitoIdpBackend, name)
-                 for name in ("sign_up", "forgot_password", "update_user_attributes", "admin_update_user_attributes")}
+    originals = {
+        name: getattr(CognitoIdpBackend, name)
+        for name in ("sign_up", "forgot_password", "update_user_attributes", "admin_update_user_attributes")
+    }
 
     def sign_up(self, client_id, username, password, attributes):
         user, details = originals["sign_up"](self, client_id, username, password, attributes)
@@ -161,8 +169,9 @@ def delivering_to(mailbox: Mailbox) -> Iterator[None]:
 
     def admin_update_user_attributes(self, user_pool_id, username, attributes):
         result = originals["admin_update_user_attributes"](self, user_pool_id, username, attributes)
-        verified = any(a.get("Name") == "email_verified" and str(a.get("Value")).lower() == "true"
-                       for a in attributes or [])
+        verified = any(
+            a.get("Name") == "email_verified" and str(a.get("Value")).lower() == "true" for a in attributes or []
+        )
         if (email := _changed_email(attributes)) and not verified:
             mailbox.send(email, "change of email", f"{secrets.randbelow(900_000) + 100_000}")
         return result
@@ -190,9 +199,12 @@ def delivering_to(mailbox: Mailbox) -> Iterator[None]:
                     tokens[key] = (value[0], new, *value[2:])
         return EmptyResult()
 
-    patched = {"sign_up": sign_up, "forgot_password": forgot_password,
-               "update_user_attributes": update_user_attributes,
-               "admin_update_user_attributes": admin_update_user_attributes}
+    patched = {
+        "sign_up": sign_up,
+        "forgot_password": forgot_password,
+        "update_user_attributes": update_user_attributes,
+        "admin_update_user_attributes": admin_update_user_attributes,
+    }
     for name, function in patched.items():
         setattr(CognitoIdpBackend, name, function)
     CognitoIdpResponse.verify_user_attribute = verify_user_attribute

@@ -83,19 +83,30 @@ def not_found_response() -> dict[str, Any]:
     return error_response(DomainError(Code.NOT_FOUND)).to_dict()
 
 
-
 def start_api(port: int, environment: dict[str, str]) -> subprocess.Popen:
     """``chalice local`` on ``HOST:port`` in a child process with ``environment``; stop it with
     ``stop_process_group``. Raises ``FileNotFoundError`` when the venv has no ``chalice``."""
     chalice = str(Path(sys.executable).with_name("chalice"))
     if not Path(chalice).is_file():
         raise FileNotFoundError(f"no chalice next to {sys.executable}: run with the project's venv (make run)")
-    command = [sys.executable, "-c", _CHILD_BOOTSTRAP, str(os.getpid()), chalice, "local", "--host", HOST,
-               "--port", str(port), "--no-autoreload", "--stage", STAGE]
+    command = [
+        sys.executable,
+        "-c",
+        _CHILD_BOOTSTRAP,
+        str(os.getpid()),
+        chalice,
+        "local",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--no-autoreload",
+        "--stage",
+        STAGE,
+    ]
     # Its own session and process group: a terminal's Ctrl-C reaches only the stack's process,
     # which then stops the whole group (chalice's PID is the group id, whatever it forks).
-    return subprocess.Popen(command, cwd=ROOT, env={**environment, "PYTHONUNBUFFERED": "1"},
-                            start_new_session=True)
+    return subprocess.Popen(command, cwd=ROOT, env={**environment, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
 
 
 def http_get(url: str, timeout: float = 2.0) -> tuple[int | None, str]:
@@ -124,4 +135,3 @@ def stop_process_group(process: subprocess.Popen, grace_s: float = 5.0) -> None:
 def _killpg(pgid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, sig)
-

@@ -89,4 +89,3 @@ def banner(stack: LocalStack) -> str:
             ]
     lines += ["", "Ctrl-C stops everything.", ""]
     return "\n".join(lines)
-

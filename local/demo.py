@@ -11,8 +11,14 @@ from typing import Any
 
 from local import ROOT, STAGE, project_on_path
 
-DEMO_LOADMASTER = {"mac": "00:50:56:aa:bb:cc", "ip": "10.0.0.5", "port": 443, "sku": "VLM-MAX-SPLA",
-                   "image": "LoadMaster-VLM-7.2.47-SPLA.ova", "version": "7.2.47"}
+DEMO_LOADMASTER = {
+    "mac": "00:50:56:aa:bb:cc",
+    "ip": "10.0.0.5",
+    "port": 443,
+    "sku": "VLM-MAX-SPLA",
+    "image": "LoadMaster-VLM-7.2.47-SPLA.ova",
+    "version": "7.2.47",
+}
 
 
 class DemoError(RuntimeError):
@@ -39,8 +45,9 @@ class DemoAccount:
     account_id: str
 
 
-def seed_demo(operator_key: str, mailbox: Path | None = None, email: str | None = None,
-              password: str | None = None) -> tuple[DemoTenant, DemoAccount | None]:
+def seed_demo(
+    operator_key: str, mailbox: Path | None = None, email: str | None = None, password: str | None = None
+) -> tuple[DemoTenant, DemoAccount | None]:
     """A tenant on trial, made through the API like any real one: owned by a demo account when
     the app has accounts (and ``mailbox`` receives their codes), else by the operator alone."""
     project_on_path()
@@ -53,11 +60,16 @@ def seed_demo(operator_key: str, mailbox: Path | None = None, email: str | None 
     with Client(app, stage_name=STAGE, project_dir=str(ROOT)) as client:
 
         def call(method: str, path: str, headers: dict[str, str], body: Any = None, expect: int = 200) -> Any:
-            response = getattr(client.http, method)(path, headers={"Content-Type": "application/json", **headers},
-                                                    body=json.dumps(body) if body is not None else None)
+            response = getattr(client.http, method)(
+                path,
+                headers={"Content-Type": "application/json", **headers},
+                body=json.dumps(body) if body is not None else None,
+            )
             if response.status_code != expect:
-                raise DemoError(f"seeding the demo tenant: {method.upper()} {path} answered "
-                                 f"{response.status_code} {response.body!r}")
+                raise DemoError(
+                    f"seeding the demo tenant: {method.upper()} {path} answered "
+                    f"{response.status_code} {response.body!r}"
+                )
             return json.loads(response.body)
 
         account = None
@@ -73,8 +85,9 @@ def seed_demo(operator_key: str, mailbox: Path | None = None, email: str | None 
             created = call("post", "/v1/account/tenant", bearer, {"name": "Demo Tenant"}, expect=201)
             account = DemoAccount(email, password, call("get", "/v1/account", bearer)["account_id"])
         else:
-            created = call("post", "/v1/tenants", operator,
-                           {"name": "Demo Tenant", "owner_email": "demo@example.com"}, expect=201)
+            created = call(
+                "post", "/v1/tenants", operator, {"name": "Demo Tenant", "owner_email": "demo@example.com"}, expect=201
+            )
         tenant_id = created["tenant_id"]
         trial = call("post", f"/v1/tenants/{tenant_id}/trial", operator, {}, expect=201)
         admin = {"Authorization": f"Bearer {created['api_key']}"}
@@ -82,6 +95,12 @@ def seed_demo(operator_key: str, mailbox: Path | None = None, email: str | None 
     if not types:
         raise DemoError("seeding the demo tenant: the trial created no license type")
     first = types[0]
-    return DemoTenant(tenant_id=tenant_id, api_key=created["api_key"], activation_key=created["activation_key"],
-                      lic_type_id=first["lic_type_id"], sku=first["sku"], capacity=first["capacity"],
-                      trial_expires_at=trial.get("trial_expires_at")), account
+    return DemoTenant(
+        tenant_id=tenant_id,
+        api_key=created["api_key"],
+        activation_key=created["activation_key"],
+        lic_type_id=first["lic_type_id"],
+        sku=first["sku"],
+        capacity=first["capacity"],
+        trial_expires_at=trial.get("trial_expires_at"),
+    ), account

@@ -52,14 +52,16 @@ def use_fake_aws_credentials() -> None:
     """Credentials moto accepts, and none that could reach a real account."""
     for name in (*_REAL_CREDENTIALS, "AWS_ENDPOINT_URL"):
         os.environ.pop(name, None)
-    os.environ.update({
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        "POWERTOOLS_METRICS_NAMESPACE": "MeteredLicensing",
-        "POWERTOOLS_DEV": "false",
-    })
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "POWERTOOLS_METRICS_NAMESPACE": "MeteredLicensing",
+            "POWERTOOLS_DEV": "false",
+        }
+    )
 
 
 def use_local_environment(*, moto_endpoint: str | None, operator_key: str, **overrides: object) -> Settings:

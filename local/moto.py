@@ -24,8 +24,13 @@ def atomic_moto_server(host: str):
 
     class AtomicMotoServer(ThreadedMotoServer):
         def _server_entry(self) -> None:
-            self._server = make_server(self._ip_address, self._port, AtomicDispatcher(create_backend_app), True,
-                                       request_handler=MotoRequestHandler)
+            self._server = make_server(
+                self._ip_address,
+                self._port,
+                AtomicDispatcher(create_backend_app),
+                True,
+                request_handler=MotoRequestHandler,
+            )
             self._server_ready_event.set()
             self._server.serve_forever()
 

@@ -22,12 +22,19 @@ def run_scheduled(names: tuple[str, ...] | list[str], at: str) -> dict[str, dict
 
     from app import app
 
-    event = {"version": "0", "id": f"local-{secrets.token_hex(4)}", "detail-type": "Scheduled Event",
-             "source": "aws.events", "account": "123456789012", "time": at, "region": "us-east-1",
-             "resources": [], "detail": {}}
+    event = {
+        "version": "0",
+        "id": f"local-{secrets.token_hex(4)}",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": at,
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {},
+    }
     with Client(app, stage_name=STAGE, project_dir=str(ROOT)) as client:
         return {name: client.lambda_.invoke(name, event).payload for name in names}
-
 
 
 def run_on_the_wall_clock(every_s: float, cleanup: contextlib.ExitStack) -> None:

@@ -78,9 +78,16 @@ class LocalStack:
     scheduled functions) starts at the end of ``start()`` and registers its stop the same way.
     """
 
-    def __init__(self, port: int = 8000, *, operator_key: str | None = None, demo: bool = True,
-                 stop_event: threading.Event | None = None, startup_timeout_s: float = 60.0,
-                 schedule_every_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        port: int = 8000,
+        *,
+        operator_key: str | None = None,
+        demo: bool = True,
+        stop_event: threading.Event | None = None,
+        startup_timeout_s: float = 60.0,
+        schedule_every_s: float = 60.0,
+    ) -> None:
         """``schedule_every_s``: how often the scheduled functions run on the wall clock; 0 never."""
         self.port = port
         self.schedule_every_s = schedule_every_s
@@ -156,8 +163,9 @@ class LocalStack:
             try:
                 probe.bind((HOST, self.port))
             except OSError as e:
-                raise StackError(f"{HOST}:{self.port} is in use ({e.strerror}); "
-                                 "choose another port with --port or PORT") from e
+                raise StackError(
+                    f"{HOST}:{self.port} is in use ({e.strerror}); choose another port with --port or PORT"
+                ) from e
             self.port = probe.getsockname()[1]
 
     def _start_cognito_as_aws(self) -> None:
@@ -189,8 +197,11 @@ class LocalStack:
         # The accounts' pool and client first: the API is told their ids when it starts, as the
         # stack tells every function (COGNITO_USER_POOL_ID, COGNITO_CLIENT_ID).
         self.user_pool = UserPool(*create_user_pool())
-        self.settings = configure(settings.model_copy(update={"cognito_user_pool_id": self.user_pool.pool_id,
-                                                              "cognito_client_id": self.user_pool.client_id}))
+        self.settings = configure(
+            settings.model_copy(
+                update={"cognito_user_pool_id": self.user_pool.pool_id, "cognito_client_id": self.user_pool.client_id}
+            )
+        )
 
     def _prepare_store(self) -> None:
         from chalicelib.security.signing import key_ring, reset_key_ring
@@ -216,8 +227,16 @@ class LocalStack:
         """Where this stack's moto and user pool are, for ``python -m local.sweep`` (removed on stop)."""
         path = state_file(self.port)
         path.parent.mkdir(exist_ok=True)
-        path.write_text(json.dumps({"moto_endpoint": self.moto_endpoint, "base_url": self.base_url,
-                                    "pid": os.getpid(), **self.user_pool.environment()}))
+        path.write_text(
+            json.dumps(
+                {
+                    "moto_endpoint": self.moto_endpoint,
+                    "base_url": self.base_url,
+                    "pid": os.getpid(),
+                    **self.user_pool.environment(),
+                }
+            )
+        )
         self._cleanup.callback(path.unlink, missing_ok=True)
 
     def _start_schedules(self) -> None:
@@ -249,13 +268,20 @@ class LocalStack:
 
     def summary(self) -> dict[str, Any]:
         """What ``--json`` prints: everything a client of the local stack needs."""
-        return {"event": "local-stack-ready", "base_url": self.base_url, "operator_key": self.operator_key,
-                "moto_endpoint": self.moto_endpoint, "api_pid": self.api_process.pid if self.api_process else None,
-                "startup_s": round(self.startup_s or 0, 2), "schedule_every_s": self.schedule_every_s,
-                "user_pool_id": self.user_pool.pool_id if self.user_pool else None,
-                "user_pool_client_id": self.user_pool.client_id if self.user_pool else None,
-                "mailbox": str(self.mailbox) if self.mailbox else None,
-                **(asdict(self.demo) if self.demo else {}), **(asdict(self.account) if self.account else {})}
+        return {
+            "event": "local-stack-ready",
+            "base_url": self.base_url,
+            "operator_key": self.operator_key,
+            "moto_endpoint": self.moto_endpoint,
+            "api_pid": self.api_process.pid if self.api_process else None,
+            "startup_s": round(self.startup_s or 0, 2),
+            "schedule_every_s": self.schedule_every_s,
+            "user_pool_id": self.user_pool.pool_id if self.user_pool else None,
+            "user_pool_client_id": self.user_pool.client_id if self.user_pool else None,
+            "mailbox": str(self.mailbox) if self.mailbox else None,
+            **(asdict(self.demo) if self.demo else {}),
+            **(asdict(self.account) if self.account else {}),
+        }
 
     def banner(self) -> str:
         return banner(self)
@@ -263,14 +289,23 @@ class LocalStack:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.stack", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 8000),
-                        help="the API's port on 127.0.0.1 (default: $PORT or 8000)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("PORT") or 8000),
+        help="the API's port on 127.0.0.1 (default: $PORT or 8000)",
+    )
     parser.add_argument("--no-demo", action="store_true", help="do not create the demo tenant")
-    parser.add_argument("--no-schedules", action="store_true",
-                        help="do not run the scheduled functions every minute on the wall clock "
-                             "(run them with python -m local.sweep)")
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON line with the URLs and keys when ready, instead of the banner")
+    parser.add_argument(
+        "--no-schedules",
+        action="store_true",
+        help="do not run the scheduled functions every minute on the wall clock (run them with python -m local.sweep)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON line with the URLs and keys when ready, instead of the banner",
+    )
     args = parser.parse_args(argv)
 
     stop = threading.Event()
@@ -284,8 +319,13 @@ def main(argv: list[str] | None = None) -> int:
     for sig in stop_signals:
         signal.signal(sig, on_signal)
 
-    stack = LocalStack(args.port, operator_key=os.environ.get("OPERATOR_KEY") or None, demo=not args.no_demo,
-                       stop_event=stop, schedule_every_s=0 if args.no_schedules else 60.0)
+    stack = LocalStack(
+        args.port,
+        operator_key=os.environ.get("OPERATOR_KEY") or None,
+        demo=not args.no_demo,
+        stop_event=stop,
+        schedule_every_s=0 if args.no_schedules else 60.0,
+    )
     try:
         stack.start()
         print(json.dumps(stack.summary()) if args.json else stack.banner(), flush=True)

@@ -20,8 +20,14 @@ configure(SETTINGS)
 
 T0 = datetime(2026, 11, 28, 20, 0, 0, tzinfo=UTC)
 
-LM = {"mac": "00:50:56:aa:bb:01", "ip": "10.0.0.5", "port": 443, "sku": "VLM-MAX-SPLA",
-      "image": "LoadMaster-VLM-7.2.47-SPLA.ova", "version": "7.2.47"}
+LM = {
+    "mac": "00:50:56:aa:bb:01",
+    "ip": "10.0.0.5",
+    "port": 443,
+    "sku": "VLM-MAX-SPLA",
+    "image": "LoadMaster-VLM-7.2.47-SPLA.ova",
+    "version": "7.2.47",
+}
 
 
 @pytest.fixture
@@ -65,8 +71,15 @@ class Api:
     def __init__(self, client) -> None:
         self.client = client
 
-    def call(self, method: str, path: str, body: Any = None, *, headers: dict[str, str] | None = None,
-             raw: bytes | str | None = None) -> Reply:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        headers: dict[str, str] | None = None,
+        raw: bytes | str | None = None,
+    ) -> Reply:
         all_headers = {"Content-Type": "application/json", **(headers or {})}
         payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
         response = getattr(self.client.http, method.lower())(path, headers=all_headers, body=payload)
@@ -133,8 +146,9 @@ def sweep(api):
 @pytest.fixture
 def new_tenant(api):
     def make(name: str = "Acme", trial: dict | None = None, contract: dict | None = None) -> TenantKeys:
-        created = api.post("/v1/tenants", {"name": name, "owner_email": "admin@acme.example"},
-                           headers=operator_headers())
+        created = api.post(
+            "/v1/tenants", {"name": name, "owner_email": "admin@acme.example"}, headers=operator_headers()
+        )
         assert created.status == 201, created.body
         keys = TenantKeys(created.body["tenant_id"], created.body["api_key"], created.body["activation_key"])
         if trial is not None:
@@ -159,10 +173,12 @@ def licensed_tenant(api, new_tenant):
     ``capacity`` instances for VLM-MAX-SPLA."""
 
     def make(capacity: int) -> TenantKeys:
-        keys = new_tenant("Licensed", contract={"contract_id": "C-1", "capacity": 20,
-                                                "starts_at": "2026-11-01T00:00:00Z"})
-        created = api.post("/v1/license-types", {"name": "Max", "sku": "VLM-MAX-SPLA", "capacity": capacity},
-                           headers=keys.admin)
+        keys = new_tenant(
+            "Licensed", contract={"contract_id": "C-1", "capacity": 20, "starts_at": "2026-11-01T00:00:00Z"}
+        )
+        created = api.post(
+            "/v1/license-types", {"name": "Max", "sku": "VLM-MAX-SPLA", "capacity": capacity}, headers=keys.admin
+        )
         keys.lic_type_id = created.body["lic_type_id"]
         return keys
 
@@ -173,9 +189,17 @@ def scheduled_event(at: datetime | str) -> dict:
     """An EventBridge scheduled event carrying ``at`` as its time (Chalice's generator fixes it
     to 2015)."""
     time = at if isinstance(at, str) else at.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {"version": "0", "id": "e-1", "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": "123456789012", "time": time, "region": "us-east-1",
-            "resources": ["arn:aws:events:us-east-1:123456789012:rule/sweep"], "detail": {}}
+    return {
+        "version": "0",
+        "id": "e-1",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": time,
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/sweep"],
+        "detail": {},
+    }
 
 
 def lm(**overrides) -> dict:
@@ -187,8 +211,11 @@ def first_type_id(api, keys: TenantKeys) -> str:
 
 
 def activate(api, keys: TenantKeys, lic_type_id: str, headers: dict | None = None, **overrides) -> Reply:
-    return api.post("/v1/activations", {**lm(**overrides), "lic_type_id": lic_type_id},
-                    headers={**keys.loadmaster, **(headers or {})})
+    return api.post(
+        "/v1/activations",
+        {**lm(**overrides), "lic_type_id": lic_type_id},
+        headers={**keys.loadmaster, **(headers or {})},
+    )
 
 
 @pytest.fixture
@@ -322,8 +349,9 @@ def accounts(user_pool, api):
             person = self.signed_up(email)
             created = api.post("/v1/account/tenant", {"name": tenant}, headers=person.headers)
             assert created.status == 201, created.body
-            return person, TenantKeys(created.body["tenant_id"], created.body["api_key"],
-                                      created.body["activation_key"])
+            return person, TenantKeys(
+                created.body["tenant_id"], created.body["api_key"], created.body["activation_key"]
+            )
 
     return Accounts()
 
@@ -355,7 +383,8 @@ def verify_user_attribute(monkeypatch):
         for pool in self.backend.user_pools.values():
             if token in pool.access_tokens:
                 pool._get_user(pool.access_tokens[token][1]).update_attributes(
-                    [{"Name": f"{name}_verified", "Value": "true"}])
+                    [{"Name": f"{name}_verified", "Value": "true"}]
+                )
                 return EmptyResult()
         raise AssertionError("no such token")
 

@@ -28,9 +28,25 @@ JAVASCRIPT = "text/javascript; charset=utf-8"
 # The console's ES modules, by what each does (console.js is the entry point). A fixed list, not
 # a directory listing: a module added to chalicelib/web must be added here to be served, and
 # tests/browser checks that every import of every module is.
-MODULES = ("console.js", "api.js", "session.js", "signin.js", "accounts.js", "tenant.js", "license.js", "devices.js",
-           "usage.js", "chart.js", "events.js", "members.js", "tenants.js", "feedback.js", "dom.js", "format.js",
-           "state.js")
+MODULES = (
+    "console.js",
+    "api.js",
+    "session.js",
+    "signin.js",
+    "accounts.js",
+    "tenant.js",
+    "license.js",
+    "devices.js",
+    "usage.js",
+    "chart.js",
+    "events.js",
+    "members.js",
+    "tenants.js",
+    "feedback.js",
+    "dom.js",
+    "format.js",
+    "state.js",
+)
 ASSETS: dict[str, str] = {
     **dict.fromkeys(MODULES, JAVASCRIPT),
     "console.css": "text/css; charset=utf-8",
@@ -51,18 +67,27 @@ def _asset(name: str) -> str:
 
 
 def _serve(name: str, content_type: str) -> Response:
-    return Response(body=_asset(name), status_code=200, headers={
-        "Content-Type": content_type,
-        "Cache-Control": "no-cache",
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-        "Referrer-Policy": "no-referrer",
-        "X-Frame-Options": "DENY",
-    })
+    return Response(
+        body=_asset(name),
+        status_code=200,
+        headers={
+            "Content-Type": content_type,
+            "Cache-Control": "no-cache",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+            "Referrer-Policy": "no-referrer",
+            "X-Frame-Options": "DENY",
+        },
+    )
 
 
-@route(bp, "/console", ["GET"], content_type="text/html",
-       summary="The web console (sign in with an account, a tenant API key or the operator key)")
+@route(
+    bp,
+    "/console",
+    ["GET"],
+    content_type="text/html",
+    summary="The web console (sign in with an account, a tenant API key or the operator key)",
+)
 def console_page():
     return _serve(*PAGE)
 
@@ -77,5 +102,6 @@ def _asset_view(name: str, content_type: str):
 
 # One fixed route per asset (no path parameter): nothing else under /console can be asked for.
 for _name, _type in ASSETS.items():
-    route(bp, f"/console/{_name}", ["GET"], summary=f"The console's {_name}",
-          content_type=_type.split(";")[0])(_asset_view(_name, _type))
+    route(bp, f"/console/{_name}", ["GET"], summary=f"The console's {_name}", content_type=_type.split(";")[0])(
+        _asset_view(_name, _type)
+    )

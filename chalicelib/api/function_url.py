@@ -77,18 +77,28 @@ def _v1_event(event: dict[str, Any], route_of: Callable[[str], tuple[str, dict[s
     for name, value in parse_qsl(event.get("rawQueryString") or "", keep_blank_values=True):
         query.setdefault(name, []).append(value)
     return {
-        "version": "1.0", "resource": resource, "path": path, "httpMethod": method,
-        "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()},  # a joined value stays joined
+        "version": "1.0",
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},  # a joined value stays joined
         "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
         "multiValueQueryStringParameters": query or None,
-        "pathParameters": params, "stageVariables": None,
+        "pathParameters": params,
+        "stageVariables": None,
         "requestContext": {
             **{k: v for k, v in context.items() if k != "http"},
-            "httpMethod": method, "path": path, "resourcePath": resource, "resourceId": resource,
-            "protocol": http.get("protocol"), "requestTimeEpoch": context.get("timeEpoch"),
+            "httpMethod": method,
+            "path": path,
+            "resourcePath": resource,
+            "resourceId": resource,
+            "protocol": http.get("protocol"),
+            "requestTimeEpoch": context.get("timeEpoch"),
             "identity": {"sourceIp": http.get("sourceIp"), "userAgent": http.get("userAgent")},
         },
-        "body": event.get("body"), "isBase64Encoded": bool(event.get("isBase64Encoded")),
+        "body": event.get("body"),
+        "isBase64Encoded": bool(event.get("isBase64Encoded")),
     }
 
 
@@ -102,8 +112,12 @@ def _v2_response(response: dict[str, Any]) -> dict[str, Any]:
             cookies.extend(values)
         else:
             headers[name] = ",".join(str(v) for v in values)
-    answer = {"statusCode": response["statusCode"], "headers": headers, "body": response.get("body"),
-              "isBase64Encoded": bool(response.get("isBase64Encoded"))}
+    answer = {
+        "statusCode": response["statusCode"],
+        "headers": headers,
+        "body": response.get("body"),
+        "isBase64Encoded": bool(response.get("isBase64Encoded")),
+    }
     if cookies:
         answer["cookies"] = cookies
     return answer

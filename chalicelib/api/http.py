@@ -43,11 +43,20 @@ class Operation:
 OPERATIONS: list[Operation] = []
 
 
-def route(bp: Blueprint, path: str, methods: list[str], *, summary: str = "", auth: str | None = None,
-          body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
-          response: type[BaseModel] | tuple[type[BaseModel], ...] | None = None, status: int = 200,
-          content_type: str = "application/json",
-          headers: tuple[str, ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def route(
+    bp: Blueprint,
+    path: str,
+    methods: list[str],
+    *,
+    summary: str = "",
+    auth: str | None = None,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    response: type[BaseModel] | tuple[type[BaseModel], ...] | None = None,
+    status: int = 200,
+    content_type: str = "application/json",
+    headers: tuple[str, ...] = (),
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a view on ``bp``, ``guarded``, and describe it for the OpenAPI document.
 
     What the route declares is what it does, before the view runs: ``auth`` names the caller's
@@ -61,8 +70,7 @@ def route(bp: Blueprint, path: str, methods: list[str], *, summary: str = "", au
     if auth is not None and auth not in AUTHENTICATE:
         raise ValueError(f"{path}: no role {auth!r} (one of {', '.join(AUTHENTICATE)})")
     for method in methods:
-        OPERATIONS.append(Operation(method, path, summary, auth, body, query, response, status, content_type,
-                                    headers))
+        OPERATIONS.append(Operation(method, path, summary, auth, body, query, response, status, content_type, headers))
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
         takes = set(inspect.signature(view).parameters)
@@ -138,8 +146,12 @@ MAX_ID_LENGTH = 128
 
 
 def _could_be_an_id(value: Any) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH and value.isprintable() and not any(
-        "\ud800" <= char <= "\udfff" for char in value)
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= MAX_ID_LENGTH
+        and value.isprintable()
+        and not any("\ud800" <= char <= "\udfff" for char in value)
+    )
 
 
 def contract_error_bodies(event: Any, get_response: Callable[[Any], Response]) -> Response:
@@ -237,8 +249,9 @@ def _nesting_depth(text: str) -> int:
 
 
 def _number_too_long() -> DomainError:
-    return validation("A number in the request body is too long.",
-                      {"body": f"numbers of at most {MAX_NUMBER_LENGTH} characters"})
+    return validation(
+        "A number in the request body is too long.", {"body": f"numbers of at most {MAX_NUMBER_LENGTH} characters"}
+    )
 
 
 def _parse_int(text: str) -> int:
@@ -280,8 +293,9 @@ def parse_query(params: Mapping[str, str] | None, model: type[M]) -> M:
     try:
         too_long = sorted(str(k) for k, v in params.items() if len(str(k)) + len(str(v)) > MAX_QUERY_VALUE_LENGTH)
         if too_long:
-            raise validation("The query is not valid.",
-                             {k: f"at most {MAX_QUERY_VALUE_LENGTH} characters" for k in too_long})
+            raise validation(
+                "The query is not valid.", {k: f"at most {MAX_QUERY_VALUE_LENGTH} characters" for k in too_long}
+            )
         return model.model_validate(params)
     except ValidationError as e:
         raise validation("The query is not valid.", _fields(e, "query")) from e
@@ -315,5 +329,3 @@ def decode_cursor(cursor: str | None, scope: str) -> dict | None:
         return cursors.decode(cursor, scope)
     except cursors.InvalidCursor as e:
         raise validation("The cursor is not valid.", {"next": "not a cursor of this listing"}) from e
-
-

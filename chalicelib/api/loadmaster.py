@@ -64,10 +64,12 @@ def license_types(caller: Tenant, body: LoadMasterRequest):
     headers=("Idempotency-Key",),
 )
 def activate(caller: Tenant, body: ActivationRequest):
-    result = activation.activate(caller, body.loadmaster(), body.lic_type_id, idempotency_key=_idempotency_key(),
-                                 now=clock.now())
-    return json_response(ActivationResponse.model_validate(result), 201,
-                         {"Idempotent-Replayed": "true"} if result.replayed else None)
+    result = activation.activate(
+        caller, body.loadmaster(), body.lic_type_id, idempotency_key=_idempotency_key(), now=clock.now()
+    )
+    return json_response(
+        ActivationResponse.model_validate(result), 201, {"Idempotent-Replayed": "true"} if result.replayed else None
+    )
 
 
 @route(
@@ -92,8 +94,9 @@ def confirm(device_id: str, caller: DeviceCredential):
     response=CheckInResponse,
 )
 def check_ins(device_id: str, caller: DeviceCredential, body: CheckInRequest):
-    result = check_in.check_in(caller, device_id, mac=body.mac, ip=body.ip, port=body.port, version=body.version,
-                               now=clock.now())
+    result = check_in.check_in(
+        caller, device_id, mac=body.mac, ip=body.ip, port=body.port, version=body.version, now=clock.now()
+    )
     return json_response(CheckInResponse.model_validate(result))
 
 

@@ -26,21 +26,40 @@ SECURITY: dict[str, list[dict[str, list[str]]]] = {
 }
 
 SECURITY_SCHEMES = {
-    "bearer": {"type": "http", "scheme": "bearer",
-               "description": "The operator key, a tenant API key (lk_api.…), or an account's access token "
-                              "(with X-Tenant-Id when the account belongs to several tenants), by path."},
-    "activationKey": {"type": "apiKey", "in": "header", "name": "X-Activation-Key",
-                      "description": "The tenant's activation key (lk_act.…), for LoadMasters before activation."},
-    "deviceToken": {"type": "apiKey", "in": "header", "name": "Authorization",
-                    "description": "`Device <device token>`: the token an activation returned."},
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "The operator key, a tenant API key (lk_api.…), or an account's access token "
+        "(with X-Tenant-Id when the account belongs to several tenants), by path.",
+    },
+    "activationKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Activation-Key",
+        "description": "The tenant's activation key (lk_act.…), for LoadMasters before activation.",
+    },
+    "deviceToken": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "`Device <device token>`: the token an activation returned.",
+    },
 }
 
 # Path ids and the Idempotency-Key: what the service issues and accepts.
 ID_SCHEMA = {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"}
 
-ERROR_STATUSES = {"400": "Bad input", "401": "Missing or invalid credentials", "403": "Refused",
-                  "404": "Not found", "409": "Conflict", "410": "Deactivated", "429": "Too many requests",
-                  "500": "Internal error", "503": "A dependency is unavailable; retry (Retry-After)"}
+ERROR_STATUSES = {
+    "400": "Bad input",
+    "401": "Missing or invalid credentials",
+    "403": "Refused",
+    "404": "Not found",
+    "409": "Conflict",
+    "410": "Deactivated",
+    "429": "Too many requests",
+    "500": "Internal error",
+    "503": "A dependency is unavailable; retry (Retry-After)",
+}
 
 
 def _responses(op: Operation) -> list[type[BaseModel]]:
@@ -55,29 +74,35 @@ def document() -> dict[str, Any]:
     for op in OPERATIONS:
         models |= {(m, "validation") for m in (op.body, op.query) if m is not None}
         models |= {(m, "serialization") for m in _responses(op)}
-    refs, definitions = models_json_schema(sorted(models, key=lambda m: (m[0].__name__, m[1])),
-                                           ref_template="#/components/schemas/{model}")
+    refs, definitions = models_json_schema(
+        sorted(models, key=lambda m: (m[0].__name__, m[1])), ref_template="#/components/schemas/{model}"
+    )
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
         paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, refs, definitions.get("$defs", {}))
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Metered licensing backend", "version": get_settings().version,
-                 "description": "The license server Kemp LoadMasters activate against: tenants, trials and "
-                                "contracts, license types, activation, check-ins, sweeps and metering."},
+        "info": {
+            "title": "Metered licensing backend",
+            "version": get_settings().version,
+            "description": "The license server Kemp LoadMasters activate against: tenants, trials and "
+            "contracts, license types, activation, check-ins, sweeps and metering.",
+        },
         "paths": dict(sorted(paths.items())),
         "components": {"schemas": definitions.get("$defs", {}), "securitySchemes": SECURITY_SCHEMES},
     }
 
 
 def _operation(op: Operation, refs: dict, defs: dict) -> dict[str, Any]:
-    parameters = [{"name": name, "in": "path", "required": True, "schema": ID_SCHEMA}
-                  for name in re.findall(r"{(\w+)}", op.path)]
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": ID_SCHEMA} for name in re.findall(r"{(\w+)}", op.path)
+    ]
     if op.query is not None:
         schema = op.query.model_json_schema(ref_template="#/components/schemas/{model}")
         for name, prop in schema.get("properties", {}).items():
-            parameters.append({"name": name, "in": "query", "required": name in schema.get("required", []),
-                               "schema": prop})
+            parameters.append(
+                {"name": name, "in": "query", "required": name in schema.get("required", []), "schema": prop}
+            )
     parameters += [{"name": h, "in": "header", "required": False, "schema": ID_SCHEMA} for h in op.headers]
     error = {"description": "", "content": {"application/json": {"schema": refs[(ErrorResponse, "serialization")]}}}
     if op.content_type == "application/json":
@@ -87,15 +112,22 @@ def _operation(op: Operation, refs: dict, defs: dict) -> dict[str, Any]:
     else:
         content = {op.content_type: {"schema": {"type": "string"}}}
     responses: dict[str, Any] = {str(op.status): {"description": op.summary or "OK", "content": content}}
-    responses |= {code: {**error, "description": text} for code, text in ERROR_STATUSES.items()
-                  if code != str(op.status)}
-    operation: dict[str, Any] = {"summary": op.summary, "operationId": _operation_id(op),
-                                 "parameters": parameters, "responses": responses}
+    responses |= {
+        code: {**error, "description": text} for code, text in ERROR_STATUSES.items() if code != str(op.status)
+    }
+    operation: dict[str, Any] = {
+        "summary": op.summary,
+        "operationId": _operation_id(op),
+        "parameters": parameters,
+        "responses": responses,
+    }
     if op.auth:
         operation["security"] = SECURITY[op.auth]
     if op.body is not None:
-        operation["requestBody"] = {"required": True, "content": {
-            "application/json": {"schema": refs[(op.body, "validation")]}}}
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": refs[(op.body, "validation")]}},
+        }
     return operation
 
 

@@ -40,8 +40,14 @@ def _tenant_view(tenant) -> TenantResponse:
 )
 def create_tenant(body: TenantCreateRequest):
     created = tenants.create_tenant(body.name, body.owner_email, clock.now())
-    return json_response(TenantCreatedResponse(api_key=created.api_key, activation_key=created.activation_key,
-                                                **TenantResponse.model_validate(created.tenant).model_dump()), 201)
+    return json_response(
+        TenantCreatedResponse(
+            api_key=created.api_key,
+            activation_key=created.activation_key,
+            **TenantResponse.model_validate(created.tenant).model_dump(),
+        ),
+        201,
+    )
 
 
 @route(bp, "/v1/tenants", ["GET"], summary="List tenants", auth="operator", query=PageQuery, response=TenantsResponse)
@@ -83,8 +89,14 @@ def start_trial(tenant_id: str, body: TrialRequest):
     status=201,
 )
 def apply_contract(tenant_id: str, body: ContractRequest):
-    tenant = tenants.apply_contract(tenant_id, contract_id=body.contract_id, capacity=body.capacity,
-                                    starts_at=body.starts_at, ends_at=body.ends_at, now=clock.now())
+    tenant = tenants.apply_contract(
+        tenant_id,
+        contract_id=body.contract_id,
+        capacity=body.capacity,
+        starts_at=body.starts_at,
+        ends_at=body.ends_at,
+        now=clock.now(),
+    )
     return json_response(_tenant_view(tenant), 201)
 
 

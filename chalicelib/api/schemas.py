@@ -35,7 +35,7 @@ def _normalise_mac(value: str) -> str:
     if not _MAC.match(value):
         raise ValueError("not a MAC address")
     digits = re.sub(r"[^0-9a-f]", "", value)
-    return ":".join(digits[i:i + 2] for i in range(0, 12, 2))
+    return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
 
 
 def _normalise_ip(value: str) -> str:
@@ -54,15 +54,18 @@ def _normalise_ip(value: str) -> str:
     return address.compressed
 
 
-Mac = Annotated[str, Field(min_length=12, max_length=17, examples=["00:50:56:aa:bb:cc"]),
-                AfterValidator(_normalise_mac)]
+Mac = Annotated[
+    str, Field(min_length=12, max_length=17, examples=["00:50:56:aa:bb:cc"]), AfterValidator(_normalise_mac)
+]
 Ip = Annotated[str, Field(max_length=45, examples=["10.0.0.5"]), AfterValidator(_normalise_ip)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Sku = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$", examples=["VLM-MAX-SPLA"])]
 Email = Annotated[str, Field(max_length=320, pattern=_EMAIL)]
-Timestamp = Annotated[datetime, PlainSerializer(
-    lambda v: v.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), return_type=str, when_used="json")]
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(lambda v: v.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), return_type=str, when_used="json"),
+]
 
 
 def _inline(enum: type[StrEnum]) -> GetPydanticSchema:
@@ -377,8 +380,9 @@ class LicenseStateResponse(_FromDomain):
     contract_ends_at: Timestamp | None
     capacity: int
     in_use: int
-    allocated: int = Field(0, description="The license types' capacities together (never above capacity "
-                                          "under a contract).")
+    allocated: int = Field(
+        0, description="The license types' capacities together (never above capacity under a contract)."
+    )
     next_contract: ContractResponse | None = Field(None, description="A contract sold to start later.")
 
 

@@ -63,8 +63,14 @@ def list_license_types(caller: Tenant):
     status=201,
 )
 def create_license_type(caller: Tenant, body: LicenseTypeCreateRequest):
-    created = license_types.create_license_type(caller, name=body.name, sku=body.sku, capacity=body.capacity,
-                                                overage_policy=body.overage_policy, now=clock.now())
+    created = license_types.create_license_type(
+        caller,
+        name=body.name,
+        sku=body.sku,
+        capacity=body.capacity,
+        overage_policy=body.overage_policy,
+        now=clock.now(),
+    )
     return json_response(LicenseTypeResponse.model_validate(created), 201)
 
 
@@ -85,8 +91,9 @@ def get_license_type(lic_type_id: str, caller: Tenant):
     response=LicenseTypeResponse,
 )
 def update_license_type(lic_type_id: str, caller: Tenant, body: LicenseTypeUpdateRequest):
-    updated = license_types.update_license_type(caller, lic_type_id, name=body.name, capacity=body.capacity,
-                                                overage_policy=body.overage_policy, now=clock.now())
+    updated = license_types.update_license_type(
+        caller, lic_type_id, name=body.name, capacity=body.capacity, overage_policy=body.overage_policy, now=clock.now()
+    )
     return json_response(LicenseTypeResponse.model_validate(updated))
 
 
@@ -117,8 +124,12 @@ def delete_license_type(lic_type_id: str, caller: Tenant):
 )
 def list_devices(caller: Tenant, query: DeviceQuery):
     scope = f"devices:{caller.tenant_id}"
-    found, last_key = devices.list_devices(caller, DeviceFilter(query.status, query.lic_type_id, query.mac, query.ip),
-                                           limit=query.limit, cursor=decode_cursor(query.next, scope))
+    found, last_key = devices.list_devices(
+        caller,
+        DeviceFilter(query.status, query.lic_type_id, query.mac, query.ip),
+        limit=query.limit,
+        cursor=decode_cursor(query.next, scope),
+    )
     return json_response(DevicesResponse(devices=found, next=encode_cursor(last_key, scope)))
 
 
@@ -175,8 +186,9 @@ def delete_device(device_id: str, caller: Tenant):
 )
 def list_events(caller: Tenant, query: EventQuery):
     scope = f"events:{caller.tenant_id}:{query.device_id or ''}"
-    found, last_key = events.list_events(caller, device_id=query.device_id, limit=query.limit,
-                                         cursor=decode_cursor(query.next, scope), now=clock.now())
+    found, last_key = events.list_events(
+        caller, device_id=query.device_id, limit=query.limit, cursor=decode_cursor(query.next, scope), now=clock.now()
+    )
     return json_response(EventsResponse(events=found, next=encode_cursor(last_key, scope)))
 
 
@@ -254,10 +266,22 @@ def get_usage_csv(caller: Tenant | None, query: UsageQuery):
     )
 
 
-@route(bp, "/v1/devices/{device_id}/replace", ["POST"], summary="Move the license to a successor LoadMaster",
-       auth="tenant", body=ReplaceRequest, response=ReplacedResponse)
+@route(
+    bp,
+    "/v1/devices/{device_id}/replace",
+    ["POST"],
+    summary="Move the license to a successor LoadMaster",
+    auth="tenant",
+    body=ReplaceRequest,
+    response=ReplacedResponse,
+)
 def replace_device(device_id: str, caller: Tenant, body: ReplaceRequest):
     result = devices.replace(caller, device_id, mac=body.mac, ip=body.ip, port=body.port, now=clock.now())
-    return json_response(ReplacedResponse(device_token=result.device_token, license=result.lease.token,
-                                          lease_expires_at=result.lease.expires_at,
-                                          **DeviceResponse.model_validate(result.device).model_dump()))
+    return json_response(
+        ReplacedResponse(
+            device_token=result.device_token,
+            license=result.lease.token,
+            lease_expires_at=result.lease.expires_at,
+            **DeviceResponse.model_validate(result.device).model_dump(),
+        )
+    )

@@ -42,8 +42,7 @@ MESSAGES: dict[Code, str] = {
     Code.VERIFY_FAILED: "Can't verify check.",
     Code.DEVICE_BLOCKED: "This LoadMaster cannot be licensed against this Kemp 360 Central at this time.",
     Code.UNKNOWN_DEVICE: (
-        "LM not added in the system because Kemp Analytics or update license is called "
-        "from LM UP with MAC {mac}."
+        "LM not added in the system because Kemp Analytics or update license is called from LM UP with MAC {mac}."
     ),
     Code.TRIAL_CONFLICT: (
         "Not issuing license to LM because Kemp 360 Central has trial license and LM has "
@@ -85,8 +84,9 @@ class DomainError(Exception):
     """A refusal with a stable code. ``message`` overrides the catalogue text only for the
     service's own codes; the seed's texts are always the catalogue's, filled in."""
 
-    def __init__(self, code: Code, message: str | None = None, *, detail: dict[str, Any] | None = None,
-                 **fill: str) -> None:
+    def __init__(
+        self, code: Code, message: str | None = None, *, detail: dict[str, Any] | None = None, **fill: str
+    ) -> None:
         self.code = code
         self.message = message or MESSAGES[code].format(**fill)
         self.detail = detail or {}

@@ -55,9 +55,16 @@ def tenant_refusal(state: TenantState, lm: LoadMaster) -> DomainError | None:
     return None
 
 
-def activation_refusal(state: TenantState, lm: LoadMaster, *, mac_blocked: Callable[[], bool],
-                       types: Callable[[], list[LicenseType]], lic_type_id: str | None = None,
-                       address_taken: bool = False, no_instance: bool = False) -> DomainError | None:
+def activation_refusal(
+    state: TenantState,
+    lm: LoadMaster,
+    *,
+    mac_blocked: Callable[[], bool],
+    types: Callable[[], list[LicenseType]],
+    lic_type_id: str | None = None,
+    address_taken: bool = False,
+    no_instance: bool = False,
+) -> DomainError | None:
     """The one licensing decision, in the contract's order: the first refusal that applies, or
     None. ``state`` is the tenant's effective state; ``mac_blocked`` and ``types`` are read only
     when the order gets to them; ``address_taken`` and ``no_instance`` are what a refused
@@ -98,8 +105,9 @@ class DeviceVerdict(StrEnum):
     HOLDING = "HOLDING"  # PENDING or ACTIVE: the call may go ahead
 
 
-def device_verdict(device: Device | None, *, tenant_id: str, credential_version: int,
-                   mac: str | None = None) -> DeviceVerdict:
+def device_verdict(
+    device: Device | None, *, tenant_id: str, credential_version: int, mac: str | None = None
+) -> DeviceVerdict:
     """The status ladder of check-in, confirm and deactivate; ``mac`` when the call says one."""
     if device is None or device.tenant_id != tenant_id:
         return DeviceVerdict.UNKNOWN

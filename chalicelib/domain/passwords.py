@@ -12,8 +12,14 @@ from typing import Any
 from chalicelib.domain.errors import Code, DomainError
 
 # In Cognito's words: a user pool's ``Policies.PasswordPolicy``.
-PASSWORD_POLICY = {"MinimumLength": 12, "RequireLowercase": True, "RequireUppercase": True,
-                   "RequireNumbers": True, "RequireSymbols": False, "TemporaryPasswordValidityDays": 7}
+PASSWORD_POLICY = {
+    "MinimumLength": 12,
+    "RequireLowercase": True,
+    "RequireUppercase": True,
+    "RequireNumbers": True,
+    "RequireSymbols": False,
+    "TemporaryPasswordValidityDays": 7,
+}
 
 # The characters Cognito counts as symbols (its developer guide, "Password requirements").
 SYMBOLS = "^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+-"
@@ -35,11 +41,18 @@ def _contains(pattern: str) -> Callable[[str], bool]:
 def rules() -> list[Rule]:
     """The policy's requirements, in the order Cognito's settings list them."""
     policy = PASSWORD_POLICY
-    found = [Rule("minimum_length", f"at least {policy['MinimumLength']} characters",
-                  lambda p: len(p) >= policy["MinimumLength"])]
-    for key, name, text, pattern in (("RequireLowercase", "require_lowercase", "a lowercase letter", r"[a-z]"),
-                                     ("RequireUppercase", "require_uppercase", "an uppercase letter", r"[A-Z]"),
-                                     ("RequireNumbers", "require_numbers", "a number", r"[0-9]")):
+    found = [
+        Rule(
+            "minimum_length",
+            f"at least {policy['MinimumLength']} characters",
+            lambda p: len(p) >= policy["MinimumLength"],
+        )
+    ]
+    for key, name, text, pattern in (
+        ("RequireLowercase", "require_lowercase", "a lowercase letter", r"[a-z]"),
+        ("RequireUppercase", "require_uppercase", "an uppercase letter", r"[A-Z]"),
+        ("RequireNumbers", "require_numbers", "a number", r"[0-9]"),
+    ):
         if policy[key]:
             found.append(Rule(name, text, _contains(pattern)))
     if policy["RequireSymbols"]:
@@ -63,10 +76,16 @@ def broken(password: str) -> list[Rule]:
 def published() -> dict[str, Any]:
     """The policy as the API publishes it, for a client to check a password before sending it."""
     policy = PASSWORD_POLICY
-    return {"minimum_length": policy["MinimumLength"], "require_lowercase": policy["RequireLowercase"],
-            "require_uppercase": policy["RequireUppercase"], "require_numbers": policy["RequireNumbers"],
-            "require_symbols": policy["RequireSymbols"], "symbols": SYMBOLS, "description": description(),
-            "rules": [{"name": r.name, "text": r.text} for r in rules()]}
+    return {
+        "minimum_length": policy["MinimumLength"],
+        "require_lowercase": policy["RequireLowercase"],
+        "require_uppercase": policy["RequireUppercase"],
+        "require_numbers": policy["RequireNumbers"],
+        "require_symbols": policy["RequireSymbols"],
+        "symbols": SYMBOLS,
+        "description": description(),
+        "rules": [{"name": r.name, "text": r.text} for r in rules()],
+    }
 
 
 def refusal(password: str, cognito_says: str = "") -> DomainError:
@@ -74,9 +93,11 @@ def refusal(password: str, cognito_says: str = "") -> DomainError:
     this module does not know, Cognito's words), with the policy itself to check against."""
     missing = broken(password)
     lacks = f"needs {', '.join(r.text for r in missing)}" if missing else cognito_says or "not allowed by the policy"
-    return DomainError(Code.VALIDATION_ERROR, f"The password does not meet the password policy: {description()}.",
-                       detail={"fields": {"password": lacks}, "broken": [r.name for r in missing],
-                               "password_policy": published()})
+    return DomainError(
+        Code.VALIDATION_ERROR,
+        f"The password does not meet the password policy: {description()}.",
+        detail={"fields": {"password": lacks}, "broken": [r.name for r in missing], "password_policy": published()},
+    )
 
 
 def check(password: str) -> None:

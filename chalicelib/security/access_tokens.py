@@ -74,7 +74,8 @@ def verify(token: str) -> Principal:
     try:
         claims: dict[str, Any] = jwt.decode(token, key_set, algorithms=["RS256"]).claims
         jwt.JWTClaimsRegistry(
-            now=lambda: int(time.time()), leeway=LEEWAY_S,
+            now=lambda: int(time.time()),
+            leeway=LEEWAY_S,
             iss={"essential": True, "value": identity.issuer()},
             client_id={"essential": True, "value": identity.app_client_id()},
             token_use={"essential": True, "value": "access"},

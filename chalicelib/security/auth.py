@@ -183,8 +183,10 @@ def member(headers: Mapping[str, str]) -> Member:
         if not memberships:
             raise DomainError(Code.FORBIDDEN, "The account is not a member of any tenant.")
         if len(memberships) > 1:
-            raise validation("The account belongs to several tenants: name one with X-Tenant-Id.",
-                             {"X-Tenant-Id": "required when the account belongs to several tenants"})
+            raise validation(
+                "The account belongs to several tenants: name one with X-Tenant-Id.",
+                {"X-Tenant-Id": "required when the account belongs to several tenants"},
+            )
         found = memberships[0]
     tenant = get_tenant(found.tenant_id)
     if tenant is None:

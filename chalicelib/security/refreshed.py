@@ -47,8 +47,9 @@ class Refreshed(Generic[T]):
             except Exception as e:
                 if self._value is None:
                     raise
-                logger.warning("secret refresh failed, the last good value is kept",
-                               extra={"secret": self._name, "error": repr(e)})
+                logger.warning(
+                    "secret refresh failed, the last good value is kept", extra={"secret": self._name, "error": repr(e)}
+                )
                 # From the failure, which may have taken the client's whole deadline.
                 self._fresh_until = clock.now() + RETRY_AFTER
                 return self._value

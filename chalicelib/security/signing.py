@@ -134,8 +134,11 @@ def _now() -> int:
 
 def new_key(kid: str | None = None, now: datetime | None = None) -> dict[str, str]:
     """A fresh key as the secret holds it, added ``now``."""
-    return {"kid": kid or f"k{secrets.token_hex(4)}", "d": b64url(Ed25519PrivateKey.generate().private_bytes_raw()),
-            "added_at": clock.rfc3339(now or clock.now())}
+    return {
+        "kid": kid or f"k{secrets.token_hex(4)}",
+        "d": b64url(Ed25519PrivateKey.generate().private_bytes_raw()),
+        "added_at": clock.rfc3339(now or clock.now()),
+    }
 
 
 def public_half(key: dict[str, str]) -> dict[str, str]:
@@ -157,8 +160,9 @@ def parse_secret(value: str) -> KeyRing:
     if not all(isinstance(k["kid"], str) and k["kid"] for k in [*doc["keys"], *doc.get("retired", [])]):
         raise ValueError("every kid must be a non-empty string")
     keys = {
-        k["kid"]: OKPKey.import_key(Ed25519PrivateKey.from_private_bytes(b64url_decode(k["d"])),
-                                    {"kid": k["kid"], **_PARAMETERS})
+        k["kid"]: OKPKey.import_key(
+            Ed25519PrivateKey.from_private_bytes(b64url_decode(k["d"])), {"kid": k["kid"], **_PARAMETERS}
+        )
         for k in doc["keys"]
     }
     retired = {

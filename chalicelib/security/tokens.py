@@ -43,8 +43,7 @@ class DeviceCredential:
 
 
 def issue_device_token(device: Device) -> str:
-    claims = {"sub": device.device_id, "tid": device.tenant_id, "ver": device.credential_version,
-              "mac": device.mac}
+    claims = {"sub": device.device_id, "tid": device.tenant_id, "ver": device.credential_version, "mac": device.mac}
     return _ring().sign(claims, DEVICE_TOKEN_TYP)
 
 

@@ -49,8 +49,10 @@ def throttle(action: str, email: str, source: str, now: datetime) -> None:
     """One more ``action`` for the email and for the source address this hour; RATE_LIMITED past
     either limit. The email's counter exists whether or not it has an account."""
     settings = get_settings()
-    for key, limit in ((f"account#{action}#email#{email_hash(email)}", settings.account_attempts_per_email_per_hour),
-                       (f"account#{action}#addr#{source}", settings.account_attempts_per_address_per_hour)):
+    for key, limit in (
+        (f"account#{action}#email#{email_hash(email)}", settings.account_attempts_per_email_per_hour),
+        (f"account#{action}#addr#{source}", settings.account_attempts_per_address_per_hour),
+    ):
         window = Window.of(key, now, HOUR_S)
         if not counters.take(window, limit):
             count("AccountThrottled", action=action)
@@ -84,8 +86,9 @@ def confirm(email: str, code: str, now: datetime) -> list[Membership]:
     identity.confirm_sign_up(email, code)
     account = identity.find_account(email)
     if account is None:  # purged between the two calls
-        raise DomainError(Code.VALIDATION_ERROR, "The code is not valid, or has expired.",
-                          detail={"fields": {"code": "not valid"}})
+        raise DomainError(
+            Code.VALIDATION_ERROR, "The code is not valid, or has expired.", detail={"fields": {"code": "not valid"}}
+        )
     return join_invited_tenants(account, now)
 
 

@@ -46,8 +46,9 @@ class Activation:
     overage: bool = False
 
 
-def refused(error: DomainError, tenant: Tenant, lm: LoadMaster, now: datetime,
-            lic_type_id: str | None = None) -> DomainError:
+def refused(
+    error: DomainError, tenant: Tenant, lm: LoadMaster, now: datetime, lic_type_id: str | None = None
+) -> DomainError:
     """Count, log and put in the tenant's debug log a refusal; the error to answer. Past
     REFUSALS_PER_KEY_PER_MINUTE refusals for the tenant's activation key, the answer is
     RATE_LIMITED instead, and nothing more is written: a key being probed costs little."""
@@ -83,8 +84,11 @@ def license_types_for(tenant: Tenant, lm: LoadMaster, now: datetime) -> list[Lic
         return types
 
     try:
-        _refuse_if(activation_refusal(tenant.effective_state(now), lm, types=read_types,
-                                      mac_blocked=lambda: _mac_blocked(tenant, lm, now)))
+        _refuse_if(
+            activation_refusal(
+                tenant.effective_state(now), lm, types=read_types, mac_blocked=lambda: _mac_blocked(tenant, lm, now)
+            )
+        )
     except DomainError as e:
         if e.code == Code.UNAVAILABLE:
             raise  # not a refusal: the caller retries
@@ -97,8 +101,9 @@ def request_fingerprint(lm: LoadMaster, lic_type_id: str) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def activate(tenant: Tenant, lm: LoadMaster, lic_type_id: str, *, idempotency_key: str | None,
-             now: datetime) -> Activation:
+def activate(
+    tenant: Tenant, lm: LoadMaster, lic_type_id: str, *, idempotency_key: str | None, now: datetime
+) -> Activation:
     """Take one instance of ``lic_type_id`` for this LoadMaster (step 7). A retry (same
     Idempotency-Key, or the same MAC asking for the same type while its device holds an
     instance) answers the same device and takes nothing more."""
@@ -113,9 +118,16 @@ def activate(tenant: Tenant, lm: LoadMaster, lic_type_id: str, *, idempotency_ke
         count("ActivationsGranted")
         if activation.overage:
             count("OverageGranted")
-    logger.info("activation granted", extra={
-        "tenant_id": tenant.tenant_id, "device_id": activation.device.device_id, "mac": lm.mac,
-        "lic_type_id": lic_type_id, "replayed": activation.replayed})
+    logger.info(
+        "activation granted",
+        extra={
+            "tenant_id": tenant.tenant_id,
+            "device_id": activation.device.device_id,
+            "mac": lm.mac,
+            "lic_type_id": lic_type_id,
+            "replayed": activation.replayed,
+        },
+    )
     return activation
 
 
@@ -129,8 +141,9 @@ class _Retry(Exception):
         self.stale_idempotency_device = stale_idempotency_device
 
 
-def _activate(tenant: Tenant, lm: LoadMaster, lic_type_id: str, idempotency_key: str | None,
-              now: datetime) -> Activation:
+def _activate(
+    tenant: Tenant, lm: LoadMaster, lic_type_id: str, idempotency_key: str | None, now: datetime
+) -> Activation:
     state = tenant.effective_state(now)
     _refuse_if(tenant_refusal(state, lm))
     lic_type = tenant_store.get_license_type(tenant.tenant_id, lic_type_id)
@@ -147,44 +160,89 @@ def _activate(tenant: Tenant, lm: LoadMaster, lic_type_id: str, idempotency_key:
     stale_idempotency_device = None
     for _ in range(get_settings().activation_uuid_attempts):
         device = Device(
-            device_id=ids.new_device_id(), tenant_id=tenant.tenant_id, mac=lm.mac, ip=lm.ip, port=lm.port,
-            sku=lm.sku, image=lm.image, version=lm.version, lic_type_id=lic_type_id,
-            status=DeviceStatus.PENDING, activated_at=now,
+            device_id=ids.new_device_id(),
+            tenant_id=tenant.tenant_id,
+            mac=lm.mac,
+            ip=lm.ip,
+            port=lm.port,
+            sku=lm.sku,
+            image=lm.image,
+            version=lm.version,
+            lic_type_id=lic_type_id,
+            status=DeviceStatus.PENDING,
+            activated_at=now,
             confirm_by=now + timedelta(seconds=tenant.policy.confirm_window_s),
-            lease_s=tenant.policy.lease_s, silent_after_s=tenant.policy.silent_after_s,
+            lease_s=tenant.policy.lease_s,
+            silent_after_s=tenant.policy.silent_after_s,
             check_in_interval_s=tenant.policy.check_in_interval_s,
         )
         try:
-            device_store.insert_activation(device, tenant_state=state, now=now, overage=overage,
-                                           idempotency_key=idempotency_key, request_hash=fingerprint, rate=rate,
-                                           stale_idempotency_device=stale_idempotency_device)
+            device_store.insert_activation(
+                device,
+                tenant_state=state,
+                now=now,
+                overage=overage,
+                idempotency_key=idempotency_key,
+                request_hash=fingerprint,
+                rate=rate,
+                stale_idempotency_device=stale_idempotency_device,
+            )
         except TransactionCancelled as e:
             try:
-                replay = _explain_refusal(e.failed, tenant, lm, lic_type_id, idempotency_key, fingerprint, now,
-                                          rate_window)
+                replay = _explain_refusal(
+                    e.failed, tenant, lm, lic_type_id, idempotency_key, fingerprint, now, rate_window
+                )
             except _Retry as retry:
                 stale_idempotency_device = retry.stale_idempotency_device or stale_idempotency_device
                 continue
             return _issue(replay, now, replayed=True)
         limit = lic_type.overage_policy.max_in_use(lic_type.capacity)
         if limit is not None and lic_type.in_use + 1 >= limit:
-            notifications.publish(notifications.LICENSE_TYPE_AT_LIMIT, tenant.tenant_id, lic_type_id=lic_type_id,
-                                  name=lic_type.name, sku=lic_type.sku, capacity=lic_type.capacity, limit=limit)
+            notifications.publish(
+                notifications.LICENSE_TYPE_AT_LIMIT,
+                tenant.tenant_id,
+                lic_type_id=lic_type_id,
+                name=lic_type.name,
+                sku=lic_type.sku,
+                capacity=lic_type.capacity,
+                limit=limit,
+            )
         return replace(_issue(device, now), overage=overage)
     # "Unable to generate license UUID": every attempt collided with an existing license.
     raise DomainError(Code.UUID_GENERATION_FAILED)
 
 
-def _decision(tenant: Tenant, state: TenantState, lm: LoadMaster, lic_type_id: str, now: datetime,
-              *, address_taken: bool = False, no_instance: bool = False) -> DomainError | None:
-    return activation_refusal(state, lm, mac_blocked=lambda: _mac_blocked(tenant, lm, now),
-                              types=lambda: tenant_store.list_license_types(tenant.tenant_id),
-                              lic_type_id=lic_type_id, address_taken=address_taken, no_instance=no_instance)
+def _decision(
+    tenant: Tenant,
+    state: TenantState,
+    lm: LoadMaster,
+    lic_type_id: str,
+    now: datetime,
+    *,
+    address_taken: bool = False,
+    no_instance: bool = False,
+) -> DomainError | None:
+    return activation_refusal(
+        state,
+        lm,
+        mac_blocked=lambda: _mac_blocked(tenant, lm, now),
+        types=lambda: tenant_store.list_license_types(tenant.tenant_id),
+        lic_type_id=lic_type_id,
+        address_taken=address_taken,
+        no_instance=no_instance,
+    )
 
 
-def _explain_refusal(failed: set[str], tenant: Tenant, lm: LoadMaster, lic_type_id: str,
-                     idempotency_key: str | None, fingerprint: str | None, now: datetime,
-                     rate_window: Window) -> Device:
+def _explain_refusal(
+    failed: set[str],
+    tenant: Tenant,
+    lm: LoadMaster,
+    lic_type_id: str,
+    idempotency_key: str | None,
+    fingerprint: str | None,
+    now: datetime,
+    rate_window: Window,
+) -> Device:
     """Turn the failed conditions into the contract's answer, or into the device a retry asked
     for."""
     t = tenant.tenant_id
@@ -207,17 +265,32 @@ def _explain_refusal(failed: set[str], tenant: Tenant, lm: LoadMaster, lic_type_
         if device.status in HOLDING and device.lic_type_id == lic_type_id:
             return device
         # Invariant 2: a MAC holds at most one license in a tenant.
-        raise conflict("This MAC already holds a license of another license type.",
-                       device_id=device.device_id, lic_type_id=device.lic_type_id)
+        raise conflict(
+            "This MAC already holds a license of another license type.",
+            device_id=device.device_id,
+            lic_type_id=device.lic_type_id,
+        )
     if "rate" in failed:
-        raise DomainError(Code.RATE_LIMITED, "This LoadMaster has activated too often this hour.",
-                          detail={"retry_after_s": rate_window.retry_after_s})
+        raise DomainError(
+            Code.RATE_LIMITED,
+            "This LoadMaster has activated too often this hour.",
+            detail={"retry_after_s": rate_window.retry_after_s},
+        )
     if failed & {"type", "tenant", "address"}:
         # The tenant or the pool may have changed since they were read: decide on them as they
         # are now, in the contract's order (an unlicensed tenant before a taken address).
         current = tenant_store.require_tenant(t) if "tenant" in failed else tenant
-        _refuse_if(_decision(current, current.effective_state(now), lm, lic_type_id, now,
-                             address_taken="address" in failed, no_instance=bool(failed & {"type", "tenant"})))
+        _refuse_if(
+            _decision(
+                current,
+                current.effective_state(now),
+                lm,
+                lic_type_id,
+                now,
+                address_taken="address" in failed,
+                no_instance=bool(failed & {"type", "tenant"}),
+            )
+        )
     raise _Retry  # only the device id collided, or what refused it is gone now
 
 
@@ -264,7 +337,8 @@ def confirm(credential: DeviceCredential, device_id: str, now: datetime) -> Devi
             return device  # a retried confirm
         if device.confirm_deadline_passed(now):
             # Do the sweep's work now rather than leave a late LoadMaster in limbo.
-            device_store.release_if_due(device_store.Holder.of(device), DeviceStatus.BLOCKED,
-                                        "not confirmed in time", now)
+            device_store.release_if_due(
+                device_store.Holder.of(device), DeviceStatus.BLOCKED, "not confirmed in time", now
+            )
             raise DomainError(Code.DEVICE_BLOCKED)
     raise DomainError(Code.UNAVAILABLE)

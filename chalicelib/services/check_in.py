@@ -26,25 +26,38 @@ class CheckIn:
     next_check_in_after: datetime
 
 
-def check_in(credential: DeviceCredential, device_id: str, *, mac: str, ip: str, port: int, version: str,
-             now: datetime) -> CheckIn:
+def check_in(
+    credential: DeviceCredential, device_id: str, *, mac: str, ip: str, port: int, version: str, now: datetime
+) -> CheckIn:
     """Record that the LoadMaster is alive and answer a fresh lease. The common case is one
     conditional write and no read; a LoadMaster whose address changed costs a transaction."""
     for _ in range(3):
-        written, device = device_store.check_in(device_id, tenant_id=credential.tenant_id,
-                                                credential_version=credential.version, mac=mac, ip=ip, port=port,
-                                                version=version, now=now)
+        written, device = device_store.check_in(
+            device_id,
+            tenant_id=credential.tenant_id,
+            credential_version=credential.version,
+            mac=mac,
+            ip=ip,
+            port=port,
+            version=version,
+            now=now,
+        )
         if written:
             assert device is not None  # a written check-in answers the device after it
             count("CheckIns")
-            return CheckIn(device, issue_lease(device, now), issue_device_token(device),
-                           now + timedelta(seconds=device.check_in_interval_s))
+            return CheckIn(
+                device,
+                issue_lease(device, now),
+                issue_device_token(device),
+                now + timedelta(seconds=device.check_in_interval_s),
+            )
         _refuse_unless_moved(device, credential, mac, ip, port, now)
     raise DomainError(Code.UNAVAILABLE)
 
 
-def _refuse_unless_moved(device: Device | None, credential: DeviceCredential, mac: str, ip: str, port: int,
-                         now: datetime) -> None:
+def _refuse_unless_moved(
+    device: Device | None, credential: DeviceCredential, mac: str, ip: str, port: int, now: datetime
+) -> None:
     """Say why the check-in's condition failed, from the item it returned; if only the address
     differs, move the address claim and let the caller write the check-in again."""
     verdict = device_verdict(device, tenant_id=credential.tenant_id, credential_version=credential.version, mac=mac)
@@ -55,8 +68,18 @@ def _refuse_unless_moved(device: Device | None, credential: DeviceCredential, ma
         # Another LoadMaster carries this device's token: refused, and the debug log says so.
         count("ClonesSuspected")
         logger.warning("clone suspected", extra={"device_id": device.device_id, "mac": mac, "ip": ip})
-        events.record(device.tenant_id, "device.clone_suspected", now, device_id=device.device_id,
-                      mac=device.mac, ip=device.ip, port=device.port, clone_mac=mac, clone_ip=ip, clone_port=port)
+        events.record(
+            device.tenant_id,
+            "device.clone_suspected",
+            now,
+            device_id=device.device_id,
+            mac=device.mac,
+            ip=device.ip,
+            port=device.port,
+            clone_mac=mac,
+            clone_ip=ip,
+            clone_port=port,
+        )
     if verdict != DeviceVerdict.HOLDING:
         raise verdict_error(verdict, mac)
     if (device.ip, device.port) != (ip, port):
@@ -79,8 +102,9 @@ def deactivate(credential: DeviceCredential, device_id: str, now: datetime) -> D
         assert device is not None  # either verdict is one on a device
         if verdict == DeviceVerdict.DEACTIVATED:
             return device
-        released = device_store.release(device_store.Holder.of(device), DeviceStatus.DEACTIVATED,
-                                        "deactivated by the LoadMaster", now)
+        released = device_store.release(
+            device_store.Holder.of(device), DeviceStatus.DEACTIVATED, "deactivated by the LoadMaster", now
+        )
         if released == device_store.Released.RELEASED:
             logger.info("device deactivated by the LoadMaster", extra={"device_id": device_id})
             return device_store.get_device(device_id) or device

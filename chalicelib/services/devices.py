@@ -24,10 +24,18 @@ class DeviceFilter:
     ip: str | None = None
 
 
-def list_devices(tenant: Tenant, filters: DeviceFilter, *, limit: int,
-                 cursor: dict | None) -> tuple[list[Device], dict | None]:
-    return store.devices_of_tenant(tenant.tenant_id, limit=limit, cursor=cursor, status=filters.status,
-                                   lic_type_id=filters.lic_type_id, mac=filters.mac, ip=filters.ip)
+def list_devices(
+    tenant: Tenant, filters: DeviceFilter, *, limit: int, cursor: dict | None
+) -> tuple[list[Device], dict | None]:
+    return store.devices_of_tenant(
+        tenant.tenant_id,
+        limit=limit,
+        cursor=cursor,
+        status=filters.status,
+        lic_type_id=filters.lic_type_id,
+        mac=filters.mac,
+        ip=filters.ip,
+    )
 
 
 def get_device(tenant: Tenant, device_id: str) -> Device:

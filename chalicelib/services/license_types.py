@@ -38,8 +38,11 @@ def _check_fits(tenant: Tenant, types: list[LicenseType]) -> None:
     else:
         total = sum(t.capacity for t in types)
     if total > tenant.capacity:
-        raise conflict("The license types' capacities together would exceed the contract's capacity.",
-                       capacity=tenant.capacity, requested_total=total)
+        raise conflict(
+            "The license types' capacities together would exceed the contract's capacity.",
+            capacity=tenant.capacity,
+            requested_total=total,
+        )
 
 
 def _check_policy(tenant: Tenant, policy: OveragePolicy | None) -> None:
@@ -47,10 +50,18 @@ def _check_policy(tenant: Tenant, policy: OveragePolicy | None) -> None:
         raise conflict("Overage is for contracts: a trial's pools keep the hard limit.")
 
 
-def create_license_type(tenant: Tenant, *, name: str, sku: str, capacity: int,
-                        overage_policy: OveragePolicy | None, now: datetime) -> LicenseType:
-    lic_type = LicenseType(tenant.tenant_id, ids.new_lic_type_id(), name, sku, capacity, 0,
-                           overage_policy=overage_policy or OveragePolicy.NO_OVERAGE)
+def create_license_type(
+    tenant: Tenant, *, name: str, sku: str, capacity: int, overage_policy: OveragePolicy | None, now: datetime
+) -> LicenseType:
+    lic_type = LicenseType(
+        tenant.tenant_id,
+        ids.new_lic_type_id(),
+        name,
+        sku,
+        capacity,
+        0,
+        overage_policy=overage_policy or OveragePolicy.NO_OVERAGE,
+    )
 
     def write(tenant: Tenant, types: list[LicenseType]) -> LicenseType:
         _check_policy(tenant, overage_policy)
@@ -60,19 +71,36 @@ def create_license_type(tenant: Tenant, *, name: str, sku: str, capacity: int,
         return lic_type
 
     created = guarded_by_pools(tenant.tenant_id, write, tenant=tenant)
-    events.record(tenant.tenant_id, "license_type.created", now, lic_type_id=created.lic_type_id, sku=sku,
-                  capacity=capacity, overage_policy=str(created.overage_policy))
+    events.record(
+        tenant.tenant_id,
+        "license_type.created",
+        now,
+        lic_type_id=created.lic_type_id,
+        sku=sku,
+        capacity=capacity,
+        overage_policy=str(created.overage_policy),
+    )
     return created
 
 
-def update_license_type(tenant: Tenant, lic_type_id: str, *, name: str | None, capacity: int | None,
-                        overage_policy: OveragePolicy | None, now: datetime) -> LicenseType:
+def update_license_type(
+    tenant: Tenant,
+    lic_type_id: str,
+    *,
+    name: str | None,
+    capacity: int | None,
+    overage_policy: OveragePolicy | None,
+    now: datetime,
+) -> LicenseType:
     def write(tenant: Tenant, types: list[LicenseType]) -> LicenseType:
         _check_policy(tenant, overage_policy)
         current = _find(types, lic_type_id)
-        updated = replace(current, name=current.name if name is None else name,
-                          capacity=current.capacity if capacity is None else capacity,
-                          overage_policy=current.overage_policy if overage_policy is None else overage_policy)
+        updated = replace(
+            current,
+            name=current.name if name is None else name,
+            capacity=current.capacity if capacity is None else capacity,
+            overage_policy=current.overage_policy if overage_policy is None else overage_policy,
+        )
         if updated.capacity < current.in_use:
             raise conflict("A license type cannot shrink below its instances in use.", in_use=current.in_use)
         if updated.capacity > current.capacity:
@@ -81,8 +109,15 @@ def update_license_type(tenant: Tenant, lic_type_id: str, *, name: str | None, c
         return updated
 
     guarded_by_pools(tenant.tenant_id, write, tenant=tenant)
-    events.record(tenant.tenant_id, "license_type.updated", now, lic_type_id=lic_type_id, name=name,
-                  capacity=capacity, overage_policy=str(overage_policy) if overage_policy else None)
+    events.record(
+        tenant.tenant_id,
+        "license_type.updated",
+        now,
+        lic_type_id=lic_type_id,
+        name=name,
+        capacity=capacity,
+        overage_policy=str(overage_policy) if overage_policy else None,
+    )
     return get_license_type(tenant, lic_type_id)
 
 

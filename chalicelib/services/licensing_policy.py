@@ -23,8 +23,10 @@ def update(tenant: Tenant, changes: dict[str, Any], now: datetime) -> LicensingP
     the one it was promised)."""
     policy = replace(tenant.policy, **changes)
     if policy.silent_after_s < policy.check_in_interval_s:
-        raise validation("A LoadMaster cannot be silent before its next check-in is due.",
-                         {"silent_after_s": "must be at least check_in_interval_s"})
+        raise validation(
+            "A LoadMaster cannot be silent before its next check-in is due.",
+            {"silent_after_s": "must be at least check_in_interval_s"},
+        )
     store.set_policy(tenant.tenant_id, policy)
     if {"check_in_interval_s", "silent_after_s", "lease_s"} & changes.keys():
         updated = device_store.apply_policy(tenant.tenant_id, policy, now)

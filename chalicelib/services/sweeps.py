@@ -49,8 +49,12 @@ class SweepReport:
     stopped_early: bool = False  # the budget was spent with work left: the next run goes on
 
     def metrics(self) -> dict[str, int]:
-        return {"Due": self.due, "Acted": self.acted, "SkippedLostRace": self.skipped,
-                "StoppedEarly": int(self.stopped_early)}
+        return {
+            "Due": self.due,
+            "Acted": self.acted,
+            "SkippedLostRace": self.skipped,
+            "StoppedEarly": int(self.stopped_early),
+        }
 
     def publish(self) -> dict:
         for metric, value in self.metrics().items():
@@ -64,8 +68,15 @@ def block_unconfirmed(now: datetime, budget: Budget) -> dict:
     "Block unconfirmed local license activation after")."""
     # The exact deadline and the status are re-checked in the write: a confirm that landed after
     # the read wins.
-    return _release_due(SweepReport("block_unconfirmed"), device_store.pending_due(now, get_settings().sweep_batch),
-                        DeviceStatus.BLOCKED, "not confirmed in time", now, notifications.DEVICE_BLOCKED, budget)
+    return _release_due(
+        SweepReport("block_unconfirmed"),
+        device_store.pending_due(now, get_settings().sweep_batch),
+        DeviceStatus.BLOCKED,
+        "not confirmed in time",
+        now,
+        notifications.DEVICE_BLOCKED,
+        budget,
+    )
 
 
 def deactivate_silent(now: datetime, budget: Budget) -> dict:
@@ -74,13 +85,28 @@ def deactivate_silent(now: datetime, budget: Budget) -> dict:
     than one run's budget: within the runs it takes)."""
     # Every check-in moves silent_at past now: if one landed after the read, the write fails. A
     # device the index found early (its bucket rounds down) is deferred to its exact deadline.
-    return _release_due(SweepReport("deactivate_silent"), device_store.silent_due(now, get_settings().sweep_batch),
-                        DeviceStatus.DEACTIVATED, "silent", now, notifications.DEVICE_SILENT, budget,
-                        on_skip=device_store.defer_silent)
+    return _release_due(
+        SweepReport("deactivate_silent"),
+        device_store.silent_due(now, get_settings().sweep_batch),
+        DeviceStatus.DEACTIVATED,
+        "silent",
+        now,
+        notifications.DEVICE_SILENT,
+        budget,
+        on_skip=device_store.defer_silent,
+    )
 
 
-def _release_due(report: SweepReport, due: Iterator[device_store.Holder], to: DeviceStatus, reason: str,
-                 now: datetime, notice: str, budget: Budget, on_skip=None) -> dict:
+def _release_due(
+    report: SweepReport,
+    due: Iterator[device_store.Holder],
+    to: DeviceStatus,
+    reason: str,
+    now: datetime,
+    notice: str,
+    budget: Budget,
+    on_skip=None,
+) -> dict:
     with notifications.Outbox() as outbox:
         while batch := list(islice(due, device_store.RELEASE_BATCH)):
             if not budget.left():
@@ -91,8 +117,13 @@ def _release_due(report: SweepReport, due: Iterator[device_store.Holder], to: De
             for holder in batch:
                 if outcome[holder.device_id] == device_store.Released.RELEASED:
                     report.acted += 1
-                    outbox.add(notice, holder.tenant_id, device_id=holder.device_id, mac=holder.mac,
-                               lic_type_id=holder.lic_type_id)
+                    outbox.add(
+                        notice,
+                        holder.tenant_id,
+                        device_id=holder.device_id,
+                        mac=holder.mac,
+                        lic_type_id=holder.lic_type_id,
+                    )
                 else:
                     report.skipped += 1
                     if on_skip is not None:
@@ -131,8 +162,12 @@ def _expire(tenant, warned: bool, now: datetime, budget: Budget) -> int:
         tenant = promote_due_contract(tenant, now)
     if tenant.state == TenantState.TRIAL and tenant.trial_expires_at > now:
         if not warned and tenant_store.mark_trial_warned(tenant.tenant_id):
-            notifications.publish(notifications.TRIAL_ENDING, tenant.tenant_id, name=tenant.name,
-                                  trial_expires_at=clock.rfc3339(tenant.trial_expires_at))
+            notifications.publish(
+                notifications.TRIAL_ENDING,
+                tenant.tenant_id,
+                name=tenant.name,
+                trial_expires_at=clock.rfc3339(tenant.trial_expires_at),
+            )
             return 1
         return 0
     if tenant.state == TenantState.TRIAL:
@@ -153,7 +188,8 @@ def _expire(tenant, warned: bool, now: datetime, budget: Budget) -> int:
     else:
         return 0
     reason = {TenantState.TERMINATED: "contract terminated", TenantState.UNLICENSED: "contract ended"}.get(
-        state, "trial expired")
+        state, "trial expired"
+    )
     wind_down(tenant.tenant_id, state, reason, now, budget)
     return 1
 

@@ -42,9 +42,15 @@ def create_tenant(name: str, owner_email: str, now: datetime) -> NewTenant:
     from its confirmation on (at once when it has one), as an owner's invitation of a member."""
     tenant_id = ids.new_tenant_id()
     api_key, activation_key = issue_key(KeyKind.API, tenant_id), issue_key(KeyKind.ACTIVATION, tenant_id)
-    tenant = Tenant(tenant_id=tenant_id, name=name, owner_email=normalise_email(owner_email),
-                    state=TenantState.UNLICENSED, created_at=now, api_key_hash=api_key.sha256,
-                    activation_key_hash=activation_key.sha256)
+    tenant = Tenant(
+        tenant_id=tenant_id,
+        name=name,
+        owner_email=normalise_email(owner_email),
+        state=TenantState.UNLICENSED,
+        created_at=now,
+        api_key_hash=api_key.sha256,
+        activation_key_hash=activation_key.sha256,
+    )
     invitation = member_store.create_tenant_inviting_owner(tenant, now)
     logger.info("tenant created", extra={"tenant_id": tenant_id})
     events.record(tenant_id, "tenant.created", now, name=name)
@@ -61,8 +67,9 @@ def list_tenants(limit: int, cursor: dict | None) -> tuple[list[Tenant], dict | 
     return store.list_tenants(limit, cursor)
 
 
-def guarded_by_pools(tenant_id: str, write: Callable[[Tenant, list[LicenseType]], T], *,
-                     tenant: Tenant | None = None) -> T:
+def guarded_by_pools(
+    tenant_id: str, write: Callable[[Tenant, list[LicenseType]], T], *, tenant: Tenant | None = None
+) -> T:
     """Run ``write`` on the tenant and its license types as read now (``tenant`` when the caller
     has just read it), and again on a fresh read while the write is refused because either moved
     since (``PoolsChanged``): invariant 7 is checked on what the write's condition guards."""
@@ -76,8 +83,16 @@ def guarded_by_pools(tenant_id: str, write: Callable[[Tenant, list[LicenseType]]
     raise DomainError(Code.UNAVAILABLE)
 
 
-def start_trial(tenant_id: str, *, days: int, instances: int, skus: list[str], now: datetime,
-                email_sha256: str | None = None, started_by: str | None = None) -> Tenant:
+def start_trial(
+    tenant_id: str,
+    *,
+    days: int,
+    instances: int,
+    skus: list[str],
+    now: datetime,
+    email_sha256: str | None = None,
+    started_by: str | None = None,
+) -> Tenant:
     """The seed's Metered Licensing trial: a few instances that expire. One per tenant, and, when
     an account starts it (``email_sha256`` of its verified email, ``started_by`` its id), one per
     email: the email's claim is written in the trial's transaction."""
@@ -87,12 +102,14 @@ def start_trial(tenant_id: str, *, days: int, instances: int, skus: list[str], n
         if tenant.trial_used or tenant.state != TenantState.UNLICENSED:
             raise conflict("The tenant has had its trial, or already holds a contract.", state=str(tenant.state))
         # Each SKU's pool may take every trial instance; the tenant's capacity caps them together.
-        types = [LicenseType(tenant_id, ids.new_lic_type_id(), f"Trial {sku}", sku, instances, 0, trial=True)
-                 for sku in skus]
+        types = [
+            LicenseType(tenant_id, ids.new_lic_type_id(), f"Trial {sku}", sku, instances, 0, trial=True) for sku in skus
+        ]
         check_license_type_count(len(existing) + len(types))
         try:
-            store.start_trial(tenant, existing, now + timedelta(days=days), instances, types, now,
-                              email_sha256=email_sha256)
+            store.start_trial(
+                tenant, existing, now + timedelta(days=days), instances, types, now, email_sha256=email_sha256
+            )
         except store.TrialClaimed as e:
             raise conflict("This email has had its trial already.") from e
 
@@ -108,8 +125,9 @@ def check_license_type_count(count: int) -> None:
         raise conflict(f"A tenant may have at most {limit} license types.", limit=limit)
 
 
-def apply_contract(tenant_id: str, *, contract_id: str, capacity: int, starts_at: datetime,
-                   ends_at: datetime | None, now: datetime) -> Tenant:
+def apply_contract(
+    tenant_id: str, *, contract_id: str, capacity: int, starts_at: datetime, ends_at: datetime | None, now: datetime
+) -> Tenant:
     """The Metered Licensing contract: from ``starts_at`` on the tenant is LICENSED with its
     capacity. Devices licensed under a trial keep their instances inside the new capacity. A
     contract that starts later is kept until then; the tenant's licensing does not change
@@ -125,8 +143,14 @@ def apply_contract(tenant_id: str, *, contract_id: str, capacity: int, starts_at
     if starts_at > now:
         store.schedule_contract(tenant_id, contract)
         logger.info("contract scheduled", extra={"tenant_id": tenant_id, "contract_id": contract_id})
-        events.record(tenant_id, "contract.scheduled", now, contract_id=contract_id, capacity=capacity,
-                      starts_at=clock.rfc3339(starts_at))
+        events.record(
+            tenant_id,
+            "contract.scheduled",
+            now,
+            contract_id=contract_id,
+            capacity=capacity,
+            starts_at=clock.rfc3339(starts_at),
+        )
         return store.require_tenant(tenant_id)
     return _put_in_force(tenant_id, contract, now, scheduled=False)
 
@@ -157,10 +181,11 @@ def _put_in_force(tenant_id: str, contract: Contract, now: datetime, *, schedule
         return True
 
     if guarded_by_pools(tenant_id, write):
-        logger.info("contract applied", extra={"tenant_id": tenant_id, "contract_id": contract.contract_id,
-                                               "capacity": contract.capacity})
-        events.record(tenant_id, "contract.applied", now, contract_id=contract.contract_id,
-                      capacity=contract.capacity)
+        logger.info(
+            "contract applied",
+            extra={"tenant_id": tenant_id, "contract_id": contract.contract_id, "capacity": contract.capacity},
+        )
+        events.record(tenant_id, "contract.applied", now, contract_id=contract.contract_id, capacity=contract.capacity)
     return store.require_tenant(tenant_id)
 
 
@@ -191,8 +216,9 @@ def wind_down(tenant_id: str, state: TenantState, reason: str, now: datetime, bu
                 return count
             released = _deactivate(device, state, reason, now)
             if released is None:
-                logger.info("wind-down stopped", extra={"tenant_id": tenant_id, "state": str(state),
-                                                        "deactivated": count})
+                logger.info(
+                    "wind-down stopped", extra={"tenant_id": tenant_id, "state": str(state), "deactivated": count}
+                )
                 return count
             count += released
         if cursor is None:
@@ -206,8 +232,9 @@ def _deactivate(device, state: TenantState, reason: str, now: datetime) -> int |
     for _ in range(5):
         if device is None or device.status not in HOLDING:
             return 0
-        released = device_store.release(device_store.Holder.of(device), DeviceStatus.DEACTIVATED, reason, now,
-                                        while_tenant=state)
+        released = device_store.release(
+            device_store.Holder.of(device), DeviceStatus.DEACTIVATED, reason, now, while_tenant=state
+        )
         if released == device_store.Released.STOPPED:
             return None
         if released == device_store.Released.RELEASED:
@@ -246,8 +273,9 @@ def change_owner(tenant_id: str, owner_email: str, now: datetime) -> Tenant:
 def _invite_owner(tenant: Tenant, email: str, now: datetime) -> Tenant:
     invitation = member_store.invite_owner(tenant, email, now)
     logger.info("owner invited", extra={"tenant_id": tenant.tenant_id})
-    events.record(tenant.tenant_id, "member.invited", now, email=invitation.email, role=str(invitation.role),
-                  by="operator")
+    events.record(
+        tenant.tenant_id, "member.invited", now, email=invitation.email, role=str(invitation.role), by="operator"
+    )
     _owner_joins(tenant.tenant_id, invitation.email, now)
     return store.require_tenant(tenant.tenant_id)
 
@@ -270,6 +298,13 @@ def with_effective_state(tenant: Tenant, now: datetime) -> Tenant:
     state = tenant.effective_state(now)
     c = tenant.due_contract(now)
     if tenant.state != TenantState.TERMINATED and c is not None:
-        tenant = replace(tenant, contract_id=c.contract_id, capacity=c.capacity, contract_starts_at=c.starts_at,
-                         contract_ends_at=c.ends_at, trial_expires_at=None, next_contract=None)
+        tenant = replace(
+            tenant,
+            contract_id=c.contract_id,
+            capacity=c.capacity,
+            contract_starts_at=c.starts_at,
+            contract_ends_at=c.ends_at,
+            trial_expires_at=None,
+            next_contract=None,
+        )
     return replace(tenant, state=state)

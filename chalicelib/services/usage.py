@@ -42,10 +42,17 @@ def month_of_use(tenant: Tenant, month: str) -> MonthOfUse:
     summaries = []
     for lic_type_id, rows in by_type.items():
         known = names.get(lic_type_id)
-        summaries.append(LicenseTypeUsage(
-            lic_type_id=lic_type_id, name=known.name if known else "(deleted)", sku=known.sku if known else "",
-            instance_hours=sum(r.in_use for r in rows), peak_instances=max(r.in_use for r in rows),
-            capacity=rows[-1].capacity, overage_hours=sum(max(r.in_use - r.capacity, 0) for r in rows)))
+        summaries.append(
+            LicenseTypeUsage(
+                lic_type_id=lic_type_id,
+                name=known.name if known else "(deleted)",
+                sku=known.sku if known else "",
+                instance_hours=sum(r.in_use for r in rows),
+                peak_instances=max(r.in_use for r in rows),
+                capacity=rows[-1].capacity,
+                overage_hours=sum(max(r.in_use - r.capacity, 0) for r in rows),
+            )
+        )
     return MonthOfUse(tenant.tenant_id, tenant.name, month, summaries, hours)
 
 

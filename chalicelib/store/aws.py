@@ -22,5 +22,4 @@ def client(service: str) -> Any:
     import boto3
 
     settings = get_settings()
-    return boto3.client(service, region_name=settings.region, endpoint_url=settings.aws_endpoint_url,
-                        config=OUTBOUND)
+    return boto3.client(service, region_name=settings.region, endpoint_url=settings.aws_endpoint_url, config=OUTBOUND)

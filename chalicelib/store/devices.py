@@ -65,8 +65,10 @@ def silent_bucket_base(now: datetime) -> int:
 
 def _silent_deadline(now: datetime) -> list:
     """The check-in's update of both silent deadlines, from the item's own ``silent_after_s``."""
-    return [DeviceItem.silent_due.set(DeviceItem.silent_after_s + silent_bucket_base(now)),
-            DeviceItem.silent_at.set(DeviceItem.silent_after_s + int(now.timestamp()))]
+    return [
+        DeviceItem.silent_due.set(DeviceItem.silent_after_s + silent_bucket_base(now)),
+        DeviceItem.silent_at.set(DeviceItem.silent_after_s + int(now.timestamp())),
+    ]
 
 
 @dataclass(frozen=True)
@@ -98,13 +100,26 @@ class Claim:
 
 def device_from_item(item: DeviceItem) -> Device:
     return Device(
-        device_id=item.device_id, tenant_id=item.tenant_id, mac=item.mac, ip=item.ip, port=int(item.port),
-        sku=item.sku, image=item.image, version=item.version, lic_type_id=item.lic_type_id,
-        status=DeviceStatus(item.status), activated_at=item.activated_at, confirm_by=item.confirm_by,
-        credential_version=int(item.credential_version), lease_s=int(item.lease_s),
-        silent_after_s=int(item.silent_after_s), check_in_interval_s=int(item.check_in_interval_s),
+        device_id=item.device_id,
+        tenant_id=item.tenant_id,
+        mac=item.mac,
+        ip=item.ip,
+        port=int(item.port),
+        sku=item.sku,
+        image=item.image,
+        version=item.version,
+        lic_type_id=item.lic_type_id,
+        status=DeviceStatus(item.status),
+        activated_at=item.activated_at,
+        confirm_by=item.confirm_by,
+        credential_version=int(item.credential_version),
+        lease_s=int(item.lease_s),
+        silent_after_s=int(item.silent_after_s),
+        check_in_interval_s=int(item.check_in_interval_s),
         confirmed_at=item.confirmed_at,
-        last_check_in_at=item.last_check_in_at, deactivated_at=item.deactivated_at, reason=item.reason,
+        last_check_in_at=item.last_check_in_at,
+        deactivated_at=item.deactivated_at,
+        reason=item.reason,
     )
 
 
@@ -129,9 +144,17 @@ def get_claim(key: str, now: datetime) -> Claim | None:
 
 
 @dynamodb
-def insert_activation(device: Device, *, tenant_state: TenantState, now: datetime, idempotency_key: str | None,
-                      request_hash: str | None, rate: RateLimit | None = None, overage: bool = False,
-                      stale_idempotency_device: str | None = None) -> None:
+def insert_activation(
+    device: Device,
+    *,
+    tenant_state: TenantState,
+    now: datetime,
+    idempotency_key: str | None,
+    request_hash: str | None,
+    rate: RateLimit | None = None,
+    overage: bool = False,
+    stale_idempotency_device: str | None = None,
+) -> None:
     """Take one instance of the device's license type, write the device PENDING and claim its
     MAC, its address and the idempotency key, with the event that says so: all or nothing.
 
@@ -142,35 +165,82 @@ def insert_activation(device: Device, *, tenant_state: TenantState, now: datetim
     """
     t, shard = device.tenant_id, _shard(device.device_id)
     tx = Transaction()
-    tx.put("device", DeviceItem(
-        device.device_id, tenant_id=t, mac=device.mac, ip=device.ip, port=device.port, sku=device.sku,
-        image=device.image, version=device.version, lic_type_id=device.lic_type_id,
-        status=str(DeviceStatus.PENDING), credential_version=device.credential_version,
-        activated_at=device.activated_at, confirm_by=device.confirm_by, lease_s=device.lease_s,
-        silent_after_s=device.silent_after_s, check_in_interval_s=device.check_in_interval_s,
-        pending_shard=f"P{shard}", silent_shard=f"S{shard}",
-        silent_due=silent_bucket_base(now) + device.silent_after_s,
-        silent_at=int(now.timestamp()) + device.silent_after_s,
-    ), condition=DeviceItem.device_id.does_not_exist())
-    claim: dict[str, Any] = {"tenant_id": t, "device_id": device.device_id, "lic_type_id": device.lic_type_id,
-                             "created_at": now}
+    tx.put(
+        "device",
+        DeviceItem(
+            device.device_id,
+            tenant_id=t,
+            mac=device.mac,
+            ip=device.ip,
+            port=device.port,
+            sku=device.sku,
+            image=device.image,
+            version=device.version,
+            lic_type_id=device.lic_type_id,
+            status=str(DeviceStatus.PENDING),
+            credential_version=device.credential_version,
+            activated_at=device.activated_at,
+            confirm_by=device.confirm_by,
+            lease_s=device.lease_s,
+            silent_after_s=device.silent_after_s,
+            check_in_interval_s=device.check_in_interval_s,
+            pending_shard=f"P{shard}",
+            silent_shard=f"S{shard}",
+            silent_due=silent_bucket_base(now) + device.silent_after_s,
+            silent_at=int(now.timestamp()) + device.silent_after_s,
+        ),
+        condition=DeviceItem.device_id.does_not_exist(),
+    )
+    claim: dict[str, Any] = {
+        "tenant_id": t,
+        "device_id": device.device_id,
+        "lic_type_id": device.lic_type_id,
+        "created_at": now,
+    }
     tx.put("mac", ClaimItem(mac_claim(t, device.mac), **claim), condition=ClaimItem.claim.does_not_exist())
-    tx.put("address", ClaimItem(address_claim(t, _address(device.ip, device.port)), **claim),
-           condition=ClaimItem.claim.does_not_exist())
+    tx.put(
+        "address",
+        ClaimItem(address_claim(t, _address(device.ip, device.port)), **claim),
+        condition=ClaimItem.claim.does_not_exist(),
+    )
     if idempotency_key:
         # An expired key is free (TTL deletes it lazily, moto never), and so is one whose device
         # was deleted since: the caller names it after reading the claim.
         free = ClaimItem.claim.does_not_exist() | (ClaimItem.expires_at <= now)
         if stale_idempotency_device is not None:
             free |= ClaimItem.device_id == stale_idempotency_device
-        tx.put("idempotency", ClaimItem(idempotency_claim(t, idempotency_key), request_hash=request_hash,
-                                        expires_at=now + IDEMPOTENCY_TTL, **claim), condition=free)
-    tx.put("event", event_item(t, "activation.granted", now, device_id=device.device_id, mac=device.mac,
-                               ip=device.ip, port=device.port, lic_type_id=device.lic_type_id,
-                               overage=overage or None))
-    tx.update("type", LicenseTypeItem(t, device.lic_type_id), [LicenseTypeItem.in_use.add(1)],
-              condition=LicenseTypeItem.lic_type_id.exists() & (LicenseTypeItem.sku == device.sku)
-              & (LicenseTypeItem.max_in_use.does_not_exist() | (LicenseTypeItem.in_use < LicenseTypeItem.max_in_use)))
+        tx.put(
+            "idempotency",
+            ClaimItem(
+                idempotency_claim(t, idempotency_key),
+                request_hash=request_hash,
+                expires_at=now + IDEMPOTENCY_TTL,
+                **claim,
+            ),
+            condition=free,
+        )
+    tx.put(
+        "event",
+        event_item(
+            t,
+            "activation.granted",
+            now,
+            device_id=device.device_id,
+            mac=device.mac,
+            ip=device.ip,
+            port=device.port,
+            lic_type_id=device.lic_type_id,
+            overage=overage or None,
+        ),
+    )
+    tx.update(
+        "type",
+        LicenseTypeItem(t, device.lic_type_id),
+        [LicenseTypeItem.in_use.add(1)],
+        condition=LicenseTypeItem.lic_type_id.exists()
+        & (LicenseTypeItem.sku == device.sku)
+        & (LicenseTypeItem.max_in_use.does_not_exist() | (LicenseTypeItem.in_use < LicenseTypeItem.max_in_use)),
+    )
     tenant_condition = TenantItem.state == str(tenant_state)
     if tenant_state == TenantState.TRIAL:
         # A trial's instances are shared by its license types (one per SKU): the tenant counts.
@@ -178,9 +248,11 @@ def insert_activation(device: Device, *, tenant_state: TenantState, now: datetim
     else:
         # The contract licenses only while it runs, and never past what its pools together may
         # hold (their capacities, within their overage policies: ``ceiling``, absent for none).
-        tenant_condition &= ((TenantItem.contract_starts_at <= now)
-                             & (TenantItem.contract_ends_at.does_not_exist() | (TenantItem.contract_ends_at > now))
-                             & (TenantItem.ceiling.does_not_exist() | (TenantItem.in_use < TenantItem.ceiling)))
+        tenant_condition &= (
+            (TenantItem.contract_starts_at <= now)
+            & (TenantItem.contract_ends_at.does_not_exist() | (TenantItem.contract_ends_at > now))
+            & (TenantItem.ceiling.does_not_exist() | (TenantItem.in_use < TenantItem.ceiling))
+        )
     tx.update("tenant", TenantItem(t), [TenantItem.in_use.add(1)], condition=tenant_condition)
     if rate is not None:
         take_in(tx, "rate", rate)
@@ -192,10 +264,18 @@ def confirm(device_id: str, tenant_id: str, credential_version: int, now: dateti
     """PENDING becomes ACTIVE before the confirm deadline; None when the device is not in that
     state (the caller reads it to say why)."""
     item = DeviceItem(device_id)
-    confirmed = update_if(item, [DeviceItem.status.set(str(DeviceStatus.ACTIVE)), DeviceItem.confirmed_at.set(now),
-                                 DeviceItem.pending_shard.remove()],
-                          (DeviceItem.tenant_id == tenant_id) & (DeviceItem.credential_version == credential_version)
-                          & (DeviceItem.status == str(DeviceStatus.PENDING)) & (DeviceItem.confirm_by > now))
+    confirmed = update_if(
+        item,
+        [
+            DeviceItem.status.set(str(DeviceStatus.ACTIVE)),
+            DeviceItem.confirmed_at.set(now),
+            DeviceItem.pending_shard.remove(),
+        ],
+        (DeviceItem.tenant_id == tenant_id)
+        & (DeviceItem.credential_version == credential_version)
+        & (DeviceItem.status == str(DeviceStatus.PENDING))
+        & (DeviceItem.confirm_by > now),
+    )
     return device_from_item(item) if confirmed else None
 
 
@@ -206,8 +286,9 @@ class Released(Enum):
 
 
 @dynamodb
-def release(holder: Holder, to: DeviceStatus, reason: str, now: datetime, *,
-            while_tenant: TenantState | None = None) -> Released:
+def release(
+    holder: Holder, to: DeviceStatus, reason: str, now: datetime, *, while_tenant: TenantState | None = None
+) -> Released:
     """Move a device that holds an instance (as read: ``holder.status``) to BLOCKED or
     DEACTIVATED and give its instance back, exactly once. If the device has changed status or
     credential since it was read (a confirm, another sweep, a replace), nothing is written:
@@ -236,15 +317,19 @@ def _due(to: DeviceStatus, now: datetime):
     return DeviceItem.silent_at.does_not_exist() | (DeviceItem.silent_at <= int(now.timestamp()))
 
 
-def _release_retrying(holder: Holder, to: DeviceStatus, reason: str, now: datetime, only_if,
-                      while_tenant: TenantState | None) -> Released:
+def _release_retrying(
+    holder: Holder, to: DeviceStatus, reason: str, now: datetime, only_if, while_tenant: TenantState | None
+) -> Released:
     for _ in range(3):
         try:
             return _release(holder, to, reason, now, only_if, while_tenant)
         except _ClaimMoved:
             current = get_device(holder.device_id)
-            if (current is None or current.status != holder.status
-                    or current.credential_version != holder.credential_version):
+            if (
+                current is None
+                or current.status != holder.status
+                or current.credential_version != holder.credential_version
+            ):
                 return Released.MOVED
             holder = Holder.of(current)
     return Released.MOVED
@@ -254,8 +339,9 @@ class _ClaimMoved(Exception):
     pass
 
 
-def _release(holder: Holder, to: DeviceStatus, reason: str, now: datetime, only_if,
-             while_tenant: TenantState | None) -> Released:
+def _release(
+    holder: Holder, to: DeviceStatus, reason: str, now: datetime, only_if, while_tenant: TenantState | None
+) -> Released:
     tx = Transaction()
     _give_back(tx, holder, to, reason, now, only_if)
     _count_back(tx, Counter({(holder.tenant_id, holder.lic_type_id): 1}), while_tenant)
@@ -272,13 +358,20 @@ def _release(holder: Holder, to: DeviceStatus, reason: str, now: datetime, only_
     return Released.RELEASED
 
 
-def _give_back(tx: Transaction, holder: Holder, to: DeviceStatus, reason: str, now: datetime, only_if,
-               label: str = "") -> None:
+def _give_back(
+    tx: Transaction, holder: Holder, to: DeviceStatus, reason: str, now: datetime, only_if, label: str = ""
+) -> None:
     """The device's own items of its release (four: itself, its event, its address and MAC
     claims), labelled ``device<label>`` and so on."""
     t = holder.tenant_id
-    actions = [DeviceItem.status.set(str(to)), DeviceItem.reason.set(reason), DeviceItem.pending_shard.remove(),
-               DeviceItem.silent_shard.remove(), DeviceItem.silent_due.remove(), DeviceItem.silent_at.remove()]
+    actions = [
+        DeviceItem.status.set(str(to)),
+        DeviceItem.reason.set(reason),
+        DeviceItem.pending_shard.remove(),
+        DeviceItem.silent_shard.remove(),
+        DeviceItem.silent_due.remove(),
+        DeviceItem.silent_at.remove(),
+    ]
     if to == DeviceStatus.DEACTIVATED:
         actions.append(DeviceItem.deactivated_at.set(now))
     # What makes the release right: the status and credential it was decided on. Not the
@@ -288,14 +381,27 @@ def _give_back(tx: Transaction, holder: Holder, to: DeviceStatus, reason: str, n
         condition &= only_if
     tx.update(f"device{label}", DeviceItem(holder.device_id), actions, condition=condition)
     held_by_device = ClaimItem.device_id == holder.device_id
-    tx.delete(f"address{label}", ClaimItem(address_claim(t, _address(holder.ip, holder.port))),
-              condition=held_by_device)
-    tx.put(f"event{label}", event_item(t, f"device.{to.lower()}", now, device_id=holder.device_id, reason=reason,
-                                       mac=holder.mac, ip=holder.ip, port=holder.port,
-                                       lic_type_id=holder.lic_type_id))
+    tx.delete(
+        f"address{label}", ClaimItem(address_claim(t, _address(holder.ip, holder.port))), condition=held_by_device
+    )
+    tx.put(
+        f"event{label}",
+        event_item(
+            t,
+            f"device.{to.lower()}",
+            now,
+            device_id=holder.device_id,
+            reason=reason,
+            mac=holder.mac,
+            ip=holder.ip,
+            port=holder.port,
+            lic_type_id=holder.lic_type_id,
+        ),
+    )
     if to == DeviceStatus.BLOCKED:
-        tx.update(f"mac{label}", ClaimItem(mac_claim(t, holder.mac)), [ClaimItem.blocked.set(True)],
-                  condition=held_by_device)
+        tx.update(
+            f"mac{label}", ClaimItem(mac_claim(t, holder.mac)), [ClaimItem.blocked.set(True)], condition=held_by_device
+        )
     else:
         tx.delete(f"mac{label}", ClaimItem(mac_claim(t, holder.mac)), condition=held_by_device)
 
@@ -305,8 +411,12 @@ def _count_back(tx: Transaction, released: Counter, while_tenant: TenantState | 
     tenants: one update of each, by the number released, never below zero."""
     tenants: Counter = Counter()
     for (t, lic_type_id), n in released.items():
-        tx.update("type", LicenseTypeItem(t, lic_type_id), [LicenseTypeItem.in_use.add(-n)],
-                  condition=LicenseTypeItem.in_use >= n)
+        tx.update(
+            "type",
+            LicenseTypeItem(t, lic_type_id),
+            [LicenseTypeItem.in_use.add(-n)],
+            condition=LicenseTypeItem.in_use >= n,
+        )
         tenants[t] += n
     for t, n in tenants.items():
         condition = TenantItem.in_use >= n
@@ -344,8 +454,11 @@ def _transactions(holders: list[Holder]) -> Iterator[list[Holder]]:
     group: list[Holder] = []
     keys: set[tuple] = set()
     for h in holders:
-        own = {("device", h.device_id), ("claim", mac_claim(h.tenant_id, h.mac)),
-               ("claim", address_claim(h.tenant_id, _address(h.ip, h.port)))}
+        own = {
+            ("device", h.device_id),
+            ("claim", mac_claim(h.tenant_id, h.mac)),
+            ("claim", address_claim(h.tenant_id, _address(h.ip, h.port))),
+        }
         shared = {("type", h.tenant_id, h.lic_type_id), ("tenant", h.tenant_id)}
         # Each device also writes its event: one more item, never the same.
         if group and (own & keys or len(keys | own | shared) + len(group) + 1 > TRANSACTION_ITEMS):
@@ -391,12 +504,19 @@ def _release_together(group: list[Holder], to: DeviceStatus, reason: str, now: d
 def unblock(device: Device, now: datetime) -> bool:
     """BLOCKED becomes DEACTIVATED and the MAC may activate again."""
     tx = Transaction()
-    tx.update("device", DeviceItem(device.device_id),
-              [DeviceItem.status.set(str(DeviceStatus.DEACTIVATED)), DeviceItem.deactivated_at.set(now),
-               DeviceItem.reason.set("unblocked")],
-              condition=DeviceItem.status == str(DeviceStatus.BLOCKED))
-    tx.delete("mac", ClaimItem(mac_claim(device.tenant_id, device.mac)),
-              condition=ClaimItem.device_id == device.device_id)
+    tx.update(
+        "device",
+        DeviceItem(device.device_id),
+        [
+            DeviceItem.status.set(str(DeviceStatus.DEACTIVATED)),
+            DeviceItem.deactivated_at.set(now),
+            DeviceItem.reason.set("unblocked"),
+        ],
+        condition=DeviceItem.status == str(DeviceStatus.BLOCKED),
+    )
+    tx.delete(
+        "mac", ClaimItem(mac_claim(device.tenant_id, device.mac)), condition=ClaimItem.device_id == device.device_id
+    )
     tx.put("event", event_item(device.tenant_id, "device.unblocked", now, device_id=device.device_id, mac=device.mac))
     return tx.commit_if_current("device")
 
@@ -408,30 +528,55 @@ def delete_released(device: Device, now: datetime) -> bool:
     tx = Transaction()
     tx.delete("device", DeviceItem(device.device_id), condition=DeviceItem.status == str(device.status))
     if device.status == DeviceStatus.BLOCKED:
-        tx.delete("mac", ClaimItem(mac_claim(device.tenant_id, device.mac)),
-                  condition=ClaimItem.device_id == device.device_id)
-    tx.put("event", event_item(device.tenant_id, "device.deleted", now, device_id=device.device_id, mac=device.mac,
-                               ip=device.ip, port=device.port, lic_type_id=device.lic_type_id))
+        tx.delete(
+            "mac", ClaimItem(mac_claim(device.tenant_id, device.mac)), condition=ClaimItem.device_id == device.device_id
+        )
+    tx.put(
+        "event",
+        event_item(
+            device.tenant_id,
+            "device.deleted",
+            now,
+            device_id=device.device_id,
+            mac=device.mac,
+            ip=device.ip,
+            port=device.port,
+            lic_type_id=device.lic_type_id,
+        ),
+    )
     return tx.commit_if_current("device")
 
 
 @dynamodb
-def devices_of_tenant(tenant_id: str, *, limit: int | None = None, cursor: dict | None = None,
-                      holding_only: bool = False, status: str | None = None, lic_type_id: str | None = None,
-                      mac: str | None = None, ip: str | None = None) -> tuple[list[Device], dict | None]:
+def devices_of_tenant(
+    tenant_id: str,
+    *,
+    limit: int | None = None,
+    cursor: dict | None = None,
+    holding_only: bool = False,
+    status: str | None = None,
+    lic_type_id: str | None = None,
+    mac: str | None = None,
+    ip: str | None = None,
+) -> tuple[list[Device], dict | None]:
     """A page of the tenant's devices, newest activation first, filtered."""
     conditions: list[Condition] = []
     if holding_only:
         conditions.append(DeviceItem.status.is_in(*(str(s) for s in HOLDING)))
-    for attribute, value in ((DeviceItem.status, status), (DeviceItem.lic_type_id, lic_type_id),
-                             (DeviceItem.mac, mac), (DeviceItem.ip, ip)):
+    for attribute, value in (
+        (DeviceItem.status, status),
+        (DeviceItem.lic_type_id, lic_type_id),
+        (DeviceItem.mac, mac),
+        (DeviceItem.ip, ip),
+    ):
         if value is not None:
             conditions.append(attribute == value)
     condition = None
     for c in conditions:
         condition = c if condition is None else condition & c
-    result = DeviceItem.by_tenant.query(tenant_id, filter_condition=condition, limit=limit,
-                                        last_evaluated_key=cursor, scan_index_forward=False)
+    result = DeviceItem.by_tenant.query(
+        tenant_id, filter_condition=condition, limit=limit, last_evaluated_key=cursor, scan_index_forward=False
+    )
     ids = [i.device_id for i in result]
     # The page's items in one BatchGetItem (the index holds only what the filters need).
     found = {i.device_id: device_from_item(i) for i in DeviceItem.batch_get(ids)} if ids else {}
@@ -439,8 +584,17 @@ def devices_of_tenant(tenant_id: str, *, limit: int | None = None, cursor: dict 
 
 
 @dynamodb
-def check_in(device_id: str, *, tenant_id: str, credential_version: int, mac: str, ip: str, port: int,
-             version: str, now: datetime) -> tuple[bool, Device | None]:
+def check_in(
+    device_id: str,
+    *,
+    tenant_id: str,
+    credential_version: int,
+    mac: str,
+    ip: str,
+    port: int,
+    version: str,
+    now: datetime,
+) -> tuple[bool, Device | None]:
     """The periodic activation check: one conditional UpdateItem, nothing read first.
 
     Written only while the device holds an instance under this credential, from its MAC, at the
@@ -450,11 +604,17 @@ def check_in(device_id: str, *, tenant_id: str, credential_version: int, mac: st
     item = DeviceItem(device_id)
     actions = [DeviceItem.last_check_in_at.set(now), DeviceItem.version.set(version), *_silent_deadline(now)]
     # Invariant 9: the MAC is the device's own; a clone presenting its token is refused.
-    condition = ((DeviceItem.tenant_id == tenant_id) & (DeviceItem.credential_version == credential_version)
-                 & DeviceItem.status.is_in(*(str(s) for s in HOLDING)) & (DeviceItem.mac == mac)
-                 & (DeviceItem.ip == ip) & (DeviceItem.port == port))
-    kwargs = item.get_update_kwargs_from_instance(actions=actions, condition=condition,
-                                                  return_values_on_condition_failure="ALL_OLD")
+    condition = (
+        (DeviceItem.tenant_id == tenant_id)
+        & (DeviceItem.credential_version == credential_version)
+        & DeviceItem.status.is_in(*(str(s) for s in HOLDING))
+        & (DeviceItem.mac == mac)
+        & (DeviceItem.ip == ip)
+        & (DeviceItem.port == port)
+    )
+    kwargs = item.get_update_kwargs_from_instance(
+        actions=actions, condition=condition, return_values_on_condition_failure="ALL_OLD"
+    )
     kwargs["ReturnValues"] = "ALL_NEW"
     try:
         # The botocore client itself: PynamoDB's error wrapper drops the item that
@@ -475,21 +635,45 @@ def move_address(device: Device, ip: str, port: int) -> bool:
     device holds the new one. False when the device moved meanwhile."""
     t = device.tenant_id
     tx = Transaction()
-    tx.update("device", DeviceItem(device.device_id), [DeviceItem.ip.set(ip), DeviceItem.port.set(port)],
-              condition=(DeviceItem.ip == device.ip) & (DeviceItem.port == device.port)
-              & DeviceItem.status.is_in(*(str(s) for s in HOLDING))
-              & (DeviceItem.credential_version == device.credential_version))
-    tx.delete("old-address", ClaimItem(address_claim(t, _address(device.ip, device.port))),
-              condition=ClaimItem.device_id == device.device_id)
-    tx.put("address", ClaimItem(address_claim(t, _address(ip, port)), tenant_id=t, device_id=device.device_id,
-                                lic_type_id=device.lic_type_id, created_at=device.activated_at),
-           condition=ClaimItem.claim.does_not_exist())
+    tx.update(
+        "device",
+        DeviceItem(device.device_id),
+        [DeviceItem.ip.set(ip), DeviceItem.port.set(port)],
+        condition=(DeviceItem.ip == device.ip)
+        & (DeviceItem.port == device.port)
+        & DeviceItem.status.is_in(*(str(s) for s in HOLDING))
+        & (DeviceItem.credential_version == device.credential_version),
+    )
+    tx.delete(
+        "old-address",
+        ClaimItem(address_claim(t, _address(device.ip, device.port))),
+        condition=ClaimItem.device_id == device.device_id,
+    )
+    tx.put(
+        "address",
+        ClaimItem(
+            address_claim(t, _address(ip, port)),
+            tenant_id=t,
+            device_id=device.device_id,
+            lic_type_id=device.lic_type_id,
+            created_at=device.activated_at,
+        ),
+        condition=ClaimItem.claim.does_not_exist(),
+    )
     return tx.commit_if_current("device", "old-address")
 
 
 def _holder(item: DeviceItem) -> Holder:
-    return Holder(item.device_id, item.tenant_id, item.lic_type_id, item.mac, item.ip, int(item.port),
-                  DeviceStatus(item.status), int(item.credential_version))
+    return Holder(
+        item.device_id,
+        item.tenant_id,
+        item.lic_type_id,
+        item.mac,
+        item.ip,
+        int(item.port),
+        DeviceStatus(item.status),
+        int(item.credential_version),
+    )
 
 
 # Due entries read per query: a page from each shard in turn.
@@ -506,8 +690,7 @@ def pending_due(now: datetime, limit: int) -> Iterator[Holder]:
 @dynamodb
 def silent_due(now: datetime, limit: int) -> Iterator[Holder]:
     """Devices holding an instance whose silent deadline has passed, at most ``limit`` per shard."""
-    yield from _due_in_shards(DeviceItem.silent_due_index, "S", DeviceItem.silent_due <= int(now.timestamp()),
-                              limit)
+    yield from _due_in_shards(DeviceItem.silent_due_index, "S", DeviceItem.silent_due <= int(now.timestamp()), limit)
 
 
 def _due_in_shards(index, prefix: str, due, limit: int) -> Iterator[Holder]:
@@ -517,8 +700,9 @@ def _due_in_shards(index, prefix: str, due, limit: int) -> Iterator[Holder]:
     read: Counter = Counter()
     while cursors:
         for shard, cursor in list(cursors.items()):
-            page = index.query(f"{prefix}{shard}", due, limit=min(DUE_PAGE, limit - read[shard]),
-                               last_evaluated_key=cursor)
+            page = index.query(
+                f"{prefix}{shard}", due, limit=min(DUE_PAGE, limit - read[shard]), last_evaluated_key=cursor
+            )
             for item in page:
                 read[shard] += 1
                 yield _holder(item)
@@ -532,8 +716,11 @@ def defer_silent(holder: Holder, now: datetime) -> bool:
     """A device the silent index found before its exact deadline (its bucket rounds down): move
     its index entry to that deadline, so the sweeps read it again only then. Conditional on no
     check-in having moved it meanwhile."""
-    return update_if(DeviceItem(holder.device_id), [DeviceItem.silent_due.set(DeviceItem.silent_at)],
-                     (DeviceItem.silent_due <= int(now.timestamp())) & (DeviceItem.silent_at > int(now.timestamp())))
+    return update_if(
+        DeviceItem(holder.device_id),
+        [DeviceItem.silent_due.set(DeviceItem.silent_at)],
+        (DeviceItem.silent_due <= int(now.timestamp())) & (DeviceItem.silent_at > int(now.timestamp())),
+    )
 
 
 @dynamodb
@@ -553,14 +740,22 @@ def apply_policy(tenant_id: str, policy: LicensingPolicy, now: datetime) -> int:
 def _apply_policy(device: Device, policy: LicensingPolicy) -> int:
     for _ in range(3):
         last_seen = device.last_check_in_at or device.activated_at
-        seen = (DeviceItem.last_check_in_at.does_not_exist() if device.last_check_in_at is None
-                else DeviceItem.last_check_in_at == device.last_check_in_at)
-        if update_if(DeviceItem(device.device_id),
-                     [DeviceItem.lease_s.set(policy.lease_s), DeviceItem.silent_after_s.set(policy.silent_after_s),
-                      DeviceItem.check_in_interval_s.set(policy.check_in_interval_s),
-                      DeviceItem.silent_due.set(silent_bucket_base(last_seen) + policy.silent_after_s),
-                      DeviceItem.silent_at.set(int(last_seen.timestamp()) + policy.silent_after_s)],
-                     seen & DeviceItem.status.is_in(*(str(s) for s in HOLDING))):
+        seen = (
+            DeviceItem.last_check_in_at.does_not_exist()
+            if device.last_check_in_at is None
+            else DeviceItem.last_check_in_at == device.last_check_in_at
+        )
+        if update_if(
+            DeviceItem(device.device_id),
+            [
+                DeviceItem.lease_s.set(policy.lease_s),
+                DeviceItem.silent_after_s.set(policy.silent_after_s),
+                DeviceItem.check_in_interval_s.set(policy.check_in_interval_s),
+                DeviceItem.silent_due.set(silent_bucket_base(last_seen) + policy.silent_after_s),
+                DeviceItem.silent_at.set(int(last_seen.timestamp()) + policy.silent_after_s),
+            ],
+            seen & DeviceItem.status.is_in(*(str(s) for s in HOLDING)),
+        ):
             return 1
         current = get_device(device.device_id)
         if current is None or current.status not in HOLDING:
@@ -578,24 +773,54 @@ def replace(device: Device, *, mac: str, ip: str, port: int, now: datetime) -> D
     new one; None when the device moved meanwhile."""
     t = device.tenant_id
     tx = Transaction()
-    tx.update("device", DeviceItem(device.device_id),
-              [DeviceItem.mac.set(mac), DeviceItem.ip.set(ip), DeviceItem.port.set(port),
-               DeviceItem.credential_version.add(1), DeviceItem.last_check_in_at.set(now), *_silent_deadline(now)],
-              condition=(DeviceItem.status == str(device.status))
-              & (DeviceItem.credential_version == device.credential_version))
-    claim: dict[str, Any] = {"tenant_id": t, "device_id": device.device_id, "lic_type_id": device.lic_type_id,
-                             "created_at": now}
+    tx.update(
+        "device",
+        DeviceItem(device.device_id),
+        [
+            DeviceItem.mac.set(mac),
+            DeviceItem.ip.set(ip),
+            DeviceItem.port.set(port),
+            DeviceItem.credential_version.add(1),
+            DeviceItem.last_check_in_at.set(now),
+            *_silent_deadline(now),
+        ],
+        condition=(DeviceItem.status == str(device.status))
+        & (DeviceItem.credential_version == device.credential_version),
+    )
+    claim: dict[str, Any] = {
+        "tenant_id": t,
+        "device_id": device.device_id,
+        "lic_type_id": device.lic_type_id,
+        "created_at": now,
+    }
     held_by_device = ClaimItem.device_id == device.device_id
     if mac != device.mac:
         tx.delete("old-mac", ClaimItem(mac_claim(t, device.mac)), condition=held_by_device)
         tx.put("mac", ClaimItem(mac_claim(t, mac), **claim), condition=ClaimItem.claim.does_not_exist())
     if (ip, port) != (device.ip, device.port):
-        tx.delete("old-address", ClaimItem(address_claim(t, _address(device.ip, device.port))),
-                  condition=held_by_device)
-        tx.put("address", ClaimItem(address_claim(t, _address(ip, port)), **claim),
-               condition=ClaimItem.claim.does_not_exist())
-    tx.put("event", event_item(t, "device.replaced", now, device_id=device.device_id, old_mac=device.mac, mac=mac,
-                               old_ip=device.ip, ip=ip, port=port, lic_type_id=device.lic_type_id))
+        tx.delete(
+            "old-address", ClaimItem(address_claim(t, _address(device.ip, device.port))), condition=held_by_device
+        )
+        tx.put(
+            "address",
+            ClaimItem(address_claim(t, _address(ip, port)), **claim),
+            condition=ClaimItem.claim.does_not_exist(),
+        )
+    tx.put(
+        "event",
+        event_item(
+            t,
+            "device.replaced",
+            now,
+            device_id=device.device_id,
+            old_mac=device.mac,
+            mac=mac,
+            old_ip=device.ip,
+            ip=ip,
+            port=port,
+            lic_type_id=device.lic_type_id,
+        ),
+    )
     if not tx.commit_if_current("device", "old-mac", "old-address"):
         return None
     return get_device(device.device_id)

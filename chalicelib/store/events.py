@@ -13,17 +13,25 @@ from chalicelib.store.failures import dynamodb
 from chalicelib.store.models import EventItem
 
 
-def event_item(tenant_id: str, kind: str, now: datetime, *, device_id: str | None = None, code: str | None = None,
-               **detail: Any) -> EventItem:
+def event_item(
+    tenant_id: str, kind: str, now: datetime, *, device_id: str | None = None, code: str | None = None, **detail: Any
+) -> EventItem:
     """An event ready to save, alone or inside a transaction (so it lands with the change)."""
-    return EventItem(tenant_id, f"{clock.rfc3339(now)}#{ids.new_event_suffix()}", kind=kind, device_id=device_id,
-                     code=code, detail={k: v for k, v in detail.items() if v is not None},
-                     expires_at=now + timedelta(days=get_settings().event_ttl_days))
+    return EventItem(
+        tenant_id,
+        f"{clock.rfc3339(now)}#{ids.new_event_suffix()}",
+        kind=kind,
+        device_id=device_id,
+        code=code,
+        detail={k: v for k, v in detail.items() if v is not None},
+        expires_at=now + timedelta(days=get_settings().event_ttl_days),
+    )
 
 
 @dynamodb
-def record(tenant_id: str, kind: str, now: datetime, *, device_id: str | None = None, code: str | None = None,
-           **detail: Any) -> None:
+def record(
+    tenant_id: str, kind: str, now: datetime, *, device_id: str | None = None, code: str | None = None, **detail: Any
+) -> None:
     event_item(tenant_id, kind, now, device_id=device_id, code=code, **detail).save()
 
 
@@ -33,14 +41,16 @@ def _event(item: EventItem) -> Event:
 
 
 @dynamodb
-def list_events(tenant_id: str, *, device_id: str | None, limit: int, cursor: dict | None,
-                now: datetime) -> tuple[list[Event], dict | None]:
+def list_events(
+    tenant_id: str, *, device_id: str | None, limit: int, cursor: dict | None, now: datetime
+) -> tuple[list[Event], dict | None]:
     """Newest first. TTL deletes lazily (and moto never does): expired events are filtered out."""
     condition = EventItem.expires_at > now
     if device_id:
         condition &= EventItem.device_id == device_id
     # PynamoDB keeps reading pages until ``limit`` events passed the filter.
-    result = EventItem.query(tenant_id, filter_condition=condition, scan_index_forward=False, limit=limit,
-                             last_evaluated_key=cursor)
+    result = EventItem.query(
+        tenant_id, filter_condition=condition, scan_index_forward=False, limit=limit, last_evaluated_key=cursor
+    )
     events = [_event(i) for i in result]
     return events, result.last_evaluated_key

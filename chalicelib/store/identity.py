@@ -35,8 +35,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 _client: Any = None
 
 # Cognito's answers that mean "not now": the caller should retry.
-TRANSIENT = {"TooManyRequestsException", "InternalErrorException", "ServiceUnavailable", "ThrottlingException",
-             "RequestTimeout"}
+TRANSIENT = {
+    "TooManyRequestsException",
+    "InternalErrorException",
+    "ServiceUnavailable",
+    "ThrottlingException",
+    "RequestTimeout",
+}
 # Refusals a person causes by trying too often (codes requested, wrong codes): theirs to wait out.
 TOO_OFTEN = {"LimitExceededException", "TooManyFailedAttemptsException", "CodeDeliveryFailureException"}
 
@@ -146,8 +151,12 @@ def sign_up(email: str, password: str, name: str) -> bool:
     """Register; Cognito mails the validation code. False when the email already has an
     account (nothing changed)."""
     try:
-        client().sign_up(ClientId=_app_client(), Username=email, Password=password,
-                         UserAttributes=[{"Name": "email", "Value": email}, {"Name": "name", "Value": name}])
+        client().sign_up(
+            ClientId=_app_client(),
+            Username=email,
+            Password=password,
+            UserAttributes=[{"Name": "email", "Value": email}, {"Name": "name", "Value": name}],
+        )
     except ClientError as e:
         if _code(e) == "UsernameExistsException":
             return False
@@ -166,8 +175,14 @@ def confirm_sign_up(email: str, code: str) -> None:
     try:
         client().confirm_sign_up(ClientId=_app_client(), Username=email, ConfirmationCode=code)
     except ClientError as e:
-        if _code(e) in ("CodeMismatchException", "ExpiredCodeException", "UserNotFoundException",
-                        "NotAuthorizedException", "InvalidParameterException", "AliasExistsException"):
+        if _code(e) in (
+            "CodeMismatchException",
+            "ExpiredCodeException",
+            "UserNotFoundException",
+            "NotAuthorizedException",
+            "InvalidParameterException",
+            "AliasExistsException",
+        ):
             raise _bad_code() from e
         raise
 
@@ -202,8 +217,12 @@ def unconfirmed_registrations() -> Iterator[tuple[str, Account]]:
     the status; there is no filter on the creation date)."""
     token = None
     while True:
-        page = client().list_users(UserPoolId=_pool(), Filter='cognito:user_status = "UNCONFIRMED"', Limit=60,
-                                   **({"PaginationToken": token} if token else {}))
+        page = client().list_users(
+            UserPoolId=_pool(),
+            Filter='cognito:user_status = "UNCONFIRMED"',
+            Limit=60,
+            **({"PaginationToken": token} if token else {}),
+        )
         for user in page.get("Users", []):
             yield user["Username"], _account(user, "Attributes")
         token = page.get("PaginationToken")
@@ -218,22 +237,36 @@ def _session(result: dict[str, Any], refresh_token: str | None = None) -> Sessio
     auth = result.get("AuthenticationResult") or {}
     if not auth.get("AccessToken"):
         # A challenge (a new password required, MFA): this API signs in with a password only.
-        raise DomainError(Code.FORBIDDEN, "The account needs a step this API does not offer.",
-                          detail={"challenge": result.get("ChallengeName")})
-    return Session(auth["AccessToken"], auth.get("RefreshToken") or refresh_token, int(auth.get("ExpiresIn", 3600)),
-                   auth.get("IdToken"))
+        raise DomainError(
+            Code.FORBIDDEN,
+            "The account needs a step this API does not offer.",
+            detail={"challenge": result.get("ChallengeName")},
+        )
+    return Session(
+        auth["AccessToken"],
+        auth.get("RefreshToken") or refresh_token,
+        int(auth.get("ExpiresIn", 3600)),
+        auth.get("IdToken"),
+    )
 
 
 @cognito
 def sign_in(email: str, password: str) -> Session:
     try:
-        result = client().initiate_auth(ClientId=_app_client(), AuthFlow="USER_PASSWORD_AUTH",
-                                        AuthParameters={"USERNAME": email, "PASSWORD": password})
+        result = client().initiate_auth(
+            ClientId=_app_client(),
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": email, "PASSWORD": password},
+        )
     except ClientError as e:
         if _code(e) == "UserNotConfirmedException":
             raise DomainError(Code.FORBIDDEN, "The account is not confirmed.") from e
-        if _code(e) in ("NotAuthorizedException", "UserNotFoundException", "InvalidParameterException",
-                        "PasswordResetRequiredException"):
+        if _code(e) in (
+            "NotAuthorizedException",
+            "UserNotFoundException",
+            "InvalidParameterException",
+            "PasswordResetRequiredException",
+        ):
             raise _unauthorized(e) from e
         raise
     return _session(result)
@@ -242,8 +275,9 @@ def sign_in(email: str, password: str) -> Session:
 @cognito
 def refresh(refresh_token: str) -> Session:
     try:
-        result = client().initiate_auth(ClientId=_app_client(), AuthFlow="REFRESH_TOKEN_AUTH",
-                                        AuthParameters={"REFRESH_TOKEN": refresh_token})
+        result = client().initiate_auth(
+            ClientId=_app_client(), AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters={"REFRESH_TOKEN": refresh_token}
+        )
     except ClientError as e:
         if _code(e) in ("NotAuthorizedException", "UserNotFoundException", "InvalidParameterException"):
             raise DomainError(Code.UNAUTHORIZED, "The refresh token is not valid.") from e
@@ -287,13 +321,20 @@ def forgot_password(email: str) -> None:
 @cognito
 def confirm_forgot_password(email: str, code: str, password: str) -> None:
     try:
-        client().confirm_forgot_password(ClientId=_app_client(), Username=email, ConfirmationCode=code,
-                                         Password=password)
+        client().confirm_forgot_password(
+            ClientId=_app_client(), Username=email, ConfirmationCode=code, Password=password
+        )
     except ClientError as e:
         if _code(e) == "InvalidPasswordException":
             raise _bad_password(e, password) from e
-        if _code(e) in ("CodeMismatchException", "ExpiredCodeException", "UserNotFoundException",
-                        "NotAuthorizedException", "InvalidParameterException", "ResourceNotFoundException"):
+        if _code(e) in (
+            "CodeMismatchException",
+            "ExpiredCodeException",
+            "UserNotFoundException",
+            "NotAuthorizedException",
+            "InvalidParameterException",
+            "ResourceNotFoundException",
+        ):
             raise _bad_code() from e
         raise
 
@@ -368,12 +409,15 @@ def json_web_keys() -> dict[str, Any]:
     by the service named in its Authorization header)."""
     headers = {"Accept": "application/json"}
     if get_settings().aws_endpoint_url:
-        headers["Authorization"] = ("AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/cognito-idp/aws4_request, "
-                                    "SignedHeaders=host, Signature=none")
+        headers["Authorization"] = (
+            "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/cognito-idp/aws4_request, "
+            "SignedHeaders=host, Signature=none"
+        )
     request = AWSRequest(method="GET", url=jwks_url(), headers=headers).prepare()
     try:
-        _, response = client().meta.events.emit_until_response("before-send.cognito-idp.GetJsonWebKeys",
-                                                                request=request)
+        _, response = client().meta.events.emit_until_response(
+            "before-send.cognito-idp.GetJsonWebKeys", request=request
+        )
         if response is None:
             response = URLLib3Session(timeout=5).send(request)
         if response.status_code != 200:
@@ -392,11 +436,20 @@ def create_user_pool(name: str) -> tuple[str, str]:
     email verified by a code, the stack's password policy, no client secret, USER_PASSWORD_AUTH
     and REFRESH_TOKEN_AUTH), or found when they exist. Returns (user pool id, app client id)."""
     idp = client()
-    pool_id = next((p["Id"] for page in idp.get_paginator("list_user_pools").paginate(MaxResults=60)
-                    for p in page["UserPools"] if p["Name"] == name), None)
+    pool_id = next(
+        (
+            p["Id"]
+            for page in idp.get_paginator("list_user_pools").paginate(MaxResults=60)
+            for p in page["UserPools"]
+            if p["Name"] == name
+        ),
+        None,
+    )
     if pool_id is None:
         pool_id = idp.create_user_pool(
-            PoolName=name, UsernameAttributes=["email"], AutoVerifiedAttributes=["email"],
+            PoolName=name,
+            UsernameAttributes=["email"],
+            AutoVerifiedAttributes=["email"],
             UsernameConfiguration={"CaseSensitive": False},
             UserAttributeUpdateSettings={"AttributesRequireVerificationBeforeUpdate": ["email"]},
             Policies={"PasswordPolicy": passwords.PASSWORD_POLICY},
@@ -406,9 +459,12 @@ def create_user_pool(name: str) -> tuple[str, str]:
     client_id = next((c["ClientId"] for c in clients if c["ClientName"] == name), None)
     if client_id is None:
         client_id = idp.create_user_pool_client(
-            UserPoolId=pool_id, ClientName=name, GenerateSecret=False,
+            UserPoolId=pool_id,
+            ClientName=name,
+            GenerateSecret=False,
             ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-            PreventUserExistenceErrors="ENABLED", AccessTokenValidity=60, TokenValidityUnits={"AccessToken": "minutes"},
+            PreventUserExistenceErrors="ENABLED",
+            AccessTokenValidity=60,
+            TokenValidityUnits={"AccessToken": "minutes"},
         )["UserPoolClient"]["ClientId"]
     return pool_id, client_id
-

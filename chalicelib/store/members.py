@@ -42,17 +42,32 @@ def _membership(item: MemberItem) -> Membership:
 
 
 def _member_items(tenant_id: str, tenant_name: str, account: Account, role: Role, now: datetime):
-    fields: dict[str, Any] = {"tenant_id": tenant_id, "tenant_name": tenant_name, "account_id": account.account_id,
-                              "email": normalise_email(account.email), "role": str(role), "created_at": now}
-    return (MemberItem(_tenant(tenant_id), _account(account.account_id), **fields),
-            MemberItem(_account(account.account_id), _tenant(tenant_id), **fields))
+    fields: dict[str, Any] = {
+        "tenant_id": tenant_id,
+        "tenant_name": tenant_name,
+        "account_id": account.account_id,
+        "email": normalise_email(account.email),
+        "role": str(role),
+        "created_at": now,
+    }
+    return (
+        MemberItem(_tenant(tenant_id), _account(account.account_id), **fields),
+        MemberItem(_account(account.account_id), _tenant(tenant_id), **fields),
+    )
 
 
 def _invitation_items(invitation: Invitation, now: datetime) -> tuple[MemberItem, MemberItem]:
-    fields: dict[str, Any] = {"tenant_id": invitation.tenant_id, "tenant_name": invitation.tenant_name,
-                              "email": invitation.email, "role": str(invitation.role), "created_at": now}
-    return (MemberItem(_tenant(invitation.tenant_id), _invite(invitation.email), **fields),
-            MemberItem(_invite(invitation.email), _tenant(invitation.tenant_id), **fields))
+    fields: dict[str, Any] = {
+        "tenant_id": invitation.tenant_id,
+        "tenant_name": invitation.tenant_name,
+        "email": invitation.email,
+        "role": str(invitation.role),
+        "created_at": now,
+    }
+    return (
+        MemberItem(_tenant(invitation.tenant_id), _invite(invitation.email), **fields),
+        MemberItem(_invite(invitation.email), _tenant(invitation.tenant_id), **fields),
+    )
 
 
 def _keys(tenant_id: str, account_id: str) -> tuple[MemberItem, MemberItem]:
@@ -102,8 +117,10 @@ def membership(account_id: str, tenant_id: str) -> Membership | None:
 
 @dynamodb
 def memberships_of(account_id: str) -> list[Membership]:
-    return [_membership(i) for i in MemberItem.query(_account(account_id), MemberItem.sk.startswith("tenant#"),
-                                                     consistent_read=True)]
+    return [
+        _membership(i)
+        for i in MemberItem.query(_account(account_id), MemberItem.sk.startswith("tenant#"), consistent_read=True)
+    ]
 
 
 @dynamodb
@@ -157,8 +174,7 @@ def _not_invited_as_owner():
 
 
 def _invited_as_owner() -> DomainError:
-    return conflict("The email is invited as the tenant's owner: only the operator changes that.",
-                    role=str(Role.OWNER))
+    return conflict("The email is invited as the tenant's owner: only the operator changes that.", role=str(Role.OWNER))
 
 
 class OwnerMoved(Exception):
@@ -198,8 +214,9 @@ def accept_invitations(account: Account, now: datetime) -> list[Membership]:
     return joined
 
 
-def _accept(account: Account, email: str, role: Role, tenant_id: str, tenant_name: str,
-            now: datetime) -> Membership | None:
+def _accept(
+    account: Account, email: str, role: Role, tenant_id: str, tenant_name: str, now: datetime
+) -> Membership | None:
     tx = Transaction()
     tx.delete("by-email", MemberItem(_invite(email), _tenant(tenant_id)), condition=MemberItem.pk.exists())
     tx.delete("by-tenant", MemberItem(_tenant(tenant_id), _invite(email)))
@@ -236,8 +253,11 @@ def _accept(account: Account, email: str, role: Role, tenant_id: str, tenant_nam
 def cancel_invitation(tenant_id: str, email: str, owner_id: str) -> None:
     tx = Transaction()
     _caller_is_owner(tx, tenant_id, owner_id)
-    tx.delete("by-tenant", MemberItem(_tenant(tenant_id), _invite(email)),
-              condition=MemberItem.pk.exists() & _not_invited_as_owner())
+    tx.delete(
+        "by-tenant",
+        MemberItem(_tenant(tenant_id), _invite(email)),
+        condition=MemberItem.pk.exists() & _not_invited_as_owner(),
+    )
     tx.delete("by-email", MemberItem(_invite(email), _tenant(tenant_id)))
     try:
         tx.commit()
@@ -266,8 +286,12 @@ def set_role(tenant_id: str, account_id: str, role: Role, owner_id: str) -> None
     tx = Transaction()
     _caller_is_owner(tx, tenant_id, owner_id)
     for n, item in enumerate(_keys(tenant_id, account_id)):
-        tx.update(f"member{n}", item, [MemberItem.role.set(str(role))],
-                  condition=MemberItem.pk.exists() & (MemberItem.role != str(Role.OWNER)))
+        tx.update(
+            f"member{n}",
+            item,
+            [MemberItem.role.set(str(role))],
+            condition=MemberItem.pk.exists() & (MemberItem.role != str(Role.OWNER)),
+        )
     try:
         tx.commit()
     except TransactionCancelled as e:
@@ -291,19 +315,28 @@ def remove_member(tenant_id: str, account_id: str, owner_id: str) -> None:
 
 def _demote(tx: Transaction, tenant_id: str, owner_id: str) -> None:
     for n, item in enumerate(_keys(tenant_id, owner_id)):
-        tx.update(f"owner{n}", item, [MemberItem.role.set(str(Role.ADMIN))],
-                  condition=MemberItem.role == str(Role.OWNER))
+        tx.update(
+            f"owner{n}", item, [MemberItem.role.set(str(Role.ADMIN))], condition=MemberItem.role == str(Role.OWNER)
+        )
 
 
 def _promote(tx: Transaction, tenant_id: str, account_id: str) -> None:
     for n, item in enumerate(_keys(tenant_id, account_id)):
-        tx.update(f"member{n}", item, [MemberItem.role.set(str(Role.OWNER))],
-                  condition=MemberItem.pk.exists() & (MemberItem.role != str(Role.OWNER)))
+        tx.update(
+            f"member{n}",
+            item,
+            [MemberItem.role.set(str(Role.OWNER))],
+            condition=MemberItem.pk.exists() & (MemberItem.role != str(Role.OWNER)),
+        )
 
 
 def _set_owner_email(tx: Transaction, tenant_id: str, email: str) -> None:
-    tx.update("tenant", TenantItem(tenant_id), [TenantItem.owner_email.set(normalise_email(email))],
-              condition=TenantItem.tenant_id.exists())
+    tx.update(
+        "tenant",
+        TenantItem(tenant_id),
+        [TenantItem.owner_email.set(normalise_email(email))],
+        condition=TenantItem.tenant_id.exists(),
+    )
 
 
 @dynamodb

@@ -43,21 +43,24 @@ class Item(Model):
 def _meta(name: str) -> TableMeta:
     # table_name, region and host are set by ``bind``: a model used before it has no table.
     # PynamoDB's metaclass fills in the settings not given here.
-    return cast(TableMeta, type(
-        "Meta",
-        (),
-        {
-            "table": name,
-            "table_name": None,
-            "region": None,
-            "host": None,
-            "billing_mode": "PAY_PER_REQUEST",
-            # Lambda has seconds, not minutes: fail fast and let the caller retry.
-            "connect_timeout_seconds": 2,
-            "read_timeout_seconds": 5,
-            "max_retry_attempts": 3,
-        },
-    ))
+    return cast(
+        TableMeta,
+        type(
+            "Meta",
+            (),
+            {
+                "table": name,
+                "table_name": None,
+                "region": None,
+                "host": None,
+                "billing_mode": "PAY_PER_REQUEST",
+                # Lambda has seconds, not minutes: fail fast and let the caller retry.
+                "connect_timeout_seconds": 2,
+                "read_timeout_seconds": 5,
+                "max_retry_attempts": 3,
+            },
+        ),
+    )
 
 
 def _index_meta(name: str, projection) -> type:
@@ -272,8 +275,16 @@ class MemberItem(Item):
     created_at = UTCDateTimeAttribute()
 
 
-ALL_MODELS: tuple[type[Item], ...] = (TenantItem, LicenseTypeItem, DeviceItem, ClaimItem, UsageItem, EventItem,
-                                       CounterItem, MemberItem)
+ALL_MODELS: tuple[type[Item], ...] = (
+    TenantItem,
+    LicenseTypeItem,
+    DeviceItem,
+    ClaimItem,
+    UsageItem,
+    EventItem,
+    CounterItem,
+    MemberItem,
+)
 
 
 def bind(settings: Settings) -> None:
@@ -282,8 +293,11 @@ def bind(settings: Settings) -> None:
     on its next call (one that stays where it was keeps its client: a client costs ~0.2 s)."""
     for model in ALL_MODELS:
         where = (f"{settings.table_prefix}{model.Meta.table}", settings.region, settings.aws_endpoint_url)
-        if (getattr(model.Meta, "table_name", None), getattr(model.Meta, "region", None),
-                getattr(model.Meta, "host", None)) == where:
+        if (
+            getattr(model.Meta, "table_name", None),
+            getattr(model.Meta, "region", None),
+            getattr(model.Meta, "host", None),
+        ) == where:
             continue
         model.Meta.table_name, model.Meta.region, model.Meta.host = where
         model._connection = None

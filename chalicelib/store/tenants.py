@@ -30,12 +30,14 @@ def tenant_from_item(item: TenantItem) -> Tenant:
         contract_id=item.contract_id,
         contract_starts_at=item.contract_starts_at,
         contract_ends_at=item.contract_ends_at,
-        policy=LicensingPolicy(int(s.confirm_window_s), int(s.check_in_interval_s),
-                                int(s.silent_after_s), int(s.lease_s)),
+        policy=LicensingPolicy(
+            int(s.confirm_window_s), int(s.check_in_interval_s), int(s.silent_after_s), int(s.lease_s)
+        ),
         api_key_hash=item.api_key_hash,
         activation_key_hash=item.activation_key_hash,
-        next_contract=Contract(item.next_contract_id, int(item.next_capacity), item.next_starts_at,
-                               item.next_ends_at) if item.next_contract_id else None,
+        next_contract=Contract(item.next_contract_id, int(item.next_capacity), item.next_starts_at, item.next_ends_at)
+        if item.next_contract_id
+        else None,
         allocated=int(item.allocated or 0),
         ceiling=None if item.ceiling is None else int(item.ceiling),
         license_types=int(item.license_types or 0),
@@ -51,8 +53,11 @@ class PoolsChanged(Exception):
 def _pools_current(tenant: Tenant):
     """The tenant as read: same state, and no pool or contract written since (each such write
     bumps ``pools_version`` in its own transaction)."""
-    version = (TenantItem.pools_version == tenant.pools_version) if tenant.pools_version else (
-        TenantItem.pools_version.does_not_exist() | (TenantItem.pools_version == 0))
+    version = (
+        (TenantItem.pools_version == tenant.pools_version)
+        if tenant.pools_version
+        else (TenantItem.pools_version.does_not_exist() | (TenantItem.pools_version == 0))
+    )
     return TenantItem.tenant_id.exists() & (TenantItem.state == str(tenant.state)) & version
 
 
@@ -61,9 +66,12 @@ def _totals(types: list[LicenseType]) -> list:
     the write stores, under ``_pools_current``)."""
     limits = [t.overage_policy.max_in_use(t.capacity) for t in types]
     bounded = [limit for limit in limits if limit is not None]  # None: a pool without a limit
-    return [TenantItem.allocated.set(sum(t.capacity for t in types)), TenantItem.license_types.set(len(types)),
-            TenantItem.pools_version.add(1),
-            TenantItem.ceiling.set(sum(bounded)) if len(bounded) == len(limits) else TenantItem.ceiling.remove()]
+    return [
+        TenantItem.allocated.set(sum(t.capacity for t in types)),
+        TenantItem.license_types.set(len(types)),
+        TenantItem.pools_version.add(1),
+        TenantItem.ceiling.set(sum(bounded)) if len(bounded) == len(limits) else TenantItem.ceiling.remove(),
+    ]
 
 
 def _commit_pools(tx: Transaction, explain_type=None) -> None:
@@ -80,21 +88,43 @@ def _commit_pools(tx: Transaction, explain_type=None) -> None:
 
 
 def license_type_from_item(item: LicenseTypeItem) -> LicenseType:
-    return LicenseType(item.tenant_id, item.lic_type_id, item.name, item.sku, int(item.capacity),
-                       int(item.in_use), bool(item.trial), OveragePolicy(item.overage_policy))
+    return LicenseType(
+        item.tenant_id,
+        item.lic_type_id,
+        item.name,
+        item.sku,
+        int(item.capacity),
+        int(item.in_use),
+        bool(item.trial),
+        OveragePolicy(item.overage_policy),
+    )
 
 
 def _license_type_item(t: LicenseType, now: datetime) -> LicenseTypeItem:
-    return LicenseTypeItem(t.tenant_id, t.lic_type_id, name=t.name, sku=t.sku, capacity=t.capacity,
-                           in_use=t.in_use, trial=t.trial, created_at=now, overage_policy=str(t.overage_policy),
-                           max_in_use=t.overage_policy.max_in_use(t.capacity))
+    return LicenseTypeItem(
+        t.tenant_id,
+        t.lic_type_id,
+        name=t.name,
+        sku=t.sku,
+        capacity=t.capacity,
+        in_use=t.in_use,
+        trial=t.trial,
+        created_at=now,
+        overage_policy=str(t.overage_policy),
+        max_in_use=t.overage_policy.max_in_use(t.capacity),
+    )
 
 
 def tenant_item(tenant: Tenant) -> TenantItem:
     return TenantItem(
-        tenant.tenant_id, name=tenant.name, owner_email=tenant.owner_email, state=str(tenant.state),
-        created_at=tenant.created_at, api_key_hash=tenant.api_key_hash,
-        activation_key_hash=tenant.activation_key_hash, policy=LicensingPolicyMap(),
+        tenant.tenant_id,
+        name=tenant.name,
+        owner_email=tenant.owner_email,
+        state=str(tenant.state),
+        created_at=tenant.created_at,
+        api_key_hash=tenant.api_key_hash,
+        activation_key_hash=tenant.activation_key_hash,
+        policy=LicensingPolicyMap(),
     )
 
 
@@ -132,27 +162,45 @@ class TrialClaimed(Exception):
 
 
 @dynamodb
-def start_trial(tenant: Tenant, existing: list[LicenseType], expires_at: datetime, instances: int,
-                types: list[LicenseType], now: datetime, *, email_sha256: str | None = None) -> None:
+def start_trial(
+    tenant: Tenant,
+    existing: list[LicenseType],
+    expires_at: datetime,
+    instances: int,
+    types: list[LicenseType],
+    now: datetime,
+    *,
+    email_sha256: str | None = None,
+) -> None:
     """The tenant's one trial: state TRIAL, capacity, and a trial license type per SKU, at once.
     ``email_sha256``: an account's verified email starts it, and may start one trial only: its
     claim is written in the same transaction, on the condition that there is none
     (``TrialClaimed``)."""
     tx = Transaction()
     if email_sha256 is not None:
-        tx.put("trial-claim", MemberItem(f"trial#{email_sha256}", "trial", tenant_id=tenant.tenant_id, created_at=now),
-               condition=MemberItem.pk.does_not_exist())
+        tx.put(
+            "trial-claim",
+            MemberItem(f"trial#{email_sha256}", "trial", tenant_id=tenant.tenant_id, created_at=now),
+            condition=MemberItem.pk.does_not_exist(),
+        )
     tx.update(
-        "tenant", TenantItem(tenant.tenant_id),
-        [TenantItem.state.set(str(TenantState.TRIAL)), TenantItem.trial_used.set(True),
-         TenantItem.trial_expires_at.set(expires_at), TenantItem.capacity.set(instances),
-         *_totals([*existing, *types])],
-        condition=_pools_current(tenant) & (TenantItem.state == str(TenantState.UNLICENSED))
+        "tenant",
+        TenantItem(tenant.tenant_id),
+        [
+            TenantItem.state.set(str(TenantState.TRIAL)),
+            TenantItem.trial_used.set(True),
+            TenantItem.trial_expires_at.set(expires_at),
+            TenantItem.capacity.set(instances),
+            *_totals([*existing, *types]),
+        ],
+        condition=_pools_current(tenant)
+        & (TenantItem.state == str(TenantState.UNLICENSED))
         & (TenantItem.trial_used == False),  # noqa: E712 (a PynamoDB condition, not a bool)
     )
     for t in types:
-        tx.put(f"type:{t.lic_type_id}", _license_type_item(t, now),
-               condition=LicenseTypeItem.lic_type_id.does_not_exist())
+        tx.put(
+            f"type:{t.lic_type_id}", _license_type_item(t, now), condition=LicenseTypeItem.lic_type_id.does_not_exist()
+        )
     try:
         _commit_pools(tx)
     except (TransactionCancelled, PoolsChanged) as e:
@@ -166,9 +214,12 @@ def start_trial(tenant: Tenant, existing: list[LicenseType], expires_at: datetim
 def schedule_contract(tenant_id: str, contract: Contract) -> None:
     """A contract that starts later: kept beside the tenant's current licensing, which it does
     not change before its start (``put_contract_in_force`` then)."""
-    actions = [TenantItem.next_contract_id.set(contract.contract_id), TenantItem.next_capacity.set(contract.capacity),
-               TenantItem.next_starts_at.set(contract.starts_at),
-               TenantItem.next_ends_at.set(contract.ends_at) if contract.ends_at else TenantItem.next_ends_at.remove()]
+    actions = [
+        TenantItem.next_contract_id.set(contract.contract_id),
+        TenantItem.next_capacity.set(contract.capacity),
+        TenantItem.next_starts_at.set(contract.starts_at),
+        TenantItem.next_ends_at.set(contract.ends_at) if contract.ends_at else TenantItem.next_ends_at.remove(),
+    ]
     if not update_if(TenantItem(tenant_id), actions, TenantItem.tenant_id.exists()):
         raise not_found("Tenant")
 
@@ -186,15 +237,23 @@ def put_contract_in_force(tenant: Tenant, types: list[LicenseType], contract: Co
     shrink = sum(t.capacity for t in types) > contract.capacity
     new_types = [replace(t, capacity=t.in_use if shrink else t.capacity, trial=False) for t in types]
     tx = Transaction()
-    actions = [TenantItem.state.set(str(TenantState.LICENSED)), TenantItem.contract_id.set(contract.contract_id),
-               TenantItem.capacity.set(contract.capacity), TenantItem.contract_starts_at.set(contract.starts_at),
-               TenantItem.trial_expires_at.remove(), *_totals(new_types),
-               TenantItem.contract_ends_at.set(contract.ends_at) if contract.ends_at
-               else TenantItem.contract_ends_at.remove()]
+    actions = [
+        TenantItem.state.set(str(TenantState.LICENSED)),
+        TenantItem.contract_id.set(contract.contract_id),
+        TenantItem.capacity.set(contract.capacity),
+        TenantItem.contract_starts_at.set(contract.starts_at),
+        TenantItem.trial_expires_at.remove(),
+        *_totals(new_types),
+        TenantItem.contract_ends_at.set(contract.ends_at) if contract.ends_at else TenantItem.contract_ends_at.remove(),
+    ]
     condition = _pools_current(tenant) & (TenantItem.in_use <= contract.capacity)
     if scheduled:
-        actions += [TenantItem.next_contract_id.remove(), TenantItem.next_capacity.remove(),
-                    TenantItem.next_starts_at.remove(), TenantItem.next_ends_at.remove()]
+        actions += [
+            TenantItem.next_contract_id.remove(),
+            TenantItem.next_capacity.remove(),
+            TenantItem.next_starts_at.remove(),
+            TenantItem.next_ends_at.remove(),
+        ]
         condition &= TenantItem.next_contract_id == contract.contract_id
     tx.update("tenant", TenantItem(tenant.tenant_id), actions, condition=condition)
     for old, new in zip(types, new_types, strict=True):
@@ -202,12 +261,17 @@ def put_contract_in_force(tenant: Tenant, types: list[LicenseType], contract: Co
         condition = LicenseTypeItem.lic_type_id.exists() & (LicenseTypeItem.capacity == old.capacity)
         if shrink:
             limit = new.overage_policy.max_in_use(new.capacity)
-            type_actions += [LicenseTypeItem.capacity.set(new.capacity),
-                             LicenseTypeItem.max_in_use.set(limit) if limit is not None
-                             else LicenseTypeItem.max_in_use.remove()]
+            type_actions += [
+                LicenseTypeItem.capacity.set(new.capacity),
+                LicenseTypeItem.max_in_use.set(limit) if limit is not None else LicenseTypeItem.max_in_use.remove(),
+            ]
             condition &= LicenseTypeItem.in_use <= new.capacity
-        tx.update(f"type:{old.lic_type_id}", LicenseTypeItem(old.tenant_id, old.lic_type_id), type_actions,
-                  condition=condition)
+        tx.update(
+            f"type:{old.lic_type_id}",
+            LicenseTypeItem(old.tenant_id, old.lic_type_id),
+            type_actions,
+            condition=condition,
+        )
     try:
         tx.commit()
     except TransactionCancelled as e:
@@ -226,9 +290,13 @@ def set_state(tenant_id: str, state: TenantState, *, expected: TenantState | Non
 @dynamodb
 def terminate(tenant_id: str) -> None:
     """TERMINATED, and a contract sold to start later is void too."""
-    terminated = [TenantItem.state.set(str(TenantState.TERMINATED)), TenantItem.next_contract_id.remove(),
-                  TenantItem.next_capacity.remove(), TenantItem.next_starts_at.remove(),
-                  TenantItem.next_ends_at.remove()]
+    terminated = [
+        TenantItem.state.set(str(TenantState.TERMINATED)),
+        TenantItem.next_contract_id.remove(),
+        TenantItem.next_capacity.remove(),
+        TenantItem.next_starts_at.remove(),
+        TenantItem.next_ends_at.remove(),
+    ]
     if not update_if(TenantItem(tenant_id), terminated, TenantItem.tenant_id.exists()):
         raise not_found("Tenant")
 
@@ -236,8 +304,11 @@ def terminate(tenant_id: str) -> None:
 @dynamodb
 def end_contract(tenant_id: str, now: datetime) -> bool:
     """A contract past its end leaves the tenant UNLICENSED; False if it was renewed meanwhile."""
-    return update_if(TenantItem(tenant_id), [TenantItem.state.set(str(TenantState.UNLICENSED))],
-                     (TenantItem.state == str(TenantState.LICENSED)) & (TenantItem.contract_ends_at <= now))
+    return update_if(
+        TenantItem(tenant_id),
+        [TenantItem.state.set(str(TenantState.UNLICENSED))],
+        (TenantItem.state == str(TenantState.LICENSED)) & (TenantItem.contract_ends_at <= now),
+    )
 
 
 # License types ---------------------------------------------------------------------------------
@@ -267,35 +338,53 @@ def create_license_type(t: LicenseType, tenant: Tenant, types: list[LicenseType]
 
 
 @dynamodb
-def update_license_type(current: LicenseType, updated: LicenseType, tenant: Tenant,
-                        types: list[LicenseType]) -> None:
+def update_license_type(current: LicenseType, updated: LicenseType, tenant: Tenant, types: list[LicenseType]) -> None:
     """Rename, resize or change the overage policy of a pool, as read in ``current``, with the
     tenant's totals. A pool never shrinks below its instances in use."""
     limit = updated.overage_policy.max_in_use(updated.capacity)
-    actions = [LicenseTypeItem.capacity.set(updated.capacity), LicenseTypeItem.name.set(updated.name),
-               LicenseTypeItem.overage_policy.set(str(updated.overage_policy)),
-               LicenseTypeItem.max_in_use.set(limit) if limit is not None else LicenseTypeItem.max_in_use.remove()]
-    condition = (LicenseTypeItem.lic_type_id.exists() & (LicenseTypeItem.in_use <= updated.capacity)
-                 & (LicenseTypeItem.capacity == current.capacity)
-                 & (LicenseTypeItem.overage_policy == str(current.overage_policy)))
+    actions = [
+        LicenseTypeItem.capacity.set(updated.capacity),
+        LicenseTypeItem.name.set(updated.name),
+        LicenseTypeItem.overage_policy.set(str(updated.overage_policy)),
+        LicenseTypeItem.max_in_use.set(limit) if limit is not None else LicenseTypeItem.max_in_use.remove(),
+    ]
+    condition = (
+        LicenseTypeItem.lic_type_id.exists()
+        & (LicenseTypeItem.in_use <= updated.capacity)
+        & (LicenseTypeItem.capacity == current.capacity)
+        & (LicenseTypeItem.overage_policy == str(current.overage_policy))
+    )
     tx = Transaction()
     tx.update("type", LicenseTypeItem(current.tenant_id, current.lic_type_id), actions, condition=condition)
     others = [t for t in types if t.lic_type_id != current.lic_type_id]
     tx.update("tenant", TenantItem(current.tenant_id), _totals([*others, updated]), condition=_pools_current(tenant))
-    _commit_pools(tx, lambda e: _explain_pool_refusal(
-        current, e, lambda found: found.in_use > updated.capacity,
-        "A license type cannot shrink below its instances in use."))
+    _commit_pools(
+        tx,
+        lambda e: _explain_pool_refusal(
+            current,
+            e,
+            lambda found: found.in_use > updated.capacity,
+            "A license type cannot shrink below its instances in use.",
+        ),
+    )
 
 
 @dynamodb
 def delete_license_type(current: LicenseType, tenant: Tenant, types: list[LicenseType]) -> None:
     tx = Transaction()
-    tx.delete("type", LicenseTypeItem(current.tenant_id, current.lic_type_id),
-              condition=LicenseTypeItem.lic_type_id.exists() & (LicenseTypeItem.in_use == 0))
+    tx.delete(
+        "type",
+        LicenseTypeItem(current.tenant_id, current.lic_type_id),
+        condition=LicenseTypeItem.lic_type_id.exists() & (LicenseTypeItem.in_use == 0),
+    )
     others = [t for t in types if t.lic_type_id != current.lic_type_id]
     tx.update("tenant", TenantItem(current.tenant_id), _totals(others), condition=_pools_current(tenant))
-    _commit_pools(tx, lambda e: _explain_pool_refusal(
-        current, e, lambda found: found.in_use > 0, "A license type with instances in use cannot be deleted."))
+    _commit_pools(
+        tx,
+        lambda e: _explain_pool_refusal(
+            current, e, lambda found: found.in_use > 0, "A license type with instances in use cannot be deleted."
+        ),
+    )
 
 
 def _explain_pool_refusal(current: LicenseType, e: TransactionCancelled, refused, message: str) -> None:
@@ -319,8 +408,9 @@ def tenants_to_wind_down(now: datetime, warn_before: timedelta):
     trial = TenantItem.state == str(TenantState.TRIAL)
     ending = trial & (TenantItem.trial_expires_at <= now)
     warn = trial & (TenantItem.trial_expires_at <= now + warn_before) & (TenantItem.trial_warned != True)  # noqa: E712
-    stopped = TenantItem.state.is_in(str(TenantState.EXPIRED), str(TenantState.TERMINATED),
-                                     str(TenantState.UNLICENSED)) & (TenantItem.in_use > 0)
+    stopped = TenantItem.state.is_in(
+        str(TenantState.EXPIRED), str(TenantState.TERMINATED), str(TenantState.UNLICENSED)
+    ) & (TenantItem.in_use > 0)
     for item in TenantItem.scan(starting | ending | warn | ended | stopped):
         yield tenant_from_item(item), bool(item.trial_warned)
 
@@ -328,16 +418,28 @@ def tenants_to_wind_down(now: datetime, warn_before: timedelta):
 @dynamodb
 def mark_trial_warned(tenant_id: str) -> bool:
     """Record that the trial's end was announced; False if it already was (or is no trial)."""
-    return update_if(TenantItem(tenant_id), [TenantItem.trial_warned.set(True)],
-                     (TenantItem.state == str(TenantState.TRIAL)) & (TenantItem.trial_warned != True))  # noqa: E712
+    return update_if(
+        TenantItem(tenant_id),
+        [TenantItem.trial_warned.set(True)],
+        (TenantItem.state == str(TenantState.TRIAL)) & (TenantItem.trial_warned != True),  # noqa: E712
+    )
 
 
 @dynamodb
 def set_policy(tenant_id: str, policy: LicensingPolicy) -> None:
     TenantItem(tenant_id).update(
-        [TenantItem.policy.set(LicensingPolicyMap(**{k: getattr(policy, k) for k in (
-            "confirm_window_s", "check_in_interval_s", "silent_after_s", "lease_s")}))],
-        condition=TenantItem.tenant_id.exists())
+        [
+            TenantItem.policy.set(
+                LicensingPolicyMap(
+                    **{
+                        k: getattr(policy, k)
+                        for k in ("confirm_window_s", "check_in_interval_s", "silent_after_s", "lease_s")
+                    }
+                )
+            )
+        ],
+        condition=TenantItem.tenant_id.exists(),
+    )
 
 
 # The tenant's keys by the name the API gives them.
@@ -349,8 +451,7 @@ def set_key_hash(tenant_id: str, which: str, sha256: str, now: datetime) -> None
     """Replace the hash of the tenant's ``which`` key (``api`` or ``activation``), with the
     ``key.rotated`` event that says so: the old key stops working at once."""
     tx = Transaction()
-    tx.update("tenant", TenantItem(tenant_id), [_KEY_HASH[which].set(sha256)],
-              condition=TenantItem.tenant_id.exists())
+    tx.update("tenant", TenantItem(tenant_id), [_KEY_HASH[which].set(sha256)], condition=TenantItem.tenant_id.exists())
     tx.put("event", event_item(tenant_id, "key.rotated", now, key_kind=which))
     try:
         tx.commit()

@@ -24,8 +24,13 @@ def connection() -> Connection:
     global _connection
     if _connection is None:
         settings = get_settings()
-        _connection = Connection(region=settings.region, host=settings.aws_endpoint_url,
-                                 connect_timeout_seconds=2, read_timeout_seconds=5, max_retry_attempts=3)
+        _connection = Connection(
+            region=settings.region,
+            host=settings.aws_endpoint_url,
+            connect_timeout_seconds=2,
+            read_timeout_seconds=5,
+            max_retry_attempts=3,
+        )
     return _connection
 
 
@@ -33,8 +38,10 @@ def reset_connection(settings: Settings) -> None:
     """Forget the connection when ``configure`` moves it to another region or endpoint; one that
     stays where it was keeps its client, as the models' connections do (``models.bind``)."""
     global _connection
-    if _connection is not None and (_connection.region, _connection.host) != (settings.region,
-                                                                              settings.aws_endpoint_url):
+    if _connection is not None and (_connection.region, _connection.host) != (
+        settings.region,
+        settings.aws_endpoint_url,
+    ):
         _connection = None
 
 
@@ -93,8 +100,11 @@ class Transaction:
                 pass  # leaving the block commits
         except TransactWriteError as e:
             reasons = e.cancellation_reasons or []
-            failed = {label for label, reason in zip(labels, reasons, strict=False)
-                      if reason is not None and reason.code == "ConditionalCheckFailed"}
+            failed = {
+                label
+                for label, reason in zip(labels, reasons, strict=False)
+                if reason is not None and reason.code == "ConditionalCheckFailed"
+            }
             if not failed:
                 # Throttling, a conflicting transaction, a validation error: not a rule.
                 raise

@@ -40,9 +40,15 @@ def license_types_to_meter() -> Iterator[tuple[LicenseType, datetime | None]]:
 def record(lic_type: LicenseType, hour: datetime, now: datetime, *, backfilled: bool = False) -> bool:
     """Write the hour's record once; False if the hour was already metered (invariant 5).
     ``backfilled``: the hour was missed and is given the reading of a later one."""
-    item = UsageItem(lic_type.tenant_id, hour_key(hour, lic_type.lic_type_id), lic_type_id=lic_type.lic_type_id,
-                     in_use=lic_type.in_use, capacity=lic_type.capacity, metered_at=now,
-                     backfilled=True if backfilled else None)
+    item = UsageItem(
+        lic_type.tenant_id,
+        hour_key(hour, lic_type.lic_type_id),
+        lic_type_id=lic_type.lic_type_id,
+        in_use=lic_type.in_use,
+        capacity=lic_type.capacity,
+        metered_at=now,
+        backfilled=True if backfilled else None,
+    )
     try:
         item.save(condition=UsageItem.hour_type.does_not_exist())
     except PutError as e:
@@ -56,15 +62,23 @@ def record(lic_type: LicenseType, hour: datetime, now: datetime, *, backfilled: 
 def mark_metered(lic_type: LicenseType, hour: datetime) -> bool:
     """The type is metered through ``hour``. The mark only moves forward (a late run racing a
     newer one leaves it); False when it did not move, or the type is gone."""
-    return update_if(LicenseTypeItem(lic_type.tenant_id, lic_type.lic_type_id),
-                     [LicenseTypeItem.metered_through.set(hour)],
-                     LicenseTypeItem.lic_type_id.exists() & (LicenseTypeItem.metered_through.does_not_exist()
-                                                             | (LicenseTypeItem.metered_through < hour)))
+    return update_if(
+        LicenseTypeItem(lic_type.tenant_id, lic_type.lic_type_id),
+        [LicenseTypeItem.metered_through.set(hour)],
+        LicenseTypeItem.lic_type_id.exists()
+        & (LicenseTypeItem.metered_through.does_not_exist() | (LicenseTypeItem.metered_through < hour)),
+    )
 
 
 @dynamodb
 def hours_of_month(tenant_id: str, month: str) -> list[HourOfUse]:
     """The tenant's metered hours of ``month`` (``YYYY-MM``), in time order: one query."""
-    return [HourOfUse(datetime.strptime(i.hour_type.split("#", 1)[0], "%Y-%m-%dT%H").replace(tzinfo=UTC),
-                      i.lic_type_id, int(i.in_use), int(i.capacity))
-            for i in UsageItem.query(tenant_id, UsageItem.hour_type.startswith(f"{month}-"))]
+    return [
+        HourOfUse(
+            datetime.strptime(i.hour_type.split("#", 1)[0], "%Y-%m-%dT%H").replace(tzinfo=UTC),
+            i.lic_type_id,
+            int(i.in_use),
+            int(i.capacity),
+        )
+        for i in UsageItem.query(tenant_id, UsageItem.hour_type.startswith(f"{month}-"))
+    ]

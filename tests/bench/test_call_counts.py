@@ -83,8 +83,9 @@ def test_sweeps_read_only_the_due_items(small_fleet):
 
 
 def test_the_meter_reads_license_types_not_devices(small_fleet):
-    before, after, more = (small_fleet[k]
-                           for k in ("meter_before_fleet", "meter_with_fleet", "meter_with_8_more_types"))
+    before, after, more = (
+        small_fleet[k] for k in ("meter_before_fleet", "meter_with_fleet", "meter_with_8_more_types")
+    )
     assert (before["reads"], before["items_read"]) == (after["reads"], after["items_read"]) == (1, 4)
     assert more["items_read"] == after["items_read"] + 8
     # Per license type an hour: its record, and its metered_through mark moved (what lets a
@@ -105,10 +106,13 @@ def test_the_bench_keeps_motos_rollback_of_a_refused_transaction():
         tenant = world.new_tenant("Rollback", capacity=10, skus=("VLM-MAX-SPLA", "VLM-200-SPLA"), type_capacity=5)
         device = world.activate(tenant)
         lm = {**device.lm, "sku": "VLM-200-SPLA"}
-        refused = world.api.call("POST", "/v1/activations", {**lm, "lic_type_id": tenant.types["VLM-200-SPLA"]},
-                                 tenant.loadmaster)
-        types = {t["sku"]: t["in_use"] for t in world.ok("GET", "/v1/license-types", headers=tenant.admin).body[
-            "license_types"]}
+        refused = world.api.call(
+            "POST", "/v1/activations", {**lm, "lic_type_id": tenant.types["VLM-200-SPLA"]}, tenant.loadmaster
+        )
+        types = {
+            t["sku"]: t["in_use"]
+            for t in world.ok("GET", "/v1/license-types", headers=tenant.admin).body["license_types"]
+        }
         state = world.ok("GET", "/v1/license", headers=tenant.admin).body
     assert refused.status == 409
     assert types == {"VLM-MAX-SPLA": 1, "VLM-200-SPLA": 0}

@@ -15,44 +15,78 @@ ACCESS_LOG = {"DestinationArn": "arn", "Format": '{"requestId":"$context.request
 
 def _template(**api_function: object) -> dict:
     """A template like ``python -m infra.build``'s: the API function behind a REST API, a sweep."""
-    paths = {CHECK_IN_PATH: {"post": {}}, "/v1/activations": {"post": {}}, "/v1/activation/license-types":
-             {"post": {}}, "/v1/devices/{device_id}/confirm": {"post": {}}}
-    return {"Resources": {
-        "APIHandler": {"Type": "AWS::Serverless::Function", "Properties": {
-            "Handler": "app.app", "Runtime": "python3.13", "MemorySize": 512, "Architectures": ["x86_64"],
-            "Tracing": "PassThrough", **api_function}},
-        "DeactivateSilent": {"Type": "AWS::Serverless::Function", "Properties": {
-            "Handler": "app.deactivate_silent", "MemorySize": 512, "Events": {
-                "E": {"Type": "Schedule", "Properties": {"Schedule": "rate(5 minutes)"}}}}},
-        "RestAPI": {"Type": "AWS::Serverless::Api", "Properties": {
-            "DefinitionBody": {"paths": paths}, "AccessLogSetting": ACCESS_LOG}},
-        "Secret": {"Type": "AWS::SecretsManager::Secret", "Properties": {}},
-        "Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {}},
-    }}
+    paths = {
+        CHECK_IN_PATH: {"post": {}},
+        "/v1/activations": {"post": {}},
+        "/v1/activation/license-types": {"post": {}},
+        "/v1/devices/{device_id}/confirm": {"post": {}},
+    }
+    return {
+        "Resources": {
+            "APIHandler": {
+                "Type": "AWS::Serverless::Function",
+                "Properties": {
+                    "Handler": "app.app",
+                    "Runtime": "python3.13",
+                    "MemorySize": 512,
+                    "Architectures": ["x86_64"],
+                    "Tracing": "PassThrough",
+                    **api_function,
+                },
+            },
+            "DeactivateSilent": {
+                "Type": "AWS::Serverless::Function",
+                "Properties": {
+                    "Handler": "app.deactivate_silent",
+                    "MemorySize": 512,
+                    "Events": {"E": {"Type": "Schedule", "Properties": {"Schedule": "rate(5 minutes)"}}},
+                },
+            },
+            "RestAPI": {
+                "Type": "AWS::Serverless::Api",
+                "Properties": {"DefinitionBody": {"paths": paths}, "AccessLogSetting": ACCESS_LOG},
+            },
+            "Secret": {"Type": "AWS::SecretsManager::Secret", "Properties": {}},
+            "Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {}},
+        }
+    }
 
 
 def _with_http_api(template: dict, *route_keys: str) -> dict:
     """``template`` plus an HTTP API (``AWS::ApiGatewayV2::Api``) with these routes."""
     t = copy.deepcopy(template)
     t["Resources"]["DeviceApi"] = {"Type": "AWS::ApiGatewayV2::Api", "Properties": {"ProtocolType": "HTTP"}}
-    t["Resources"]["DeviceApiStage"] = {"Type": "AWS::ApiGatewayV2::Stage", "Properties": {
-        "ApiId": {"Ref": "DeviceApi"}, "AccessLogSettings": ACCESS_LOG}}
+    t["Resources"]["DeviceApiStage"] = {
+        "Type": "AWS::ApiGatewayV2::Stage",
+        "Properties": {"ApiId": {"Ref": "DeviceApi"}, "AccessLogSettings": ACCESS_LOG},
+    }
     for n, key in enumerate(route_keys):
-        t["Resources"][f"DeviceApiRoute{n}"] = {"Type": "AWS::ApiGatewayV2::Route", "Properties": {
-            "ApiId": {"Ref": "DeviceApi"}, "RouteKey": key, "Target": "integrations/x"}}
+        t["Resources"][f"DeviceApiRoute{n}"] = {
+            "Type": "AWS::ApiGatewayV2::Route",
+            "Properties": {"ApiId": {"Ref": "DeviceApi"}, "RouteKey": key, "Target": "integrations/x"},
+        }
     return t
 
 
 # What the other benchmarks measure, in the shapes they report it.
-CHECK_IN = {"interval_s": 3600, "table_wru_per_check_in": 1.0, "index_writes_per_check_in": {"silent-due": 0.083},
-            "log_bytes_per_check_in": 200.0, "response_bytes_per_check_in": 850.0,
-            "stored_bytes": {"device_item": 480, "index_entries": {"silent-due": 190}, "claims": 200}}
+CHECK_IN = {
+    "interval_s": 3600,
+    "table_wru_per_check_in": 1.0,
+    "index_writes_per_check_in": {"silent-due": 0.083},
+    "log_bytes_per_check_in": 200.0,
+    "response_bytes_per_check_in": 850.0,
+    "stored_bytes": {"device_item": 480, "index_entries": {"silent-due": 190}, "claims": 200},
+}
 ROUTE = {"reads": 2, "writes": 1, "transact_items": 8, "other_aws_calls": []}
-ENDPOINTS = {"routes": {r: ROUTE for r in cost.LIFECYCLE},
-             "schedules": {"deactivate_silent": {**ROUTE, "transact_items": 6}}}
+ENDPOINTS = {
+    "routes": {r: ROUTE for r in cost.LIFECYCLE},
+    "schedules": {"deactivate_silent": {**ROUTE, "transact_items": 6}},
+}
 FLEET = {"deactivate_silent_again": {"queries": 8}}
-OVERHEAD = {"ms_per_check_in": {"handler": 6.0},
-            "profiles": {"handler": {"shares": {"moto (stands in for DynamoDB's server)": 0.8}}}}
+OVERHEAD = {
+    "ms_per_check_in": {"handler": 6.0},
+    "profiles": {"handler": {"shares": {"moto (stands in for DynamoDB's server)": 0.8}}},
+}
 
 
 def _model(template: dict) -> dict:
@@ -62,9 +96,16 @@ def _model(template: dict) -> dict:
 def test_the_template_read_as_deployed():
     deployed = cost.deployment(_template())
     assert deployed["front_doors"][cost.CHECK_IN] == "rest"
-    assert deployed["api_function"] == {"logical_id": "APIHandler", "memory_mb": 512, "architecture": "x86_64",
-                                        "tracing": "PassThrough", "runtime": "python3.13",
-                                        "platform_log_bytes": 260, "log_class": "STANDARD", "every_s": None}
+    assert deployed["api_function"] == {
+        "logical_id": "APIHandler",
+        "memory_mb": 512,
+        "architecture": "x86_64",
+        "tracing": "PassThrough",
+        "runtime": "python3.13",
+        "platform_log_bytes": 260,
+        "log_class": "STANDARD",
+        "every_s": None,
+    }
     assert deployed["schedules"]["DeactivateSilent"]["every_s"] == 300
     assert deployed["access_log_bytes"]["rest"] == len('{"requestId":"","status":""}') + 36 + 3
     assert deployed["access_log_class"]["rest"] == "STANDARD"
@@ -74,10 +115,14 @@ def test_the_template_read_as_deployed():
 def _infrequent_access_logs(template: dict) -> dict:
     """``template`` with its access log in a group of the Infrequent Access class."""
     t = copy.deepcopy(template)
-    t["Resources"]["AccessLogs"] = {"Type": "AWS::Logs::LogGroup", "Properties": {
-        "LogGroupClass": "INFREQUENT_ACCESS", "RetentionInDays": 30}}
+    t["Resources"]["AccessLogs"] = {
+        "Type": "AWS::Logs::LogGroup",
+        "Properties": {"LogGroupClass": "INFREQUENT_ACCESS", "RetentionInDays": 30},
+    }
     t["Resources"]["RestAPI"]["Properties"]["AccessLogSetting"] = {
-        **ACCESS_LOG, "DestinationArn": {"Fn::GetAtt": ["AccessLogs", "Arn"]}}
+        **ACCESS_LOG,
+        "DestinationArn": {"Fn::GetAtt": ["AccessLogs", "Arn"]},
+    }
     return t
 
 
@@ -97,8 +142,12 @@ def test_the_custom_metrics_are_read_from_the_code():
     assert metrics["deactivate_silent.Due"] == 1 and metrics["meter_usage.Backfilled"] == 1
     assert "deactivate_silent.Backfilled" not in metrics
     # A report's metrics are billed for the hours its schedule runs in; none without the schedule.
-    assert cost.metric_months({"CheckIns": 2, "deactivate_silent.Due": 1, "expire_trials.Due": 1},
-                              {"DeactivateSilent": {"every_s": 300}}) == 3
+    assert (
+        cost.metric_months(
+            {"CheckIns": 2, "deactivate_silent.Due": 1, "expire_trials.Due": 1}, {"DeactivateSilent": {"every_s": 300}}
+        )
+        == 3
+    )
 
 
 def test_a_count_whose_metric_the_model_cannot_name_is_refused(tmp_path):
@@ -121,10 +170,17 @@ def test_the_http_api_price_when_the_template_routes_the_check_in_through_one():
     assert http["per_1000_device_months_by_front_door"] == rest["per_1000_device_months_by_front_door"]
 
 
-@pytest.mark.parametrize(("route_key", "door"), [
-    ("POST " + CHECK_IN_PATH, "http"), ("ANY /v1/devices/{id}/check-ins", "http"), ("ANY /{proxy+}", "http"),
-    ("GET " + CHECK_IN_PATH, "rest"), ("ANY /v1/devices/{device_id}/confirm", "rest"), ("$default", "rest"),
-])
+@pytest.mark.parametrize(
+    ("route_key", "door"),
+    [
+        ("POST " + CHECK_IN_PATH, "http"),
+        ("ANY /v1/devices/{id}/check-ins", "http"),
+        ("ANY /{proxy+}", "http"),
+        ("GET " + CHECK_IN_PATH, "rest"),
+        ("ANY /v1/devices/{device_id}/confirm", "rest"),
+        ("$default", "rest"),
+    ],
+)
 def test_only_an_http_api_route_that_takes_the_check_in_moves_it(route_key, door):
     assert cost.deployment(_with_http_api(_template(), route_key))["front_doors"][cost.CHECK_IN] == door
 
@@ -135,10 +191,16 @@ def _with_function_url(template: dict) -> dict:
     t = copy.deepcopy(template)
     t["Parameters"] = {"DeviceFrontDoor": {"Type": "String", "Default": "HttpApi"}}
     t["Conditions"] = {"UseFunctionUrl": {"Fn::Equals": [{"Ref": "DeviceFrontDoor"}, "FunctionUrl"]}}
-    t["Resources"]["DeviceUrl"] = {"Type": "AWS::Lambda::Url", "Condition": "UseFunctionUrl", "Properties": {
-        "AuthType": "NONE", "TargetFunctionArn": {"Ref": "APIHandlerAliaslive"}}}
-    t["Resources"]["DeviceUrlAlarm"] = {"Type": "AWS::CloudWatch::Alarm", "Condition": "UseFunctionUrl",
-                                        "Properties": {}}
+    t["Resources"]["DeviceUrl"] = {
+        "Type": "AWS::Lambda::Url",
+        "Condition": "UseFunctionUrl",
+        "Properties": {"AuthType": "NONE", "TargetFunctionArn": {"Ref": "APIHandlerAliaslive"}},
+    }
+    t["Resources"]["DeviceUrlAlarm"] = {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Condition": "UseFunctionUrl",
+        "Properties": {},
+    }
     return t
 
 
@@ -151,7 +213,8 @@ def test_the_function_url_is_priced_when_the_parameters_deploy_it():
     assert set(chosen["front_doors"].values()) == {"url"}  # the check-in and the lifecycle's routes
     assert (default["alarms"], chosen["alarms"]) == (1, 2)  # a resource whose condition fails is not deployed
     url = cost.run(CHECK_IN, ENDPOINTS, FLEET, OVERHEAD, template, {"DeviceFrontDoor": "FunctionUrl"})["fleets"][
-        100_000]
+        100_000
+    ]
     http = _model(template)
     assert "Lambda function URL" in url["dollars"] and url["dollars"]["Lambda function URL"] == 0
     assert url["log_bytes_per_check_in"]["access"] == 0 < http["log_bytes_per_check_in"]["access"]
@@ -178,7 +241,8 @@ def test_arm64_and_memory_price_the_duration_from_the_template():
         t["Resources"]["DeactivateSilent"]["Properties"]["Architectures"] = ["arm64"]
     x86, arm, small = _model(_template()), _model(arm_template), _model(small_template)
     assert arm["dollars"]["Lambda duration (arm64)"] == pytest.approx(
-        x86["dollars"]["Lambda duration (x86_64)"] * 0.0000133334 / 0.0000166667)
+        x86["dollars"]["Lambda duration (x86_64)"] * 0.0000133334 / 0.0000166667
+    )
     assert small["lambda_gb_seconds"] < arm["lambda_gb_seconds"]
 
 

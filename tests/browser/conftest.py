@@ -30,8 +30,16 @@ import requests
 from tests.e2e.conftest import _PASSED_ON, ROOT, RunningStack, kill_everything, start_stack
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 HTTP_TIMEOUT_S = 10
 
 # Set CONSOLE_SCREENSHOTS=docs to refresh docs/console-*.png; otherwise they go to a temp dir.
@@ -54,8 +62,11 @@ def pytest_configure(config):
 def ensure_chromium() -> Path:
     """Debian's chromium, which ``make test`` installs before the suite runs."""
     if not CHROMIUM.exists():
-        pytest.fail(f"the browser tests need Debian's chromium at {CHROMIUM}: run the tests with `make test`, which "
-                    "installs it, or install it yourself (apt-get install -y chromium)", pytrace=False)
+        pytest.fail(
+            f"the browser tests need Debian's chromium at {CHROMIUM}: run the tests with `make test`, which "
+            "installs it, or install it yourself (apt-get install -y chromium)",
+            pytrace=False,
+        )
     return CHROMIUM
 
 
@@ -112,8 +123,15 @@ def _clean_env() -> dict[str, str]:
 
 def run_sweep(stack: RunningStack, name: str, at: datetime) -> dict:
     """``python -m local.sweep NAME --port P --at T``, as an operator would run it."""
-    result = subprocess.run([sys.executable, "-m", "local.sweep", name, "--port", str(stack.port), "--at", rfc3339(at)],
-                            cwd=ROOT, env=_clean_env(), capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "local.sweep", name, "--port", str(stack.port), "--at", rfc3339(at)],
+        cwd=ROOT,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout)
 
@@ -129,16 +147,26 @@ print(json.dumps([run_scheduled(["meter_usage"], at) for at in json.loads(sys.ar
 
 def meter_hours(stack: RunningStack, hours: list[datetime]) -> None:
     """``meter_usage`` at several hours in one process (as ``local.sweep`` does for one)."""
-    result = subprocess.run([sys.executable, "-c", _METER, stack.info["moto_endpoint"],
-                             json.dumps([rfc3339(h) for h in hours])],
-                            cwd=ROOT, env=_clean_env(), capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", _METER, stack.info["moto_endpoint"], json.dumps([rfc3339(h) for h in hours])],
+        cwd=ROOT,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
 
 
 def _activate(tenant: Seeded, name: str, mac: str, ip: str) -> dict[str, Any]:
     body = {**LOADMASTER, "mac": mac, "ip": ip, "port": 443, "lic_type_id": tenant.lic_type_id}
-    reply = requests.post(f"{tenant.base_url}/v1/activations", json=body, timeout=HTTP_TIMEOUT_S,
-                          headers={"X-Activation-Key": tenant.activation_key})
+    reply = requests.post(
+        f"{tenant.base_url}/v1/activations",
+        json=body,
+        timeout=HTTP_TIMEOUT_S,
+        headers={"X-Activation-Key": tenant.activation_key},
+    )
     assert reply.status_code == 201, reply.text
     device = {"name": name, "mac": body["mac"], "ip": body["ip"], "port": body["port"], **reply.json()}
     tenant.devices[name] = device
@@ -146,8 +174,12 @@ def _activate(tenant: Seeded, name: str, mac: str, ip: str) -> dict[str, Any]:
 
 
 def device_call(stack: RunningStack, device: dict[str, Any], action: str, body: dict | None = None) -> None:
-    reply = requests.post(f"{stack.base_url}/v1/devices/{device['device_id']}/{action}", json=body,
-                          headers={"Authorization": f"Device {device['device_token']}"}, timeout=HTTP_TIMEOUT_S)
+    reply = requests.post(
+        f"{stack.base_url}/v1/devices/{device['device_id']}/{action}",
+        json=body,
+        headers={"Authorization": f"Device {device['device_token']}"},
+        timeout=HTTP_TIMEOUT_S,
+    )
     assert reply.status_code == 200, reply.text
 
 
@@ -168,27 +200,40 @@ def seed(stack: RunningStack) -> Seeded:
         return _activate(seeded, name, f"00:50:56:c0:ff:{n:02x}", f"10.20.0.{n}")
 
     alpha, bravo = add("alpha", 1), add("bravo", 2)
-    meter_hours(stack, hours[:1])                       # 2 in use
+    meter_hours(stack, hours[:1])  # 2 in use
     charlie, _ = add("charlie", 3), add("delta", 4)
-    meter_hours(stack, hours[1:3])                      # 4 in use
+    meter_hours(stack, hours[1:3])  # 4 in use
     for device in (alpha, bravo, charlie):
         device_call(stack, device, "confirm")
     for device in (alpha, bravo):
-        device_call(stack, device, "check-ins", {"mac": device["mac"], "ip": device["ip"], "port": device["port"],
-                                                  "version": LOADMASTER["version"]})
+        device_call(
+            stack,
+            device,
+            "check-ins",
+            {"mac": device["mac"], "ip": device["ip"], "port": device["port"], "version": LOADMASTER["version"]},
+        )
     device_call(stack, charlie, "deactivate")
     # delta never confirms: two days later block_unconfirmed blocks it (and gives its instance back).
     report = run_sweep(stack, "block_unconfirmed", datetime.now(UTC) + timedelta(days=2))
     assert report["block_unconfirmed"]["acted"] == 1, report
-    again = {**LOADMASTER, "mac": seeded.devices["delta"]["mac"], "ip": "10.20.0.44", "port": 443,
-             "lic_type_id": seeded.lic_type_id}
-    refused = requests.post(f"{stack.base_url}/v1/activations", json=again, timeout=HTTP_TIMEOUT_S,
-                            headers={"X-Activation-Key": info["activation_key"]})
+    again = {
+        **LOADMASTER,
+        "mac": seeded.devices["delta"]["mac"],
+        "ip": "10.20.0.44",
+        "port": 443,
+        "lic_type_id": seeded.lic_type_id,
+    }
+    refused = requests.post(
+        f"{stack.base_url}/v1/activations",
+        json=again,
+        timeout=HTTP_TIMEOUT_S,
+        headers={"X-Activation-Key": info["activation_key"]},
+    )
     assert refused.json()["error"]["code"] == "DEVICE_BLOCKED", refused.text  # in the debug log too
-    add("echo", 5)                                      # PENDING, within its confirm window
+    add("echo", 5)  # PENDING, within its confirm window
     for n, name in enumerate(("foxtrot", "golf", "hotel", "india", "juliett", "kilo"), start=6):
         device_call(stack, add(name, n), "deactivate")  # old LoadMasters, gone: enough rows for two pages
-    meter_hours(stack, hours[3:])                       # 3 in use
+    meter_hours(stack, hours[3:])  # 3 in use
     seeded.metered_hours = [rfc3339(h) for h in hours]
     assert seeded.device("delta")["status"] == "BLOCKED"
     return seeded
@@ -214,21 +259,35 @@ def own_tenant(seeded: Seeded) -> Callable[..., Seeded]:
     def make(*, confirm_window_s: int | None = None) -> Seeded:
         n = next(_own)
         operator = {"Authorization": f"Bearer {seeded.operator_key}"}
-        created = requests.post(f"{seeded.base_url}/v1/tenants", json={"name": f"Own Tenant {n}",
-                                "owner_email": f"own{n}@example.com"}, headers=operator, timeout=HTTP_TIMEOUT_S)
+        created = requests.post(
+            f"{seeded.base_url}/v1/tenants",
+            json={"name": f"Own Tenant {n}", "owner_email": f"own{n}@example.com"},
+            headers=operator,
+            timeout=HTTP_TIMEOUT_S,
+        )
         assert created.status_code == 201, created.text
         tenant_id = created.json()["tenant_id"]
-        trial = requests.post(f"{seeded.base_url}/v1/tenants/{tenant_id}/trial", json={}, headers=operator,
-                              timeout=HTTP_TIMEOUT_S)
+        trial = requests.post(
+            f"{seeded.base_url}/v1/tenants/{tenant_id}/trial", json={}, headers=operator, timeout=HTTP_TIMEOUT_S
+        )
         assert trial.status_code == 201, trial.text
         admin = {"Authorization": f"Bearer {created.json()['api_key']}"}
         if confirm_window_s is not None:
-            changed = requests.patch(f"{seeded.base_url}/v1/settings", json={"confirm_window_s": confirm_window_s},
-                                     headers=admin, timeout=HTTP_TIMEOUT_S)
+            changed = requests.patch(
+                f"{seeded.base_url}/v1/settings",
+                json={"confirm_window_s": confirm_window_s},
+                headers=admin,
+                timeout=HTTP_TIMEOUT_S,
+            )
             assert changed.status_code == 200, changed.text
         types = requests.get(f"{seeded.base_url}/v1/license-types", headers=admin, timeout=HTTP_TIMEOUT_S)
-        return Seeded(seeded.stack, created.json()["api_key"], seeded.operator_key,
-                      types.json()["license_types"][0]["lic_type_id"], created.json()["activation_key"])
+        return Seeded(
+            seeded.stack,
+            created.json()["api_key"],
+            seeded.operator_key,
+            types.json()["license_types"][0]["lic_type_id"],
+            created.json()["activation_key"],
+        )
 
     return make
 
@@ -346,12 +405,16 @@ class Person:
         headers = {"Authorization": f"Bearer {self.access_token}"}
         if tenant_id:
             headers["X-Tenant-Id"] = tenant_id
-        return requests.request(method, f"{self.stack.base_url}{path}", json=body, headers=headers,
-                                timeout=HTTP_TIMEOUT_S)
+        return requests.request(
+            method, f"{self.stack.base_url}{path}", json=body, headers=headers, timeout=HTTP_TIMEOUT_S
+        )
 
     def sign_in(self) -> Person:
-        reply = requests.post(f"{self.stack.base_url}/v1/sessions", timeout=HTTP_TIMEOUT_S,
-                              json={"email": self.email, "password": self.password})
+        reply = requests.post(
+            f"{self.stack.base_url}/v1/sessions",
+            timeout=HTTP_TIMEOUT_S,
+            json={"email": self.email, "password": self.password},
+        )
         assert reply.status_code == 200, reply.text
         self.access_token = reply.json()["access_token"]
         account = self.call("GET", "/v1/account")
@@ -378,13 +441,17 @@ class Person:
 def register(stack: RunningStack, label: str, *, confirm: bool = True) -> Person:
     """A new account through the API (confirmed with its mailed code unless told otherwise)."""
     person = Person(stack, unique_email(label), PASSWORD, label.title())
-    reply = requests.post(f"{stack.base_url}/v1/accounts", timeout=HTTP_TIMEOUT_S,
-                          json={"email": person.email, "password": person.password, "name": person.name})
+    reply = requests.post(
+        f"{stack.base_url}/v1/accounts",
+        timeout=HTTP_TIMEOUT_S,
+        json={"email": person.email, "password": person.password, "name": person.name},
+    )
     assert reply.status_code == 202, reply.text
     if confirm:
         code = mailed_code(stack, person.email, "registration")
-        confirmed = requests.post(f"{stack.base_url}/v1/accounts/confirm", json={"email": person.email, "code": code},
-                                  timeout=HTTP_TIMEOUT_S)
+        confirmed = requests.post(
+            f"{stack.base_url}/v1/accounts/confirm", json={"email": person.email, "code": code}, timeout=HTTP_TIMEOUT_S
+        )
         assert confirmed.status_code == 200, confirmed.text
         person.sign_in()
     return person

@@ -55,7 +55,11 @@ def test_register_confirm_sign_in_create_the_tenant_and_start_its_trial(console:
     page.fill("#register-password", "short")
     assert page.locator("#register-policy li.met").count() == 1  # a lowercase letter; the rest not yet
     assert page.inner_text("#register-policy").splitlines() == [
-        "At least 12 characters", "A lowercase letter", "An uppercase letter", "A number"]
+        "At least 12 characters",
+        "A lowercase letter",
+        "An uppercase letter",
+        "A number",
+    ]
     page.fill("#register-password", PASSWORD)
     assert page.locator("#register-policy li:not(.met)").count() == 0
     console.screenshot("register")
@@ -120,8 +124,11 @@ def test_the_demo_account_signs_in_and_a_wrong_password_is_refused_in_words(cons
 
     sign_in_as(console, info["account_email"], "Not-the-password-1", expect="#signin-error:not([hidden])")
     # The API's own words (the same for an email without an account: no enumeration).
-    refused = requests.post(f"{console.seeded.base_url}/v1/sessions", timeout=HTTP_TIMEOUT_S,
-                            json={"email": unique_email("nobody"), "password": "Not-the-password-1"})
+    refused = requests.post(
+        f"{console.seeded.base_url}/v1/sessions",
+        timeout=HTTP_TIMEOUT_S,
+        json={"email": unique_email("nobody"), "password": "Not-the-password-1"},
+    )
     assert refused.status_code == 401
     assert page.inner_text("#signin-error") == f"Sign-in failed: {refused.json()['error']['message']}"
     assert page.is_hidden("#nav")
@@ -187,8 +194,9 @@ def test_a_forgotten_password_is_reset_with_the_mailed_code(console: Console):
     page.fill("#signin-password", new_password)
     page.click("#account-form button[type=submit]")
     page.wait_for_selector("#tenant-form:not([hidden])")  # signed in: an account without a tenant yet
-    old = requests.post(f"{stack.base_url}/v1/sessions", json={"email": person.email, "password": PASSWORD},
-                        timeout=HTTP_TIMEOUT_S)
+    old = requests.post(
+        f"{stack.base_url}/v1/sessions", json={"email": person.email, "password": PASSWORD}, timeout=HTTP_TIMEOUT_S
+    )
     assert old.status_code == 401
     console.assert_no_errors()
 
@@ -204,8 +212,10 @@ def test_a_password_the_policy_refuses_is_explained(console: Console):
     page.wait_for_selector("#register-error:not([hidden])")
     text = page.inner_text("#register-error")
     assert text.startswith("The account could not be created: "), text
-    assert ("The password does not meet the password policy: at least 12 characters, with a lowercase letter, "
-            "an uppercase letter and a number. (password: needs an uppercase letter, a number)") in text
+    assert (
+        "The password does not meet the password policy: at least 12 characters, with a lowercase letter, "
+        "an uppercase letter and a number. (password: needs an uppercase letter, a number)"
+    ) in text
     assert page.is_visible("#screen-register")
 
 
@@ -218,15 +228,20 @@ def test_the_access_token_is_renewed_before_it_expires(console: Console):
     first = session_of(console)
 
     # As if the token were about to expire: the console renews it on its timer (a minute ahead).
-    page.evaluate("""([item, at]) => {
+    page.evaluate(
+        """([item, at]) => {
         const kept = JSON.parse(sessionStorage.getItem(item));
         sessionStorage.setItem(item, JSON.stringify({ ...kept, expires_at: at }));
-    }""", [SESSION_ITEM, 0])
+    }""",
+        [SESSION_ITEM, 0],
+    )
     with page.expect_response("**/v1/sessions/refresh") as renewed:
         page.reload()
     assert renewed.value.status == 200
-    page.wait_for_function("([item, token]) => JSON.parse(sessionStorage.getItem(item)).access_token !== token",
-                           arg=[SESSION_ITEM, first["access_token"]])
+    page.wait_for_function(
+        "([item, token]) => JSON.parse(sessionStorage.getItem(item)).access_token !== token",
+        arg=[SESSION_ITEM, first["access_token"]],
+    )
     second = session_of(console)
     assert second["refresh_token"] == first["refresh_token"]
     assert second["expires_at"] > first["expires_at"] - 60_000
@@ -245,10 +260,13 @@ def test_a_refused_refresh_token_signs_out_with_the_reason(console: Console):
     sign_in_as(console, owner.email, owner.password)
     page.wait_for_selector("#license-cards .badge.TRIAL")
 
-    page.evaluate("""([item]) => {
+    page.evaluate(
+        """([item]) => {
         const kept = JSON.parse(sessionStorage.getItem(item));
         sessionStorage.setItem(item, JSON.stringify({ ...kept, expires_at: 0, refresh_token: "not-a-refresh-token" }));
-    }""", [SESSION_ITEM])
+    }""",
+        [SESSION_ITEM],
+    )
     page.reload()
 
     page.wait_for_selector("#screen-signin:not([hidden]) #signin-error:not([hidden])")
@@ -256,7 +274,8 @@ def test_a_refused_refresh_token_signs_out_with_the_reason(console: Console):
     assert page.evaluate("sessionStorage.length") == 0
     # Only the refresh was refused: nothing went out without a credential after it.
     assert [e for e in console.errors if "401" in e] == [
-        "console.error: Failed to load resource: the server responded with a status of 401 (Unauthorized)"]
+        "console.error: Failed to load resource: the server responded with a status of 401 (Unauthorized)"
+    ]
 
 
 def test_an_account_in_several_tenants_picks_one_and_switches(console: Console):
@@ -308,8 +327,9 @@ def test_signing_out_forgets_the_session_and_revokes_it(console: Console):
     page.wait_for_selector("#screen-signin:not([hidden])")
     assert page.evaluate("sessionStorage.length") == 0
     assert page.is_hidden("#who") and page.is_hidden("#nav")
-    renewed = requests.post(f"{console.seeded.base_url}/v1/sessions/refresh", json={"refresh_token": refresh_token},
-                            timeout=HTTP_TIMEOUT_S)
+    renewed = requests.post(
+        f"{console.seeded.base_url}/v1/sessions/refresh", json={"refresh_token": refresh_token}, timeout=HTTP_TIMEOUT_S
+    )
     assert renewed.status_code == 401, renewed.text
     page.reload()  # nothing kept: the sign-in page again
     page.wait_for_selector("#screen-signin:not([hidden])")

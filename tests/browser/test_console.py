@@ -34,8 +34,12 @@ IMPORT = re.compile(r'^import [^;]*? from "\./([\w-]+\.js)";', re.M)
 
 
 def test_the_app_serves_the_console_and_its_assets_as_text(seeded: Seeded):
-    expected = {"/console": "text/html", "/console/console.js": "text/javascript", "/console/console.css": "text/css",
-                "/console/favicon.svg": "image/svg+xml"}
+    expected = {
+        "/console": "text/html",
+        "/console/console.js": "text/javascript",
+        "/console/console.css": "text/css",
+        "/console/favicon.svg": "image/svg+xml",
+    }
     # Every module the entry point reaches through its imports, and every module in the directory.
     modules, todo = set(), ["console.js"]
     while todo:
@@ -55,8 +59,14 @@ def test_the_app_serves_the_console_and_its_assets_as_text(seeded: Seeded):
     assert '<script type="module" src="console/console.js"></script>' in page
     assert "http://" not in page and "https://" not in page  # nothing from elsewhere
     # Only the listed files: nothing else of the package, no way out of the directory.
-    for path in ("/console/app.py", "/console/console.html", "/console/..%2Fapi%2Fconsole.py", "/console/../app.py",
-                 "/console/%2e%2e/settings.py", "/console/nothing.js"):
+    for path in (
+        "/console/app.py",
+        "/console/console.html",
+        "/console/..%2Fapi%2Fconsole.py",
+        "/console/../app.py",
+        "/console/%2e%2e/settings.py",
+        "/console/nothing.js",
+    ):
         assert requests.get(f"{seeded.base_url}{path}", timeout=HTTP_TIMEOUT_S).status_code in (403, 404), path
     documented = requests.get(f"{seeded.base_url}/openapi.json", timeout=HTTP_TIMEOUT_S).json()["paths"]
     assert "text/html" in documented["/console"]["get"]["responses"]["200"]["content"]
@@ -164,8 +174,10 @@ def test_a_blocked_device_is_unblocked_after_a_confirmation(console: Console, ow
 
     page.wait_for_selector("#banner.ok:not([hidden])")
     assert "unblocked" in page.inner_text("#banner")
-    page.wait_for_function("sel => document.querySelector(sel)?.dataset.status === 'DEACTIVATED'",
-                           arg=f'{ROWS}[data-device-id="{tenant.devices["delta"]["device_id"]}"]')
+    page.wait_for_function(
+        "sel => document.querySelector(sel)?.dataset.status === 'DEACTIVATED'",
+        arg=f'{ROWS}[data-device-id="{tenant.devices["delta"]["device_id"]}"]',
+    )
     assert tenant.device("delta")["status"] == "DEACTIVATED"
 
     row(console, "delta").locator("td").nth(6).locator("button").click()  # its details and history
@@ -213,8 +225,12 @@ def test_the_usage_chart_its_totals_and_the_csv(console: Console):
     api = console.seeded.get("/v1/usage", month=month).json()
     [totals] = api["license_types"]
     cells = page.locator("#usage-table tbody tr").first.locator("td").all_inner_texts()
-    assert cells[2:] == [str(totals["instance_hours"]), str(totals["peak_instances"]), str(totals["capacity"]),
-                         str(totals["overage_hours"])]
+    assert cells[2:] == [
+        str(totals["instance_hours"]),
+        str(totals["peak_instances"]),
+        str(totals["capacity"]),
+        str(totals["overage_hours"]),
+    ]
     assert "VLM-MAX-SPLA" in page.inner_text("#usage-legend")
     console.screenshot("usage")
 
@@ -244,8 +260,11 @@ def test_the_debug_log_filtered_by_device(console: Console):
     delta = console.seeded.devices["delta"]["device_id"]
     page.fill("#event-filters input[name=device_id]", delta)
     page.click("#event-filters button[type=submit]")
-    page.wait_for_function("id => [...document.querySelectorAll('#events-table tbody tr')].every("
-                           "r => r.dataset.kind && r.innerText.includes(id))", arg=delta[:8])
+    page.wait_for_function(
+        "id => [...document.querySelectorAll('#events-table tbody tr')].every("
+        "r => r.dataset.kind && r.innerText.includes(id))",
+        arg=delta[:8],
+    )
     kinds = page.locator("#events-table tbody tr").evaluate_all("rows => rows.map(r => r.dataset.kind)")
     assert kinds[-1] == "activation.granted" and "device.blocked" in kinds  # newest first
     console.assert_no_errors()
@@ -300,8 +319,13 @@ def test_api_errors_are_shown_in_words(console: Console):
     assert "The query is not valid." in page.inner_text("#devices-error")
     assert "mac" in page.inner_text("#devices-error")
 
-    unavailable = {"error": {"code": "UNAVAILABLE", "message": "The service is temporarily unavailable; retry later.",
-                             "detail": {}}}
+    unavailable = {
+        "error": {
+            "code": "UNAVAILABLE",
+            "message": "The service is temporarily unavailable; retry later.",
+            "detail": {},
+        }
+    }
     page.route("**/v1/events?*", lambda route: route.fulfill(status=503, json=unavailable))
     page.route("**/v1/license-types", lambda route: route.abort())
     console.go("events")
@@ -362,8 +386,9 @@ def test_a_refused_key_signs_out_with_the_reason(console: Console, own_tenant):
     tenant = own_tenant()
     page = console.as_tenant(tenant).open().sign_in().page
     page.wait_for_selector("#license-types .type")
-    rotated = requests.post(f"{tenant.base_url}/v1/keys/rotate", json={"kind": "api"}, headers=tenant.admin(),
-                            timeout=HTTP_TIMEOUT_S)
+    rotated = requests.post(
+        f"{tenant.base_url}/v1/keys/rotate", json={"kind": "api"}, headers=tenant.admin(), timeout=HTTP_TIMEOUT_S
+    )
     assert rotated.status_code == 201, rotated.text
 
     page.click("#nav a[data-screen=devices]")  # its first request is refused: back to the sign-in

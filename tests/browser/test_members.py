@@ -26,8 +26,10 @@ def member_row(console: Console, email: str):
 
 
 def wait_role(console: Console, email: str, role: str) -> None:
-    console.page.wait_for_function("([sel, role]) => document.querySelector(sel)?.dataset.role === role",
-                                   arg=[f'{ROWS}[data-email="{email}"]', role])
+    console.page.wait_for_function(
+        "([sel, role]) => document.querySelector(sel)?.dataset.role === role",
+        arg=[f'{ROWS}[data-email="{email}"]', role],
+    )
 
 
 def test_the_owner_invites_changes_a_role_removes_and_transfers_the_ownership(console: Console):
@@ -114,8 +116,9 @@ def test_a_viewer_is_offered_no_write_action(console: Console):
     tenant = owner.create_tenant("Viewers Ltd")
     join(owner, tenant["tenant_id"], viewer, "viewer")
     types = owner.call("GET", "/v1/license-types", tenant_id=tenant["tenant_id"]).json()["license_types"]
-    lm = Seeded(stack, tenant["api_key"], console.seeded.operator_key, types[0]["lic_type_id"],
-                tenant["activation_key"])
+    lm = Seeded(
+        stack, tenant["api_key"], console.seeded.operator_key, types[0]["lic_type_id"], tenant["activation_key"]
+    )
     device = add_device(lm, "echo")  # PENDING: an admin could delete it
     page = console.open().page
     sign_in_as(console, viewer.email, viewer.password)

@@ -77,11 +77,24 @@ class Cli:
         session.mount("https://", self.adapter)
         return session
 
-    def __call__(self, *args: str, operator: bool = False, tenant: TenantKeys | None = None, activation: bool = False,
-                 input: str | None = None, env: dict[str, str] | None = None) -> Result:
-        variables = {"LICENSING_URL": URL, "LICENSING_OPERATOR_KEY": None, "LICENSING_API_KEY": None,
-                     "LICENSING_ACTIVATION_KEY": None, "LICENSING_TENANT_ID": None,
-                     "LICENSING_CONFIG_DIR": self.config_dir, "XDG_CONFIG_HOME": None}
+    def __call__(
+        self,
+        *args: str,
+        operator: bool = False,
+        tenant: TenantKeys | None = None,
+        activation: bool = False,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Result:
+        variables = {
+            "LICENSING_URL": URL,
+            "LICENSING_OPERATOR_KEY": None,
+            "LICENSING_API_KEY": None,
+            "LICENSING_ACTIVATION_KEY": None,
+            "LICENSING_TENANT_ID": None,
+            "LICENSING_CONFIG_DIR": self.config_dir,
+            "XDG_CONFIG_HOME": None,
+        }
         if operator:
             variables["LICENSING_OPERATOR_KEY"] = OPERATOR_KEY
         if tenant is not None:
@@ -89,8 +102,9 @@ class Cli:
             if activation:
                 variables["LICENSING_ACTIVATION_KEY"] = tenant.activation_key
         variables.update(env or {})
-        return self.runner.invoke(cli, list(args), obj={"session_factory": self.session}, env=variables,
-                                  input=input, catch_exceptions=False)
+        return self.runner.invoke(
+            cli, list(args), obj={"session_factory": self.session}, env=variables, input=input, catch_exceptions=False
+        )
 
     def json(self, *args: str, **kwargs) -> object:
         result = self("--json", *args, **kwargs)

@@ -82,7 +82,9 @@ def test_the_tenant_option_picks_one_of_the_accounts_tenants(as_person, accounts
 
     assert {(m["email"], m["role"]) for m in json.loads(in_own.stdout)["members"]} == {(person.email, "owner")}
     assert {(m["email"], m["role"]) for m in json.loads(in_other.stdout)["members"]} == {
-        ("lee@other.example", "owner"), (person.email, "admin")}
+        ("lee@other.example", "owner"),
+        (person.email, "admin"),
+    }
 
 
 def test_an_expired_access_token_is_renewed_with_the_refresh_token(as_person, accounts, config_dir, licensing):
@@ -140,7 +142,8 @@ def test_the_owner_invites_changes_roles_removes_and_transfers_ownership(as_pers
     viewer = accounts.signed_up("viewer@acme.example")  # a member from then on, with no further step
     listed = json.loads(as_person("--json", "members", "list").stdout)["members"]
     assert {(m["email"], m["role"], m["account_id"]) for m in listed} >= {
-        ("viewer@acme.example", "viewer", viewer.account_id)}
+        ("viewer@acme.example", "viewer", viewer.account_id)
+    }
 
     promoted = as_person("--json", "members", "role", "viewer@acme.example", "admin")  # by email
     assert promoted.exit_code == 0 and json.loads(promoted.stdout)["role"] == "admin"
@@ -198,8 +201,11 @@ def test_account_shows_the_account_and_logout_everywhere_ends_its_sessions(as_pe
     assert out.exit_code == 0 and "Signed out" in out.stderr
     assert ("DELETE", "/v1/sessions") in licensing.adapter.seen
     # The refresh token of the fixture's own sign-in is revoked too.
-    again = licensing.adapter.client.http.post("/v1/sessions/refresh", headers={"Content-Type": "application/json"},
-                                               body=json.dumps({"refresh_token": person.refresh_token}))
+    again = licensing.adapter.client.http.post(
+        "/v1/sessions/refresh",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({"refresh_token": person.refresh_token}),
+    )
     assert again.status_code in (400, 401), again.body
     assert as_person("account").exit_code == 2
 

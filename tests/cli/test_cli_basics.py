@@ -16,17 +16,40 @@ def test_help_lists_the_commands_by_role_and_warns_about_key_flags():
     result = run("--help")
     assert result.exit_code == 0
     text = result.stdout
-    assert text.index("Operator commands") < text.index("  tenants ") < text.index("Accounts") < text.index(
-        "  login ") < text.index("Tenant commands") < text.index("  members ")
-    for name in ("trial", "contract", "terminate", "owner", "license", "types", "devices", "usage", "events",
-                 "settings", "keys", "sweep", "simulate", "login", "logout", "account", "members", "ownership"):
+    assert (
+        text.index("Operator commands")
+        < text.index("  tenants ")
+        < text.index("Accounts")
+        < text.index("  login ")
+        < text.index("Tenant commands")
+        < text.index("  members ")
+    )
+    for name in (
+        "trial",
+        "contract",
+        "terminate",
+        "owner",
+        "license",
+        "types",
+        "devices",
+        "usage",
+        "events",
+        "settings",
+        "keys",
+        "sweep",
+        "simulate",
+        "login",
+        "logout",
+        "account",
+        "members",
+        "ownership",
+    ):
         assert f"  {name} " in text
     assert "LICENSING_OPERATOR_KEY" in text and "LICENSING_API_KEY" in text
     assert "shell history" in text
 
 
-@pytest.mark.parametrize("group", ["tenants", "types", "devices", "settings", "keys", "usage", "members",
-                                   "ownership"])
+@pytest.mark.parametrize("group", ["tenants", "types", "devices", "settings", "keys", "usage", "members", "ownership"])
 def test_every_group_has_help(group):
     result = run(group, "--help")
     assert result.exit_code == 0 and "Usage:" in result.stdout

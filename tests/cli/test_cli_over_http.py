@@ -36,13 +36,23 @@ def test_a_fleet_over_http_then_a_sweep_reclaims_the_silent_ones(stack):
 
     # Concurrent LoadMasters: exact counts need the local stack's moto to apply each request
     # atomically, as DynamoDB does (local.stack.atomic_moto_server).
-    summary = licensing(stack, "simulate", "--count", "6", "--rounds", "2", "--silent", "0.4", "--concurrency", "4",
-                        activation_key=demo["activation_key"])
+    summary = licensing(
+        stack,
+        "simulate",
+        "--count",
+        "6",
+        "--rounds",
+        "2",
+        "--silent",
+        "0.4",
+        "--concurrency",
+        "4",
+        activation_key=demo["activation_key"],
+    )
     assert summary["granted"] == 5 and summary["refused"] == {"INSTANCE_LIMIT_REACHED": 1}
     assert summary["silent"] == 2 and summary["check_ins"]["ok"] == 3 * 2 and summary["failures"] == 0
 
-    reports = licensing(stack, "sweep", "deactivate_silent", "--at", "2099-01-01T00:00:00Z", "--port",
-                        str(stack.port))
+    reports = licensing(stack, "sweep", "deactivate_silent", "--at", "2099-01-01T00:00:00Z", "--port", str(stack.port))
     assert reports["deactivate_silent"]["acted"] == 5  # silent since their last word, all of them by 2099
 
     devices = licensing(stack, "devices", "list", "--all", "--limit", "2", api_key=demo["api_key"])["devices"]
@@ -62,8 +72,16 @@ def test_login_over_http_keeps_a_private_session_that_tenant_commands_use(stack,
     env |= {"LICENSING_URL": stack.base_url, "XDG_CONFIG_HOME": str(config)}
 
     def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([*command, *args], cwd=ROOT, env=env, input=stdin, capture_output=True, text=True,
-                              timeout=120, start_new_session=True)  # no terminal: getpass cannot be it
+        return subprocess.run(
+            [*command, *args],
+            cwd=ROOT,
+            env=env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            start_new_session=True,
+        )  # no terminal: getpass cannot be it
 
     signed_in = run("login", "--email", demo["account_email"], "--password-stdin", stdin=demo["account_password"])
     assert signed_in.returncode == 0, signed_in.stderr
@@ -74,7 +92,8 @@ def test_login_over_http_keeps_a_private_session_that_tenant_commands_use(stack,
     members = run("--json", "members", "list")
     assert members.returncode == 0, members.stderr
     assert [(m["email"], m["role"]) for m in json.loads(members.stdout)["members"]] == [
-        (demo["account_email"], "owner")]
+        (demo["account_email"], "owner")
+    ]
     license_ = run("--json", "license")
     assert json.loads(license_.stdout)["state"] == "TRIAL"
 

@@ -44,8 +44,19 @@ def test_tenants_list_follows_the_cursor_with_all(licensing, new_tenant):
 
 def test_trial_with_options_creates_a_type_per_sku(licensing, new_tenant, api):
     keys = new_tenant()
-    result = licensing.json("trial", keys.tenant_id, "--days", "14", "--instances", "3", "--sku", "VLM-MAX-SPLA",
-                            "--sku", "VLM-200-SPLA", operator=True)
+    result = licensing.json(
+        "trial",
+        keys.tenant_id,
+        "--days",
+        "14",
+        "--instances",
+        "3",
+        "--sku",
+        "VLM-MAX-SPLA",
+        "--sku",
+        "VLM-200-SPLA",
+        operator=True,
+    )
     assert result["state"] == "TRIAL" and result["trial_expires_at"] == "2026-12-12T20:00:00Z"
     types = licensing.json("types", "list", tenant=keys)["license_types"]
     assert sorted((t["sku"], t["capacity"]) for t in types) == [("VLM-200-SPLA", 3), ("VLM-MAX-SPLA", 3)]
@@ -62,8 +73,9 @@ def test_contract_makes_the_tenant_licensed(licensing, new_tenant):
 
 def test_contract_refuses_a_time_without_zone_before_any_request(licensing, new_tenant):
     keys = new_tenant()
-    result = licensing("contract", keys.tenant_id, "--id", "C-1", "--capacity", "5", "--starts",
-                       "2026-11-01T00:00:00", operator=True)
+    result = licensing(
+        "contract", keys.tenant_id, "--id", "C-1", "--capacity", "5", "--starts", "2026-11-01T00:00:00", operator=True
+    )
     assert result.exit_code == 2 and "time zone" in result.stderr
     assert licensing.adapter.seen == []
 

@@ -101,8 +101,9 @@ def test_a_503_to_a_post_without_an_idempotency_key_is_not_sent_twice():
 def test_a_503_to_a_post_with_an_idempotency_key_is_sent_again():
     service, recorder = ScriptedService([busy(503, "1"), OK]), Recorder()
 
-    client_for(service, recorder).call("POST", "/v1/activations", credential=ADMIN, json={},
-                                       headers={"Idempotency-Key": "lm-1"})
+    client_for(service, recorder).call(
+        "POST", "/v1/activations", credential=ADMIN, json={}, headers={"Idempotency-Key": "lm-1"}
+    )
 
     assert len(service.seen) == 2 and recorder.slept == [1.0]
 
@@ -139,8 +140,10 @@ def test_without_a_usable_retry_after_the_waits_double():
 
 
 def test_other_errors_are_not_retried():
-    service, recorder = ScriptedService([(500, {}, {"error": {"code": "INTERNAL", "message": "x", "detail": {}}}),
-                                         OK]), Recorder()
+    service, recorder = (
+        ScriptedService([(500, {}, {"error": {"code": "INTERNAL", "message": "x", "detail": {}}}), OK]),
+        Recorder(),
+    )
 
     with pytest.raises(ApiError):
         client_for(service, recorder).call("GET", "/v1/license", credential=ADMIN)
@@ -148,9 +151,20 @@ def test_other_errors_are_not_retried():
     assert len(service.seen) == 1 and recorder.slept == [] and recorder.said == []
 
 
-@pytest.mark.parametrize(("value", "seconds"), [("5", 5.0), (" 12 ", 12.0), ("0", 0.0), (None, None), ("", None),
-                                                 ("-1", None), ("1.5", None), ("\u00b2", None),
-                                                 ("Wed, 21 Oct 2026 07:28:00 GMT", None)])
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("5", 5.0),
+        (" 12 ", 12.0),
+        ("0", 0.0),
+        (None, None),
+        ("", None),
+        ("-1", None),
+        ("1.5", None),
+        ("\u00b2", None),
+        ("Wed, 21 Oct 2026 07:28:00 GMT", None),
+    ],
+)
 def test_retry_after_is_read_as_delta_seconds(value, seconds):
     assert retry_after_s(value) == seconds
 
@@ -159,9 +173,13 @@ def test_retry_after_is_read_as_delta_seconds(value, seconds):
 
 
 def run_cli(service: ScriptedService, slept: list[float], *args: str):
-    return CliRunner().invoke(cli, list(args), obj={"session_factory": service.session, "sleep": slept.append},
-                              env={"LICENSING_URL": URL, "LICENSING_API_KEY": "lk_api.t.x",
-                                   "LICENSING_RETRIES": None}, catch_exceptions=False)
+    return CliRunner().invoke(
+        cli,
+        list(args),
+        obj={"session_factory": service.session, "sleep": slept.append},
+        env={"LICENSING_URL": URL, "LICENSING_API_KEY": "lk_api.t.x", "LICENSING_RETRIES": None},
+        catch_exceptions=False,
+    )
 
 
 def test_a_command_waits_out_a_rate_limit_and_says_so_on_stderr():

@@ -8,8 +8,9 @@ from cli.simulate import fleet_addresses, is_loopback
 
 
 def test_six_loadmasters_on_a_five_instance_trial(licensing, trial_tenant):
-    summary = licensing.json("simulate", "--count", "6", "--rounds", "2", "--concurrency", "4",
-                             tenant=trial_tenant, activation=True)
+    summary = licensing.json(
+        "simulate", "--count", "6", "--rounds", "2", "--concurrency", "4", tenant=trial_tenant, activation=True
+    )
 
     assert summary["fleet"] == 6
     assert summary["granted"] == 5 and summary["confirmed"] == 5
@@ -40,8 +41,9 @@ def test_the_summary_for_people(licensing, trial_tenant):
 
 
 def test_a_silent_fraction_stops_checking_in(licensing, trial_tenant):
-    summary = licensing.json("simulate", "--count", "5", "--rounds", "3", "--silent", "0.4",
-                             tenant=trial_tenant, activation=True)
+    summary = licensing.json(
+        "simulate", "--count", "5", "--rounds", "3", "--silent", "0.4", tenant=trial_tenant, activation=True
+    )
     assert summary["granted"] == 5 and summary["silent"] == 2
     assert summary["check_ins"]["ok"] == 3 * 3
     silent = [d for d in summary["devices"] if d["silent"]]
@@ -56,8 +58,9 @@ def test_an_idle_pool_refuses_every_loadmaster_with_its_code(licensing, new_tena
 
 
 def test_a_wrong_activation_key_is_verify_failed(licensing, trial_tenant):
-    summary = licensing.json("simulate", "-n", "2", tenant=trial_tenant,
-                             env={"LICENSING_ACTIVATION_KEY": "lk_act.nope.nope"})
+    summary = licensing.json(
+        "simulate", "-n", "2", tenant=trial_tenant, env={"LICENSING_ACTIVATION_KEY": "lk_act.nope.nope"}
+    )
     assert summary["refused"] == {"VERIFY_FAILED": 2}
 
 
@@ -73,8 +76,9 @@ def test_simulate_needs_the_activation_key(licensing, trial_tenant):
 
 
 def test_simulate_stays_on_this_machine_unless_told(licensing, trial_tenant):
-    result = licensing("--url", "https://licensing.example.com", "simulate", "-n", "2", tenant=trial_tenant,
-                       activation=True)
+    result = licensing(
+        "--url", "https://licensing.example.com", "simulate", "-n", "2", tenant=trial_tenant, activation=True
+    )
     assert result.exit_code == 2 and "--allow-remote" in result.stderr
     assert licensing.adapter.seen == []
 

@@ -21,8 +21,19 @@ def test_license_shows_the_state(licensing, trial_tenant):
 
 def test_license_types_crud(licensing, new_tenant):
     keys = new_tenant(contract=CONTRACT)
-    created = licensing.json("types", "create", "--name", "Max", "--sku", "VLM-MAX-SPLA", "--capacity", "4",
-                             "--overage", "allow_1_5x", tenant=keys)
+    created = licensing.json(
+        "types",
+        "create",
+        "--name",
+        "Max",
+        "--sku",
+        "VLM-MAX-SPLA",
+        "--capacity",
+        "4",
+        "--overage",
+        "allow_1_5x",
+        tenant=keys,
+    )
     lic_type_id = created["lic_type_id"]
     assert (created["capacity"], created["available"], created["overage_policy"]) == (4, 4, "ALLOW_1_5X")
 
@@ -51,8 +62,9 @@ def test_a_type_in_use_cannot_be_deleted(licensing, api, trial_tenant):
 
 def test_devices_list_pages_and_follows_next_with_all(licensing, api, new_tenant):
     keys = new_tenant(contract=CONTRACT)
-    lic_type_id = licensing.json("types", "create", "--name", "Max", "--sku", "VLM-MAX-SPLA", "--capacity", "10",
-                                 tenant=keys)["lic_type_id"]
+    lic_type_id = licensing.json(
+        "types", "create", "--name", "Max", "--sku", "VLM-MAX-SPLA", "--capacity", "10", tenant=keys
+    )["lic_type_id"]
     for mac, ip in _macs(7):
         assert activate(api, keys, lic_type_id, mac=mac, ip=ip).status == 201
 
@@ -76,8 +88,7 @@ def test_devices_list_filters(licensing, api, trial_tenant):
     (mac1, ip1), (mac2, ip2) = _macs(2)
     first = activate(api, trial_tenant, lic_type_id, mac=mac1, ip=ip1).body
     activate(api, trial_tenant, lic_type_id, mac=mac2, ip=ip2)
-    api.post(f"/v1/devices/{first['device_id']}/confirm",
-             headers={"Authorization": f"Device {first['device_token']}"})
+    api.post(f"/v1/devices/{first['device_id']}/confirm", headers={"Authorization": f"Device {first['device_token']}"})
 
     def ids(*args):
         found = licensing.json("devices", "list", "--all", *args, tenant=trial_tenant)["devices"]
@@ -123,9 +134,11 @@ def test_deleting_a_device_releases_its_instance_and_its_check_in_is_unknown(lic
     assert licensing("devices", "delete", device["device_id"], "--yes", tenant=trial_tenant).exit_code == 0
 
     assert licensing.json("license", tenant=trial_tenant)["in_use"] == 0
-    check_in = api.post(f"/v1/devices/{device['device_id']}/check-ins",
-                        {"mac": "00:50:56:aa:bb:01", "ip": "10.0.0.5", "port": 443, "version": "7.2.47"},
-                        headers={"Authorization": f"Device {device['device_token']}"})
+    check_in = api.post(
+        f"/v1/devices/{device['device_id']}/check-ins",
+        {"mac": "00:50:56:aa:bb:01", "ip": "10.0.0.5", "port": 443, "version": "7.2.47"},
+        headers={"Authorization": f"Device {device['device_token']}"},
+    )
     assert check_in.code == "UNKNOWN_DEVICE"
 
 
@@ -200,10 +213,25 @@ def test_settings_show_and_set_with_durations(licensing, trial_tenant):
     shown = licensing("settings", "show", tenant=trial_tenant)
     assert "confirm_window_s" in shown.stdout and "86400 s (1d)" in shown.stdout
 
-    changed = licensing.json("settings", "set", "--confirm-window", "2h", "--silent-after", "3d", "--lease", "1w",
-                             "--check-in-interval", "900", tenant=trial_tenant)
-    assert changed == {"confirm_window_s": 7200, "check_in_interval_s": 900, "silent_after_s": 259200,
-                       "lease_s": 604800}
+    changed = licensing.json(
+        "settings",
+        "set",
+        "--confirm-window",
+        "2h",
+        "--silent-after",
+        "3d",
+        "--lease",
+        "1w",
+        "--check-in-interval",
+        "900",
+        tenant=trial_tenant,
+    )
+    assert changed == {
+        "confirm_window_s": 7200,
+        "check_in_interval_s": 900,
+        "silent_after_s": 259200,
+        "lease_s": 604800,
+    }
     assert licensing.json("settings", "show", tenant=trial_tenant) == changed
 
     too_short = licensing("settings", "set", "--confirm-window", "10s", tenant=trial_tenant)
@@ -230,10 +258,19 @@ def test_the_operator_key_is_not_a_tenant_key(licensing):
 def test_device_replace_moves_the_license_and_prints_the_successors_token(licensing, api, trial_tenant):
     device = activate(api, trial_tenant, first_type_id(api, trial_tenant)).body
 
-    replaced = licensing.json("devices", "replace", device["device_id"], "--mac", "00:50:56:aa:bb:99",
-                              "--ip", "10.0.0.99", tenant=trial_tenant)
-    refused = licensing("devices", "replace", device["device_id"], "--mac", "nope", "--ip", "10.0.0.99",
-                        tenant=trial_tenant)
+    replaced = licensing.json(
+        "devices",
+        "replace",
+        device["device_id"],
+        "--mac",
+        "00:50:56:aa:bb:99",
+        "--ip",
+        "10.0.0.99",
+        tenant=trial_tenant,
+    )
+    refused = licensing(
+        "devices", "replace", device["device_id"], "--mac", "nope", "--ip", "10.0.0.99", tenant=trial_tenant
+    )
 
     assert replaced["device_id"] == device["device_id"] and replaced["mac"] == "00:50:56:aa:bb:99"
     assert replaced["device_token"] != device["device_token"]

@@ -68,8 +68,12 @@ def chalice_local_pids(port: int) -> list[int]:
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         with contextlib.suppress(OSError):
             args = cmdline.read_bytes().decode(errors="replace").split("\0")
-            if (any(a.endswith("chalice") for a in args) and "local" in args and str(port) in args
-                    and alive(int(cmdline.parent.name))):
+            if (
+                any(a.endswith("chalice") for a in args)
+                and "local" in args
+                and str(port) in args
+                and alive(int(cmdline.parent.name))
+            ):
                 found.append(int(cmdline.parent.name))
     return found
 
@@ -98,8 +102,10 @@ class RunningStack:
         try:
             return self.process.wait(STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"the stack did not exit within {STOP_TIMEOUT_S} s of {signal.Signals(sig).name}:\n"
-                        f"{self.output()[-4000:]}")
+            pytest.fail(
+                f"the stack did not exit within {STOP_TIMEOUT_S} s of {signal.Signals(sig).name}:\n"
+                f"{self.output()[-4000:]}"
+            )
 
 
 def start_stack(tmp_path: Path, extra_env: dict[str, str] | None = None) -> RunningStack:
@@ -110,18 +116,24 @@ def start_stack(tmp_path: Path, extra_env: dict[str, str] | None = None) -> Runn
     env.update(extra_env or {})
     with log_path.open("wb") as log:  # a file, not a pipe: nobody has to drain it
         # --no-schedules: no sweep runs on the wall clock; the tests run each one when they mean to.
-        process = subprocess.Popen([sys.executable, "-m", "local.stack", "--port", str(port), "--json",
-                                    "--no-schedules"],
-                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local.stack", "--port", str(port), "--json", "--no-schedules"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         for line in log_path.read_text(errors="replace").splitlines():
             if line.startswith('{"event": "local-stack-ready"'):
                 return RunningStack(process, port, log_path, json.loads(line))
         if process.poll() is not None:
-            pytest.fail(f"the stack exited with {process.returncode} before it was ready:\n"
-                        f"{log_path.read_text(errors='replace')[-4000:]}")
+            pytest.fail(
+                f"the stack exited with {process.returncode} before it was ready:\n"
+                f"{log_path.read_text(errors='replace')[-4000:]}"
+            )
         time.sleep(0.1)
     kill_everything(process, None)
     pytest.fail(f"the stack was not ready within {READY_TIMEOUT_S} s:\n{log_path.read_text(errors='replace')[-4000:]}")

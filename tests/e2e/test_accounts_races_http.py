@@ -48,8 +48,9 @@ class Person:
         self.token = self.account_id = None
 
     def post(self, path: str, body=None, *, session=None, tenant: str | None = None) -> requests.Response:
-        return (session or requests).post(f"{self.base}{path}", json=body, headers=self._headers(tenant),
-                                          timeout=TIMEOUT)
+        return (session or requests).post(
+            f"{self.base}{path}", json=body, headers=self._headers(tenant), timeout=TIMEOUT
+        )
 
     def get(self, path: str, tenant: str | None = None) -> requests.Response:
         return requests.get(f"{self.base}{path}", headers=self._headers(tenant), timeout=TIMEOUT)
@@ -62,17 +63,18 @@ class Person:
         return {**headers, **({"X-Tenant-Id": tenant} if tenant else {})}
 
     def register(self) -> None:
-        r = requests.post(f"{self.base}/v1/accounts", json={"email": self.email, "password": PASSWORD, "name": "P"},
-                          timeout=TIMEOUT)
+        r = requests.post(
+            f"{self.base}/v1/accounts", json={"email": self.email, "password": PASSWORD, "name": "P"}, timeout=TIMEOUT
+        )
         assert r.status_code == 202, r.text
 
     def confirm(self, session=None) -> requests.Response:
-        return (session or requests).post(f"{self.base}/v1/accounts/confirm",
-                                          json={"email": self.email, "code": "123456"}, timeout=TIMEOUT)
+        return (session or requests).post(
+            f"{self.base}/v1/accounts/confirm", json={"email": self.email, "code": "123456"}, timeout=TIMEOUT
+        )
 
     def sign_in(self) -> Person:
-        r = requests.post(f"{self.base}/v1/sessions", json={"email": self.email, "password": PASSWORD},
-                          timeout=TIMEOUT)
+        r = requests.post(f"{self.base}/v1/sessions", json={"email": self.email, "password": PASSWORD}, timeout=TIMEOUT)
         assert r.status_code == 200, r.text
         self.token = r.json()["access_token"]
         self.account_id = self.get("/v1/account").json()["account_id"]
@@ -123,8 +125,9 @@ def test_an_access_token_is_verified_against_the_stacks_user_pool(stack):
     owner, _ = _owner_with_tenant(stack.base_url)
 
     license_state = owner.get("/v1/license")
-    forged = requests.get(f"{stack.base_url}/v1/license", timeout=TIMEOUT,
-                          headers={"Authorization": f"Bearer {owner.token[:-6]}AAAAAA"})
+    forged = requests.get(
+        f"{stack.base_url}/v1/license", timeout=TIMEOUT, headers={"Authorization": f"Bearer {owner.token[:-6]}AAAAAA"}
+    )
 
     assert license_state.status_code == 200 and license_state.json()["state"] == "UNLICENSED"
     assert forged.status_code == 401
@@ -135,8 +138,14 @@ def test_two_transfers_at_once_leave_exactly_one_owner(stack, round_):
     owner, tenant_id = _owner_with_tenant(stack.base_url)
     a, b = _member(stack.base_url, owner, tenant_id), _member(stack.base_url, owner, tenant_id)
 
-    answers = _at_once(*(lambda s, heir=heir: owner.post("/v1/ownership", {"account_id": heir.account_id},
-                                                          session=s, tenant=tenant_id) for heir in (a, b)))
+    answers = _at_once(
+        *(
+            lambda s, heir=heir: owner.post(
+                "/v1/ownership", {"account_id": heir.account_id}, session=s, tenant=tenant_id
+            )
+            for heir in (a, b)
+        )
+    )
 
     assert sorted(r.status_code for r in answers) == [200, 403], [r.text for r in answers]
     assert _roles(a, tenant_id) == ["admin", "admin", "owner"]
@@ -149,7 +158,8 @@ def test_a_transfer_racing_the_removal_of_its_heir_leaves_exactly_one_owner(stac
 
     answers = _at_once(
         lambda s: owner.post("/v1/ownership", {"account_id": heir.account_id}, session=s, tenant=tenant_id),
-        lambda s: owner.delete(f"/v1/members/{heir.account_id}", session=s, tenant=tenant_id))
+        lambda s: owner.delete(f"/v1/members/{heir.account_id}", session=s, tenant=tenant_id),
+    )
 
     assert all(r.status_code < 500 for r in answers), [r.text for r in answers]
     transferred, removed = (r.status_code == 200 for r in answers)
@@ -165,9 +175,9 @@ def test_an_invitation_racing_the_confirmation_makes_the_account_a_member(stack,
     invitee.register()
 
     answers = _at_once(
-        lambda s: owner.post("/v1/members", {"email": invitee.email, "role": "viewer"}, session=s,
-                             tenant=tenant_id),
-        lambda s: invitee.confirm(session=s))
+        lambda s: owner.post("/v1/members", {"email": invitee.email, "role": "viewer"}, session=s, tenant=tenant_id),
+        lambda s: invitee.confirm(session=s),
+    )
 
     assert [r.status_code for r in answers] == [201, 200], [r.text for r in answers]
     invitee.sign_in()
@@ -189,8 +199,12 @@ def test_one_owner_starting_two_trials_at_once_gets_one(stack, round_):
 
 
 def _change_owner(base: str, tenant_id: str, email: str, session=None) -> requests.Response:
-    return (session or requests).post(f"{base}/v1/tenants/{tenant_id}/owner", json={"owner_email": email},
-                                      headers={"Authorization": f"Bearer {OPERATOR_KEY}"}, timeout=TIMEOUT)
+    return (session or requests).post(
+        f"{base}/v1/tenants/{tenant_id}/owner",
+        json={"owner_email": email},
+        headers={"Authorization": f"Bearer {OPERATOR_KEY}"},
+        timeout=TIMEOUT,
+    )
 
 
 @pytest.mark.parametrize("round_", range(ROUNDS))
@@ -200,12 +214,14 @@ def test_an_owners_transfer_racing_the_operators_change_of_owner_leaves_one_owne
 
     answers = _at_once(
         lambda s: owner.post("/v1/ownership", {"account_id": heir.account_id}, session=s, tenant=tenant_id),
-        lambda s: _change_owner(stack.base_url, tenant_id, pick.email, s))
+        lambda s: _change_owner(stack.base_url, tenant_id, pick.email, s),
+    )
 
     assert answers[0].status_code in (200, 403) and answers[1].status_code == 200, [r.text for r in answers]
     members = pick.get("/v1/members", tenant=tenant_id).json()["members"]
     assert sorted((m["email"], m["role"]) for m in members) == sorted(
-        [(owner.email, "admin"), (heir.email, "admin"), (pick.email, "owner")])
+        [(owner.email, "admin"), (heir.email, "admin"), (pick.email, "owner")]
+    )
 
 
 @pytest.mark.parametrize("round_", range(ROUNDS))
@@ -214,8 +230,9 @@ def test_the_operators_change_of_owner_racing_the_new_owners_confirmation_hands_
     buyer = Person(stack.base_url, _email("buyer"))
     buyer.register()
 
-    answers = _at_once(lambda s: _change_owner(stack.base_url, tenant_id, buyer.email, s),
-                       lambda s: buyer.confirm(session=s))
+    answers = _at_once(
+        lambda s: _change_owner(stack.base_url, tenant_id, buyer.email, s), lambda s: buyer.confirm(session=s)
+    )
 
     assert [r.status_code for r in answers] == [200, 200], [r.text for r in answers]
     buyer.sign_in()

@@ -58,20 +58,34 @@ class ThreadSessions:
 
 def _tenant(stack):
     base = stack.base_url
-    created = requests.post(f"{base}/v1/tenants", json={"name": "Load", "owner_email": "ops@load.example"},
-                            headers=OPERATOR, timeout=10).json()
-    requests.post(f"{base}/v1/tenants/{created['tenant_id']}/contracts",
-                  json={"contract_id": "C-LOAD", "capacity": CAPACITY, "starts_at": "2026-01-01T00:00:00Z"},
-                  headers=OPERATOR, timeout=10).raise_for_status()
+    created = requests.post(
+        f"{base}/v1/tenants", json={"name": "Load", "owner_email": "ops@load.example"}, headers=OPERATOR, timeout=10
+    ).json()
+    requests.post(
+        f"{base}/v1/tenants/{created['tenant_id']}/contracts",
+        json={"contract_id": "C-LOAD", "capacity": CAPACITY, "starts_at": "2026-01-01T00:00:00Z"},
+        headers=OPERATOR,
+        timeout=10,
+    ).raise_for_status()
     admin = {"Authorization": f"Bearer {created['api_key']}"}
-    lic_type = requests.post(f"{base}/v1/license-types", json={"name": "Max", "sku": "VLM-MAX-SPLA",
-                                                               "capacity": CAPACITY}, headers=admin, timeout=10).json()
+    lic_type = requests.post(
+        f"{base}/v1/license-types",
+        json={"name": "Max", "sku": "VLM-MAX-SPLA", "capacity": CAPACITY},
+        headers=admin,
+        timeout=10,
+    ).json()
     return created, admin, lic_type["lic_type_id"]
 
 
 def _loadmaster(n: int) -> dict:
-    return {"mac": f"00:50:56:{n >> 8:02x}:{n & 255:02x}:01", "ip": f"10.{n >> 8}.{n & 255}.1", "port": 443,
-            "sku": "VLM-MAX-SPLA", "image": "LoadMaster-VLM-7.2.47-SPLA.ova", "version": "7.2.47"}
+    return {
+        "mac": f"00:50:56:{n >> 8:02x}:{n & 255:02x}:01",
+        "ip": f"10.{n >> 8}.{n & 255}.1",
+        "port": 443,
+        "sku": "VLM-MAX-SPLA",
+        "image": "LoadMaster-VLM-7.2.47-SPLA.ova",
+        "version": "7.2.47",
+    }
 
 
 def _holding_by_type(stack, admin) -> dict[str, int]:
@@ -96,8 +110,12 @@ def test_two_hundred_attempts_from_sixteen_threads_take_exactly_fifty_instances(
     def attempt(n: int):
         if n < THREADS:
             start.wait()
-        return sessions().post(f"{stack.base_url}/v1/activations", json={**_loadmaster(n), "lic_type_id": lic_type_id},
-                            headers={"X-Activation-Key": tenant["activation_key"]}, timeout=30)
+        return sessions().post(
+            f"{stack.base_url}/v1/activations",
+            json={**_loadmaster(n), "lic_type_id": lic_type_id},
+            headers={"X-Activation-Key": tenant["activation_key"]},
+            timeout=30,
+        )
 
     with sessions, ThreadPoolExecutor(THREADS) as pool:
         replies = list(pool.map(attempt, range(ATTEMPTS)))
@@ -113,10 +131,15 @@ def test_two_hundred_attempts_from_sixteen_threads_take_exactly_fifty_instances(
 
 def test_check_ins_deactivations_and_sweeps_racing_leave_every_counter_true(stack):
     tenant, admin, lic_type_id = _tenant(stack)
-    granted = [requests.post(f"{stack.base_url}/v1/activations", json={**_loadmaster(1000 + n),
-                                                                      "lic_type_id": lic_type_id},
-                             headers={"X-Activation-Key": tenant["activation_key"]}, timeout=10).json()
-               for n in range(30)]
+    granted = [
+        requests.post(
+            f"{stack.base_url}/v1/activations",
+            json={**_loadmaster(1000 + n), "lic_type_id": lic_type_id},
+            headers={"X-Activation-Key": tenant["activation_key"]},
+            timeout=10,
+        ).json()
+        for n in range(30)
+    ]
     sessions = ThreadSessions()
 
     def device_call(i: int):
@@ -124,16 +147,24 @@ def test_check_ins_deactivations_and_sweeps_racing_leave_every_counter_true(stac
         headers = {"Authorization": f"Device {device['device_token']}"}
         path = ("check-ins", "confirm", "deactivate")[i % 3]
         body = {k: _loadmaster(1000 + i % len(granted))[k] for k in ("mac", "ip", "port", "version")}
-        return sessions().post(f"{stack.base_url}/v1/devices/{device['device_id']}/{path}", json=body,
-                            headers=headers, timeout=30).status_code
+        return (
+            sessions()
+            .post(f"{stack.base_url}/v1/devices/{device['device_id']}/{path}", json=body, headers=headers, timeout=30)
+            .status_code
+        )
 
     def sweep(i: int):
         # Run at times where some devices are due: the unconfirmed are blocked, the silent deactivated.
         at = (datetime.now(UTC) + timedelta(days=1 + i % 2, minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
         name = ("block_unconfirmed", "deactivate_silent")[i % 2]
-        done = subprocess.run([sys.executable, "-m", "local.sweep", name, "--port", str(stack.port), "--at", at],
-                              cwd=ROOT, capture_output=True, text=True, timeout=120,
-                              env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")})
+        done = subprocess.run(
+            [sys.executable, "-m", "local.sweep", name, "--port", str(stack.port), "--at", at],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")},
+        )
         return done.returncode
 
     with sessions, ThreadPoolExecutor(THREADS) as pool:

@@ -58,11 +58,26 @@ NEVER_2XX = {
 }
 # The accounts' routes that need no credential, and those that take an account's access token
 # (the world's owner, in the world's tenant).
-ANONYMOUS = {"POST /v1/accounts", "POST /v1/accounts/confirm", "POST /v1/sessions", "POST /v1/sessions/refresh",
-             "POST /v1/accounts/password-reset", "POST /v1/accounts/password-reset/confirm",
-             "GET /v1/accounts/password-policy"}
-ACCOUNT_PATHS = {"/v1/sessions", "/v1/account", "/v1/account/email/confirm", "/v1/account/tenant", "/v1/trial",
-                 "/v1/members", "/v1/members/{account_id}", "/v1/ownership", "/v1/invitations"}
+ANONYMOUS = {
+    "POST /v1/accounts",
+    "POST /v1/accounts/confirm",
+    "POST /v1/sessions",
+    "POST /v1/sessions/refresh",
+    "POST /v1/accounts/password-reset",
+    "POST /v1/accounts/password-reset/confirm",
+    "GET /v1/accounts/password-policy",
+}
+ACCOUNT_PATHS = {
+    "/v1/sessions",
+    "/v1/account",
+    "/v1/account/email/confirm",
+    "/v1/account/tenant",
+    "/v1/trial",
+    "/v1/members",
+    "/v1/members/{account_id}",
+    "/v1/ownership",
+    "/v1/invitations",
+}
 PASSWORD = "Fuzz-horse-42"
 IMAGE, VERSION = "LoadMaster-VLM-7.2.47-SPLA.ova", "7.2.47"
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -128,8 +143,9 @@ class Provisioner:
 
     def call(self, method: str, path: str, headers: dict[str, str], body: Any = None, expect: int = 200) -> Any:
         response = self.http.request(method, self.base_url + path, json=body, headers=headers, timeout=30)
-        assert response.status_code == expect, f"provisioning: {method} {path} -> {response.status_code} " \
-                                               f"{response.text[:300]}"
+        assert response.status_code == expect, (
+            f"provisioning: {method} {path} -> {response.status_code} {response.text[:300]}"
+        )
         return response.json()
 
     def tenant(self, owner: Account | None = None) -> tuple[str, str, str]:
@@ -145,8 +161,15 @@ class Provisioner:
         tenant_id, api_key, activation_key = self.tenant(owner)
         self.call("POST", f"/v1/tenants/{tenant_id}/trial", OPERATOR, {"instances": 1000}, expect=201)
         [first, *_] = self.call("GET", "/v1/license-types", admin(api_key))["license_types"]
-        world = World(tenant_id, api_key, activation_key, first["lic_type_id"], first["sku"], None,  # type: ignore[arg-type]
-                      owner)
+        world = World(
+            tenant_id,
+            api_key,
+            activation_key,
+            first["lic_type_id"],
+            first["sku"],
+            None,  # type: ignore[arg-type]
+            owner,
+        )
         world.device = self.device(world)
         if owner is not None:
             world.member = self.account()
@@ -177,16 +200,25 @@ class Provisioner:
     def invite(self, owner: Account, tenant_id: str, email: str) -> None:
         self.call("POST", "/v1/members", owner.bearer(tenant_id), {"email": email, "role": "viewer"}, expect=201)
 
-
     def device(self, world: World) -> Device:
         mac, ip = fresh_address()
-        granted = self.call("POST", "/v1/activations", {"X-Activation-Key": world.activation_key},
-                            {**loadmaster(world, mac, ip), "lic_type_id": world.lic_type_id}, expect=201)
+        granted = self.call(
+            "POST",
+            "/v1/activations",
+            {"X-Activation-Key": world.activation_key},
+            {**loadmaster(world, mac, ip), "lic_type_id": world.lic_type_id},
+            expect=201,
+        )
         return Device(granted["device_id"], granted["device_token"], mac, ip)
 
     def pool(self, world: World) -> str:
-        created = self.call("POST", "/v1/license-types", admin(world.api_key),
-                            {"name": f"pool {next(_serial)}", "sku": world.sku, "capacity": 0}, expect=201)
+        created = self.call(
+            "POST",
+            "/v1/license-types",
+            admin(world.api_key),
+            {"name": f"pool {next(_serial)}", "sku": world.sku, "capacity": 0},
+            expect=201,
+        )
         return created["lic_type_id"]
 
 
@@ -211,12 +243,24 @@ def make_valid(label: str, case, world: World, provision: Provisioner) -> Caller
     device = world.device
     caller = Caller(device, world.owner, world.tenant_id)
     if params:
-        params.update({k: v for k, v in (("tenant_id", world.tenant_id), ("lic_type_id", world.lic_type_id),
-                                         ("device_id", device.device_id)) if k in params})
+        params.update(
+            {
+                k: v
+                for k, v in (
+                    ("tenant_id", world.tenant_id),
+                    ("lic_type_id", world.lic_type_id),
+                    ("device_id", device.device_id),
+                )
+                if k in params
+            }
+        )
     if isinstance(case.query, dict):
         case.query.pop("next", None)  # a cursor is the service's own, never made up
-    if label in ("POST /v1/devices/{device_id}/deactivate", "DELETE /v1/devices/{device_id}",
-                 "POST /v1/devices/{device_id}/replace"):
+    if label in (
+        "POST /v1/devices/{device_id}/deactivate",
+        "DELETE /v1/devices/{device_id}",
+        "POST /v1/devices/{device_id}/replace",
+    ):
         device = caller.device = provision.device(world)  # what cannot be done twice gets a device of its own
         params["device_id"] = device.device_id
     if label in ("POST /v1/tenants/{tenant_id}/trial", "POST /v1/tenants/{tenant_id}/terminate"):
@@ -239,8 +283,11 @@ def make_valid(label: str, case, world: World, provision: Provisioner) -> Caller
         case.body = {k: v for k, v in body.items() if k != "capacity"} | {"name": f"pool {next(_serial)}"}
     elif label == "PATCH /v1/settings":
         check_in = body.get("check_in_interval_s") or 3600
-        case.body = {**body, "check_in_interval_s": check_in,
-                     "silent_after_s": max(body.get("silent_after_s") or 86400, check_in)}
+        case.body = {
+            **body,
+            "check_in_interval_s": check_in,
+            "silent_after_s": max(body.get("silent_after_s") or 86400, check_in),
+        }
     elif label == "POST /v1/tenants":
         n = next(_serial)
         case.body = {"name": f"Fuzz {n}", "owner_email": f"fuzz{n}@example.com"}
@@ -248,11 +295,15 @@ def make_valid(label: str, case, world: World, provision: Provisioner) -> Caller
         case.body = {"owner_email": f"owner{next(_serial)}@example.com"}
     elif label == "POST /v1/tenants/{tenant_id}/contracts":
         now = datetime.now(UTC).replace(microsecond=0)
-        case.body = {"contract_id": f"C-{next(_serial)}", "capacity": max(body.get("capacity") or 1, 1000),
-                     "starts_at": (now - timedelta(days=1)).isoformat(),
-                     "ends_at": (now + timedelta(days=365)).isoformat()}
-    elif label.split(" ", 1)[1].startswith(("/v1/account", "/v1/session", "/v1/trial", "/v1/members", "/v1/ownership",
-                                             "/v1/invitations")):
+        case.body = {
+            "contract_id": f"C-{next(_serial)}",
+            "capacity": max(body.get("capacity") or 1, 1000),
+            "starts_at": (now - timedelta(days=1)).isoformat(),
+            "ends_at": (now + timedelta(days=365)).isoformat(),
+        }
+    elif label.split(" ", 1)[1].startswith(
+        ("/v1/account", "/v1/session", "/v1/trial", "/v1/members", "/v1/ownership", "/v1/invitations")
+    ):
         make_valid_for_accounts(label, case, world, provision, caller)
     return caller
 
@@ -346,12 +397,16 @@ def fuzzer(operation, label: str, world: World, provision: Provisioner, statuses
     """The seeded property test of one operation against its world."""
 
     @seed(SEED)
-    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None,
-              print_blob=True)
+    @settings(
+        max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None, print_blob=True
+    )
     @given(case=operation.as_strategy(), kind=st.sampled_from(["valid", "valid", "fuzz"]), as_operator=st.booleans())
     def fuzz(case, kind, as_operator):
-        caller = make_valid(label, case, world, provision) if kind == "valid" else Caller(
-            world.device, world.owner, world.tenant_id)
+        caller = (
+            make_valid(label, case, world, provision)
+            if kind == "valid"
+            else Caller(world.device, world.owner, world.tenant_id)
+        )
         response = case.call(headers=credentials(label, world, caller, as_operator), timeout=30)
         statuses[response.status_code] += 1
         case.validate_response(response, checks=CHECKS)
@@ -386,13 +441,17 @@ def test_every_operation_is_reached_and_none_answers_5xx_or_off_schema(stack):
     def share_2xx(counts: Counter[int]) -> float:
         return sum(n for s, n in counts.items() if 200 <= s < 300) / max(1, sum(counts.values()))
 
-    report = "\n".join(f"  {share_2xx(c):4.0%} 2xx  {label}  {dict(sorted(c.items()))}"
-                       for label, c in sorted(statuses.items()))
-    print(f"\nfuzz (FUZZ_SEED={SEED}): {len(operations)} operations, "
-          f"{sum(sum(c.values()) for c in statuses.values())} requests\n{report}")
+    report = "\n".join(
+        f"  {share_2xx(c):4.0%} 2xx  {label}  {dict(sorted(c.items()))}" for label, c in sorted(statuses.items())
+    )
+    print(
+        f"\nfuzz (FUZZ_SEED={SEED}): {len(operations)} operations, "
+        f"{sum(sum(c.values()) for c in statuses.values())} requests\n{report}"
+    )
     assert len(operations) >= 30
     assert not [s for c in statuses.values() for s in c if s >= 500]
-    unreached = {label: dict(c) for label, c in statuses.items()
-                 if label not in NEVER_2XX and share_2xx(c) < MIN_2XX_SHARE}
+    unreached = {
+        label: dict(c) for label, c in statuses.items() if label not in NEVER_2XX and share_2xx(c) < MIN_2XX_SHARE
+    }
     assert not unreached, f"operations below {MIN_2XX_SHARE:.0%} 2xx (FUZZ_SEED={SEED}):\n{report}"
     assert set(statuses) >= NEVER_2XX, "an operation excused from 2xx is no longer in the document"

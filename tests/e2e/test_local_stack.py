@@ -16,8 +16,14 @@ from tests.e2e.conftest import OPERATOR_KEY, RunningStack, alive, chalice_local_
 
 pytestmark = pytest.mark.e2e
 
-LOADMASTER = {"mac": "00:50:56:aa:bb:cc", "ip": "10.0.0.5", "port": 443, "sku": "VLM-MAX-SPLA",
-              "image": "LoadMaster-VLM-7.2.47-SPLA.ova", "version": "7.2.47"}
+LOADMASTER = {
+    "mac": "00:50:56:aa:bb:cc",
+    "ip": "10.0.0.5",
+    "port": 443,
+    "sku": "VLM-MAX-SPLA",
+    "image": "LoadMaster-VLM-7.2.47-SPLA.ova",
+    "version": "7.2.47",
+}
 TIMEOUT = 10
 
 
@@ -59,27 +65,34 @@ def test_a_loadmaster_is_licensed_over_http_and_the_stack_stops_on_sigterm(stack
     assert health.status_code == 200
     assert health.json()["status"] == "ok"
     assert info["operator_key"] == OPERATOR_KEY  # taken from OPERATOR_KEY, as documented
-    tenants = requests.get(f"{base}/v1/tenants", headers={"Authorization": f"Bearer {OPERATOR_KEY}"},
-                           timeout=TIMEOUT)
+    tenants = requests.get(f"{base}/v1/tenants", headers={"Authorization": f"Bearer {OPERATOR_KEY}"}, timeout=TIMEOUT)
     assert tenants.status_code == 200, tenants.text
     assert [t["tenant_id"] for t in tenants.json()["tenants"]] == [info["tenant_id"]]
 
-    offered = requests.post(f"{base}/v1/activation/license-types", json=LOADMASTER, headers=loadmaster_keys,
-                            timeout=TIMEOUT)
+    offered = requests.post(
+        f"{base}/v1/activation/license-types", json=LOADMASTER, headers=loadmaster_keys, timeout=TIMEOUT
+    )
     assert offered.status_code == 200, offered.text
     [only] = offered.json()["license_types"]
     assert only["lic_type_id"] == info["lic_type_id"]
     assert (only["sku"], only["capacity"], only["in_use"], only["available"]) == ("VLM-MAX-SPLA", 5, 0, 5)
 
-    granted = requests.post(f"{base}/v1/activations", json={**LOADMASTER, "lic_type_id": info["lic_type_id"]},
-                            headers=loadmaster_keys, timeout=TIMEOUT)
+    granted = requests.post(
+        f"{base}/v1/activations",
+        json={**LOADMASTER, "lic_type_id": info["lic_type_id"]},
+        headers=loadmaster_keys,
+        timeout=TIMEOUT,
+    )
     assert granted.status_code == 201, granted.text
     device = granted.json()
     assert device["status"] == "PENDING"
     assert device["device_token"]
 
-    confirmed = requests.post(f"{base}/v1/devices/{device['device_id']}/confirm",
-                              headers={"Authorization": f"Device {device['device_token']}"}, timeout=TIMEOUT)
+    confirmed = requests.post(
+        f"{base}/v1/devices/{device['device_id']}/confirm",
+        headers={"Authorization": f"Device {device['device_token']}"},
+        timeout=TIMEOUT,
+    )
     assert confirmed.status_code == 200, confirmed.text
     assert confirmed.json()["status"] == "ACTIVE"
 
@@ -91,8 +104,11 @@ def test_a_loadmaster_is_licensed_over_http_and_the_stack_stops_on_sigterm(stack
     assert jwks.status_code == 200
     assert jwks.json()["keys"], "the JWKS publishes no key"
     claims = verify_with_jwks(device["license"], jwks.json())
-    assert (claims["sub"], claims["tid"], claims["lic_type_id"]) == (device["device_id"], info["tenant_id"],
-                                                                    info["lic_type_id"])
+    assert (claims["sub"], claims["tid"], claims["lic_type_id"]) == (
+        device["device_id"],
+        info["tenant_id"],
+        info["lic_type_id"],
+    )
 
     assert_stopped_cleanly(stack, signal.SIGTERM)
 
@@ -112,18 +128,30 @@ def test_a_sweep_run_at_a_chosen_time_blocks_an_unconfirmed_loadmaster(stack: Ru
     from tests.e2e.conftest import ROOT
 
     info = stack.info
-    granted = requests.post(f"{stack.base_url}/v1/activations", json={**LOADMASTER, "lic_type_id": info["lic_type_id"]},
-                            headers={"X-Activation-Key": info["activation_key"]}, timeout=TIMEOUT).json()
+    granted = requests.post(
+        f"{stack.base_url}/v1/activations",
+        json={**LOADMASTER, "lic_type_id": info["lic_type_id"]},
+        headers={"X-Activation-Key": info["activation_key"]},
+        timeout=TIMEOUT,
+    ).json()
 
     from datetime import UTC, datetime, timedelta
 
     in_two_days = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    swept = subprocess.run([sys.executable, "-m", "local.sweep", "block_unconfirmed", "--port", str(stack.port),
-                            "--at", in_two_days], cwd=ROOT, capture_output=True, text=True,
-                           timeout=60, env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")})
-    check_in = requests.post(f"{stack.base_url}/v1/devices/{granted['device_id']}/check-ins",
-                             json={k: LOADMASTER[k] for k in ("mac", "ip", "port", "version")},
-                             headers={"Authorization": f"Device {granted['device_token']}"}, timeout=TIMEOUT)
+    swept = subprocess.run(
+        [sys.executable, "-m", "local.sweep", "block_unconfirmed", "--port", str(stack.port), "--at", in_two_days],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")},
+    )
+    check_in = requests.post(
+        f"{stack.base_url}/v1/devices/{granted['device_id']}/check-ins",
+        json={k: LOADMASTER[k] for k in ("mac", "ip", "port", "version")},
+        headers={"Authorization": f"Device {granted['device_token']}"},
+        timeout=TIMEOUT,
+    )
 
     assert swept.returncode == 0, swept.stderr
     reports = json.loads(swept.stdout)
@@ -163,14 +191,16 @@ def test_the_demo_account_owns_the_demo_tenant_and_the_mailed_codes_are_shown(st
     assert code.isdigit() and len(code) == 6
     assert f"local stack: mail to {email} (password reset): code {code}" in stack.output()
     new_password = "Another-passw0rd-42"
-    done = requests.post(f"{base}/v1/accounts/password-reset/confirm",
-                         json={"email": email, "code": code, "password": new_password}, timeout=TIMEOUT)
+    done = requests.post(
+        f"{base}/v1/accounts/password-reset/confirm",
+        json={"email": email, "code": code, "password": new_password},
+        timeout=TIMEOUT,
+    )
     assert done.status_code == 200, done.text
     again = requests.post(f"{base}/v1/sessions", json={"email": email, "password": new_password}, timeout=TIMEOUT)
     assert again.status_code == 200, again.text
     # An email without an account gets the same answer and no mail (no account enumeration).
-    nobody = requests.post(f"{base}/v1/accounts/password-reset", json={"email": "nobody@example.com"},
-                           timeout=TIMEOUT)
+    nobody = requests.post(f"{base}/v1/accounts/password-reset", json={"email": "nobody@example.com"}, timeout=TIMEOUT)
     assert (nobody.status_code, nobody.json()) == (reset.status_code, reset.json())
     assert _mail(stack, "nobody@example.com", "password reset") == []
 
@@ -188,10 +218,23 @@ def test_a_registration_left_unconfirmed_is_purged_by_the_sweep_and_may_register
     assert requests.post(f"{base}/v1/accounts", json=body, timeout=TIMEOUT).status_code == 202
 
     def purge(at: datetime) -> dict:
-        swept = subprocess.run([sys.executable, "-m", "local.sweep", "purge_unconfirmed", "--port", str(stack.port),
-                                "--at", at.strftime("%Y-%m-%dT%H:%M:%SZ")], cwd=ROOT, capture_output=True,
-                               text=True, timeout=60,
-                               env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")})
+        swept = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "local.sweep",
+                "purge_unconfirmed",
+                "--port",
+                str(stack.port),
+                "--at",
+                at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")},
+        )
         assert swept.returncode == 0, swept.stderr
         return json.loads(swept.stdout)["purge_unconfirmed"]
 
@@ -216,8 +259,14 @@ def test_the_banner_shows_the_demo_account_beside_the_keys(tmp_path):
     env = {name: os.environ[name] for name in _PASSED_ON if name in os.environ}
     env |= {"OPERATOR_KEY": OPERATOR_KEY, "DEMO_PASSWORD": "Banner-passw0rd-42"}
     with log_path.open("wb") as log:  # as make run starts it, printing the banner
-        process = subprocess.Popen([sys.executable, "-m", "local.stack", "--port", str(port), "--no-schedules"],
-                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local.stack", "--port", str(port), "--no-schedules"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + READY_TIMEOUT_S
         while "Ctrl-C stops everything." not in log_path.read_text(errors="replace"):

@@ -91,8 +91,9 @@ class Api:
         self.headers = headers or {}
 
     def call(self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs) -> requests.Response:
-        return self.session.request(method, f"{self.base}{path}", headers={**self.headers, **(headers or {})},
-                                    timeout=TIMEOUT, **kwargs)
+        return self.session.request(
+            method, f"{self.base}{path}", headers={**self.headers, **(headers or {})}, timeout=TIMEOUT, **kwargs
+        )
 
     def get(self, path: str, **kwargs) -> requests.Response:
         return self.call("GET", path, **kwargs)
@@ -112,8 +113,9 @@ class Tenant:
 
     def __init__(self, stack, name: str) -> None:
         self.stack = stack
-        created = _ok(Api(stack, OPERATOR).post("/v1/tenants", json={"name": name,
-                                                                       "owner_email": "ops@race.example"}), 201).json()
+        created = _ok(
+            Api(stack, OPERATOR).post("/v1/tenants", json={"name": name, "owner_email": "ops@race.example"}), 201
+        ).json()
         self.tenant_id = created["tenant_id"]
         self.api_key = created["api_key"]
         self.activation_key = created["activation_key"]
@@ -125,18 +127,29 @@ class Tenant:
     def operator(self) -> Api:
         return Api(self.stack, OPERATOR)
 
-    def contract(self, capacity: int, *, contract_id: str = "C-1", starts_at: str = PAST,
-                 ends_at: str | None = None, api: Api | None = None) -> requests.Response:
+    def contract(
+        self,
+        capacity: int,
+        *,
+        contract_id: str = "C-1",
+        starts_at: str = PAST,
+        ends_at: str | None = None,
+        api: Api | None = None,
+    ) -> requests.Response:
         body = {"contract_id": contract_id, "capacity": capacity, "starts_at": starts_at, "ends_at": ends_at}
         return (api or self.operator()).post(f"/v1/tenants/{self.tenant_id}/contracts", json=body)
 
     def trial(self, days: int, instances: int) -> None:
-        _ok(self.operator().post(f"/v1/tenants/{self.tenant_id}/trial", json={"days": days, "instances": instances}),
-            201)
+        _ok(
+            self.operator().post(f"/v1/tenants/{self.tenant_id}/trial", json={"days": days, "instances": instances}),
+            201,
+        )
 
     def pool(self, capacity: int, name: str = "Max") -> str:
-        created = _ok(self.admin().post("/v1/license-types", json={"name": name, "sku": "VLM-MAX-SPLA",
-                                                                    "capacity": capacity}), 201).json()
+        created = _ok(
+            self.admin().post("/v1/license-types", json={"name": name, "sku": "VLM-MAX-SPLA", "capacity": capacity}),
+            201,
+        ).json()
         return created["lic_type_id"]
 
     def pools(self, api: Api | None = None) -> list[dict]:
@@ -159,8 +172,11 @@ class Tenant:
                 return found
 
     def activate(self, n: int, lic_type_id: str, api: Api | None = None) -> requests.Response:
-        return (api or Api(self.stack)).post("/v1/activations", json={**_loadmaster(n), "lic_type_id": lic_type_id},
-                                             headers={"X-Activation-Key": self.activation_key})
+        return (api or Api(self.stack)).post(
+            "/v1/activations",
+            json={**_loadmaster(n), "lic_type_id": lic_type_id},
+            headers={"X-Activation-Key": self.activation_key},
+        )
 
     def recount(self) -> dict:
         """Pools' and tenant's counters against the devices that hold an instance; the contract
@@ -184,8 +200,14 @@ class Tenant:
 
 
 def _loadmaster(n: int) -> dict:
-    return {"mac": f"00:50:56:{n >> 8:02x}:{n & 255:02x}:01", "ip": f"10.{n >> 8}.{n & 255}.1", "port": 443,
-            "sku": "VLM-MAX-SPLA", "image": "LoadMaster-VLM-7.2.47-SPLA.ova", "version": "7.2.47"}
+    return {
+        "mac": f"00:50:56:{n >> 8:02x}:{n & 255:02x}:01",
+        "ip": f"10.{n >> 8}.{n & 255}.1",
+        "port": 443,
+        "sku": "VLM-MAX-SPLA",
+        "image": "LoadMaster-VLM-7.2.47-SPLA.ova",
+        "version": "7.2.47",
+    }
 
 
 def _moved_ip(n: int) -> str:
@@ -258,9 +280,14 @@ def _sweep(stack, name: str, at: str) -> subprocess.Popen:
     would stall it in the middle of the race)."""
     # Closed by _outcome, once the sweep has exited.
     out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")  # noqa: SIM115
-    sweep = subprocess.Popen([sys.executable, "-m", "local.sweep", name, "--port", str(stack.port), "--at", at],
-                             cwd=ROOT, stdout=out, stderr=err, text=True,
-                             env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")})
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "local.sweep", name, "--port", str(stack.port), "--at", at],
+        cwd=ROOT,
+        stdout=out,
+        stderr=err,
+        text=True,
+        env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")},
+    )
     sweep.output_files = (out, err)
     return sweep
 
@@ -306,8 +333,9 @@ def test_concurrent_pool_creates_cannot_exceed_the_contract(stack):
         def create(i: int, tenant=tenant, start=start) -> requests.Response:
             api = tenant.admin()
             start.wait()
-            return api.post("/v1/license-types", json={"name": f"Pool {i}", "sku": "VLM-MAX-SPLA",
-                                                       "capacity": CONTRACT})
+            return api.post(
+                "/v1/license-types", json={"name": f"Pool {i}", "sku": "VLM-MAX-SPLA", "capacity": CONTRACT}
+            )
 
         with ThreadPoolExecutor(writers) as pool:
             replies = list(pool.map(create, range(writers)))
@@ -377,8 +405,10 @@ def test_a_renewal_to_a_smaller_contract_racing_a_pool_raise_cannot_exceed_it(st
         total = sum(p["capacity"] for p in tenant.pools())
         granted, _ = _fill(tenant, 1)
         in_use = tenant.license()["in_use"]
-        seen = (f"round {round_no}: renewal {renewal.status_code}, PATCH {patch.status_code}, tenant capacity "
-                f"{capacity}, pools' capacities {total}, instances granted {granted}, in use {in_use}")
+        seen = (
+            f"round {round_no}: renewal {renewal.status_code}, PATCH {patch.status_code}, tenant capacity "
+            f"{capacity}, pools' capacities {total}, instances granted {granted}, in use {in_use}"
+        )
         assert renewal.status_code in (201, 409) and patch.status_code in (200, 409), seen
         for reply in (renewal, patch):
             if reply.status_code == 409:
@@ -484,7 +514,8 @@ def test_admin_deletes_racing_check_ins_that_move_the_address_never_fail(stack):
         device = Device(tenant, round_no, lic_type_id)
         device.confirm()
         deleted, burst = _racing_moving_check_ins(
-            device, tenant.admin(), lambda api, device=device: api.delete(f"/v1/devices/{device.device_id}"))
+            device, tenant.admin(), lambda api, device=device: api.delete(f"/v1/devices/{device.device_id}")
+        )
         _no_5xx([deleted, *burst])
         assert deleted.status_code in (200, 204, 409), _show(deleted)
         if deleted.status_code == 409:
@@ -500,7 +531,8 @@ def test_loadmaster_deactivates_racing_its_own_moving_check_ins_never_fail(stack
         device = Device(tenant, round_no, lic_type_id)
         device.confirm()
         deactivated, burst = _racing_moving_check_ins(
-            device, device.api(), lambda api, device=device: api.post(f"/v1/devices/{device.device_id}/deactivate"))
+            device, device.api(), lambda api, device=device: api.post(f"/v1/devices/{device.device_id}/deactivate")
+        )
         _no_5xx([deactivated, *burst])
         if deactivated.status_code == 409:  # a lost race may be reported; asked again, it succeeds
             assert _code(deactivated) == "CONFLICT", _show(deactivated)
@@ -513,8 +545,9 @@ def test_loadmaster_deactivates_racing_its_own_moving_check_ins_never_fail(stack
 def test_block_unconfirmed_racing_moving_check_ins_never_aborts(stack):
     tenant, lic_type_id = _licensed_tenant(stack, "Block race", capacity=20)
     devices = [Device(tenant, n, lic_type_id) for n in range(12)]
-    confirm_by = max(datetime.fromisoformat(_ok(d.read(), 200).json()["confirm_by"].replace("Z", "+00:00"))
-                     for d in devices)
+    confirm_by = max(
+        datetime.fromisoformat(_ok(d.read(), 200).json()["confirm_by"].replace("Z", "+00:00")) for d in devices
+    )
     at = _rfc3339(confirm_by + timedelta(minutes=5))
     start = Barrier(3)
 
@@ -522,8 +555,11 @@ def test_block_unconfirmed_racing_moving_check_ins_never_aborts(stack):
         mine = devices[half::2]
         apis = [d.api() for d in mine]
         start.wait()
-        return [device.check_in((_moved_ip(device.n), _loadmaster(device.n)["ip"])[i % 2], api=api)
-                for i in range(4) for device, api in zip(mine, apis, strict=True)]
+        return [
+            device.check_in((_moved_ip(device.n), _loadmaster(device.n)["ip"])[i % 2], api=api)
+            for i in range(4)
+            for device, api in zip(mine, apis, strict=True)
+        ]
 
     def sweep() -> subprocess.Popen:
         start.wait()
@@ -547,8 +583,11 @@ def test_wind_downs_racing_address_moves_never_fail_and_release_everything(stack
     addresses: never a 5xx, never an aborted sweep; a run again (as the next hourly one)
     finishes what a lost race skipped."""
     per_tenant = 8
-    terminated, trial_a, trial_b = Tenant(stack, "Race terminate"), Tenant(stack, "Race trial A"), Tenant(
-        stack, "Race trial B")
+    terminated, trial_a, trial_b = (
+        Tenant(stack, "Race terminate"),
+        Tenant(stack, "Race trial A"),
+        Tenant(stack, "Race trial B"),
+    )
     _ok(terminated.contract(per_tenant), 201)
     fleets = {terminated: terminated.pool(per_tenant)}
     for tenant in (trial_a, trial_b):
@@ -611,8 +650,12 @@ def test_a_clone_with_another_mac_is_refused_and_changes_nothing(stack):
     # The original LoadMaster is untouched and keeps its instance.
     _ok(device.check_in(), 200)
     events = _ok(tenant.admin().get("/v1/events", params={"limit": 100}), 200).json()["events"]
-    suspected = [e for e in events if e["kind"] == "device.clone_suspected"
-                 and device.device_id in (e.get("device_id"), (e.get("detail") or {}).get("device_id"))]
+    suspected = [
+        e
+        for e in events
+        if e["kind"] == "device.clone_suspected"
+        and device.device_id in (e.get("device_id"), (e.get("detail") or {}).get("device_id"))
+    ]
     assert suspected, [(e["kind"], e.get("device_id")) for e in events]
     assert tenant.recount()["in_use"] == 1
 
@@ -648,9 +691,11 @@ def _renew_mid_sweep(stack, tenant: Tenant, sweep_name: str, at: str) -> None:
         when_renewed = read_right_after
     after = tenant.license()
     holding = sum(1 for d in tenant.devices() if d["status"] in HOLDING)
-    seen = (f"in use: {before} before the sweep, {in_use} when the renewal was sent, {when_renewed} in the "
-            f"renewal's answer, {after['in_use']} after the sweep ({after['state']}), {holding} devices holding; "
-            f"sweep still running when the renewal was answered: {sweep_running}")
+    seen = (
+        f"in use: {before} before the sweep, {in_use} when the renewal was sent, {when_renewed} in the "
+        f"renewal's answer, {after['in_use']} after the sweep ({after['state']}), {holding} devices holding; "
+        f"sweep still running when the renewal was answered: {sweep_running}"
+    )
     assert when_renewed > 0, f"the renewal landed after the wind-down had finished; race not exercised: {seen}"
     assert after["state"] == "LICENSED", seen
     assert after["in_use"] == when_renewed, seen

@@ -15,8 +15,9 @@ from tests.service.test_hostile_input import FORGED_DEVICE_TOKENS, HOSTILE_BODIE
 pytestmark = pytest.mark.e2e
 
 NOT_FOUND = {"error": {"code": "NOT_FOUND", "message": "Not found.", "detail": {}}}
-NOT_ALLOWED = {"error": {"code": "METHOD_NOT_ALLOWED", "message": "This method is not allowed on this path.",
-                         "detail": {}}}
+NOT_ALLOWED = {
+    "error": {"code": "METHOD_NOT_ALLOWED", "message": "This method is not allowed on this path.", "detail": {}}
+}
 CHECK_IN = {"mac": "00:50:56:aa:bb:cc", "ip": "10.0.0.5", "port": 443, "version": "7.2.47"}
 
 
@@ -39,10 +40,18 @@ def _assert_contract_error(reply: requests.Response, status: int, code: str) -> 
     assert body["error"]["code"] == code, body
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("GET", "/v1/nope"), ("POST", "/v1/nope"), ("GET", "/"), ("GET", "/v1/devices/a/b/c/d"),
-    ("DELETE", "/v2/license"), ("GET", "/v1/nope?next=x"), ("OPTIONS", "/v1/nope"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/nope"),
+        ("POST", "/v1/nope"),
+        ("GET", "/"),
+        ("GET", "/v1/devices/a/b/c/d"),
+        ("DELETE", "/v2/license"),
+        ("GET", "/v1/nope?next=x"),
+        ("OPTIONS", "/v1/nope"),
+    ],
+)
 def test_an_unknown_path_is_404_not_found_in_the_contracts_body(stack, method, path):
     reply = _call(stack, method, path, headers={"Authorization": f"Bearer {OPERATOR_KEY}"})
 
@@ -50,12 +59,15 @@ def test_an_unknown_path_is_404_not_found_in_the_contracts_body(stack, method, p
     assert reply.headers["Content-Type"] == "application/json"
 
 
-@pytest.mark.parametrize(("method", "path", "allowed"), [
-    ("DELETE", "/v1/license", {"GET"}),
-    ("PUT", "/v1/tenants", {"GET", "POST"}),
-    ("GET", "/v1/activations", {"POST"}),
-    ("PATCH", "/v1/devices/some-device", {"GET", "DELETE"}),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("DELETE", "/v1/license", {"GET"}),
+        ("PUT", "/v1/tenants", {"GET", "POST"}),
+        ("GET", "/v1/activations", {"POST"}),
+        ("PATCH", "/v1/devices/some-device", {"GET", "DELETE"}),
+    ],
+)
 def test_an_unsupported_method_is_405_in_the_contracts_body_with_allow(stack, method, path, allowed):
     reply = _call(stack, method, path)
 
@@ -67,8 +79,13 @@ def test_an_unsupported_method_is_405_in_the_contracts_body_with_allow(stack, me
 def test_an_unauthenticated_forged_device_token_is_verify_failed(stack, token):
     token = token[:10_000]  # a header line of the HTTP server's own limit is refused before the API
     for action in ("confirm", "check-ins", "deactivate"):
-        reply = _call(stack, "POST", f"/v1/devices/some-device/{action}", json=CHECK_IN,
-                      headers={"Authorization": f"Device {token}"})
+        reply = _call(
+            stack,
+            "POST",
+            f"/v1/devices/some-device/{action}",
+            json=CHECK_IN,
+            headers={"Authorization": f"Device {token}"},
+        )
 
         _assert_contract_error(reply, 401, "VERIFY_FAILED")
 
@@ -77,10 +94,20 @@ def test_an_unauthenticated_forged_device_token_is_verify_failed(stack, token):
 def test_a_hostile_body_is_a_400_in_the_contracts_terms(stack, body):
     info = stack.info
 
-    admin = _call(stack, "POST", "/v1/license-types", data=body,
-                  headers={"Authorization": f"Bearer {info['api_key']}", "Content-Type": "application/json"})
-    loadmaster = _call(stack, "POST", "/v1/activations", data=body,
-                       headers={"X-Activation-Key": info["activation_key"], "Content-Type": "application/json"})
+    admin = _call(
+        stack,
+        "POST",
+        "/v1/license-types",
+        data=body,
+        headers={"Authorization": f"Bearer {info['api_key']}", "Content-Type": "application/json"},
+    )
+    loadmaster = _call(
+        stack,
+        "POST",
+        "/v1/activations",
+        data=body,
+        headers={"X-Activation-Key": info["activation_key"], "Content-Type": "application/json"},
+    )
 
     _assert_contract_error(admin, 400, "VALIDATION_ERROR")
     _assert_contract_error(loadmaster, 400, "INVALID_INITIALIZATION")
@@ -102,10 +129,25 @@ def test_auth_schemes_are_case_insensitive(stack):
 
     admin = _call(stack, "GET", "/v1/license", headers={"Authorization": f"bearer {info['api_key']}"})
     operator = _call(stack, "GET", "/v1/tenants", headers={"Authorization": f"BEARER {OPERATOR_KEY}"})
-    granted = _call(stack, "POST", "/v1/activations", headers={"X-Activation-Key": info["activation_key"]},
-                    json={**CHECK_IN, "mac": "00:50:56:ca:5e:01", "ip": "10.9.9.9", "sku": info["sku"],
-                          "image": "LoadMaster-VLM-7.2.47-SPLA.ova", "lic_type_id": info["lic_type_id"]})
-    confirmed = _call(stack, "POST", f"/v1/devices/{granted.json()['device_id']}/confirm",
-                      headers={"Authorization": f"device {granted.json()['device_token']}"})
+    granted = _call(
+        stack,
+        "POST",
+        "/v1/activations",
+        headers={"X-Activation-Key": info["activation_key"]},
+        json={
+            **CHECK_IN,
+            "mac": "00:50:56:ca:5e:01",
+            "ip": "10.9.9.9",
+            "sku": info["sku"],
+            "image": "LoadMaster-VLM-7.2.47-SPLA.ova",
+            "lic_type_id": info["lic_type_id"],
+        },
+    )
+    confirmed = _call(
+        stack,
+        "POST",
+        f"/v1/devices/{granted.json()['device_id']}/confirm",
+        headers={"Authorization": f"device {granted.json()['device_token']}"},
+    )
 
     assert (admin.status_code, operator.status_code, granted.status_code, confirmed.status_code) == (200, 200, 201, 200)

@@ -109,8 +109,9 @@ def package(out: Path) -> Path:
     env = {**os.environ, "AWS_DEFAULT_REGION": REGION}
     env.pop("AWS_ENDPOINT_URL", None)
     command = [sys.executable, "-m", "infra.build", "--out", str(out)]
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=PACKAGE_TIMEOUT_S,
-                            check=False)
+    result = subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=PACKAGE_TIMEOUT_S, check=False
+    )
     if result.returncode != 0:
         raise DrillError(f"packaging failed: {' '.join(command)}\n{result.stdout}\n{result.stderr}")
     for name in ("sam.json", "deployment.zip"):
@@ -156,8 +157,9 @@ def _reset(endpoint: str) -> None:
 def client(endpoint: str, service: str):
     import boto3
 
-    return boto3.client(service, region_name=REGION, endpoint_url=endpoint, aws_access_key_id="drill",
-                        aws_secret_access_key="drill")
+    return boto3.client(
+        service, region_name=REGION, endpoint_url=endpoint, aws_access_key_id="drill", aws_secret_access_key="drill"
+    )
 
 
 def _moto_account() -> str:
@@ -221,8 +223,10 @@ def _translator_python() -> str:
         probe = subprocess.run([candidate, "-c", "import samtranslator, boto3"], capture_output=True, check=False)
         if probe.returncode == 0:
             return candidate
-    raise DrillUnavailable("aws-sam-translator is installed neither in this interpreter nor in its base "
-                           f"({sys.executable}); pip install aws-sam-translator there")
+    raise DrillUnavailable(
+        "aws-sam-translator is installed neither in this interpreter nor in its base "
+        f"({sys.executable}); pip install aws-sam-translator there"
+    )
 
 
 def translate(sam: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
@@ -232,8 +236,15 @@ def translate(sam: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]
     env["AWS_DEFAULT_REGION"] = REGION
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "cloudformation.json"
-        result = subprocess.run([_translator_python(), "-c", _TRANSLATE, str(out)], input=json.dumps(request),
-                                env=env, capture_output=True, text=True, timeout=120, check=False)
+        result = subprocess.run(
+            [_translator_python(), "-c", _TRANSLATE, str(out)],
+            input=json.dumps(request),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         if result.returncode != 0:
             raise DrillError(f"aws-sam-translator refused the template:\n{result.stderr[-4000:]}")
         return json.loads(out.read_text())
@@ -253,8 +264,10 @@ def parameter_values(template: dict[str, Any], chosen: dict[str, str]) -> dict[s
         elif "Default" in spec:
             value = str(spec["Default"])
         else:
-            raise DrillError(f"parameter {name} has no default and the drill passes no value: add it to "
-                             "Drill.parameters (tests/infra/drill.py)")
+            raise DrillError(
+                f"parameter {name} has no default and the drill passes no value: add it to "
+                "Drill.parameters (tests/infra/drill.py)"
+            )
         _check_parameter(name, spec, value)
         values[name] = value
     _check_rules(template, values)
@@ -370,15 +383,20 @@ def _create_secret(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any
             value = json.dumps({**json.loads(template), key: value})
     else:
         value = props.get("SecretString", "")
-    args = {"Name": name, "SecretString": value, "Description": props.get("Description", ""),
-            "Tags": props.get("Tags", [])}
+    args = {
+        "Name": name,
+        "SecretString": value,
+        "Description": props.get("Description", ""),
+        "Tags": props.get("Tags", []),
+    }
     if props.get("KmsKeyId"):
         args["KmsKeyId"] = props["KmsKeyId"]
     try:
         arn = sm.create_secret(**args)["ARN"]
     except sm.exceptions.ResourceExistsException as e:
-        raise _cfn_error(f"Resource of type 'AWS::SecretsManager::Secret' with identifier '{name}' already "
-                         "exists.") from e
+        raise _cfn_error(
+            f"Resource of type 'AWS::SecretsManager::Secret' with identifier '{name}' already exists."
+        ) from e
     return arn, {"Id": arn}
 
 
@@ -392,8 +410,7 @@ def _import_body(api_id: str, body: dict[str, Any]) -> None:
             sub = "/" + "/".join(parts[:depth])
             if sub not in by_path:
                 parent = by_path["/" + "/".join(parts[: depth - 1])] if depth > 1 else by_path["/"]
-                by_path[sub] = apigw.create_resource(restApiId=api_id, parentId=parent,
-                                                     pathPart=parts[depth - 1])["id"]
+                by_path[sub] = apigw.create_resource(restApiId=api_id, parentId=parent, pathPart=parts[depth - 1])["id"]
         for method, spec in body["paths"][path].items():
             if method.startswith("x-") and method != "x-amazon-apigateway-any-method":
                 continue
@@ -401,16 +418,23 @@ def _import_body(api_id: str, body: dict[str, Any]) -> None:
             apigw.put_method(restApiId=api_id, resourceId=by_path[path], httpMethod=verb, authorizationType="NONE")
             integration = spec.get("x-amazon-apigateway-integration")
             if integration:
-                apigw.put_integration(restApiId=api_id, resourceId=by_path[path], httpMethod=verb,
-                                      type=integration["type"].upper(), uri=integration["uri"],
-                                      integrationHttpMethod=integration.get("httpMethod", "POST"))
+                apigw.put_integration(
+                    restApiId=api_id,
+                    resourceId=by_path[path],
+                    httpMethod=verb,
+                    type=integration["type"].upper(),
+                    uri=integration["uri"],
+                    integrationHttpMethod=integration.get("httpMethod", "POST"),
+                )
 
 
 def _create_rest_api(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     apigw = _api("apigateway")
     body = props.get("Body") or {}
-    args: dict[str, Any] = {"name": props.get("Name") or body.get("info", {}).get("title") or name,
-                            "description": props.get("Description", "")}
+    args: dict[str, Any] = {
+        "name": props.get("Name") or body.get("info", {}).get("title") or name,
+        "description": props.get("Description", ""),
+    }
     if props.get("EndpointConfiguration"):
         args["endpointConfiguration"] = _camel(props["EndpointConfiguration"])
     api_id = apigw.create_rest_api(**args)["id"]
@@ -419,27 +443,42 @@ def _create_rest_api(name: str, props: dict[str, Any]) -> tuple[str, dict[str, A
     return api_id, {"RootResourceId": root}
 
 
-STAGE_METHOD_SETTINGS = {"ThrottlingRateLimit": "throttling/rateLimit", "ThrottlingBurstLimit": "throttling/burstLimit",
-                         "LoggingLevel": "logging/loglevel", "MetricsEnabled": "metrics/enabled",
-                         "DataTraceEnabled": "logging/dataTrace"}
+STAGE_METHOD_SETTINGS = {
+    "ThrottlingRateLimit": "throttling/rateLimit",
+    "ThrottlingBurstLimit": "throttling/burstLimit",
+    "LoggingLevel": "logging/loglevel",
+    "MetricsEnabled": "metrics/enabled",
+    "DataTraceEnabled": "logging/dataTrace",
+}
 
 
 def _create_stage(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     apigw = _api("apigateway")
     api_id, stage = props["RestApiId"], props["StageName"]
-    apigw.create_stage(restApiId=api_id, stageName=stage, deploymentId=props["DeploymentId"],
-                       description=props.get("Description", ""), variables=props.get("Variables", {}),
-                       tracingEnabled=bool(props.get("TracingEnabled", False)))
+    apigw.create_stage(
+        restApiId=api_id,
+        stageName=stage,
+        deploymentId=props["DeploymentId"],
+        description=props.get("Description", ""),
+        variables=props.get("Variables", {}),
+        tracingEnabled=bool(props.get("TracingEnabled", False)),
+    )
     patches = []
     for setting in props.get("MethodSettings", []):
         resource_path = setting.get("ResourcePath", "/*")
-        scope = "/{}/{}".format("*" if resource_path == "/*" else resource_path.replace("/", "~1"),
-                                setting.get("HttpMethod", "*"))
+        scope = "/{}/{}".format(
+            "*" if resource_path == "/*" else resource_path.replace("/", "~1"), setting.get("HttpMethod", "*")
+        )
         for key, path in STAGE_METHOD_SETTINGS.items():
             if key in setting:
                 value = setting[key]
-                patches.append({"op": "replace", "path": f"{scope}/{path}",
-                                "value": str(value).lower() if isinstance(value, bool) else str(value)})
+                patches.append(
+                    {
+                        "op": "replace",
+                        "path": f"{scope}/{path}",
+                        "value": str(value).lower() if isinstance(value, bool) else str(value),
+                    }
+                )
     for key, value in (props.get("AccessLogSetting") or {}).items():
         patches.append({"op": "replace", "path": f"/accessLogSettings/{key[:1].lower() + key[1:]}", "value": value})
     if patches:
@@ -455,14 +494,19 @@ def _create_deployment(name: str, props: dict[str, Any]) -> tuple[str, dict[str,
 
 
 def _create_version(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    version = _api("lambda").publish_version(FunctionName=props["FunctionName"],
-                                             Description=props.get("Description", ""))
+    version = _api("lambda").publish_version(
+        FunctionName=props["FunctionName"], Description=props.get("Description", "")
+    )
     return version["FunctionArn"], {"Version": version["Version"]}
 
 
 def _create_alias(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    args = {"FunctionName": props["FunctionName"], "Name": props["Name"], "FunctionVersion": props["FunctionVersion"],
-            "Description": props.get("Description", "")}
+    args = {
+        "FunctionName": props["FunctionName"],
+        "Name": props["Name"],
+        "FunctionVersion": props["FunctionVersion"],
+        "Description": props.get("Description", ""),
+    }
     if props.get("RoutingConfig"):
         args["RoutingConfig"] = props["RoutingConfig"]
     arn = _api("lambda").create_alias(**args)["AliasArn"]
@@ -470,15 +514,19 @@ def _create_alias(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]
 
 
 def _create_invoke_config(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    args = {k: props[k] for k in ("FunctionName", "Qualifier", "MaximumRetryAttempts", "MaximumEventAgeInSeconds",
-                                  "DestinationConfig") if k in props}
+    args = {
+        k: props[k]
+        for k in ("FunctionName", "Qualifier", "MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")
+        if k in props
+    }
     _api("lambda").put_function_event_invoke_config(**args)
     return f"{props['FunctionName']}:{props.get('Qualifier', '$LATEST')}", {}
 
 
 def _delete_invoke_config(physical: str, props: dict[str, Any]) -> None:
-    _api("lambda").delete_function_event_invoke_config(FunctionName=props["FunctionName"],
-                                                       Qualifier=props.get("Qualifier", "$LATEST"))
+    _api("lambda").delete_function_event_invoke_config(
+        FunctionName=props["FunctionName"], Qualifier=props.get("Qualifier", "$LATEST")
+    )
 
 
 def _create_domain(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -487,10 +535,12 @@ def _create_domain(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any
         if key in props:
             args[key[:1].lower() + key[1:]] = _camel(props[key])
     domain = _api("apigateway").create_domain_name(**args)
-    return name, {"RegionalDomainName": domain.get("regionalDomainName", f"d-drill.execute-api.{REGION}.amazonaws.com"),
-                  "RegionalHostedZoneId": domain.get("regionalHostedZoneId", "Z1UJRXOUMOOFQ8"),
-                  "DistributionDomainName": domain.get("distributionDomainName", ""),
-                  "DistributionHostedZoneId": domain.get("distributionHostedZoneId", "")}
+    return name, {
+        "RegionalDomainName": domain.get("regionalDomainName", f"d-drill.execute-api.{REGION}.amazonaws.com"),
+        "RegionalHostedZoneId": domain.get("regionalHostedZoneId", "Z1UJRXOUMOOFQ8"),
+        "DistributionDomainName": domain.get("distributionDomainName", ""),
+        "DistributionHostedZoneId": domain.get("distributionHostedZoneId", ""),
+    }
 
 
 def _create_mapping(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -518,8 +568,9 @@ def _remove_queue_policy(physical: str, props: dict[str, Any]) -> None:
 
 def _update_account(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     if props.get("CloudWatchRoleArn"):
-        _api("apigateway").update_account(patchOperations=[
-            {"op": "replace", "path": "/cloudwatchRoleArn", "value": props["CloudWatchRoleArn"]}])
+        _api("apigateway").update_account(
+            patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": props["CloudWatchRoleArn"]}]
+        )
     return name, {}
 
 
@@ -529,8 +580,11 @@ def _create_codedeploy_app(name: str, props: dict[str, Any]) -> tuple[str, dict[
 
 
 def _create_deployment_group(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    args = {"applicationName": props["ApplicationName"], "deploymentGroupName": name,
-            "serviceRoleArn": props["ServiceRoleArn"]}
+    args = {
+        "applicationName": props["ApplicationName"],
+        "deploymentGroupName": name,
+        "serviceRoleArn": props["ServiceRoleArn"],
+    }
     for key in ("DeploymentConfigName", "AlarmConfiguration", "AutoRollbackConfiguration", "DeploymentStyle"):
         if key in props:
             args[key[:1].lower() + key[1:]] = _camel(props[key])
@@ -541,9 +595,12 @@ def _create_deployment_group(name: str, props: dict[str, Any]) -> tuple[str, dic
 def _create_user_pool(name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     args = {k: v for k, v in props.items() if k != "UserPoolName"}  # CloudFormation's names are the API's
     pool = _api("cognito-idp").create_user_pool(PoolName=props.get("UserPoolName") or name, **args)["UserPool"]
-    return pool["Id"], {"Arn": pool["Arn"], "UserPoolId": pool["Id"],
-                        "ProviderName": f"cognito-idp.{REGION}.amazonaws.com/{pool['Id']}",
-                        "ProviderURL": f"https://cognito-idp.{REGION}.amazonaws.com/{pool['Id']}"}
+    return pool["Id"], {
+        "Arn": pool["Arn"],
+        "UserPoolId": pool["Id"],
+        "ProviderName": f"cognito-idp.{REGION}.amazonaws.com/{pool['Id']}",
+        "ProviderURL": f"https://cognito-idp.{REGION}.amazonaws.com/{pool['Id']}",
+    }
 
 
 def _delete_user_pool(physical: str, props: dict[str, Any]) -> None:
@@ -609,85 +666,199 @@ def _create_function_url(name: str, props: dict[str, Any]) -> tuple[str, dict[st
 
 _NO_MODEL = "moto's CloudFormation has no model for it (it warns and skips the resource)"
 DRILL_MODELS = [
-    DrillModel("AWS::CloudWatch::Alarm", "AlarmName", _create_alarm,
-               lambda pid, props: _api("cloudwatch").delete_alarms(AlarmNames=[pid]),
-               "PutMetricAlarm; DeleteAlarms", _NO_MODEL),
-    DrillModel("AWS::SecretsManager::Secret", "Name", _create_secret,
-               lambda pid, props: _api("secretsmanager").delete_secret(SecretId=pid, ForceDeleteWithoutRecovery=True),
-               "CreateSecret (a name that exists fails the create, as in CloudFormation); Ref gives the ARN",
-               _NO_MODEL),
-    DrillModel("AWS::ApiGateway::RestApi", "Name", _create_rest_api,
-               lambda pid, props: _api("apigateway").delete_rest_api(restApiId=pid),
-               "CreateRestApi (named after the Body's title), then CreateResource, PutMethod and "
-               "PutIntegration for every Swagger path and method of the Body",
-               "moto's model requires Name and ignores Body (then the Deployment fails: no methods), and "
-               "moto imports only OpenAPI 3 (Chalice writes Swagger 2.0). The Body's gateway responses "
-               "are not applied"),
-    DrillModel("AWS::ApiGateway::Deployment", "", _create_deployment,
-               lambda pid, props: _api("apigateway").delete_deployment(restApiId=props["RestApiId"], deploymentId=pid),
-               "CreateDeployment; Ref gives the deployment id", "moto's model answers no Ref (the Stage gets "
-               "an object for DeploymentId)"),
-    DrillModel("AWS::ApiGateway::Stage", "", _create_stage,
-               lambda pid, props: _api("apigateway").delete_stage(restApiId=props["RestApiId"], stageName=pid),
-               "CreateStage, then UpdateStage for MethodSettings (throttling, logging, metrics) and "
-               "AccessLogSetting", _NO_MODEL),
-    DrillModel("AWS::Lambda::Version", "", _create_version, lambda pid, props: None,
-               "PublishVersion; Ref gives the version ARN, Fn::GetAtt Version the number",
-               "moto's model answers neither Ref nor Fn::GetAtt"),
-    DrillModel("AWS::Lambda::Alias", "", _create_alias,
-               lambda pid, props: _api("lambda").delete_alias(FunctionName=props["FunctionName"], Name=props["Name"]),
-               "CreateAlias; Ref gives the alias ARN (UpdatePolicy, the gradual shift, is not run)", _NO_MODEL),
-    DrillModel("AWS::Lambda::EventInvokeConfig", "", _create_invoke_config, _delete_invoke_config,
-               "PutFunctionEventInvokeConfig", _NO_MODEL),
-    DrillModel("AWS::ApiGateway::DomainName", "DomainName", _create_domain,
-               lambda pid, props: _api("apigateway").delete_domain_name(domainName=pid),
-               "CreateDomainName (moto checks no certificate)", _NO_MODEL),
-    DrillModel("AWS::ApiGateway::BasePathMapping", "", _create_mapping,
-               lambda pid, props: _api("apigateway").delete_base_path_mapping(
-                   domainName=props["DomainName"], basePath=props.get("BasePath") or "(none)"),
-               "CreateBasePathMapping", _NO_MODEL),
-    DrillModel("AWS::SQS::QueuePolicy", "", _set_queue_policy, _remove_queue_policy,
-               "SetQueueAttributes Policy on each queue; emptied on delete", _NO_MODEL),
-    DrillModel("AWS::ApiGateway::Account", "", _update_account, lambda pid, props: None,
-               "UpdateAccount (the CloudWatch role API Gateway logs with)", _NO_MODEL),
-    DrillModel("AWS::CDK::Metadata", "", lambda name, props: (name, {}), lambda pid, props: None,
-               "nothing (CDK's own bookkeeping)", _NO_MODEL),
-    DrillModel("AWS::CodeDeploy::Application", "ApplicationName", _create_codedeploy_app, lambda pid, props: None,
-               "CreateApplication; left behind on delete (moto has no DeleteApplication)", _NO_MODEL),
-    DrillModel("AWS::Cognito::UserPool", "UserPoolName", _create_user_pool, _delete_user_pool,
-               "CreateUserPool (every property is the API's parameter; UserPoolName is PoolName); Ref gives the "
-               "pool id. DeleteUserPool refused while DeletionProtection is ACTIVE, as AWS refuses it (moto "
-               "deletes a protected pool)", _NO_MODEL),
-    DrillModel("AWS::Cognito::UserPoolClient", "ClientName", _create_user_pool_client,
-               lambda pid, props: _api("cognito-idp").delete_user_pool_client(UserPoolId=props["UserPoolId"],
-                                                                             ClientId=pid),
-               "CreateUserPoolClient; Ref gives the client id", _NO_MODEL),
-    DrillModel("AWS::ApiGatewayV2::Api", "Name", _create_http_api,
-               lambda pid, props: _api("apigatewayv2").delete_api(ApiId=pid),
-               "CreateApi; Ref gives the API id", _NO_MODEL),
-    DrillModel("AWS::ApiGatewayV2::Integration", "", _create_integration,
-               lambda pid, props: _api("apigatewayv2").delete_integration(ApiId=props["ApiId"], IntegrationId=pid),
-               "CreateIntegration; Ref gives the integration id", _NO_MODEL),
-    DrillModel("AWS::ApiGatewayV2::Route", "", _create_route,
-               lambda pid, props: _api("apigatewayv2").delete_route(ApiId=props["ApiId"], RouteId=pid),
-               "CreateRoute", _NO_MODEL),
-    DrillModel("AWS::ApiGatewayV2::Stage", "", _create_http_stage,
-               lambda pid, props: _api("apigatewayv2").delete_stage(ApiId=props["ApiId"], StageName=pid),
-               "CreateStage (route throttles and access log setting as given; moto applies neither)", _NO_MODEL),
-    DrillModel("AWS::ApiGatewayV2::ApiMapping", "", _create_api_mapping,
-               lambda pid, props: _api("apigatewayv2").delete_api_mapping(ApiMappingId=pid,
-                                                                         DomainName=props["DomainName"]),
-               "CreateApiMapping (only with DeviceDomainName, which the drill does not give)", _NO_MODEL),
-    DrillModel("AWS::Lambda::Url", "", _create_function_url,
-               lambda pid, props: _api("lambda").delete_function_url_config(FunctionName=pid),
-               "CreateFunctionUrlConfig on the function the TargetFunctionArn names (only with "
-               "DeviceFrontDoor=FunctionUrl); Fn::GetAtt FunctionUrl and FunctionArn",
-               "moto's CloudFormation has no model for it, and its API takes no alias (the URL is on the "
-               "function)"),
-    DrillModel("AWS::CodeDeploy::DeploymentGroup", "DeploymentGroupName", _create_deployment_group,
-               lambda pid, props: None,
-               "CreateDeploymentGroup; left behind on delete (moto has no DeleteDeploymentGroup); no "
-               "deployment runs through it", _NO_MODEL),
+    DrillModel(
+        "AWS::CloudWatch::Alarm",
+        "AlarmName",
+        _create_alarm,
+        lambda pid, props: _api("cloudwatch").delete_alarms(AlarmNames=[pid]),
+        "PutMetricAlarm; DeleteAlarms",
+        _NO_MODEL,
+    ),
+    DrillModel(
+        "AWS::SecretsManager::Secret",
+        "Name",
+        _create_secret,
+        lambda pid, props: _api("secretsmanager").delete_secret(SecretId=pid, ForceDeleteWithoutRecovery=True),
+        "CreateSecret (a name that exists fails the create, as in CloudFormation); Ref gives the ARN",
+        _NO_MODEL,
+    ),
+    DrillModel(
+        "AWS::ApiGateway::RestApi",
+        "Name",
+        _create_rest_api,
+        lambda pid, props: _api("apigateway").delete_rest_api(restApiId=pid),
+        "CreateRestApi (named after the Body's title), then CreateResource, PutMethod and "
+        "PutIntegration for every Swagger path and method of the Body",
+        "moto's model requires Name and ignores Body (then the Deployment fails: no methods), and "
+        "moto imports only OpenAPI 3 (Chalice writes Swagger 2.0). The Body's gateway responses "
+        "are not applied",
+    ),
+    DrillModel(
+        "AWS::ApiGateway::Deployment",
+        "",
+        _create_deployment,
+        lambda pid, props: _api("apigateway").delete_deployment(restApiId=props["RestApiId"], deploymentId=pid),
+        "CreateDeployment; Ref gives the deployment id",
+        "moto's model answers no Ref (the Stage gets an object for DeploymentId)",
+    ),
+    DrillModel(
+        "AWS::ApiGateway::Stage",
+        "",
+        _create_stage,
+        lambda pid, props: _api("apigateway").delete_stage(restApiId=props["RestApiId"], stageName=pid),
+        "CreateStage, then UpdateStage for MethodSettings (throttling, logging, metrics) and AccessLogSetting",
+        _NO_MODEL,
+    ),
+    DrillModel(
+        "AWS::Lambda::Version",
+        "",
+        _create_version,
+        lambda pid, props: None,
+        "PublishVersion; Ref gives the version ARN, Fn::GetAtt Version the number",
+        "moto's model answers neither Ref nor Fn::GetAtt",
+    ),
+    DrillModel(
+        "AWS::Lambda::Alias",
+        "",
+        _create_alias,
+        lambda pid, props: _api("lambda").delete_alias(FunctionName=props["FunctionName"], Name=props["Name"]),
+        "CreateAlias; Ref gives the alias ARN (UpdatePolicy, the gradual shift, is not run)",
+        _NO_MODEL,
+    ),
+    DrillModel(
+        "AWS::Lambda::EventInvokeConfig",
+        "",
+        _create_invoke_config,
+        _delete_invoke_config,
+        "PutFunctionEventInvokeConfig",
+        _NO_MODEL,
+    ),
+    DrillModel(
+        "AWS::ApiGateway::DomainName",
+        "DomainName",
+        _create_domain,
+        lambda pid, props: _api("apigateway").delete_domain_name(domainName=pid),
+        "CreateDomainName (moto checks no certificate)",
+        _NO_MODEL,
+    ),
+    DrillModel(
+        "AWS::ApiGateway::BasePathMapping",
+        "",
+        _create_mapping,
+        lambda pid, props: _api("apigateway").delete_base_path_mapping(
+            domainName=props["DomainName"], basePath=props.get("BasePath") or "(none)"
+        ),
+        "CreateBasePathMapping",
+        _NO_MODEL,
+    ),
+    DrillModel(
+        "AWS::SQS::QueuePolicy",
+        "",
+        _set_queue_policy,
+        _remove_queue_policy,
+        "SetQueueAttributes Policy on each queue; emptied on delete",
+        _NO_MODEL,
+    ),
+    DrillModel(
+        "AWS::ApiGateway::Account",
+        "",
+        _update_account,
+        lambda pid, props: None,
+        "UpdateAccount (the CloudWatch role API Gateway logs with)",
+        _NO_MODEL,
+    ),
+    DrillModel(
+        "AWS::CDK::Metadata",
+        "",
+        lambda name, props: (name, {}),
+        lambda pid, props: None,
+        "nothing (CDK's own bookkeeping)",
+        _NO_MODEL,
+    ),
+    DrillModel(
+        "AWS::CodeDeploy::Application",
+        "ApplicationName",
+        _create_codedeploy_app,
+        lambda pid, props: None,
+        "CreateApplication; left behind on delete (moto has no DeleteApplication)",
+        _NO_MODEL,
+    ),
+    DrillModel(
+        "AWS::Cognito::UserPool",
+        "UserPoolName",
+        _create_user_pool,
+        _delete_user_pool,
+        "CreateUserPool (every property is the API's parameter; UserPoolName is PoolName); Ref gives the "
+        "pool id. DeleteUserPool refused while DeletionProtection is ACTIVE, as AWS refuses it (moto "
+        "deletes a protected pool)",
+        _NO_MODEL,
+    ),
+    DrillModel(
+        "AWS::Cognito::UserPoolClient",
+        "ClientName",
+        _create_user_pool_client,
+        lambda pid, props: _api("cognito-idp").delete_user_pool_client(UserPoolId=props["UserPoolId"], ClientId=pid),
+        "CreateUserPoolClient; Ref gives the client id",
+        _NO_MODEL,
+    ),
+    DrillModel(
+        "AWS::ApiGatewayV2::Api",
+        "Name",
+        _create_http_api,
+        lambda pid, props: _api("apigatewayv2").delete_api(ApiId=pid),
+        "CreateApi; Ref gives the API id",
+        _NO_MODEL,
+    ),
+    DrillModel(
+        "AWS::ApiGatewayV2::Integration",
+        "",
+        _create_integration,
+        lambda pid, props: _api("apigatewayv2").delete_integration(ApiId=props["ApiId"], IntegrationId=pid),
+        "CreateIntegration; Ref gives the integration id",
+        _NO_MODEL,
+    ),
+    DrillModel(
+        "AWS::ApiGatewayV2::Route",
+        "",
+        _create_route,
+        lambda pid, props: _api("apigatewayv2").delete_route(ApiId=props["ApiId"], RouteId=pid),
+        "CreateRoute",
+        _NO_MODEL,
+    ),
+    DrillModel(
+        "AWS::ApiGatewayV2::Stage",
+        "",
+        _create_http_stage,
+        lambda pid, props: _api("apigatewayv2").delete_stage(ApiId=props["ApiId"], StageName=pid),
+        "CreateStage (route throttles and access log setting as given; moto applies neither)",
+        _NO_MODEL,
+    ),
+    DrillModel(
+        "AWS::ApiGatewayV2::ApiMapping",
+        "",
+        _create_api_mapping,
+        lambda pid, props: _api("apigatewayv2").delete_api_mapping(ApiMappingId=pid, DomainName=props["DomainName"]),
+        "CreateApiMapping (only with DeviceDomainName, which the drill does not give)",
+        _NO_MODEL,
+    ),
+    DrillModel(
+        "AWS::Lambda::Url",
+        "",
+        _create_function_url,
+        lambda pid, props: _api("lambda").delete_function_url_config(FunctionName=pid),
+        "CreateFunctionUrlConfig on the function the TargetFunctionArn names (only with "
+        "DeviceFrontDoor=FunctionUrl); Fn::GetAtt FunctionUrl and FunctionArn",
+        "moto's CloudFormation has no model for it, and its API takes no alias (the URL is on the function)",
+    ),
+    DrillModel(
+        "AWS::CodeDeploy::DeploymentGroup",
+        "DeploymentGroupName",
+        _create_deployment_group,
+        lambda pid, props: None,
+        "CreateDeploymentGroup; left behind on delete (moto has no DeleteDeploymentGroup); no "
+        "deployment runs through it",
+        _NO_MODEL,
+    ),
 ]
 
 
@@ -735,24 +906,29 @@ def _moto_class(model: DrillModel) -> type:
     def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
         _delete_gone_or_not(model, resource_name, cloudformation_json.get("Properties", {}))
 
-    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json, account_id,
-                                        region_name):
+    def update_from_cloudformation_json(
+        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+    ):
         original_resource.delete(account_id, region_name)
         return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
 
-    return type(f"Drill{model.type.replace('::', '')}", (), {
-        "__init__": __init__,
-        "cloudformation_type": staticmethod(lambda: model.type),
-        "cloudformation_name_type": staticmethod(lambda: model.name_property),
-        "has_cfn_attr": classmethod(lambda cls, attribute: True),
-        "create_from_cloudformation_json": classmethod(create_from_cloudformation_json),
-        "update_from_cloudformation_json": classmethod(update_from_cloudformation_json),
-        "delete_from_cloudformation_json": classmethod(delete_from_cloudformation_json),
-        "get_cfn_attribute": get_cfn_attribute,
-        "delete": delete,
-        "is_created": lambda self: True,
-        "physical_resource_id": property(lambda self: self._physical_id),
-    })
+    return type(
+        f"Drill{model.type.replace('::', '')}",
+        (),
+        {
+            "__init__": __init__,
+            "cloudformation_type": staticmethod(lambda: model.type),
+            "cloudformation_name_type": staticmethod(lambda: model.name_property),
+            "has_cfn_attr": classmethod(lambda cls, attribute: True),
+            "create_from_cloudformation_json": classmethod(create_from_cloudformation_json),
+            "update_from_cloudformation_json": classmethod(update_from_cloudformation_json),
+            "delete_from_cloudformation_json": classmethod(delete_from_cloudformation_json),
+            "get_cfn_attribute": get_cfn_attribute,
+            "delete": delete,
+            "is_created": lambda self: True,
+            "physical_resource_id": property(lambda self: self._physical_id),
+        },
+    )
 
 
 @contextlib.contextmanager
@@ -836,18 +1012,24 @@ def _apply_table_settings(ctx: Context) -> None:
             ddb.update_time_to_live(TableName=physical[lid], TimeToLiveSpecification=_resolved_bools(ttl))
         pitr = props.get("PointInTimeRecoverySpecification")
         if pitr:
-            ddb.update_continuous_backups(TableName=physical[lid],
-                                          PointInTimeRecoverySpecification=_resolved_bools(pitr))
+            ddb.update_continuous_backups(
+                TableName=physical[lid], PointInTimeRecoverySpecification=_resolved_bools(pitr)
+            )
 
 
 def _tables_with_settings(ctx: Context) -> list[str]:
-    return [lid for lid, r in ctx.resources_of("AWS::DynamoDB::Table").items()
-            if {"TimeToLiveSpecification", "PointInTimeRecoverySpecification"} & set(r.get("Properties", {}))]
+    return [
+        lid
+        for lid, r in ctx.resources_of("AWS::DynamoDB::Table").items()
+        if {"TimeToLiveSpecification", "PointInTimeRecoverySpecification"} & set(r.get("Properties", {}))
+    ]
 
 
 def _resolved_bools(spec: dict[str, Any]) -> dict[str, Any]:
-    return {k: (str(v).lower() == "true" if k.endswith("Enabled") and not isinstance(v, bool) else v)
-            for k, v in spec.items()}
+    return {
+        k: (str(v).lower() == "true" if k.endswith("Enabled") and not isinstance(v, bool) else v)
+        for k, v in spec.items()
+    }
 
 
 def _retain_except_on_create(ctx: Context) -> list[str]:
@@ -874,55 +1056,69 @@ ADAPTATIONS: list[Adaptation] = [
         "moto's CloudFormation creates the types below with the drill's models (DRILL_MODELS), through "
         "moto's own API, in the stack's order, with CloudFormation's Ref and Fn::GetAtt",
         "a type moto cannot create would be skipped with a warning (and Ref to it would give nothing)",
-        _nothing, server=_drill_models),
+        _nothing,
+        server=_drill_models,
+    ),
     *(Adaptation(f"{m.type}: {m.what}", m.why, _of_type(m.type)) for m in DRILL_MODELS),
     Adaptation(
         "AWS::DynamoDB::Table: TimeToLiveSpecification and PointInTimeRecoverySpecification applied with "
         "UpdateTimeToLive and UpdateContinuousBackups after the stack",
         "moto's CloudFormation ignores both (it applies SSE and DeletionProtectionEnabled); moto never "
         "expires TTL items",
-        _tables_with_settings, created=_apply_table_settings),
+        _tables_with_settings,
+        created=_apply_table_settings,
+    ),
     Adaptation(
         "DeletionPolicy RetainExceptOnCreate: made Retain in moto's copy of a created stack before DeleteStack",
         "moto keeps only 'Retain' on delete; CloudFormation keeps RetainExceptOnCreate resources once the "
         "stack was created, and deletes them only when the create itself fails",
-        _retain_except_on_create, deleting=_keep_retain_except_on_create),
+        _retain_except_on_create,
+        deleting=_keep_retain_except_on_create,
+    ),
     Adaptation(
         "A failed create is rolled back by the drill with DeleteStack",
         "moto leaves a failed stack CREATE_IN_PROGRESS with what it created; CloudFormation rolls back "
         "(deleting all but DeletionPolicy Retain). DeleteStack right after the failure is that rollback",
-        _nothing),
+        _nothing,
+    ),
     Adaptation(
         "EventBridge schedule rules match no PutEvents entry (moto patched while its server runs)",
         "moto matches every put event against a schedule rule's empty pattern and answers 500 on the Lambda "
         "target, so every notification the functions publish would fail",
-        _nothing, server=_schedule_rules_match_no_events),
+        _nothing,
+        server=_schedule_rules_match_no_events,
+    ),
     Adaptation(
         "Lambda environment values made strings (function_environment)",
         "moto stores a variable set from a Number parameter as an int; CloudFormation and Lambda pass strings",
-        _of_type("AWS::Lambda::Function")),
+        _of_type("AWS::Lambda::Function"),
+    ),
     Adaptation(
         "Parameters checked against AllowedPattern, AllowedValues, MinLength, MaxLength, MinValue and MaxValue "
         "by the drill",
         "moto does not check them; CloudFormation refuses the create",
-        _nothing),
+        _nothing,
+    ),
     Adaptation(
         "The template's Rules evaluated by the drill on the parameters (_check_rules)",
         "moto ignores Rules; CloudFormation refuses the create with the failed assertion's description",
-        _nothing),
+        _nothing,
+    ),
     Adaptation(
         "AWS::Lambda::Function: run from the unzipped package in `python -S` with the environment "
         "GetFunctionConfiguration reports plus RUNTIME_ADDITIONS, not invoked",
         "moto invokes functions in Docker; the drill runs the same handler and code without it. Stricter than "
         "Lambda on one point: no boto3 from the runtime (/var/runtime), so the package must carry what it "
         "imports. Not enforced: IAM policies (tests/service/test_least_privilege.py checks them), memory",
-        _of_type("AWS::Lambda::Function")),
+        _of_type("AWS::Lambda::Function"),
+    ),
     Adaptation(
         "API requests: REST proxy events built by the drill, routed against the resources and methods of the "
         "deployed API, fed to the API function",
         "moto's API Gateway cannot invoke a Lambda proxy integration without Docker; its throttling, gateway "
         "responses and access logs are not exercised",
-        _of_type("AWS::ApiGateway::RestApi")),
+        _of_type("AWS::ApiGateway::RestApi"),
+    ),
 ]
 
 
@@ -956,8 +1152,10 @@ def check_supported(template: dict[str, Any]) -> None:
             unknown.setdefault(resource["Type"], []).append(lid)
     if unknown:
         listed = "; ".join(f"{t} ({', '.join(lids)})" for t, lids in sorted(unknown.items()))
-        raise DrillError(f"moto's CloudFormation cannot create {listed}: add an adaptation for each type to "
-                         "ADAPTATIONS in tests/infra/drill.py, with why")
+        raise DrillError(
+            f"moto's CloudFormation cannot create {listed}: add an adaptation for each type to "
+            "ADAPTATIONS in tests/infra/drill.py, with why"
+        )
 
 
 # --- 4. the stack -------------------------------------------------------------------------------
@@ -999,8 +1197,9 @@ class Drill:
         """The service's announcements since the last call (EventBridge events)."""
         sqs, found = client(self.endpoint, "sqs"), []
         while True:
-            batch = sqs.receive_message(QueueUrl=self.notification_queue, MaxNumberOfMessages=10,
-                                        WaitTimeSeconds=0).get("Messages", [])
+            batch = sqs.receive_message(
+                QueueUrl=self.notification_queue, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
             if not batch:
                 return found
             for message in batch:
@@ -1017,8 +1216,7 @@ class Drill:
             self._translated[key] = translate(self.sam, parameters)
         return copy.deepcopy(self._translated[key])
 
-    def create(self, stack_name: str = STACK_NAME, fail_with: dict[str, Any] | None = None,
-               **overrides: str) -> Stack:
+    def create(self, stack_name: str = STACK_NAME, fail_with: dict[str, Any] | None = None, **overrides: str) -> Stack:
         """Create the stack. ``fail_with``: a resource added to the template to make the create
         fail (the drill's forced failure). A failure raises DrillError after the rollback."""
         parameters = self.parameters(**overrides)
@@ -1034,9 +1232,12 @@ class Drill:
         client(self.endpoint, "s3").put_object(Bucket=ARTIFACT_BUCKET, Key=key, Body=body.encode())
         cfn = ctx.client("cloudformation")
         try:
-            cfn.create_stack(StackName=stack_name, TemplateURL=f"https://{ARTIFACT_BUCKET}.s3.amazonaws.com/{key}",
-                             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-                             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"])
+            cfn.create_stack(
+                StackName=stack_name,
+                TemplateURL=f"https://{ARTIFACT_BUCKET}.s3.amazonaws.com/{key}",
+                Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+                Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+            )
         except Exception as e:  # the create failed: roll back as CloudFormation would
             with contextlib.suppress(Exception):
                 cfn.delete_stack(StackName=stack_name)
@@ -1155,6 +1356,7 @@ for line in sys.stdin:
     answers.flush()
 """
 
+
 def unzip_read_only(zip_path: Path, task_root: Path | None = None) -> Path:
     """The package unzipped to ``task_root`` (a fresh directory by default), without write bits
     (as /var/task)."""
@@ -1165,8 +1367,15 @@ def unzip_read_only(zip_path: Path, task_root: Path | None = None) -> Path:
     return task_root
 
 
-_READ_ONLY_MOUNT = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                    'mount --bind -o ro "$0" "$0" && exec "$@"']
+_READ_ONLY_MOUNT = [
+    "unshare",
+    "--mount",
+    "--propagation",
+    "private",
+    "sh",
+    "-c",
+    'mount --bind -o ro "$0" "$0" && exec "$@"',
+]
 
 
 def read_only_command(task_root: Path, command: list[str]) -> list[str]:
@@ -1177,8 +1386,10 @@ def read_only_command(task_root: Path, command: list[str]) -> list[str]:
         return command
     probe = subprocess.run([*_READ_ONLY_MOUNT, str(task_root), "true"], capture_output=True, text=True, check=False)
     if probe.returncode != 0:
-        raise DrillUnavailable(f"running as root, the drill needs unshare and mount to make the package read-only "
-                               f"(root ignores write bits): {probe.stderr.strip()}")
+        raise DrillUnavailable(
+            f"running as root, the drill needs unshare and mount to make the package read-only "
+            f"(root ignores write bits): {probe.stderr.strip()}"
+        )
     return [*_READ_ONLY_MOUNT, str(task_root), *command]
 
 
@@ -1187,7 +1398,8 @@ def written_to(task_root: Path, zip_path: Path) -> set[str]:
     with zipfile.ZipFile(zip_path) as z:
         shipped = {name.rstrip("/") for name in z.namelist()}
     shipped |= {str(Path(name).parent) for name in list(shipped)} | {
-        str(parent) for name in list(shipped) for parent in Path(name).parents}
+        str(parent) for name in list(shipped) for parent in Path(name).parents
+    }
     return {str(p.relative_to(task_root)) for p in task_root.rglob("*")} - shipped
 
 
@@ -1222,11 +1434,25 @@ class Function:
         self.init_s: float | None = None
 
     def _start(self) -> subprocess.Popen:
-        command = [sys.executable, "-S", "-c", RUNNER, str(self.task_root), self.handler,
-                   self.configuration["FunctionArn"], str(self.configuration.get("Timeout", 3))]
-        return subprocess.Popen(read_only_command(self.task_root, command), stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=self.env,
-                                cwd=self.task_root)
+        command = [
+            sys.executable,
+            "-S",
+            "-c",
+            RUNNER,
+            str(self.task_root),
+            self.handler,
+            self.configuration["FunctionArn"],
+            str(self.configuration.get("Timeout", 3)),
+        ]
+        return subprocess.Popen(
+            read_only_command(self.task_root, command),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            text=True,
+            env=self.env,
+            cwd=self.task_root,
+        )
 
     def invoke(self, event: dict[str, Any]) -> Any:
         """The handler's answer to ``event``; DrillError with its traceback if it raised."""
@@ -1239,8 +1465,10 @@ class Function:
         limit = float(self.configuration.get("Timeout", 3)) + (INIT_LIMIT_S if self.invocations == 0 else 1)
         if not select.select([self.process.stdout], [], [], limit)[0]:
             self.process.kill()
-            raise DrillError(f"{self.name} ({self.handler}) did not answer within {limit:.0f} s (its Timeout is "
-                             f"{self.configuration.get('Timeout', 3)} s):\n{self.log()[-3000:]}")
+            raise DrillError(
+                f"{self.name} ({self.handler}) did not answer within {limit:.0f} s (its Timeout is "
+                f"{self.configuration.get('Timeout', 3)} s):\n{self.log()[-3000:]}"
+            )
         line = self.process.stdout.readline()
         if not line:
             raise DrillError(f"{self.name} ({self.handler}) died:\n{self.log()[-4000:]}")
@@ -1260,8 +1488,9 @@ class Function:
 
     @property
     def closed(self) -> bool:
-        return self.process is not None and (self.process.poll() is not None or self.process.stdin is None
-                                             or self.process.stdin.closed)
+        return self.process is not None and (
+            self.process.poll() is not None or self.process.stdin is None or self.process.stdin.closed
+        )
 
     @property
     def running(self) -> bool:
@@ -1283,8 +1512,17 @@ class Function:
 
 def scheduled_event(at: str, rule_arn: str = f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/drill") -> dict[str, Any]:
     """An EventBridge scheduled event whose ``time`` is ``at`` (RFC 3339)."""
-    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": ACCOUNT_ID, "time": at, "region": REGION, "resources": [rule_arn], "detail": {}}
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT_ID,
+        "time": at,
+        "region": REGION,
+        "resources": [rule_arn],
+        "detail": {},
+    }
 
 
 def route_for(paths: list[str], path: str) -> tuple[str, dict[str, str]] | None:
@@ -1310,8 +1548,16 @@ def route_for(paths: list[str], path: str) -> tuple[str, dict[str, str]] | None:
     return (best[1], best[2]) if best else None
 
 
-def rest_event(method: str, path: str, route: str, path_params: dict[str, str], stage: str,
-               headers: dict[str, str], body: str | None, api_id: str) -> dict[str, Any]:
+def rest_event(
+    method: str,
+    path: str,
+    route: str,
+    path_params: dict[str, str],
+    stage: str,
+    headers: dict[str, str],
+    body: str | None,
+    api_id: str,
+) -> dict[str, Any]:
     """An API Gateway REST API proxy event (payload format 1.0), as the gateway sends it."""
     path_only, _, query = path.partition("?")
     multi_query: dict[str, list[str]] = {}
@@ -1320,20 +1566,33 @@ def rest_event(method: str, path: str, route: str, path_params: dict[str, str], 
         multi_query.setdefault(name, []).append(value)
     now = time.time()
     return {
-        "resource": route, "path": path_only, "httpMethod": method,
-        "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "resource": route,
+        "path": path_only,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
         "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
         "multiValueQueryStringParameters": multi_query or None,
-        "pathParameters": path_params or None, "stageVariables": None,
+        "pathParameters": path_params or None,
+        "stageVariables": None,
         "requestContext": {
-            "resourceId": "drill", "resourcePath": route, "httpMethod": method, "path": f"/{stage}{path_only}",
-            "stage": stage, "requestId": str(uuid.uuid4()), "extendedRequestId": str(uuid.uuid4()),
-            "accountId": ACCOUNT_ID, "apiId": api_id, "protocol": "HTTP/1.1",
+            "resourceId": "drill",
+            "resourcePath": route,
+            "httpMethod": method,
+            "path": f"/{stage}{path_only}",
+            "stage": stage,
+            "requestId": str(uuid.uuid4()),
+            "extendedRequestId": str(uuid.uuid4()),
+            "accountId": ACCOUNT_ID,
+            "apiId": api_id,
+            "protocol": "HTTP/1.1",
             "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-            "requestTimeEpoch": int(now * 1000), "domainName": f"{api_id}.execute-api.{REGION}.amazonaws.com",
+            "requestTimeEpoch": int(now * 1000),
+            "domainName": f"{api_id}.execute-api.{REGION}.amazonaws.com",
             "identity": {"sourceIp": "203.0.113.7", "userAgent": "drill/1.0"},
         },
-        "body": body, "isBase64Encoded": False,
+        "body": body,
+        "isBase64Encoded": False,
     }
 
 
@@ -1367,12 +1626,15 @@ class Api:
         """The function the integration of ``method`` on ``route`` invokes (aws_proxy)."""
         key = (route, method)
         if key not in self._integrations:
-            integration = self.apigw.get_integration(restApiId=self.api_id, resourceId=self._resource_ids[route],
-                                                     httpMethod=method)
+            integration = self.apigw.get_integration(
+                restApiId=self.api_id, resourceId=self._resource_ids[route], httpMethod=method
+            )
             found = re.search(r"functions/arn:aws:lambda:[^:]+:\d+:function:([^:/]+)", integration["uri"])
             if integration["type"] != "AWS_PROXY" or not found or found.group(1) not in self._functions:
-                raise DrillError(f"{method} {route} is integrated with {integration['uri']} "
-                                 f"({integration['type']}), not a function of the stack")
+                raise DrillError(
+                    f"{method} {route} is integrated with {integration['uri']} "
+                    f"({integration['type']}), not a function of the stack"
+                )
             self._integrations[key] = self._functions[found.group(1)]
         return self.stack.function(self._integrations[key])
 
@@ -1386,10 +1648,22 @@ class Api:
         if matched is None or not ({method, "ANY"} & self.routes[matched[0]]):
             raise DrillError(f"the deployed API has no route for {method} {path}")
         route, params = matched
-        all_headers = {"Host": f"{self.api_id}.execute-api.{REGION}.amazonaws.com", "Accept": "application/json",
-                       **({"Content-Type": "application/json"} if body is not None else {}), **(headers or {})}
-        event = rest_event(method, path, route, params, self.stage, all_headers,
-                           json.dumps(body) if body is not None else None, self.api_id)
+        all_headers = {
+            "Host": f"{self.api_id}.execute-api.{REGION}.amazonaws.com",
+            "Accept": "application/json",
+            **({"Content-Type": "application/json"} if body is not None else {}),
+            **(headers or {}),
+        }
+        event = rest_event(
+            method,
+            path,
+            route,
+            params,
+            self.stage,
+            all_headers,
+            json.dumps(body) if body is not None else None,
+            self.api_id,
+        )
         function = self.function_for(route, method if method in self.routes[route] else "ANY")
         answer = function.invoke(event)
         text = answer.get("body") or ""

@@ -25,8 +25,7 @@ from infra import deploy
 from infra.template import SECRET_PLACEHOLDER
 
 KEY_HASH = hashlib.sha256(b"operator key").hexdigest()
-FIRST = {"Stage": "prod", "AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:alarms",
-         "OperatorKeySha256": KEY_HASH}
+FIRST = {"Stage": "prod", "AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:alarms", "OperatorKeySha256": KEY_HASH}
 
 
 class FakeWaiter:
@@ -59,38 +58,62 @@ class FakeCloudFormation:
     def describe_stacks(self, StackName):
         self._call("describe_stacks", {})
         if self.status is None:
-            raise ClientError({"Error": {"Code": "ValidationError", "Message": f"Stack with id {StackName} does "
-                                                                                 "not exist"}}, "DescribeStacks")
-        params = [{"ParameterKey": k, "ParameterValue": "****" if k == "OperatorKeySha256" else v}
-                  for k, v in self.parameters.items()]
+            raise ClientError(
+                {"Error": {"Code": "ValidationError", "Message": f"Stack with id {StackName} does not exist"}},
+                "DescribeStacks",
+            )
+        params = [
+            {"ParameterKey": k, "ParameterValue": "****" if k == "OperatorKeySha256" else v}
+            for k, v in self.parameters.items()
+        ]
         # The template's outputs: with DeviceFrontDoor=FunctionUrl, LoadMasters' URL is the function URL.
         device = {"DeviceApiUrl": "https://dev123.execute-api.us-east-1.amazonaws.com"}
         if self.parameters.get("DeviceFrontDoor") == "FunctionUrl":
             device = dict.fromkeys(("DeviceApiUrl", "DeviceFunctionUrl"), "https://abc.lambda-url.us-east-1.on.aws")
         values = {"ApiUrl": "https://licensing.example.com", **device, "Version": "abc"}
-        return {"Stacks": [{"StackName": StackName, "StackStatus": self.status, "Parameters": params,
-                            "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in values.items()]}]}
+        return {
+            "Stacks": [
+                {
+                    "StackName": StackName,
+                    "StackStatus": self.status,
+                    "Parameters": params,
+                    "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in values.items()],
+                }
+            ]
+        }
 
     def create_change_set(self, **kwargs):
         self._call("create_change_set", kwargs)
         values = {}
         for p in kwargs["Parameters"]:
-            values[p["ParameterKey"]] = (self.parameters[p["ParameterKey"]] if p.get("UsePreviousValue")
-                                         else p["ParameterValue"])
-        empty = (kwargs["ChangeSetType"] == "UPDATE" and values == self.parameters
-                 and kwargs["TemplateURL"] == self.template_url)
+            values[p["ParameterKey"]] = (
+                self.parameters[p["ParameterKey"]] if p.get("UsePreviousValue") else p["ParameterValue"]
+            )
+        empty = (
+            kwargs["ChangeSetType"] == "UPDATE"
+            and values == self.parameters
+            and kwargs["TemplateURL"] == self.template_url
+        )
         change_set_id = f"cs-{len(self.change_sets)}"
-        self.change_sets[change_set_id] = {"values": values, "kind": kwargs["ChangeSetType"], "empty": empty,
-                                           "url": kwargs["TemplateURL"]}
+        self.change_sets[change_set_id] = {
+            "values": values,
+            "kind": kwargs["ChangeSetType"],
+            "empty": empty,
+            "url": kwargs["TemplateURL"],
+        }
         if kwargs["ChangeSetType"] == "CREATE":
             self.status = "REVIEW_IN_PROGRESS"
         return {"Id": change_set_id}
 
     def describe_change_set(self, ChangeSetName, StackName):
         empty = self.change_sets[ChangeSetName]["empty"]
-        return {"Status": "FAILED" if empty else "CREATE_COMPLETE",
-                "StatusReason": "The submitted information didn't contain changes. Submit different information "
-                                "to create a change set." if empty else ""}
+        return {
+            "Status": "FAILED" if empty else "CREATE_COMPLETE",
+            "StatusReason": "The submitted information didn't contain changes. Submit different information "
+            "to create a change set."
+            if empty
+            else "",
+        }
 
     def delete_change_set(self, ChangeSetName, StackName):
         self._call("delete_change_set", {"ChangeSetName": ChangeSetName})
@@ -100,8 +123,13 @@ class FakeCloudFormation:
         change_set = self.change_sets.pop(ChangeSetName)
         self._call("execute_change_set", {"kind": change_set["kind"], "values": change_set["values"]})
         if self.fail_with:
-            self.events = [{"LogicalResourceId": "DevicesTable", "ResourceStatus": "CREATE_FAILED",
-                            "ResourceStatusReason": self.fail_with}]
+            self.events = [
+                {
+                    "LogicalResourceId": "DevicesTable",
+                    "ResourceStatus": "CREATE_FAILED",
+                    "ResourceStatusReason": self.fail_with,
+                }
+            ]
             self.status = "ROLLBACK_COMPLETE" if change_set["kind"] == "CREATE" else "UPDATE_ROLLBACK_COMPLETE"
             self.fail_with = None
             return
@@ -117,10 +145,12 @@ class FakeCloudFormation:
         return {"StackEvents": self.events}
 
     def get_waiter(self, name):
-        done = {"change_set_create_complete": lambda **kw: not self.change_sets[kw["ChangeSetName"]]["empty"],
-                "stack_create_complete": lambda **kw: self.status == "CREATE_COMPLETE",
-                "stack_update_complete": lambda **kw: self.status == "UPDATE_COMPLETE",
-                "stack_delete_complete": lambda **kw: self.status is None}
+        done = {
+            "change_set_create_complete": lambda **kw: not self.change_sets[kw["ChangeSetName"]]["empty"],
+            "stack_create_complete": lambda **kw: self.status == "CREATE_COMPLETE",
+            "stack_update_complete": lambda **kw: self.status == "UPDATE_COMPLETE",
+            "stack_delete_complete": lambda **kw: self.status is None,
+        }
         return FakeWaiter(done[name])
 
     def executed(self) -> list[dict[str, Any]]:
@@ -144,8 +174,9 @@ def _deploy(aws, cfn, packaged, **parameters) -> tuple[dict[str, str], list[str]
     if cfn.status is None:  # the stack's placeholder secret (the fake stack creates nothing)
         with contextlib.suppress(ClientError):
             aws.client("secretsmanager").create_secret(Name=secret_id, SecretString=SECRET_PLACEHOLDER)
-    found = deploy.run(clients, deploy.Request("prod", "licensing-deploy", packaged, parameters), "us-east-1",
-                       say=said.append)
+    found = deploy.run(
+        clients, deploy.Request("prod", "licensing-deploy", packaged, parameters), "us-east-1", say=said.append
+    )
     return found, said
 
 
@@ -177,8 +208,10 @@ def test_a_rerun_with_nothing_to_change_succeeds_and_says_so(aws, cfn, packaged)
     assert len(cfn.executed()) == executed
     assert any("nothing to change" in line for line in said)
     # The signing key in place is kept.
-    assert aws.client("secretsmanager").get_secret_value(
-        SecretId="licensing/prod/lease-signing-key")["SecretString"] == secret["SecretString"]
+    assert (
+        aws.client("secretsmanager").get_secret_value(SecretId="licensing/prod/lease-signing-key")["SecretString"]
+        == secret["SecretString"]
+    )
 
 
 def test_a_signing_key_secret_the_service_cannot_load_is_refused_never_replaced(aws, cfn, packaged):
@@ -211,7 +244,7 @@ def test_an_update_keeps_what_the_operator_did_not_give_and_changes_what_it_did(
 
 
 def test_a_failed_first_create_says_what_to_do_and_the_next_deploy_starts_clean(aws, cfn, packaged):
-    cfn.fail_with = "Resource handler returned message: \"Table already exists: licensing-prod-devices\""
+    cfn.fail_with = 'Resource handler returned message: "Table already exists: licensing-prod-devices"'
 
     with pytest.raises(deploy.DeployError) as failed:
         _deploy(aws, cfn, packaged, **FIRST)
@@ -247,13 +280,29 @@ def test_the_command_line_takes_make_variables(monkeypatch, tmp_path):
     monkeypatch.setattr(deploy, "run", lambda clients, request, region, **kw: seen.update(request=request) or {})
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
 
-    code = deploy.main(["--stage", "prod", "--bucket", "b", "--package", str(tmp_path),
-                        "ALARM_TOPIC_ARN=arn:aws:sns:eu-west-1:1:t", "DOMAIN_NAME=", "LogRetentionDays=7",
-                        "DEVICE_FRONT_DOOR=FunctionUrl"])
+    code = deploy.main(
+        [
+            "--stage",
+            "prod",
+            "--bucket",
+            "b",
+            "--package",
+            str(tmp_path),
+            "ALARM_TOPIC_ARN=arn:aws:sns:eu-west-1:1:t",
+            "DOMAIN_NAME=",
+            "LogRetentionDays=7",
+            "DEVICE_FRONT_DOOR=FunctionUrl",
+        ]
+    )
 
     assert code == 0
-    assert seen["request"].parameters == {"Stage": "prod", "AlarmTopicArn": "arn:aws:sns:eu-west-1:1:t",
-                                          "DomainName": "", "LogRetentionDays": "7", "DeviceFrontDoor": "FunctionUrl"}
+    assert seen["request"].parameters == {
+        "Stage": "prod",
+        "AlarmTopicArn": "arn:aws:sns:eu-west-1:1:t",
+        "DomainName": "",
+        "LogRetentionDays": "7",
+        "DeviceFrontDoor": "FunctionUrl",
+    }
     assert json.dumps(sorted(deploy.VARIABLES))  # every make variable maps to a parameter
 
 

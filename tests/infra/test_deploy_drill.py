@@ -19,8 +19,14 @@ from tests.infra import drill as d
 # them on one worker.
 pytestmark = pytest.mark.xdist_group("deploy-drill")
 
-LM = {"mac": "00:50:56:d7:11:01", "ip": "10.0.0.5", "port": 443, "sku": "VLM-MAX-SPLA",
-      "image": "LoadMaster-VLM-7.2.47-SPLA.ova", "version": "7.2.47"}
+LM = {
+    "mac": "00:50:56:d7:11:01",
+    "ip": "10.0.0.5",
+    "port": 443,
+    "sku": "VLM-MAX-SPLA",
+    "image": "LoadMaster-VLM-7.2.47-SPLA.ova",
+    "version": "7.2.47",
+}
 OPERATOR = {"Authorization": f"Bearer {d.OPERATOR_KEY}"}
 DOMAIN = "licensing.drill.example"
 
@@ -77,10 +83,16 @@ def _domain(drill: d.Drill) -> dict[str, str]:
     """The custom-domain parameters (a hosted zone of the drill's, a certificate moto does not check)."""
     route53 = d.client(drill.endpoint, "route53")
     zones = [z["Id"] for z in route53.list_hosted_zones()["HostedZones"] if z["Name"] == "drill.example."]
-    zone = zones[0] if zones else route53.create_hosted_zone(Name="drill.example", CallerReference="drill")[
-        "HostedZone"]["Id"]
-    return {"DomainName": DOMAIN, "CertificateArn": f"arn:aws:acm:{d.REGION}:{d.ACCOUNT_ID}:certificate/drill",
-            "HostedZoneId": zone.split("/")[-1]}
+    zone = (
+        zones[0]
+        if zones
+        else route53.create_hosted_zone(Name="drill.example", CallerReference="drill")["HostedZone"]["Id"]
+    )
+    return {
+        "DomainName": DOMAIN,
+        "CertificateArn": f"arn:aws:acm:{d.REGION}:{d.ACCOUNT_ID}:certificate/drill",
+        "HostedZoneId": zone.split("/")[-1],
+    }
 
 
 def _require(world, what: str) -> None:
@@ -105,9 +117,11 @@ def test_the_stack_is_created_from_the_package(drill, world, capsys):
     assert set(stack.parameters) == set(drill.sam.get("Parameters", {}))
     # The template goes through S3 (TemplateURL), as it must beyond 51,200 bytes.
     with capsys.disabled():
-        print(f"\n\nThe deploy drill's adaptations for moto ({stack.template_bytes:,} bytes of template):\n"
-              f"{d.describe_adaptations(stack.ctx)}\n\nEach function runs with its stack environment plus:\n"
-              f"{d.describe_runtime_additions()}\n")
+        print(
+            f"\n\nThe deploy drill's adaptations for moto ({stack.template_bytes:,} bytes of template):\n"
+            f"{d.describe_adaptations(stack.ctx)}\n\nEach function runs with its stack environment plus:\n"
+            f"{d.describe_runtime_additions()}\n"
+        )
     functions = stack.function_ids()
     assert functions, "the stack created no function"
     handlers = {lid: r["Properties"]["Handler"] for lid, r in stack.ctx.resources_of("AWS::Lambda::Function").items()}
@@ -125,8 +139,9 @@ def test_every_alarm_secret_and_api_route_the_template_declares_exists(world):
     alarms = [physical[lid] for lid in stack.ctx.resources_of("AWS::CloudWatch::Alarm")]
     secrets = [physical[lid] for lid in stack.ctx.resources_of("AWS::SecretsManager::Secret")]
     cloudwatch = stack.ctx.client("cloudwatch")
-    names = {a["AlarmName"] for page in cloudwatch.get_paginator("describe_alarms").paginate()
-             for a in page["MetricAlarms"]}
+    names = {
+        a["AlarmName"] for page in cloudwatch.get_paginator("describe_alarms").paginate() for a in page["MetricAlarms"]
+    }
 
     assert alarms and set(alarms) <= names
     for alarm in cloudwatch.describe_alarms(AlarmNames=alarms)["MetricAlarms"]:
@@ -134,8 +149,11 @@ def test_every_alarm_secret_and_api_route_the_template_declares_exists(world):
     for arn in secrets:
         assert stack.ctx.client("secretsmanager").describe_secret(SecretId=arn)["ARN"] == arn
     api = d.Api(stack)
-    (body,) = [r["Properties"]["Body"] for r in stack.ctx.original["Resources"].values()
-               if r["Type"] == "AWS::ApiGateway::RestApi"]
+    (body,) = [
+        r["Properties"]["Body"]
+        for r in stack.ctx.original["Resources"].values()
+        if r["Type"] == "AWS::ApiGateway::RestApi"
+    ]
     for path, methods in body["paths"].items():
         declared = {m.upper() for m in methods if not m.startswith("x-")}
         assert declared <= api.routes.get(path, set()), path
@@ -155,10 +173,13 @@ def test_the_outputs_name_the_stable_urls(world, capsys):
     zone = _domain(world.drill)["HostedZoneId"]
     records = stack.ctx.client("route53").list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
     assert [r["AliasTarget"]["DNSName"] for r in records if r["Name"].rstrip(".") == DOMAIN] == [
-        outputs["RegionalDomainName"]]
+        outputs["RegionalDomainName"]
+    ]
     with capsys.disabled():
-        print(f"\nURLs: ApiUrl {outputs['ApiUrl']}, JwksUrl {outputs['JwksUrl']}, "
-              f"ExecuteApiUrl {outputs.get('ExecuteApiUrl')}")
+        print(
+            f"\nURLs: ApiUrl {outputs['ApiUrl']}, JwksUrl {outputs['JwksUrl']}, "
+            f"ExecuteApiUrl {outputs.get('ExecuteApiUrl')}"
+        )
 
 
 def test_the_operator_installs_the_signing_key_and_the_service_is_healthy(world):
@@ -191,8 +212,9 @@ def test_the_accounts_user_pool_and_its_client_are_the_templates(world):
     physical, outputs = stack.physical_ids(), stack.outputs()
     idp = stack.ctx.client("cognito-idp")
     pool = idp.describe_user_pool(UserPoolId=physical["UserPool"])["UserPool"]
-    client = idp.describe_user_pool_client(UserPoolId=physical["UserPool"],
-                                           ClientId=physical["UserPoolClient"])["UserPoolClient"]
+    client = idp.describe_user_pool_client(UserPoolId=physical["UserPool"], ClientId=physical["UserPoolClient"])[
+        "UserPoolClient"
+    ]
 
     assert pool["Name"] == f"licensing-{d.STAGE}-accounts"
     assert pool["UsernameAttributes"] == ["email"] and pool["AutoVerifiedAttributes"] == ["email"]
@@ -242,8 +264,11 @@ def test_an_account_registers_confirms_signs_in_and_manages_its_tenant(world):
 
 
 def _handler_lid(world, handler: str) -> str | None:
-    found = [lid for lid, r in world.stack.ctx.resources_of("AWS::Lambda::Function").items()
-             if r["Properties"]["Handler"] == f"app.{handler}"]
+    found = [
+        lid
+        for lid, r in world.stack.ctx.resources_of("AWS::Lambda::Function").items()
+        if r["Properties"]["Handler"] == f"app.{handler}"
+    ]
     return found[0] if found else None
 
 
@@ -254,8 +279,9 @@ def test_purge_unconfirmed_deletes_a_registration_left_unconfirmed_for_a_day(wor
     now = datetime.now(UTC)
     email = "never-confirms@drill.example"
     if _has_accounts_api(world.api):
-        registered = world.api.post("/v1/accounts", {"email": email, "password": "Drill-Never-passw0rd",
-                                                     "name": "Never"})
+        registered = world.api.post(
+            "/v1/accounts", {"email": email, "password": "Drill-Never-passw0rd", "name": "Never"}
+        )
         assert registered.status == 202, registered
 
     early = _schedule(world, "purge_unconfirmed", now + timedelta(hours=23))
@@ -291,28 +317,36 @@ def test_tenant_trial_license_type_activation_confirm_check_in(world):
     assert offered.status == 200, offered
     assert pool.body["lic_type_id"] in {t["lic_type_id"] for t in offered.body["license_types"]}
 
-    granted = api.post("/v1/activations", {**LM, "lic_type_id": pool.body["lic_type_id"]},
-                       headers={**loadmaster, "Idempotency-Key": "drill-lm-1"})
+    granted = api.post(
+        "/v1/activations",
+        {**LM, "lic_type_id": pool.body["lic_type_id"]},
+        headers={**loadmaster, "Idempotency-Key": "drill-lm-1"},
+    )
     assert granted.status == 201, granted
     assert granted.body["status"] == "PENDING"
     device = {"Authorization": f"Device {granted.body['device_token']}"}
     confirmed = api.post(f"/v1/devices/{granted.body['device_id']}/confirm", headers=device)
     assert confirmed.status == 200 and confirmed.body["status"] == "ACTIVE", confirmed
-    checked_in = api.post(f"/v1/devices/{granted.body['device_id']}/check-ins",
-                          {k: LM[k] for k in ("mac", "ip", "port", "version")}, headers=device)
+    checked_in = api.post(
+        f"/v1/devices/{granted.body['device_id']}/check-ins",
+        {k: LM[k] for k in ("mac", "ip", "port", "version")},
+        headers=device,
+    )
     assert checked_in.status == 200, checked_in
     _verify_lease(api, checked_in.body["license"], granted.body["device_id"])
 
     # A second LoadMaster that never confirms, for block_unconfirmed.
     other = {**LM, "mac": "00:50:56:d7:11:02", "ip": "10.0.0.6"}
-    pending = api.post("/v1/activations", {**other, "lic_type_id": trial_type["lic_type_id"]},
-                       headers={**loadmaster, "Idempotency-Key": "drill-lm-2"})
+    pending = api.post(
+        "/v1/activations",
+        {**other, "lic_type_id": trial_type["lic_type_id"]},
+        headers={**loadmaster, "Idempotency-Key": "drill-lm-2"},
+    )
     assert pending.status == 201 and pending.body["status"] == "PENDING", pending
 
     license_ = api.get("/v1/license", headers=admin)
     assert license_.body["state"] == "TRIAL" and license_.body["in_use"] == 2, license_
-    world.tenant = {**tenant, "admin": admin, "trial_type": trial_type["lic_type_id"],
-                    "pool": pool.body["lic_type_id"]}
+    world.tenant = {**tenant, "admin": admin, "trial_type": trial_type["lic_type_id"], "pool": pool.body["lic_type_id"]}
     world.device = {**granted.body, "auth": device, "last_check_in": datetime.now(UTC)}
     world.pending = pending.body
 
@@ -336,13 +370,21 @@ def _device(world, device_id: str) -> dict[str, Any]:
 def _schedule(world, handler: str, at: datetime) -> Any:
     """Run the function the stack's schedule rule invokes for ``app.<handler>``, at ``at``."""
     stack = world.stack
-    (lid,) = [lid for lid, r in stack.ctx.resources_of("AWS::Lambda::Function").items()
-              if r["Properties"]["Handler"] == f"app.{handler}"]
+    (lid,) = [
+        lid
+        for lid, r in stack.ctx.resources_of("AWS::Lambda::Function").items()
+        if r["Properties"]["Handler"] == f"app.{handler}"
+    ]
     function_name = stack.function_ids()[lid]
     events = stack.ctx.client("events")
-    scheduled = [rule for rule in events.list_rules()["Rules"] if rule.get("ScheduleExpression")
-                 and any(t["Arn"].split(":")[6] == function_name
-                         for t in events.list_targets_by_rule(Rule=rule["Name"])["Targets"])]
+    scheduled = [
+        rule
+        for rule in events.list_rules()["Rules"]
+        if rule.get("ScheduleExpression")
+        and any(
+            t["Arn"].split(":")[6] == function_name for t in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+        )
+    ]
     assert len(scheduled) == 1, f"{handler}: {len(scheduled)} schedule rules invoke {function_name}"
     return stack.function(lid).invoke(d.scheduled_event(_rfc3339(at), scheduled[0]["Arn"]))
 
@@ -415,8 +457,11 @@ def test_each_schedule_published_its_metrics(world):
     if _handler_lid(world, "purge_unconfirmed"):
         handlers.append("purge_unconfirmed")
     for handler in handlers:
-        (lid,) = [lid for lid, r in world.stack.ctx.resources_of("AWS::Lambda::Function").items()
-                  if r["Properties"]["Handler"] == f"app.{handler}"]
+        (lid,) = [
+            lid
+            for lid, r in world.stack.ctx.resources_of("AWS::Lambda::Function").items()
+            if r["Properties"]["Handler"] == f"app.{handler}"
+        ]
         log = world.stack.function(lid).log()
         # Powertools' embedded metric format, on the function's stdout (CloudWatch Logs in AWS).
         assert f'"{handler}.Acted"' in log, log[-2000:]
@@ -441,8 +486,12 @@ def _names_the_stack_gives(stack: d.Stack) -> dict[str, list[str]]:
     """What the functions must find: the tables, secrets, user pool and its client the stack
     created, by logical id."""
     physical = stack.physical_ids()
-    return {lid: [physical[lid]] for t in (*KEPT_TYPES, "AWS::Cognito::UserPoolClient")
-            for lid in stack.ctx.resources_of(t) if lid in physical}
+    return {
+        lid: [physical[lid]]
+        for t in (*KEPT_TYPES, "AWS::Cognito::UserPoolClient")
+        for lid in stack.ctx.resources_of(t)
+        if lid in physical
+    }
 
 
 def _unreached(stack: d.Stack) -> list[str]:
@@ -487,8 +536,11 @@ def _kept_on_delete(stack: d.Stack) -> dict[str, str]:
     kept = {}
     physical = stack.physical_ids()
     for lid, resource in stack.ctx.original["Resources"].items():
-        if (resource.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate") and lid in physical
-                and resource["Type"] in KEPT_TYPES):
+        if (
+            resource.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate")
+            and lid in physical
+            and resource["Type"] in KEPT_TYPES
+        ):
             kept[lid] = physical[lid]
     return kept
 
@@ -527,8 +579,9 @@ def test_delete_keeps_the_tables_the_secret_and_the_accounts(drill, world):
     world.stack = world.api = None
 
     cfn = d.client(drill.endpoint, "cloudformation")
-    assert d.STACK_NAME not in {s["StackName"] for s in cfn.list_stacks(StackStatusFilter=["CREATE_COMPLETE"])[
-        "StackSummaries"]}
+    assert d.STACK_NAME not in {
+        s["StackName"] for s in cfn.list_stacks(StackStatusFilter=["CREATE_COMPLETE"])["StackSummaries"]
+    }
     for lid, name in kept.items():
         assert _exists(drill, types[lid], name), f"{lid} ({name}) did not survive the delete"
     assert not functions & {f["FunctionName"] for f in d.client(drill.endpoint, "lambda").list_functions()["Functions"]}
@@ -569,8 +622,7 @@ def test_creating_again_adopting_the_kept_data_serves_it(drill, world):
     if world.account:  # the people kept their accounts: the same password signs in, in its tenant
         session = api.post("/v1/sessions", {"email": world.account["email"], "password": world.account["password"]})
         assert session.status == 200, session
-        bearer = {"Authorization": f"Bearer {session.body['access_token']}",
-                  "X-Tenant-Id": world.account["tenant_id"]}
+        bearer = {"Authorization": f"Bearer {session.body['access_token']}", "X-Tenant-Id": world.account["tenant_id"]}
         assert api.get("/v1/license", headers=bearer).status == 200
 
     tenant = api.get(f"/v1/tenants/{world.tenant['tenant_id']}", headers=OPERATOR)
@@ -584,13 +636,20 @@ def test_creating_again_adopting_the_kept_data_serves_it(drill, world):
 def test_a_failed_first_create_leaves_nothing_behind(drill):
     stage = "drillfail"
     sam_parameters = drill.sam.get("Parameters", {})
-    policies = {r.get("DeletionPolicy") for r in drill.sam["Resources"].values()
-                if r.get("Type") in ("AWS::DynamoDB::Table", "AWS::SecretsManager::Secret")}
+    policies = {
+        r.get("DeletionPolicy")
+        for r in drill.sam["Resources"].values()
+        if r.get("Type") in ("AWS::DynamoDB::Table", "AWS::SecretsManager::Secret")
+    }
     assert policies == {"RetainExceptOnCreate"}, f"a failed first create would keep what has {policies}"
     template = drill.translated(drill.parameters(Stage=stage))
-    last = {"DrillForcedFailure": {"Type": "AWS::SSM::Parameter", "DependsOn": sorted(template["Resources"]),
-                                   "Properties": {"Name": "/drill/forced-failure", "Type": "NotAType",
-                                                  "Value": "x"}}}
+    last = {
+        "DrillForcedFailure": {
+            "Type": "AWS::SSM::Parameter",
+            "DependsOn": sorted(template["Resources"]),
+            "Properties": {"Name": "/drill/forced-failure", "Type": "NotAType", "Value": "x"},
+        }
+    }
     tables_before = set(d.client(drill.endpoint, "dynamodb").list_tables()["TableNames"])
 
     # As make deploy creates a new stack: the tables unprotected until the create has succeeded (a
@@ -603,14 +662,19 @@ def test_a_failed_first_create_leaves_nothing_behind(drill):
     left = set(client("dynamodb").list_tables()["TableNames"]) - tables_before
     assert not left, f"the rolled-back create left {sorted(left)}"
     assert not [s["Name"] for s in client("secretsmanager").list_secrets()["SecretList"] if stage in s["Name"]]
-    assert not [p["Name"] for p in client("cognito-idp").list_user_pools(MaxResults=60)["UserPools"]
-                if stage in p["Name"]]
+    assert not [
+        p["Name"] for p in client("cognito-idp").list_user_pools(MaxResults=60)["UserPools"] if stage in p["Name"]
+    ]
     assert not [f["FunctionName"] for f in client("lambda").list_functions()["Functions"] if stage in f["FunctionName"]]
     assert not [q for q in client("sqs").list_queues().get("QueueUrls", []) if stage in q]
-    assert not [g["logGroupName"] for g in client("logs").describe_log_groups()["logGroups"]
-                if stage in g["logGroupName"]]
-    assert not [a["AlarmName"] for a in client("cloudwatch").describe_alarms(MaxRecords=100)["MetricAlarms"]
-                if stage in a["AlarmName"]]
+    assert not [
+        g["logGroupName"] for g in client("logs").describe_log_groups()["logGroups"] if stage in g["logGroupName"]
+    ]
+    assert not [
+        a["AlarmName"]
+        for a in client("cloudwatch").describe_alarms(MaxRecords=100)["MetricAlarms"]
+        if stage in a["AlarmName"]
+    ]
 
 
 # --- the drill itself, on what issue 12's template will hold ------------------------------------------
@@ -620,11 +684,22 @@ def test_a_failed_first_create_leaves_nothing_behind(drill):
 # RetainExceptOnCreate and taken over with ExistingData): the drill's models tried on their own,
 # apart from the project's template.
 NEXT_API_BODY = {
-    "swagger": "2.0", "info": {"title": "drill-next", "version": "1.0"},
-    "paths": {"/v1/health": {"get": {"x-amazon-apigateway-integration": {
-        "type": "aws_proxy", "httpMethod": "POST",
-        "uri": {"Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
-                           "${Sweep.Arn}/invocations"}}}}},
+    "swagger": "2.0",
+    "info": {"title": "drill-next", "version": "1.0"},
+    "paths": {
+        "/v1/health": {
+            "get": {
+                "x-amazon-apigateway-integration": {
+                    "type": "aws_proxy",
+                    "httpMethod": "POST",
+                    "uri": {
+                        "Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
+                        "${Sweep.Arn}/invocations"
+                    },
+                }
+            }
+        }
+    },
 }
 NEXT_TEMPLATE = {
     "AWSTemplateFormatVersion": "2010-09-09",
@@ -636,46 +711,101 @@ NEXT_TEMPLATE = {
         "LogRetentionDays": {"Type": "Number", "Default": 30},
         "ExistingData": {"Type": "String", "Default": "false", "AllowedValues": ["false", "true"]},
     },
-    "Conditions": {"HasDomain": {"Fn::Not": [{"Fn::Equals": [{"Ref": "DomainName"}, ""]}]},
-                   "CreatesData": {"Fn::Equals": [{"Ref": "ExistingData"}, "false"]}},
+    "Conditions": {
+        "HasDomain": {"Fn::Not": [{"Fn::Equals": [{"Ref": "DomainName"}, ""]}]},
+        "CreatesData": {"Fn::Equals": [{"Ref": "ExistingData"}, "false"]},
+    },
     "Resources": {
-        "Table": {"Type": "AWS::DynamoDB::Table", "Condition": "CreatesData", "DeletionPolicy": "RetainExceptOnCreate",
-                  "UpdateReplacePolicy": "Retain",
-                  "Properties": {"TableName": {"Fn::Sub": "licensing-${Stage}-things"},
-                                 "BillingMode": "PAY_PER_REQUEST",
-                                 "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
-                                 "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
-                                 "TimeToLiveSpecification": {"AttributeName": "expires", "Enabled": True}}},
-        "Secret": {"Type": "AWS::SecretsManager::Secret", "Condition": "CreatesData",
-                   "DeletionPolicy": "RetainExceptOnCreate",
-                   "UpdateReplacePolicy": "Retain",
-                   "Properties": {"Name": {"Fn::Sub": "licensing/${Stage}/lease-signing-key"}, "SecretString": "{}"}},
+        "Table": {
+            "Type": "AWS::DynamoDB::Table",
+            "Condition": "CreatesData",
+            "DeletionPolicy": "RetainExceptOnCreate",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "TableName": {"Fn::Sub": "licensing-${Stage}-things"},
+                "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                "TimeToLiveSpecification": {"AttributeName": "expires", "Enabled": True},
+            },
+        },
+        "Secret": {
+            "Type": "AWS::SecretsManager::Secret",
+            "Condition": "CreatesData",
+            "DeletionPolicy": "RetainExceptOnCreate",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {"Name": {"Fn::Sub": "licensing/${Stage}/lease-signing-key"}, "SecretString": "{}"},
+        },
         "Failures": {"Type": "AWS::SQS::Queue"},
-        "Sweep": {"Type": "AWS::Serverless::Function", "Properties": {
-            "Runtime": "python3.11", "Handler": "app.meter_usage", "CodeUri": "./deployment.zip",
-            "AutoPublishAlias": "live",
-            "DeploymentPreference": {"Type": "Linear10PercentEvery1Minute", "Alarms": [{"Ref": "SweepErrors"}]},
-            "EventInvokeConfig": {"MaximumRetryAttempts": 2, "DestinationConfig": {
-                "OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": ["Failures", "Arn"]}}}},
-            "Environment": {"Variables": {
-                "SIGNING_KEY_SECRET_ID": {"Fn::Sub": "licensing/${Stage}/lease-signing-key"},
-                "TABLE_PREFIX": {"Fn::Sub": "licensing-${Stage}-"}}},
-            "Events": {"Hourly": {"Type": "Schedule", "Properties": {"Schedule": "rate(1 hour)"}}}}},
-        "SweepLogs": {"Type": "AWS::Logs::LogGroup", "Properties": {
-            "LogGroupName": {"Fn::Sub": "/aws/lambda/${Sweep}"}, "RetentionInDays": {"Ref": "LogRetentionDays"}}},
-        "SweepErrors": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
-            "AlarmDescription": "Sweep failed", "Namespace": "AWS/Lambda", "MetricName": "Errors",
-            "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": "Sweep"}}], "Statistic": "Sum", "Period": 300,
-            "EvaluationPeriods": 1, "Threshold": 1, "ComparisonOperator": "GreaterThanOrEqualToThreshold"}},
-        "Api": {"Type": "AWS::Serverless::Api", "Properties": {
-            "StageName": "v1", "EndpointConfiguration": "REGIONAL", "DefinitionBody": NEXT_API_BODY,
-            "MethodSettings": [{"ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": 50,
-                                "ThrottlingBurstLimit": 100}]}},
-        "Domain": {"Type": "AWS::ApiGateway::DomainName", "Condition": "HasDomain", "Properties": {
-            "DomainName": {"Ref": "DomainName"}, "RegionalCertificateArn": {"Ref": "CertificateArn"},
-            "EndpointConfiguration": {"Types": ["REGIONAL"]}}},
-        "Mapping": {"Type": "AWS::ApiGateway::BasePathMapping", "Condition": "HasDomain", "Properties": {
-            "DomainName": {"Ref": "Domain"}, "RestApiId": {"Ref": "Api"}, "Stage": {"Ref": "Api.Stage"}}},
+        "Sweep": {
+            "Type": "AWS::Serverless::Function",
+            "Properties": {
+                "Runtime": "python3.11",
+                "Handler": "app.meter_usage",
+                "CodeUri": "./deployment.zip",
+                "AutoPublishAlias": "live",
+                "DeploymentPreference": {"Type": "Linear10PercentEvery1Minute", "Alarms": [{"Ref": "SweepErrors"}]},
+                "EventInvokeConfig": {
+                    "MaximumRetryAttempts": 2,
+                    "DestinationConfig": {
+                        "OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": ["Failures", "Arn"]}}
+                    },
+                },
+                "Environment": {
+                    "Variables": {
+                        "SIGNING_KEY_SECRET_ID": {"Fn::Sub": "licensing/${Stage}/lease-signing-key"},
+                        "TABLE_PREFIX": {"Fn::Sub": "licensing-${Stage}-"},
+                    }
+                },
+                "Events": {"Hourly": {"Type": "Schedule", "Properties": {"Schedule": "rate(1 hour)"}}},
+            },
+        },
+        "SweepLogs": {
+            "Type": "AWS::Logs::LogGroup",
+            "Properties": {
+                "LogGroupName": {"Fn::Sub": "/aws/lambda/${Sweep}"},
+                "RetentionInDays": {"Ref": "LogRetentionDays"},
+            },
+        },
+        "SweepErrors": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmDescription": "Sweep failed",
+                "Namespace": "AWS/Lambda",
+                "MetricName": "Errors",
+                "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": "Sweep"}}],
+                "Statistic": "Sum",
+                "Period": 300,
+                "EvaluationPeriods": 1,
+                "Threshold": 1,
+                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            },
+        },
+        "Api": {
+            "Type": "AWS::Serverless::Api",
+            "Properties": {
+                "StageName": "v1",
+                "EndpointConfiguration": "REGIONAL",
+                "DefinitionBody": NEXT_API_BODY,
+                "MethodSettings": [
+                    {"ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 100}
+                ],
+            },
+        },
+        "Domain": {
+            "Type": "AWS::ApiGateway::DomainName",
+            "Condition": "HasDomain",
+            "Properties": {
+                "DomainName": {"Ref": "DomainName"},
+                "RegionalCertificateArn": {"Ref": "CertificateArn"},
+                "EndpointConfiguration": {"Types": ["REGIONAL"]},
+            },
+        },
+        "Mapping": {
+            "Type": "AWS::ApiGateway::BasePathMapping",
+            "Condition": "HasDomain",
+            "Properties": {"DomainName": {"Ref": "Domain"}, "RestApiId": {"Ref": "Api"}, "Stage": {"Ref": "Api.Stage"}},
+        },
     },
     "Outputs": {
         "SecretArn": {"Condition": "CreatesData", "Value": {"Ref": "Secret"}},
@@ -687,17 +817,22 @@ NEXT_TEMPLATE = {
 
 
 def test_the_drill_deploys_what_issue_12_adds(drill):
-    next_drill = d.Drill(drill.endpoint, drill.package_dir, task_root=drill.task_root,
-                         sam=d.upload_code(NEXT_TEMPLATE, drill.package_dir, d.client(drill.endpoint, "s3"),
-                                           d.ARTIFACT_BUCKET))
+    next_drill = d.Drill(
+        drill.endpoint,
+        drill.package_dir,
+        task_root=drill.task_root,
+        sam=d.upload_code(NEXT_TEMPLATE, drill.package_dir, d.client(drill.endpoint, "s3"), d.ARTIFACT_BUCKET),
+    )
     stack = next_drill.create(stack_name="licensing-next", Stage="next")
     physical, outputs = stack.physical_ids(), stack.outputs()
     lam, apigw = stack.ctx.client("lambda"), stack.ctx.client("apigateway")
     function = physical["Sweep"]
 
     assert outputs["SecretArn"].startswith("arn:aws:secretsmanager:")  # Ref of a secret is its ARN
-    assert stack.ctx.client("secretsmanager").describe_secret(SecretId=outputs["SecretArn"])["Name"] == (
-        stack.function("Sweep").environment["SIGNING_KEY_SECRET_ID"])
+    assert (
+        stack.ctx.client("secretsmanager").describe_secret(SecretId=outputs["SecretArn"])["Name"]
+        == (stack.function("Sweep").environment["SIGNING_KEY_SECRET_ID"])
+    )
     assert outputs["Alias"].endswith(f":function:{function}:live")
     assert lam.get_alias(FunctionName=function, Name="live")["FunctionVersion"] == "1"
     rules = stack.ctx.client("events").list_rule_names_by_target(TargetArn=outputs["Alias"])["RuleNames"]
@@ -706,13 +841,16 @@ def test_the_drill_deploys_what_issue_12_adds(drill):
     assert failure["DestinationConfig"]["OnFailure"]["Destination"].endswith(":" + physical["Failures"].split("/")[-1])
     group = stack.ctx.client("codedeploy").get_deployment_group(
         applicationName=physical["ServerlessDeploymentApplication"],
-        deploymentGroupName=physical["SweepDeploymentGroup"])
+        deploymentGroupName=physical["SweepDeploymentGroup"],
+    )
     assert group["deploymentGroupInfo"]["deploymentGroupName"] == physical["SweepDeploymentGroup"]
     (log_group,) = stack.ctx.client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{function}")[
-        "logGroups"]
+        "logGroups"
+    ]
     assert log_group["retentionInDays"] == 30
     assert [m["restApiId"] for m in apigw.get_base_path_mappings(domainName="licensing.drill.example")["items"]] == [
-        physical["Api"]]
+        physical["Api"]
+    ]
     assert outputs["Url"] == "https://licensing.drill.example/"
     stage = apigw.get_stage(restApiId=physical["Api"], stageName="v1")
     assert stage["methodSettings"]["*/*"]["throttlingRateLimit"] == 50
@@ -736,24 +874,33 @@ def test_the_drill_deploys_what_issue_12_adds(drill):
     # Adopting them (ExistingData=true) creates the stack around the kept data.
     adopted = next_drill.create(stack_name="licensing-next", Stage="next", ExistingData="true")
     assert "Table" not in adopted.physical_ids() and "Secret" not in adopted.physical_ids()
-    assert ddb.get_item(TableName=adopted.function("Sweep").environment["TABLE_PREFIX"] + "things",
-                        Key={"pk": {"S": "kept"}}).get("Item")
+    assert ddb.get_item(
+        TableName=adopted.function("Sweep").environment["TABLE_PREFIX"] + "things", Key={"pk": {"S": "kept"}}
+    ).get("Item")
     adopted.delete()
 
 
 def test_a_failed_first_create_of_retain_except_on_create_leaves_nothing(drill):
-    next_drill = d.Drill(drill.endpoint, drill.package_dir, task_root=drill.task_root,
-                         sam=d.upload_code(NEXT_TEMPLATE, drill.package_dir, d.client(drill.endpoint, "s3"),
-                                           d.ARTIFACT_BUCKET))
+    next_drill = d.Drill(
+        drill.endpoint,
+        drill.package_dir,
+        task_root=drill.task_root,
+        sam=d.upload_code(NEXT_TEMPLATE, drill.package_dir, d.client(drill.endpoint, "s3"), d.ARTIFACT_BUCKET),
+    )
     template = next_drill.translated(next_drill.parameters(Stage="nextfail"))
-    forced = {"DrillForcedFailure": {
-        "Type": "AWS::SSM::Parameter", "DependsOn": sorted(template["Resources"]),
-        "Properties": {"Name": "/drill/forced-failure", "Type": "NotAType", "Value": "x"}}}
+    forced = {
+        "DrillForcedFailure": {
+            "Type": "AWS::SSM::Parameter",
+            "DependsOn": sorted(template["Resources"]),
+            "Properties": {"Name": "/drill/forced-failure", "Type": "NotAType", "Value": "x"},
+        }
+    }
 
     with pytest.raises(d.DrillError, match="creating licensing-nextfail failed"):
         next_drill.create(stack_name="licensing-nextfail", fail_with=forced, Stage="nextfail")
 
     assert "licensing-nextfail-things" not in d.client(drill.endpoint, "dynamodb").list_tables()["TableNames"]
-    assert not [s for s in d.client(drill.endpoint, "secretsmanager").list_secrets()["SecretList"]
-                if "nextfail" in s["Name"]]
+    assert not [
+        s for s in d.client(drill.endpoint, "secretsmanager").list_secrets()["SecretList"] if "nextfail" in s["Name"]
+    ]
     assert not [q for q in d.client(drill.endpoint, "sqs").list_queues().get("QueueUrls", []) if "nextfail" in q]

@@ -51,11 +51,15 @@ def test_the_live_alias_is_public_through_its_url_only(stack):
         assert statement.get("FunctionUrlAuthType") == "NONE" or statement.get("InvokedViaFunctionUrl") is True
 
 
-@pytest.mark.parametrize(("method", "path", "route"), [
-    ("GET", "/v1/health", "/v1/health"), ("GET", "/v1/.well-known/jwks.json", "/v1/.well-known/jwks.json"),
-    ("PUT", "/v1/health", "/v1/health"),
-    ("POST", "/v1/devices/dev-1/check-ins", "/v1/devices/{device_id}/check-ins"),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "route"),
+    [
+        ("GET", "/v1/health", "/v1/health"),
+        ("GET", "/v1/.well-known/jwks.json", "/v1/.well-known/jwks.json"),
+        ("PUT", "/v1/health", "/v1/health"),
+        ("POST", "/v1/devices/dev-1/check-ins", "/v1/devices/{device_id}/check-ins"),
+    ],
+)
 def test_the_packaged_function_answers_a_function_url_as_the_rest_api(stack, method, path, route):
     function = stack.function("APIHandler")
     params = {"device_id": "dev-1"} if "{device_id}" in route else {}
@@ -70,8 +74,9 @@ def test_the_packaged_function_answers_a_function_url_as_the_rest_api(stack, met
 
 
 def test_the_administration_is_not_served_through_the_function_url(stack):
-    answer = stack.function("APIHandler").invoke(function_url_event(Call("GET", "/v1/license-types",
-                                                                         "/v1/license-types", {})))
+    answer = stack.function("APIHandler").invoke(
+        function_url_event(Call("GET", "/v1/license-types", "/v1/license-types", {}))
+    )
 
     assert answer["statusCode"] == 404
     assert json.loads(answer["body"])["error"]["code"] == "NOT_FOUND"

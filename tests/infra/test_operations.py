@@ -21,9 +21,12 @@ def _stage_with_data(session, stage: str) -> None:
     dynamodb = session.client("dynamodb")
     for spec in restore.table_specs():
         name = f"licensing-{stage}-{spec.suffix}"
-        dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
-                              KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                              AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+        dynamodb.create_table(
+            TableName=name,
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        )
         dynamodb.put_item(TableName=name, Item={"pk": {"S": f"{spec.suffix}-item"}})
     for name in restore.SECRETS:
         session.client("secretsmanager").create_secret(Name=name.format(stage=stage), SecretString=f"{name} of {stage}")
@@ -48,8 +51,10 @@ def test_a_restore_makes_every_table_and_the_key_of_a_new_stage(aws):
         tags = dynamodb.list_tags_of_resource(ResourceArn=table["TableArn"])["Tags"]
         assert {"Key": "stage", "Value": "prod2"} in tags
     for name in restore.SECRETS:  # the lease keys and the cursor key
-        assert (secrets.get_secret_value(SecretId=name.format(stage="prod2"))["SecretString"]
-                == secrets.get_secret_value(SecretId=name.format(stage="prod"))["SecretString"])
+        assert (
+            secrets.get_secret_value(SecretId=name.format(stage="prod2"))["SecretString"]
+            == secrets.get_secret_value(SecretId=name.format(stage="prod"))["SecretString"]
+        )
     # The source is untouched.
     assert dynamodb.describe_table(TableName="licensing-prod-devices")["Table"]["ItemCount"] >= 0
 
@@ -99,8 +104,12 @@ def test_failed_runs_are_replayed_as_of_their_own_time_and_kept_until_they_succe
     sqs = aws.client("sqs")
     url = sqs.create_queue(QueueName="meter-usage-failures")["QueueUrl"]
     # Lambda's on-failure record (after its retries) and EventBridge's dead letter (not delivered).
-    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({
-        "requestContext": {"condition": "RetriesExhausted"}, "requestPayload": _event("2026-11-30T07:05:00Z")}))
+    sqs.send_message(
+        QueueUrl=url,
+        MessageBody=json.dumps(
+            {"requestContext": {"condition": "RetriesExhausted"}, "requestPayload": _event("2026-11-30T07:05:00Z")}
+        ),
+    )
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps(_event("2026-11-30T08:05:00Z")))
     lambda_ = FakeLambda(failing={"2026-11-30T08:05:00Z"})
 
@@ -108,6 +117,7 @@ def test_failed_runs_are_replayed_as_of_their_own_time_and_kept_until_they_succe
 
     assert (succeeded, failed) == (1, 1)
     assert sorted(lambda_.invoked) == [("fn:live", "2026-11-30T07:05:00Z"), ("fn:live", "2026-11-30T08:05:00Z")]
-    left = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible",
-                                                                  "ApproximateNumberOfMessages"])["Attributes"]
+    left = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessages"]
+    )["Attributes"]
     assert int(left["ApproximateNumberOfMessages"]) + int(left["ApproximateNumberOfMessagesNotVisible"]) == 1

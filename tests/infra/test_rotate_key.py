@@ -21,8 +21,9 @@ def secrets(aws):
     """The prod secret in the first format: one key, no times."""
     client = aws.client("secretsmanager")
     key = json.loads(signing.new_secret_value("k-old"))["keys"][0]
-    client.create_secret(Name=SECRET_ID, SecretString=json.dumps({"active_kid": "k-old",
-                                                                  "keys": [{"kid": "k-old", "d": key["d"]}]}))
+    client.create_secret(
+        Name=SECRET_ID, SecretString=json.dumps({"active_kid": "k-old", "keys": [{"kid": "k-old", "d": key["d"]}]})
+    )
     clock.set_now(T0)
     yield client
     clock.set_now(None)
@@ -73,8 +74,12 @@ def test_the_secret_records_each_step_and_keeps_the_retired_public_half(secrets)
     doc = _secret(secrets)
 
     [key], [retired] = doc["keys"], doc["retired"]
-    assert key == {"kid": doc["active_kid"], "d": key["d"], "added_at": "2026-12-01T09:00:00Z",
-                   "activated_at": "2026-12-01T10:00:00Z"}
+    assert key == {
+        "kid": doc["active_kid"],
+        "d": key["d"],
+        "added_at": "2026-12-01T09:00:00Z",
+        "activated_at": "2026-12-01T10:00:00Z",
+    }
     assert retired == {"kid": "k-old", "x": retired["x"], "retired_at": "2027-03-02T09:00:00Z"}
     assert "d" not in retired
     assert signing.parse_secret(json.dumps(doc)).retired_keys.keys() == {"k-old"}
@@ -90,8 +95,9 @@ def test_add_is_refused_while_a_next_key_awaits_activation(secrets, capsys):
     assert "is already the next key: activate it" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("step, why", [("activate", "no next key: run add first"),
-                                       ("retire", "no replaced key to retire")])
+@pytest.mark.parametrize(
+    "step, why", [("activate", "no next key: run add first"), ("retire", "no replaced key to retire")]
+)
 def test_a_step_out_of_order_is_refused(secrets, capsys, step, why):
     assert _rotate(step, T0) == 1
     assert why in capsys.readouterr().err

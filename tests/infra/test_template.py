@@ -42,8 +42,13 @@ from infra.template import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-FUNCTIONS = {"APIHandler": "api_handler", "ExpireTrials": "expire_trials", "BlockUnconfirmed": "block_unconfirmed",
-             "DeactivateSilent": "deactivate_silent", "MeterUsage": "meter_usage"}
+FUNCTIONS = {
+    "APIHandler": "api_handler",
+    "ExpireTrials": "expire_trials",
+    "BlockUnconfirmed": "block_unconfirmed",
+    "DeactivateSilent": "deactivate_silent",
+    "MeterUsage": "meter_usage",
+}
 # Issue 15's hourly purge of unconfirmed registrations, once the app has it (its grant in
 # infra/permissions.py lands with it; test_every_grant_is_a_function_of_the_template ties the two).
 if "purge_unconfirmed" in GRANTS:
@@ -211,8 +216,9 @@ def _resolve(value: Any, parameters: dict[str, str], conditions: dict[str, Any] 
         return re.sub(r"\$\{([A-Za-z:]+)\}", lambda m: {**parameters, **names}[m.group(1)], text)
     if isinstance(value, dict) and set(value) == {"Fn::If"}:
         name, if_true, if_false = value["Fn::If"]
-        return _resolve(if_true if _holds(conditions[name], parameters, conditions) else if_false, parameters,
-                        conditions)
+        return _resolve(
+            if_true if _holds(conditions[name], parameters, conditions) else if_false, parameters, conditions
+        )
     if isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
         return parameters[".".join(value["Fn::GetAtt"])]
     if isinstance(value, dict) and set(value) == {"Fn::Join"}:
@@ -229,7 +235,7 @@ def _resolve(value: Any, parameters: dict[str, str], conditions: dict[str, Any] 
 
 def _holds(expression: Any, parameters: dict[str, str], conditions: dict[str, Any]) -> bool:
     """A condition (or a rule's assertion) evaluated as CloudFormation does."""
-    (function, args), = expression.items()
+    ((function, args),) = expression.items()
     if function == "Condition":
         return _holds(conditions[args], parameters, conditions)
     if function == "Fn::Equals":
@@ -247,10 +253,18 @@ def _holds(expression: Any, parameters: dict[str, str], conditions: dict[str, An
 def test_the_stage_parameter_reaches_the_code(template, stage, monkeypatch):
     from chalicelib.settings import Settings
 
-    parameters = {"Stage": stage, "OperatorKeySha256": "ab" * 32, "SweepBatch": "2000", "ExistingUserPoolId": "",
-                  "UserPool": "us-east-1_Stack", "UserPoolClient": "stackclient"}
-    tables = {_resolve(r["Properties"]["TableName"], parameters)
-              for r in _resources(template, "AWS::DynamoDB::Table").values()}
+    parameters = {
+        "Stage": stage,
+        "OperatorKeySha256": "ab" * 32,
+        "SweepBatch": "2000",
+        "ExistingUserPoolId": "",
+        "UserPool": "us-east-1_Stack",
+        "UserPoolClient": "stackclient",
+    }
+    tables = {
+        _resolve(r["Properties"]["TableName"], parameters)
+        for r in _resources(template, "AWS::DynamoDB::Table").values()
+    }
     secret = template["Resources"]["LeaseSigningKeySecret"]
     cursor_secret = template["Resources"]["CursorKeySecret"]
     for lid in FUNCTIONS:
@@ -279,8 +293,9 @@ def test_the_stage_parameter_reaches_the_code(template, stage, monkeypatch):
 
 def test_the_version_is_the_commit_packaged(template):
     version = template["Outputs"]["Version"]["Value"]
-    commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                            check=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert version.removesuffix("+dirty") == commit
 
 
@@ -295,8 +310,9 @@ def test_each_function_has_a_role_of_its_own_holding_its_grant(template):
         role_id = template["Resources"][lid]["Properties"]["Role"]["Fn::GetAtt"][0]
         roles[lid] = role_id
         statements = {s["Sid"]: s for s in _statements(template["Resources"][role_id])}
-        granted = {(s["Sid"], tuple(s["Action"])) for s in statements.values()
-                   if s["Sid"] not in ("OwnLogGroup", "FailedRuns")}
+        granted = {
+            (s["Sid"], tuple(s["Action"])) for s in statements.values() if s["Sid"] not in ("OwnLogGroup", "FailedRuns")
+        }
 
         assert len(granted) == len(GRANTS[name]), lid
         assert {a for _, actions in granted for a in actions} == {a for v in GRANTS[name].values() for a in v}, lid
@@ -424,8 +440,7 @@ def test_a_custom_domain_keeps_the_urls_loadmasters_use(template):
     outputs = template["Outputs"]
     assert outputs["ApiUrl"]["Value"]["Fn::If"][0] == "HasDomain"
     assert outputs["ApiUrl"]["Value"]["Fn::If"][1] == {"Fn::Sub": "https://${DomainName}"}
-    assert outputs["JwksUrl"]["Value"] == {"Fn::Join": ["", [outputs["ApiUrl"]["Value"],
-                                                             "/v1/.well-known/jwks.json"]]}
+    assert outputs["JwksUrl"]["Value"] == {"Fn::Join": ["", [outputs["ApiUrl"]["Value"], "/v1/.well-known/jwks.json"]]}
 
 
 def test_the_api_is_throttled_and_named_per_stage(template):
@@ -437,10 +452,15 @@ def test_the_api_is_throttled_and_named_per_stage(template):
 
 
 # What API Gateway answers by itself, before the function, must be in the contract's body too.
-GATEWAY_RESPONSES = {"MISSING_AUTHENTICATION_TOKEN": "NOT_FOUND", "RESOURCE_NOT_FOUND": "NOT_FOUND",
-                     "THROTTLED": "RATE_LIMITED", "QUOTA_EXCEEDED": "RATE_LIMITED",
-                     "INTEGRATION_TIMEOUT": "UNAVAILABLE", "DEFAULT_4XX": "VALIDATION_ERROR",
-                     "DEFAULT_5XX": "INTERNAL"}
+GATEWAY_RESPONSES = {
+    "MISSING_AUTHENTICATION_TOKEN": "NOT_FOUND",
+    "RESOURCE_NOT_FOUND": "NOT_FOUND",
+    "THROTTLED": "RATE_LIMITED",
+    "QUOTA_EXCEEDED": "RATE_LIMITED",
+    "INTEGRATION_TIMEOUT": "UNAVAILABLE",
+    "DEFAULT_4XX": "VALIDATION_ERROR",
+    "DEFAULT_5XX": "INTERNAL",
+}
 
 
 def test_the_gateways_own_answers_carry_the_contracts_error_body(template):
@@ -449,8 +469,10 @@ def test_the_gateways_own_answers_carry_the_contracts_error_body(template):
 
     responses = template["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
     assert responses == gateway_responses()
-    assert {kind: json.loads(responses[kind]["ResponseTemplates"]["application/json"])["error"]["code"]
-            for kind in GATEWAY_RESPONSES} == GATEWAY_RESPONSES
+    assert {
+        kind: json.loads(responses[kind]["ResponseTemplates"]["application/json"])["error"]["code"]
+        for kind in GATEWAY_RESPONSES
+    } == GATEWAY_RESPONSES
     for kind, response in responses.items():
         body = json.loads(response["ResponseTemplates"]["application/json"])
         assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "detail"}, kind
@@ -491,7 +513,8 @@ def test_the_loadmasters_routes_reach_the_live_alias_through_an_http_api_in_payl
     routes = _resources(template, "AWS::ApiGatewayV2::Route")
     target = {"Fn::Join": ["/", ["integrations", {"Ref": "DeviceApiIntegration"}]]}
     assert {r["Properties"]["RouteKey"] for r in routes.values()} == (
-        {device_route_key(path) for path in DEVICE_ROUTES.values()} | {"$default"})
+        {device_route_key(path) for path in DEVICE_ROUTES.values()} | {"$default"}
+    )
     for lid, route in routes.items():
         assert route["Properties"]["Target"] == target and route["Properties"]["ApiId"] == {"Ref": "DeviceApi"}, lid
     permission = resources["DeviceApiInvokePermission"]["Properties"]
@@ -504,12 +527,18 @@ def test_the_http_api_throttles_each_route_and_unknown_paths_hardest(template):
     stage = template["Resources"]["DeviceApiStage"]
     props = stage["Properties"]
     assert (props["StageName"], props["AutoDeploy"]) == ("$default", True)
-    assert props["DefaultRouteSettings"] == {"ThrottlingRateLimit": {"Ref": "DeviceApiRateLimit"},
-                                             "ThrottlingBurstLimit": {"Ref": "DeviceApiBurstLimit"}}
-    activation = {"ThrottlingRateLimit": {"Ref": "ActivationRateLimit"},
-                  "ThrottlingBurstLimit": {"Ref": "ActivationBurstLimit"}}
-    assert props["RouteSettings"] == {**{device_route_key(DEVICE_ROUTES[n]): activation for n in ACTIVATION_ROUTES},
-                                      "$default": NO_ROUTE_LIMITS}
+    assert props["DefaultRouteSettings"] == {
+        "ThrottlingRateLimit": {"Ref": "DeviceApiRateLimit"},
+        "ThrottlingBurstLimit": {"Ref": "DeviceApiBurstLimit"},
+    }
+    activation = {
+        "ThrottlingRateLimit": {"Ref": "ActivationRateLimit"},
+        "ThrottlingBurstLimit": {"Ref": "ActivationBurstLimit"},
+    }
+    assert props["RouteSettings"] == {
+        **{device_route_key(DEVICE_ROUTES[n]): activation for n in ACTIVATION_ROUTES},
+        "$default": NO_ROUTE_LIMITS,
+    }
     # Route settings name routes that must exist first.
     assert set(stage["DependsOn"]) == set(_resources(template, "AWS::ApiGatewayV2::Route"))
     parameters = template["Parameters"]
@@ -519,14 +548,22 @@ def test_the_http_api_throttles_each_route_and_unknown_paths_hardest(template):
 
 def test_the_http_api_access_log_is_json_never_a_secret(template):
     setting = template["Resources"]["DeviceApiStage"]["Properties"]["AccessLogSettings"]
-    assert setting == {"DestinationArn": {"Fn::GetAtt": ["DeviceApiAccessLogGroup", "Arn"]},
-                       "Format": DEVICE_ACCESS_LOG_FORMAT}
+    assert setting == {
+        "DestinationArn": {"Fn::GetAtt": ["DeviceApiAccessLogGroup", "Arn"]},
+        "Format": DEVICE_ACCESS_LOG_FORMAT,
+    }
     fields = json.loads(setting["Format"])
     # A line per check-in, cut to what finds a request and says how it went (named as the REST
     # API's fields are), and why the HTTP API could not reach the function.
-    assert fields == {"requestId": "$context.requestId", "time": "$context.requestTimeEpoch",
-                      "ip": "$context.identity.sourceIp", "route": "$context.routeKey", "status": "$context.status",
-                      "latencyMs": "$context.responseLatency", "integrationError": "$context.integrationErrorMessage"}
+    assert fields == {
+        "requestId": "$context.requestId",
+        "time": "$context.requestTimeEpoch",
+        "ip": "$context.identity.sourceIp",
+        "route": "$context.routeKey",
+        "status": "$context.status",
+        "latencyMs": "$context.responseLatency",
+        "integrationError": "$context.integrationErrorMessage",
+    }
     assert set(fields) - {"integrationError"} <= set(json.loads(ACCESS_LOG_FORMAT))
     values = " ".join(fields.values())
     for secret_bearing in ("header", "authorization", "Authorization", "$input", "querystring", "$context.path"):
@@ -539,8 +576,10 @@ def test_the_http_api_access_log_is_json_never_a_secret(template):
 def test_only_the_access_logs_are_infrequent_access_and_nothing_reads_them_but_a_query(template):
     """Infrequent Access halves the ingestion price but has no metric filter, subscription or EMF
     extraction: the functions' groups carry the EMF metrics and stay STANDARD."""
-    groups = {lid: r["Properties"].get("LogGroupClass", "STANDARD")
-              for lid, r in _resources(template, "AWS::Logs::LogGroup").items()}
+    groups = {
+        lid: r["Properties"].get("LogGroupClass", "STANDARD")
+        for lid, r in _resources(template, "AWS::Logs::LogGroup").items()
+    }
     infrequent = {lid for lid, log_class in groups.items() if log_class == "INFREQUENT_ACCESS"}
     assert infrequent == {"ApiAccessLogGroup", "DeviceApiAccessLogGroup"}
     # A class is fixed at creation: a changed one replaces the group, which CloudFormation refuses
@@ -570,9 +609,16 @@ def test_the_http_api_has_the_rest_apis_alarms_and_rolls_a_deployment_back(templ
 @pytest.mark.parametrize("device_domain", ["", "devices.licensing.example.com"])
 def test_loadmasters_get_their_own_url_with_or_without_a_domain(template, device_domain):
     resources, outputs, conditions = template["Resources"], template["Outputs"], template["Conditions"]
-    parameters = {"DeviceDomainName": device_domain, "DomainName": "licensing.example.com", "HostedZoneId": "Z1",
-                  "DeviceFrontDoor": "HttpApi", "DeviceApi": "dev123", "RestAPI": "rest123", "AWS::Region": "eu-west-1",
-                  "AWS::URLSuffix": "amazonaws.com"}
+    parameters = {
+        "DeviceDomainName": device_domain,
+        "DomainName": "licensing.example.com",
+        "HostedZoneId": "Z1",
+        "DeviceFrontDoor": "HttpApi",
+        "DeviceApi": "dev123",
+        "RestAPI": "rest123",
+        "AWS::Region": "eu-west-1",
+        "AWS::URLSuffix": "amazonaws.com",
+    }
     has_domain = _holds({"Condition": "HasDeviceDomain"}, parameters, conditions)
     assert has_domain is bool(device_domain)
     for lid in ("DeviceApiDomain", "DeviceApiMapping"):
@@ -585,10 +631,12 @@ def test_loadmasters_get_their_own_url_with_or_without_a_domain(template, device
     assert mapping["Properties"]["ApiId"] == {"Ref": "DeviceApi"}
     assert resources["DeviceApiDomain"]["Properties"]["SecurityPolicy"] == "TLS_1_2"
     url = _resolve(outputs["DeviceApiUrl"]["Value"], parameters, conditions)
-    assert url == (f"https://{device_domain}" if device_domain else
-                   "https://dev123.execute-api.eu-west-1.amazonaws.com")
-    assert outputs["DeviceJwksUrl"]["Value"] == {"Fn::Join": ["", [outputs["DeviceApiUrl"]["Value"],
-                                                                   "/v1/.well-known/jwks.json"]]}
+    assert url == (
+        f"https://{device_domain}" if device_domain else "https://dev123.execute-api.eu-west-1.amazonaws.com"
+    )
+    assert outputs["DeviceJwksUrl"]["Value"] == {
+        "Fn::Join": ["", [outputs["DeviceApiUrl"]["Value"], "/v1/.well-known/jwks.json"]]
+    }
     assert outputs["DeviceRegionalDomainName"]["Condition"] == "HasDeviceDomain"
 
 
@@ -600,45 +648,74 @@ def test_a_function_url_on_the_live_alias_is_the_loadmasters_front_door_when_cho
     resources, outputs, conditions = template["Resources"], template["Outputs"], template["Conditions"]
     parameter = template["Parameters"]["DeviceFrontDoor"]
     assert (parameter["Default"], parameter["AllowedValues"]) == ("HttpApi", ["HttpApi", "FunctionUrl"])
-    parameters = {"DeviceFrontDoor": front_door, "DeviceDomainName": "", "DeviceApi": "dev123",
-                  "AWS::Region": "eu-west-1", "AWS::URLSuffix": "amazonaws.com",
-                  "DeviceUrl.FunctionUrl": "https://abc123.lambda-url.eu-west-1.on.aws/"}
+    parameters = {
+        "DeviceFrontDoor": front_door,
+        "DeviceDomainName": "",
+        "DeviceApi": "dev123",
+        "AWS::Region": "eu-west-1",
+        "AWS::URLSuffix": "amazonaws.com",
+        "DeviceUrl.FunctionUrl": "https://abc123.lambda-url.eu-west-1.on.aws/",
+    }
     chosen = _holds({"Condition": "UseFunctionUrl"}, parameters, conditions)
     assert chosen is (front_door == "FunctionUrl")
 
     alias = {"Ref": "APIHandlerAliaslive"}
-    url, public, invoke = (resources[lid] for lid in ("DeviceUrl", "DeviceUrlPublicPermission",
-                                                      "DeviceUrlInvokePermission"))
+    url, public, invoke = (
+        resources[lid] for lid in ("DeviceUrl", "DeviceUrlPublicPermission", "DeviceUrlInvokePermission")
+    )
     assert {url["Condition"], public["Condition"], invoke["Condition"]} == {"UseFunctionUrl"}
     assert url["Type"] == "AWS::Lambda::Url"
     assert url["Properties"] == {"AuthType": "NONE", "TargetFunctionArn": alias}
-    assert public["Properties"] == {"Action": "lambda:InvokeFunctionUrl", "FunctionName": alias, "Principal": "*",
-                                    "FunctionUrlAuthType": "NONE"}
+    assert public["Properties"] == {
+        "Action": "lambda:InvokeFunctionUrl",
+        "FunctionName": alias,
+        "Principal": "*",
+        "FunctionUrlAuthType": "NONE",
+    }
     # Function URLs made since October 2025 also need InvokeFunction, here only through the URL.
-    assert invoke["Properties"] == {"Action": "lambda:InvokeFunction", "FunctionName": alias, "Principal": "*",
-                                    "InvokedViaFunctionUrl": True}
-    assert all("Condition" not in resources[lid] for lid in resources if lid.startswith("DeviceApi")
-               and lid not in ("DeviceApiDomain", "DeviceApiMapping", "DeviceApiDomainRecord"))
+    assert invoke["Properties"] == {
+        "Action": "lambda:InvokeFunction",
+        "FunctionName": alias,
+        "Principal": "*",
+        "InvokedViaFunctionUrl": True,
+    }
+    assert all(
+        "Condition" not in resources[lid]
+        for lid in resources
+        if lid.startswith("DeviceApi") and lid not in ("DeviceApiDomain", "DeviceApiMapping", "DeviceApiDomainRecord")
+    )
 
     device_url = _resolve(outputs["DeviceApiUrl"]["Value"], parameters, conditions)
-    assert device_url == ("https://abc123.lambda-url.eu-west-1.on.aws" if chosen else
-                          "https://dev123.execute-api.eu-west-1.amazonaws.com")
+    assert device_url == (
+        "https://abc123.lambda-url.eu-west-1.on.aws" if chosen else "https://dev123.execute-api.eu-west-1.amazonaws.com"
+    )
     assert _resolve(outputs["DeviceJwksUrl"]["Value"], parameters, conditions) == (
-        f"{device_url}/v1/.well-known/jwks.json")
+        f"{device_url}/v1/.well-known/jwks.json"
+    )
     assert outputs["DeviceFunctionUrl"]["Condition"] == "UseFunctionUrl"
     assert _resolve(outputs["DeviceFunctionUrl"]["Value"], parameters, conditions) == (
-        "https://abc123.lambda-url.eu-west-1.on.aws")
+        "https://abc123.lambda-url.eu-west-1.on.aws"
+    )
 
 
 def test_the_function_url_has_the_http_apis_alarms_and_rolls_a_deployment_back(template):
     alarms = _alarms(template)
-    dimensions = [{"Name": "FunctionName", "Value": {"Ref": "APIHandler"}},
-                  {"Name": "Resource", "Value": {"Fn::Join": [":", [{"Ref": "APIHandler"}, "live"]]}}]
+    dimensions = [
+        {"Name": "FunctionName", "Value": {"Ref": "APIHandler"}},
+        {"Name": "Resource", "Value": {"Fn::Join": [":", [{"Ref": "APIHandler"}, "live"]]}},
+    ]
     failed, slow = alarms["DeviceUrl5xxAlarm"]["Properties"], alarms["DeviceUrlLatencyAlarm"]["Properties"]
     assert (failed["Namespace"], failed["MetricName"], failed["Statistic"], failed["Dimensions"]) == (
-        "AWS/Lambda", "Url5xxCount", "Sum", dimensions)
+        "AWS/Lambda",
+        "Url5xxCount",
+        "Sum",
+        dimensions,
+    )
     assert (slow["MetricName"], slow["ExtendedStatistic"], slow["Dimensions"]) == (
-        "UrlRequestLatency", "p99", dimensions)
+        "UrlRequestLatency",
+        "p99",
+        dimensions,
+    )
     # In every stack (the rollback's list cannot name a resource a condition left out): without a
     # function URL there is no data, which does not breach.
     assert "Condition" not in alarms["DeviceUrl5xxAlarm"] and failed["TreatMissingData"] == "notBreaching"
@@ -654,8 +731,11 @@ def test_the_api_function_drops_lambdas_own_lines_per_request(template):
             assert "SystemLogLevel" not in config, lid
         else:
             # INFO for the application: the EMF lines have no level, which Lambda reads as INFO.
-            assert {k: config[k] for k in API_LOGGING} == API_LOGGING == {
-                "LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "WARN"}
+            assert (
+                {k: config[k] for k in API_LOGGING}
+                == API_LOGGING
+                == {"LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "WARN"}
+            )
 
 
 # --- accounts (issue 15) -------------------------------------------------------------------------
@@ -696,23 +776,34 @@ def test_the_accounts_outlive_the_stack_but_not_a_failed_first_create(template):
     assert pool["Condition"] == "CreateUserPool"
 
 
-@pytest.mark.parametrize(("existing_data", "pool_id", "allowed", "creates_pool"), [
-    ("false", "", True, True),
-    ("true", "eu-west-1_Kept123", True, False),
-    # Taking over the tables without the accounts would start an empty pool beside the kept one.
-    ("true", "", False, None),
-    # Adopting a pool while creating fresh tables would join accounts to tenants they never had.
-    ("false", "eu-west-1_Kept123", False, None),
-])
-def test_an_adopted_user_pool_comes_with_the_rest_of_the_data_and_only_then(template, existing_data, pool_id,
-                                                                           allowed, creates_pool):
-    parameters = {"ExistingData": existing_data, "ExistingUserPoolId": pool_id, "UserPool": "us-east-1_New",
-                  "UserPoolClient": "newclient"}
+@pytest.mark.parametrize(
+    ("existing_data", "pool_id", "allowed", "creates_pool"),
+    [
+        ("false", "", True, True),
+        ("true", "eu-west-1_Kept123", True, False),
+        # Taking over the tables without the accounts would start an empty pool beside the kept one.
+        ("true", "", False, None),
+        # Adopting a pool while creating fresh tables would join accounts to tenants they never had.
+        ("false", "eu-west-1_Kept123", False, None),
+    ],
+)
+def test_an_adopted_user_pool_comes_with_the_rest_of_the_data_and_only_then(
+    template, existing_data, pool_id, allowed, creates_pool
+):
+    parameters = {
+        "ExistingData": existing_data,
+        "ExistingUserPoolId": pool_id,
+        "UserPool": "us-east-1_New",
+        "UserPoolClient": "newclient",
+    }
     conditions = template["Conditions"]
     # CloudFormation refuses the parameters before creating anything when a rule's assertion fails.
-    verdicts = [_holds(assertion["Assert"], parameters, conditions)
-                for rule in template["Rules"].values() if _holds(rule["RuleCondition"], parameters, conditions)
-                for assertion in rule["Assertions"]]
+    verdicts = [
+        _holds(assertion["Assert"], parameters, conditions)
+        for rule in template["Rules"].values()
+        if _holds(rule["RuleCondition"], parameters, conditions)
+        for assertion in rule["Assertions"]
+    ]
     assert all(verdicts) is allowed
     if not allowed:
         return
@@ -747,9 +838,10 @@ def test_advanced_security_puts_the_pool_on_the_tier_that_has_it(template, mode,
     assert _resolve(props["UserPoolTier"], parameters, template["Conditions"]) == tier
 
 
-@pytest.mark.parametrize(("identity", "sender"), [("", "COGNITO_DEFAULT"),
-                                                   ("arn:aws:ses:eu-west-1:123456789012:identity/example.com",
-                                                    "DEVELOPER")])
+@pytest.mark.parametrize(
+    ("identity", "sender"),
+    [("", "COGNITO_DEFAULT"), ("arn:aws:ses:eu-west-1:123456789012:identity/example.com", "DEVELOPER")],
+)
 def test_the_pool_mails_through_ses_when_given_an_identity(template, identity, sender):
     email = template["Resources"]["UserPool"]["Properties"]["EmailConfiguration"]
     parameters = {"SesIdentityArn": identity, "EmailFrom": ""}
@@ -761,11 +853,17 @@ def test_the_pool_mails_through_ses_when_given_an_identity(template, identity, s
 
 def test_a_userpool_grant_names_the_pool_the_functions_use():
     arn = _resource_arn("userpool:accounts")
-    parameters = {"ExistingUserPoolId": "", "UserPool": "us-east-1_New", "AWS::Partition": "aws",
-                  "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012"}
+    parameters = {
+        "ExistingUserPoolId": "",
+        "UserPool": "us-east-1_New",
+        "AWS::Partition": "aws",
+        "AWS::Region": "us-east-1",
+        "AWS::AccountId": "123456789012",
+    }
     conditions = {"AdoptUserPool": {"Fn::Not": [{"Fn::Equals": [{"Ref": "ExistingUserPoolId"}, ""]}]}}
     assert _resolve(json.loads(json.dumps(arn.to_dict())), parameters, conditions) == (
-        "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_New")
+        "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_New"
+    )
     with pytest.raises(ValueError, match="unknown resource key"):
         _resource_arn("userpool:another")
 

@@ -15,8 +15,14 @@ def _token(user_pool, kid: str) -> str:
 
     key = jwk.RSAKey.import_key(load_resource("cognitoidp/resources/jwks-private.json"))
     now = int(time.time())
-    claims = {"iss": f"https://cognito-idp.us-east-1.amazonaws.com/{user_pool[0]}", "sub": "someone",
-              "client_id": user_pool[1], "token_use": "access", "iat": now, "exp": now + 600}
+    claims = {
+        "iss": f"https://cognito-idp.us-east-1.amazonaws.com/{user_pool[0]}",
+        "sub": "someone",
+        "client_id": user_pool[1],
+        "token_use": "access",
+        "iat": now,
+        "exp": now + 600,
+    }
     return jwt.encode({"kid": kid, "alg": "RS256"}, claims, key)
 
 

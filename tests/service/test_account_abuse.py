@@ -17,8 +17,7 @@ def _sign_in_works(accounts, email: str) -> bool:
 # The 24-hour rule ---------------------------------------------------------------------------------
 
 
-def test_a_registration_not_confirmed_within_24_hours_is_deleted_and_the_email_registers_again(
-        api, accounts, sweep):
+def test_a_registration_not_confirmed_within_24_hours_is_deleted_and_the_email_registers_again(api, accounts, sweep):
     # Given: Cognito stamps the registration with its own clock, somewhere between these two
     before = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
     accounts.register("late@acme.example", password="First-pass-11")
@@ -62,20 +61,31 @@ def limits(user_pool):
     pool_id, client_id = user_pool
 
     def set_limits(per_email: int, per_address: int) -> None:
-        configure(SETTINGS.model_copy(update={"cognito_user_pool_id": pool_id, "cognito_client_id": client_id,
-                                              "account_attempts_per_email_per_hour": per_email,
-                                              "account_attempts_per_address_per_hour": per_address}))
+        configure(
+            SETTINGS.model_copy(
+                update={
+                    "cognito_user_pool_id": pool_id,
+                    "cognito_client_id": client_id,
+                    "account_attempts_per_email_per_hour": per_email,
+                    "account_attempts_per_address_per_hour": per_address,
+                }
+            )
+        )
 
     return set_limits
 
 
-@pytest.mark.parametrize("path, body, used", [
-    ("/v1/accounts", {"password": PASSWORD, "name": "Pat"}, 1),  # signing up registered once
-    ("/v1/sessions", {"password": "Wrong-horse-42"}, 1),  # and signed in once
-    ("/v1/accounts/password-reset", {}, 0),
-])
+@pytest.mark.parametrize(
+    "path, body, used",
+    [
+        ("/v1/accounts", {"password": PASSWORD, "name": "Pat"}, 1),  # signing up registered once
+        ("/v1/sessions", {"password": "Wrong-horse-42"}, 1),  # and signed in once
+        ("/v1/accounts/password-reset", {}, 0),
+    ],
+)
 def test_attempts_per_email_are_throttled_alike_whether_or_not_the_email_has_an_account(
-        api, accounts, limits, path, body, used):
+    api, accounts, limits, path, body, used
+):
     # Given: one email with an account, one without, each with as many attempts spent
     limits(per_email=3, per_address=100)
     accounts.signed_up("known@acme.example")
@@ -83,8 +93,10 @@ def test_attempts_per_email_are_throttled_alike_whether_or_not_the_email_has_an_
         api.post(path, {"email": "unknown@acme.example", **body})
 
     # When
-    answers = {email: [api.post(path, {"email": email, **body}) for _ in range(4 - used)]
-               for email in ("known@acme.example", "unknown@acme.example")}
+    answers = {
+        email: [api.post(path, {"email": email, **body}) for _ in range(4 - used)]
+        for email in ("known@acme.example", "unknown@acme.example")
+    }
 
     # Then: the same answers; the fourth attempt of the hour is 429 with Retry-After
     known, unknown = ([(r.status, r.body) for r in answers[e]] for e in ("known@acme.example", "unknown@acme.example"))

@@ -87,10 +87,13 @@ def test_a_password_that_fails_the_policy_is_a_validation_error_naming_the_rule(
     reply = accounts.register("weak@acme.example", password="short")
 
     assert reply.status == 400 and reply.code == "VALIDATION_ERROR"
-    assert reply.body["error"]["message"] == ("The password does not meet the password policy: at least 12 characters, "
-                                              "with a lowercase letter, an uppercase letter and a number.")
+    assert reply.body["error"]["message"] == (
+        "The password does not meet the password policy: at least 12 characters, "
+        "with a lowercase letter, an uppercase letter and a number."
+    )
     assert reply.body["error"]["detail"]["fields"] == {
-        "password": "needs at least 12 characters, an uppercase letter, a number"}
+        "password": "needs at least 12 characters, an uppercase letter, a number"
+    }
     assert reply.body["error"]["detail"]["broken"] == ["minimum_length", "require_uppercase", "require_numbers"]
     assert "short" not in str(reply.body)
     assert accounts.register("weak@acme.example", password="Long-enough-1").status == 202  # nothing was kept
@@ -102,12 +105,22 @@ def test_the_password_policy_is_published_as_the_refusals_name_it(api, accounts)
 
     assert published.status == 200
     assert published.body == refused.body["error"]["detail"]["password_policy"]
-    assert {k: published.body[k] for k in ("minimum_length", "require_lowercase", "require_uppercase",
-                                           "require_numbers", "require_symbols")} == {
-        "minimum_length": 12, "require_lowercase": True, "require_uppercase": True, "require_numbers": True,
-        "require_symbols": False}
+    assert {
+        k: published.body[k]
+        for k in ("minimum_length", "require_lowercase", "require_uppercase", "require_numbers", "require_symbols")
+    } == {
+        "minimum_length": 12,
+        "require_lowercase": True,
+        "require_uppercase": True,
+        "require_numbers": True,
+        "require_symbols": False,
+    }
     assert [r["name"] for r in published.body["rules"]] == [
-        "minimum_length", "require_lowercase", "require_uppercase", "require_numbers"]
+        "minimum_length",
+        "require_lowercase",
+        "require_uppercase",
+        "require_numbers",
+    ]
     assert published.body["description"] in refused.body["error"]["message"]
 
 
@@ -120,15 +133,24 @@ def test_the_published_policy_is_in_the_openapi_document(api):
     schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert schema == {"$ref": "#/components/schemas/PasswordPolicyResponse"}
     assert set(document["components"]["schemas"]["PasswordPolicyResponse"]["required"]) >= {
-        "minimum_length", "require_lowercase", "require_uppercase", "require_numbers", "require_symbols", "rules"}
+        "minimum_length",
+        "require_lowercase",
+        "require_uppercase",
+        "require_numbers",
+        "require_symbols",
+        "rules",
+    }
 
 
-@pytest.mark.parametrize("password, broken", [
-    ("correct-horse-42", ["require_uppercase"]),  # the tests' password before the stack's policy
-    ("CORRECT-HORSE-42", ["require_lowercase"]),
-    ("Correct-horse-xx", ["require_numbers"]),
-    ("Horse-42abcd", []),  # 12 characters exactly
-])
+@pytest.mark.parametrize(
+    "password, broken",
+    [
+        ("correct-horse-42", ["require_uppercase"]),  # the tests' password before the stack's policy
+        ("CORRECT-HORSE-42", ["require_lowercase"]),
+        ("Correct-horse-xx", ["require_numbers"]),
+        ("Horse-42abcd", []),  # 12 characters exactly
+    ],
+)
 def test_the_test_pool_refuses_what_the_stacks_policy_refuses(user_pool, password, broken):
     # moto checks the pool's own policy at SignUp (InvalidPasswordException), as AWS does.
     import boto3
@@ -160,8 +182,9 @@ def test_a_reset_to_a_password_that_fails_the_policy_is_refused_naming_the_rule(
     api.post("/v1/accounts/password-reset", {"email": "pat@acme.example"})
     code = _backend_user("pat@acme.example").confirmation_code
 
-    reply = api.post("/v1/accounts/password-reset/confirm",
-                     {"email": "pat@acme.example", "code": code, "password": "NOLOWERCASE-42"})
+    reply = api.post(
+        "/v1/accounts/password-reset/confirm", {"email": "pat@acme.example", "code": code, "password": "NOLOWERCASE-42"}
+    )
 
     assert reply.status == 400 and reply.code == "VALIDATION_ERROR"
     assert reply.body["error"]["detail"]["fields"] == {"password": "needs a lowercase letter"}
@@ -241,10 +264,13 @@ def test_the_reset_code_sets_a_new_password_and_a_wrong_code_does_not(api, accou
     api.post("/v1/accounts/password-reset", {"email": "pat@acme.example"})
     code = _backend_user("pat@acme.example").confirmation_code
 
-    wrong = api.post("/v1/accounts/password-reset/confirm",
-                     {"email": "pat@acme.example", "code": "moto-confirmation-code:000000", "password": "New-pass-123"})
-    right = api.post("/v1/accounts/password-reset/confirm",
-                     {"email": "pat@acme.example", "code": code, "password": "New-pass-123"})
+    wrong = api.post(
+        "/v1/accounts/password-reset/confirm",
+        {"email": "pat@acme.example", "code": "moto-confirmation-code:000000", "password": "New-pass-123"},
+    )
+    right = api.post(
+        "/v1/accounts/password-reset/confirm", {"email": "pat@acme.example", "code": code, "password": "New-pass-123"}
+    )
 
     assert wrong.status == 400 and wrong.code == "VALIDATION_ERROR"
     assert right.status == 200
@@ -264,8 +290,7 @@ def test_the_name_changes_at_once(api, accounts):
     assert api.get("/v1/account", headers=person.headers).body["name"] == "Patricia"
 
 
-def test_a_new_email_is_verified_by_its_code_and_then_shown_in_the_members_list(api, accounts,
-                                                                               verify_user_attribute):
+def test_a_new_email_is_verified_by_its_code_and_then_shown_in_the_members_list(api, accounts, verify_user_attribute):
     # moto's VerifyUserAttribute takes any code (AWS checks the one it mailed to the new email).
     # moto also switches the email at once and then refuses the tokens issued to the old one;
     # AWS keeps the old email (AttributesRequireVerificationBeforeUpdate) and its tokens until
@@ -275,8 +300,7 @@ def test_a_new_email_is_verified_by_its_code_and_then_shown_in_the_members_list(
     assert changed.status == 200 and changed.body["pending_email"] == "new@acme.example"
     token = accounts.sign_in("new@acme.example").body["access_token"]
 
-    confirmed = api.post("/v1/account/email/confirm", {"code": "123456"},
-                         headers={"Authorization": f"Bearer {token}"})
+    confirmed = api.post("/v1/account/email/confirm", {"code": "123456"}, headers={"Authorization": f"Bearer {token}"})
     listed = api.get("/v1/members", headers={"Authorization": f"Bearer {token}"})
 
     assert confirmed.status == 200 and confirmed.body["email"] == "new@acme.example"
@@ -305,14 +329,16 @@ def test_the_account_routes_need_an_access_token(api, accounts, new_tenant):
 # Without a user pool ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method, path, body", [
-    ("POST", "/v1/accounts", {"email": "pat@acme.example", "password": PASSWORD, "name": "Pat"}),
-    ("POST", "/v1/sessions", {"email": "pat@acme.example", "password": PASSWORD}),
-    ("POST", "/v1/accounts/password-reset", {"email": "pat@acme.example"}),
-    ("GET", "/v1/accounts/password-policy", None),
-])
-def test_without_a_user_pool_the_account_routes_do_not_exist_and_the_rest_works(api, new_tenant, method, path,
-                                                                                  body):
+@pytest.mark.parametrize(
+    "method, path, body",
+    [
+        ("POST", "/v1/accounts", {"email": "pat@acme.example", "password": PASSWORD, "name": "Pat"}),
+        ("POST", "/v1/sessions", {"email": "pat@acme.example", "password": PASSWORD}),
+        ("POST", "/v1/accounts/password-reset", {"email": "pat@acme.example"}),
+        ("GET", "/v1/accounts/password-policy", None),
+    ],
+)
+def test_without_a_user_pool_the_account_routes_do_not_exist_and_the_rest_works(api, new_tenant, method, path, body):
     # Given: the aws fixture's settings have no COGNITO_USER_POOL_ID
     keys = new_tenant()
 
@@ -325,8 +351,10 @@ def test_without_a_user_pool_the_account_routes_do_not_exist_and_the_rest_works(
 
 def test_no_password_or_code_reaches_the_log(api, accounts, log_lines):
     accounts.signed_up("pat@acme.example")
-    api.post("/v1/accounts/password-reset/confirm",
-             {"email": "pat@acme.example", "code": "moto-confirmation-code:424242", "password": "Secret-pass-777"})
+    api.post(
+        "/v1/accounts/password-reset/confirm",
+        {"email": "pat@acme.example", "code": "moto-confirmation-code:424242", "password": "Secret-pass-777"},
+    )
 
     assert PASSWORD not in log_lines.text
     assert "Secret-pass-777" not in log_lines.text and "424242" not in log_lines.text

@@ -16,8 +16,10 @@ def test_activation_takes_one_instance_and_confirm_makes_the_device_active(api, 
     lic_type_id = first_type_id(api, trial_tenant)
 
     granted = activate(api, trial_tenant, lic_type_id)
-    confirmed = api.post(f"/v1/devices/{granted.body['device_id']}/confirm",
-                         headers={"Authorization": f"Device {granted.body['device_token']}"})
+    confirmed = api.post(
+        f"/v1/devices/{granted.body['device_id']}/confirm",
+        headers={"Authorization": f"Device {granted.body['device_token']}"},
+    )
 
     assert granted.status == 201, granted.body
     assert granted.body["status"] == "PENDING"

@@ -52,10 +52,16 @@ def test_devices_are_paged_through_with_an_opaque_cursor(api, licensed):
     assert pages >= 3
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("status=PENDING", 2), ("status=ACTIVE", 1), ("mac=00-50-56-00-10-02", 1), ("ip=10.2.0.3", 1),
-    ("status=BLOCKED", 0),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("status=PENDING", 2),
+        ("status=ACTIVE", 1),
+        ("mac=00-50-56-00-10-02", 1),
+        ("ip=10.2.0.3", 1),
+        ("status=BLOCKED", 0),
+    ],
+)
 def test_devices_are_filtered(api, licensed, query, expected):
     granted = _fleet(api, licensed, 3)
     api.post(f"/v1/devices/{granted[0]['device_id']}/confirm", headers=_device_headers(granted[0]))
@@ -66,8 +72,9 @@ def test_devices_are_filtered(api, licensed, query, expected):
 
 
 def test_devices_filtered_by_license_type(api, licensed):
-    other = api.post("/v1/license-types", {"name": "200", "sku": "VLM-200-SPLA", "capacity": 5},
-                     headers=licensed.admin).body["lic_type_id"]
+    other = api.post(
+        "/v1/license-types", {"name": "200", "sku": "VLM-200-SPLA", "capacity": 5}, headers=licensed.admin
+    ).body["lic_type_id"]
     _fleet(api, licensed, 2)
     activate(api, licensed, other, sku="VLM-200-SPLA", mac="00:50:56:00:20:01", ip="10.3.0.1")
 
@@ -130,16 +137,19 @@ def test_delete_releases_the_instance_and_a_later_check_in_is_unknown_device(api
     granted = _fleet(api, licensed, 1)[0]
 
     deleted = api.delete(f"/v1/devices/{granted['device_id']}", headers=licensed.admin)
-    check_in = api.post(f"/v1/devices/{granted['device_id']}/check-ins",
-                        {"mac": "00:50:56:00:10:01", "ip": "10.2.0.1", "port": 443, "version": "7.2.48"},
-                        headers=_device_headers(granted))
+    check_in = api.post(
+        f"/v1/devices/{granted['device_id']}/check-ins",
+        {"mac": "00:50:56:00:10:01", "ip": "10.2.0.1", "port": 443, "version": "7.2.48"},
+        headers=_device_headers(granted),
+    )
 
     assert deleted.status == 200
     assert api.get(f"/v1/license-types/{licensed.lic_type_id}", headers=licensed.admin).body["in_use"] == 0
     assert api.get(f"/v1/devices/{granted['device_id']}", headers=licensed.admin).status == 404
     assert check_in.status == 404 and check_in.body["error"]["message"] == (
         "LM not added in the system because Kemp Analytics or update license is called from LM UP with MAC "
-        "00:50:56:00:10:01.")
+        "00:50:56:00:10:01."
+    )
 
 
 def test_deleting_a_blocked_device_frees_its_mac(api, licensed, sweep, clock):
@@ -158,14 +168,25 @@ def test_deleting_a_blocked_device_frees_its_mac(api, licensed, sweep, clock):
 def test_settings_have_the_contracts_defaults(api, licensed):
     reply = api.get("/v1/settings", headers=licensed.admin)
 
-    assert reply.body == {"confirm_window_s": 86400, "check_in_interval_s": 3600, "silent_after_s": 86400,
-                          "lease_s": 604800}
+    assert reply.body == {
+        "confirm_window_s": 86400,
+        "check_in_interval_s": 3600,
+        "silent_after_s": 86400,
+        "lease_s": 604800,
+    }
 
 
-@pytest.mark.parametrize("body", [
-    {"lease_s": 0}, {"silent_after_s": -5}, {"confirm_window_s": 10 ** 9}, {"lease_s": "long"}, {"colour": 1},
-    {"silent_after_s": 600, "check_in_interval_s": 3600},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"lease_s": 0},
+        {"silent_after_s": -5},
+        {"confirm_window_s": 10**9},
+        {"lease_s": "long"},
+        {"colour": 1},
+        {"silent_after_s": 600, "check_in_interval_s": 3600},
+    ],
+)
 def test_bad_settings_are_refused_and_change_nothing(api, licensed, body):
     reply = api.patch("/v1/settings", body, headers=licensed.admin)
 
@@ -178,9 +199,11 @@ def test_new_settings_apply_to_leases_and_sweeps_from_then_on(api, licensed, swe
     api.post(f"/v1/devices/{granted['device_id']}/confirm", headers=_device_headers(granted))
 
     patched = api.patch("/v1/settings", {"lease_s": 7200, "silent_after_s": 7200}, headers=licensed.admin)
-    check_in = api.post(f"/v1/devices/{granted['device_id']}/check-ins",
-                        {"mac": "00:50:56:00:10:01", "ip": "10.2.0.1", "port": 443, "version": "7.2.48"},
-                        headers=_device_headers(granted))
+    check_in = api.post(
+        f"/v1/devices/{granted['device_id']}/check-ins",
+        {"mac": "00:50:56:00:10:01", "ip": "10.2.0.1", "port": 443, "version": "7.2.48"},
+        headers=_device_headers(granted),
+    )
     swept = sweep("deactivate_silent", T0 + timedelta(hours=15))
 
     assert patched.status == 200 and patched.body["lease_s"] == 7200

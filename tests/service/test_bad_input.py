@@ -45,9 +45,11 @@ def test_loadmaster_bad_body_is_invalid_initialization(api, trial_tenant, body):
 
     for reply in (listing, activation):
         assert reply.status == 400, reply.body
-        assert reply.body["error"] == {"code": "INVALID_INITIALIZATION",
-                                       "message": "Invalid local license initialization.",
-                                       "detail": reply.body["error"]["detail"]}
+        assert reply.body["error"] == {
+            "code": "INVALID_INITIALIZATION",
+            "message": "Invalid local license initialization.",
+            "detail": reply.body["error"]["detail"],
+        }
     assert _in_use(api, trial_tenant) == 0
 
 
@@ -68,12 +70,15 @@ def test_bad_idempotency_key_is_invalid_initialization(api, trial_tenant):
     assert _in_use(api, trial_tenant) == 0
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"name": "", "owner_email": "a@b.example"}, "name"),
-    ({"name": "A", "owner_email": "not-an-email"}, "owner_email"),
-    ({"name": "A", "owner_email": "a@b.example", "surprise": 1}, "surprise"),
-    ({"name": 7, "owner_email": "a@b.example"}, "name"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"name": "", "owner_email": "a@b.example"}, "name"),
+        ({"name": "A", "owner_email": "not-an-email"}, "owner_email"),
+        ({"name": "A", "owner_email": "a@b.example", "surprise": 1}, "surprise"),
+        ({"name": 7, "owner_email": "a@b.example"}, "name"),
+    ],
+)
 def test_operator_bad_body_is_validation_error_naming_the_field(api, body, field):
     reply = api.post("/v1/tenants", body, headers=operator_headers())
 
@@ -83,9 +88,16 @@ def test_operator_bad_body_is_validation_error_naming_the_field(api, body, field
     assert api.get("/v1/tenants", headers=operator_headers()).body["tenants"] == []
 
 
-@pytest.mark.parametrize("body", [
-    {"days": 0}, {"instances": -1}, {"skus": []}, {"skus": ["bad sku!"]}, {"days": "many"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"days": 0},
+        {"instances": -1},
+        {"skus": []},
+        {"skus": ["bad sku!"]},
+        {"days": "many"},
+    ],
+)
 def test_bad_trial_is_validation_error_and_starts_nothing(api, new_tenant, body):
     keys = new_tenant()
 
@@ -95,12 +107,15 @@ def test_bad_trial_is_validation_error_and_starts_nothing(api, new_tenant, body)
     assert api.get("/v1/license", headers=keys.admin).body["state"] == "UNLICENSED"
 
 
-@pytest.mark.parametrize("body", [
-    {"contract_id": "C", "capacity": 0, "starts_at": "2026-11-01T00:00:00Z"},
-    {"contract_id": "C", "capacity": 5, "starts_at": "yesterday"},
-    {"contract_id": "C", "capacity": 5, "starts_at": "2026-11-01T00:00:00"},
-    {"capacity": 5, "starts_at": "2026-11-01T00:00:00Z"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"contract_id": "C", "capacity": 0, "starts_at": "2026-11-01T00:00:00Z"},
+        {"contract_id": "C", "capacity": 5, "starts_at": "yesterday"},
+        {"contract_id": "C", "capacity": 5, "starts_at": "2026-11-01T00:00:00"},
+        {"capacity": 5, "starts_at": "2026-11-01T00:00:00Z"},
+    ],
+)
 def test_bad_contract_is_validation_error(api, new_tenant, body):
     keys = new_tenant()
 
@@ -126,8 +141,7 @@ json_values = st.recursive(
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(overrides=st.dictionaries(st.sampled_from([*LM, "lic_type_id", "existing_license"]), json_values,
-                                 max_size=4))
+@given(overrides=st.dictionaries(st.sampled_from([*LM, "lic_type_id", "existing_license"]), json_values, max_size=4))
 def test_no_mangled_activation_produces_a_5xx(api, trial_tenant, overrides):
     reply = api.post("/v1/activations", {**LM, "lic_type_id": "lt-x", **overrides}, headers=trial_tenant.loadmaster)
 
@@ -140,8 +154,9 @@ def test_other_content_types_are_answered_in_the_contracts_terms(api, trial_tena
     body = json.dumps({**LM, "lic_type_id": first_type_id(api, trial_tenant)})
 
     as_text = api.post("/v1/activations", raw=body, headers={**trial_tenant.loadmaster, "Content-Type": content_type})
-    form = api.post("/v1/activations", raw="mac=1&ip=2", headers={**trial_tenant.loadmaster,
-                                                                  "Content-Type": content_type})
+    form = api.post(
+        "/v1/activations", raw="mac=1&ip=2", headers={**trial_tenant.loadmaster, "Content-Type": content_type}
+    )
 
     assert as_text.status == 201
     assert form.status == 400 and form.code == "INVALID_INITIALIZATION"

@@ -58,8 +58,9 @@ def test_blocked_device_gets_device_blocked(api, trial_tenant, sweep):
     reply = _check_in(api, device_id, headers)
 
     assert reply.status == 403 and reply.code == "DEVICE_BLOCKED"
-    assert reply.body["error"]["message"] == ("This LoadMaster cannot be licensed against this Kemp 360 Central "
-                                              "at this time.")
+    assert reply.body["error"]["message"] == (
+        "This LoadMaster cannot be licensed against this Kemp 360 Central at this time."
+    )
 
 
 def test_unknown_device_gets_the_seed_message_with_its_mac(api, trial_tenant, new_tenant):
@@ -72,8 +73,10 @@ def test_unknown_device_gets_the_seed_message_with_its_mac(api, trial_tenant, ne
     reply = _check_in(api, device_id, headers, mac="00:50:56:AA:BB:01")
 
     assert reply.status == 404 and reply.code == "UNKNOWN_DEVICE"
-    assert reply.body["error"]["message"] == ("LM not added in the system because Kemp Analytics or update license "
-                                              "is called from LM UP with MAC 00:50:56:aa:bb:01.")
+    assert reply.body["error"]["message"] == (
+        "LM not added in the system because Kemp Analytics or update license "
+        "is called from LM UP with MAC 00:50:56:aa:bb:01."
+    )
 
 
 def test_bad_check_in_body_is_invalid_initialization(api, trial_tenant):
@@ -89,8 +92,9 @@ def test_check_in_from_a_new_address_moves_the_address_claim(api, trial_tenant):
 
     moved = _check_in(api, device_id, headers, ip="10.0.0.50")
     newcomer_on_old = activate(api, trial_tenant, first_type_id(api, trial_tenant), mac="00:50:56:aa:bb:02")
-    newcomer_on_new = activate(api, trial_tenant, first_type_id(api, trial_tenant), mac="00:50:56:aa:bb:03",
-                               ip="10.0.0.50")
+    newcomer_on_new = activate(
+        api, trial_tenant, first_type_id(api, trial_tenant), mac="00:50:56:aa:bb:03", ip="10.0.0.50"
+    )
 
     assert moved.status == 200
     assert newcomer_on_old.status == 201
@@ -132,7 +136,8 @@ def test_another_devices_token_is_refused(api, trial_tenant, path):
     device_id, _ = _device(api, trial_tenant)
     _, other_headers = _device(api, trial_tenant, mac="00:50:56:aa:bb:02", ip="10.0.0.2")
 
-    reply = api.post(f"/v1/devices/{device_id}/{path}", {k: v for k, v in lm().items() if k != "sku"},
-                     headers=other_headers)
+    reply = api.post(
+        f"/v1/devices/{device_id}/{path}", {k: v for k, v in lm().items() if k != "sku"}, headers=other_headers
+    )
 
     assert reply.status == 401 and reply.code == "VERIFY_FAILED"

@@ -28,8 +28,7 @@ def _lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def test_a_successful_check_in_logs_nothing_at_info_and_counts_its_metric(api, trial_tenant, clock, capsys,
-                                                                         caplog):
+def test_a_successful_check_in_logs_nothing_at_info_and_counts_its_metric(api, trial_tenant, clock, capsys, caplog):
     device_id, headers = _device(api, trial_tenant)
     clock.set_now(T0 + timedelta(hours=3))
     capsys.readouterr()

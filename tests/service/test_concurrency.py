@@ -6,8 +6,9 @@ from threading import Barrier
 from tests.conftest import first_type_id, lm
 
 
-def test_twenty_four_loadmasters_racing_for_five_instances_get_exactly_five(api, trial_tenant, atomic_moto,
-                                                                            threaded_app):
+def test_twenty_four_loadmasters_racing_for_five_instances_get_exactly_five(
+    api, trial_tenant, atomic_moto, threaded_app
+):
     lic_type_id = first_type_id(api, trial_tenant)
     racers = 24
     start = Barrier(racers)

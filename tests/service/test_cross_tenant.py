@@ -23,9 +23,12 @@ def intruder(new_tenant):
 def _paths(victim):
     d, t = victim.device["device_id"], victim.lic_type_id
     return [
-        ("GET", f"/v1/license-types/{t}", None), ("PATCH", f"/v1/license-types/{t}", {"capacity": 1}),
-        ("DELETE", f"/v1/license-types/{t}", None), ("GET", f"/v1/devices/{d}", None),
-        ("POST", f"/v1/devices/{d}/unblock", None), ("DELETE", f"/v1/devices/{d}", None),
+        ("GET", f"/v1/license-types/{t}", None),
+        ("PATCH", f"/v1/license-types/{t}", {"capacity": 1}),
+        ("DELETE", f"/v1/license-types/{t}", None),
+        ("GET", f"/v1/devices/{d}", None),
+        ("POST", f"/v1/devices/{d}/unblock", None),
+        ("DELETE", f"/v1/devices/{d}", None),
     ]
 
 
@@ -41,8 +44,14 @@ def test_another_tenants_key_reaches_nothing_of_the_victim(api, victim, intruder
 
 
 def test_tenant_wide_reads_show_only_the_callers_data(api, victim, intruder):
-    for path in ("/v1/devices", "/v1/events?limit=100", "/v1/license-types", "/v1/license", "/v1/settings",
-                 "/v1/usage?month=2026-11"):
+    for path in (
+        "/v1/devices",
+        "/v1/events?limit=100",
+        "/v1/license-types",
+        "/v1/license",
+        "/v1/settings",
+        "/v1/usage?month=2026-11",
+    ):
         reply = api.get(path, headers=intruder.admin)
 
         assert reply.status == 200
@@ -62,11 +71,15 @@ def test_the_victims_device_token_does_not_work_for_the_intruders_device(api, vi
 
 
 def test_tenant_keys_cannot_reach_operator_paths(api, victim):
-    for method, path in (("GET", "/v1/tenants"), ("POST", "/v1/tenants"), ("GET", f"/v1/tenants/{victim.tenant_id}"),
-                         ("POST", f"/v1/tenants/{victim.tenant_id}/trial"),
-                         ("POST", f"/v1/tenants/{victim.tenant_id}/contracts"),
-                         ("POST", f"/v1/tenants/{victim.tenant_id}/terminate"),
-                         ("POST", f"/v1/tenants/{victim.tenant_id}/owner")):
+    for method, path in (
+        ("GET", "/v1/tenants"),
+        ("POST", "/v1/tenants"),
+        ("GET", f"/v1/tenants/{victim.tenant_id}"),
+        ("POST", f"/v1/tenants/{victim.tenant_id}/trial"),
+        ("POST", f"/v1/tenants/{victim.tenant_id}/contracts"),
+        ("POST", f"/v1/tenants/{victim.tenant_id}/terminate"),
+        ("POST", f"/v1/tenants/{victim.tenant_id}/owner"),
+    ):
         reply = api.call(method, path, {}, headers=victim.admin)
 
         assert reply.status == 403 and reply.code == "FORBIDDEN", (method, path)

@@ -31,7 +31,8 @@ def _rotate_the_lease_key(kid: str) -> None:
     document["keys"] = json.loads(signing.new_secret_value(kid))["keys"]
     document["active_kid"] = kid
     boto3.client("secretsmanager", region_name="us-east-1").put_secret_value(
-        SecretId=SECRET_ID, SecretString=json.dumps(document))
+        SecretId=SECRET_ID, SecretString=json.dumps(document)
+    )
     configure(SETTINGS)
 
 
@@ -42,8 +43,9 @@ def _kid(token: str) -> str:
 
 def _pool_with_devices(api, new_tenant, n: int):
     keys = new_tenant(contract={"contract_id": "C-P", "capacity": 10, "starts_at": "2026-11-01T00:00:00Z"})
-    lic_type_id = api.post("/v1/license-types", {"name": "Max", "sku": "VLM-MAX-SPLA", "capacity": 10},
-                           headers=keys.admin).body["lic_type_id"]
+    lic_type_id = api.post(
+        "/v1/license-types", {"name": "Max", "sku": "VLM-MAX-SPLA", "capacity": 10}, headers=keys.admin
+    ).body["lic_type_id"]
     for i in range(n):
         assert activate(api, keys, lic_type_id, mac=f"00:50:56:00:60:{i:02x}", ip=f"10.60.0.{i}").status == 201
     return keys, lic_type_id
@@ -76,7 +78,8 @@ def test_a_cursor_is_not_signed_with_the_lease_key(api, new_tenant):
 
     # When the cursor key is replaced (and the lease keys are not)
     boto3.client("secretsmanager", region_name="us-east-1").put_secret_value(
-        SecretId=SETTINGS.cursor_key_secret_id, SecretString="another cursor key of at least 32 characters")
+        SecretId=SETTINGS.cursor_key_secret_id, SecretString="another cursor key of at least 32 characters"
+    )
     configure(SETTINGS)
 
     # Then that cursor is refused, though the lease keys are the same: it was never theirs

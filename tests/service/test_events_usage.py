@@ -84,7 +84,10 @@ def test_usage_adds_up_the_metered_hours(api, licensed, sweep, clock):
     [pool] = report["license_types"]
     assert (pool["instance_hours"], pool["peak_instances"], pool["capacity"], pool["overage_hours"]) == (6, 3, 4, 0)
     assert [(h["hour"], h["in_use"]) for h in report["hours"]] == [
-        ("2026-11-28T20:00:00Z", 2), ("2026-11-28T21:00:00Z", 3), ("2026-11-28T22:00:00Z", 1)]
+        ("2026-11-28T20:00:00Z", 2),
+        ("2026-11-28T21:00:00Z", 3),
+        ("2026-11-28T22:00:00Z", 1),
+    ]
     assert api.get("/v1/usage?month=2026-12", headers=licensed.admin).body["license_types"] == []
 
 
@@ -99,8 +102,9 @@ def test_usage_as_csv_for_the_tenant_and_for_the_operator(api, licensed, new_ten
 
     assert own.status == 200 and own.headers["Content-Type"].startswith("text/csv")
     lines = own.body.splitlines()
-    assert lines[0] == ("tenant_id,tenant_name,month,lic_type_id,name,sku,instance_hours,peak_instances,capacity,"
-                        "overage_hours")
+    assert lines[0] == (
+        "tenant_id,tenant_name,month,lic_type_id,name,sku,instance_hours,peak_instances,capacity,overage_hours"
+    )
     assert lines[1].startswith(f"{licensed.tenant_id},Licensed,2026-11,{licensed.lic_type_id},Max,VLM-MAX-SPLA,1,1,4,0")
     assert len(lines) == 2
     assert {line.split(",")[0] for line in billing.body.splitlines()[1:]} == {licensed.tenant_id, other.tenant_id}
@@ -118,8 +122,9 @@ def test_bad_month_is_a_400(api, licensed, month):
 # Overage ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("policy, granted", [("NO_OVERAGE", 4), ("ALLOW_1_25X", 5), ("ALLOW_1_5X", 6),
-                                             ("ALLOW_2X", 8), ("ALWAYS_ALLOW", 10)])
+@pytest.mark.parametrize(
+    "policy, granted", [("NO_OVERAGE", 4), ("ALLOW_1_25X", 5), ("ALLOW_1_5X", 6), ("ALLOW_2X", 8), ("ALWAYS_ALLOW", 10)]
+)
 def test_overage_policy_grants_past_capacity_up_to_its_limit(api, licensed, policy, granted):
     api.patch(f"/v1/license-types/{licensed.lic_type_id}", {"overage_policy": policy}, headers=licensed.admin)
 
@@ -131,9 +136,17 @@ def test_overage_policy_grants_past_capacity_up_to_its_limit(api, licensed, poli
     assert (pool["in_use"], pool["overage"]) == (granted, max(granted - 4, 0))
 
 
-@pytest.mark.parametrize("capacity, policy, granted", [(3, "ALLOW_1_25X", 4), (1, "ALLOW_1_25X", 2),
-                                                       (5, "ALLOW_1_25X", 7), (3, "ALLOW_1_5X", 5),
-                                                       (1, "ALLOW_1_5X", 2), (0, "ALLOW_2X", 0)])
+@pytest.mark.parametrize(
+    "capacity, policy, granted",
+    [
+        (3, "ALLOW_1_25X", 4),
+        (1, "ALLOW_1_25X", 2),
+        (5, "ALLOW_1_25X", 7),
+        (3, "ALLOW_1_5X", 5),
+        (1, "ALLOW_1_5X", 2),
+        (0, "ALLOW_2X", 0),
+    ],
+)
 def test_a_fraction_of_an_instance_of_overage_is_rounded_up(api, licensed_tenant, capacity, policy, granted):
     # Given a pool whose capacity times its policy's factor is not a whole number
     keys = licensed_tenant(capacity)
@@ -164,15 +177,17 @@ def test_overage_is_metered_and_logged(api, licensed, sweep):
 def test_a_trial_keeps_the_hard_limit(api, trial_tenant):
     lic_type_id = api.get("/v1/license-types", headers=trial_tenant.admin).body["license_types"][0]["lic_type_id"]
 
-    reply = api.patch(f"/v1/license-types/{lic_type_id}", {"overage_policy": "ALWAYS_ALLOW"},
-                      headers=trial_tenant.admin)
+    reply = api.patch(
+        f"/v1/license-types/{lic_type_id}", {"overage_policy": "ALWAYS_ALLOW"}, headers=trial_tenant.admin
+    )
 
     assert reply.status == 409 and reply.code == "CONFLICT"
 
 
 def test_unknown_overage_policy_is_a_validation_error(api, licensed):
-    reply = api.patch(f"/v1/license-types/{licensed.lic_type_id}", {"overage_policy": "ALLOW_10X"},
-                      headers=licensed.admin)
+    reply = api.patch(
+        f"/v1/license-types/{licensed.lic_type_id}", {"overage_policy": "ALLOW_10X"}, headers=licensed.admin
+    )
 
     assert reply.status == 400 and reply.code == "VALIDATION_ERROR"
 
@@ -180,8 +195,9 @@ def test_unknown_overage_policy_is_a_validation_error(api, licensed):
 def test_a_refusal_in_the_log_carries_the_seeds_message(api, licensed):
     activate(api, licensed, licensed.lic_type_id, sku="VLM-200-SPLA", mac="00:50:56:00:30:09", ip="10.4.0.9")
 
-    [refusal] = [e for e in api.get("/v1/events", headers=licensed.admin).body["events"]
-                 if e["kind"] == "activation.refused"]
+    [refusal] = [
+        e for e in api.get("/v1/events", headers=licensed.admin).body["events"] if e["kind"] == "activation.refused"
+    ]
 
     assert refusal["code"] == "NO_LICENSE_FOR_SKU"
     assert refusal["message"] == "No License configured for LM SKU VLM-200-SPLA."

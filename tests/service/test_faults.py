@@ -58,8 +58,13 @@ class Faults:
         if kind == "conflict":
             if operation == "TransactWriteItems":
                 reasons = [{"Code": "TransactionConflict"} for _ in params["TransactItems"]]
-                return ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "injected"},
-                                    "CancellationReasons": reasons}, operation)
+                return ClientError(
+                    {
+                        "Error": {"Code": "TransactionCanceledException", "Message": "injected"},
+                        "CancellationReasons": reasons,
+                    },
+                    operation,
+                )
             return ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "x"}}, operation)
         return ReadTimeoutError(endpoint_url="https://dynamodb.injected")  # a timeout, or a lost answer
 
@@ -79,8 +84,11 @@ class Faults:
 def faults(monkeypatch):
     injector = Faults(seed=20261128)
     original = BaseClient._make_api_call
-    monkeypatch.setattr(BaseClient, "_make_api_call",
-                        lambda client, operation, params: injector.call(original, client, operation, params))
+    monkeypatch.setattr(
+        BaseClient,
+        "_make_api_call",
+        lambda client, operation, params: injector.call(original, client, operation, params),
+    )
     return injector
 
 
@@ -115,8 +123,9 @@ def _with_retries(call, outcomes: Counter):
 
 def test_invariants_hold_under_injected_faults(api, new_tenant, faults, clock, sweep):
     keys = new_tenant("Faulty", contract={"contract_id": "C-F", "capacity": 30, "starts_at": "2026-11-01T00:00:00Z"})
-    lic_type_id = api.post("/v1/license-types", {"name": "Max", "sku": "VLM-MAX-SPLA", "capacity": 20},
-                           headers=keys.admin).body["lic_type_id"]
+    lic_type_id = api.post(
+        "/v1/license-types", {"name": "Max", "sku": "VLM-MAX-SPLA", "capacity": 20}, headers=keys.admin
+    ).body["lic_type_id"]
     rng = random.Random(7)
     devices: dict[int, dict] = {}
     outcomes: Counter[int] = Counter()
@@ -127,27 +136,40 @@ def test_invariants_hold_under_injected_faults(api, new_tenant, faults, clock, s
         clock.set_now(T0 + timedelta(minutes=step))
         n = rng.randrange(MACS)
         lm = {**LM, "mac": f"00:50:56:00:40:{n:02x}", "ip": f"10.40.0.{n}"}
-        action = rng.choices(["activate", "confirm", "check_in", "deactivate", "delete", "unblock", "sweep"],
-                             weights=[30, 15, 25, 10, 5, 5, 10])[0]
+        action = rng.choices(
+            ["activate", "confirm", "check_in", "deactivate", "delete", "unblock", "sweep"],
+            weights=[30, 15, 25, 10, 5, 5, 10],
+        )[0]
         device = devices.get(n)
         if action == "activate" or device is None:
             key = f"op-{step}"
-            reply = _with_retries(lambda lm=lm, key=key: api.post(
-                "/v1/activations", {**lm, "lic_type_id": lic_type_id},
-                headers={**keys.loadmaster, "Idempotency-Key": key}), outcomes)
+            reply = _with_retries(
+                lambda lm=lm, key=key: api.post(
+                    "/v1/activations",
+                    {**lm, "lic_type_id": lic_type_id},
+                    headers={**keys.loadmaster, "Idempotency-Key": key},
+                ),
+                outcomes,
+            )
             if reply.status == 201:
                 devices[n] = reply.body
         elif action in ("confirm", "check_in", "deactivate"):
             path = {"confirm": "confirm", "check_in": "check-ins", "deactivate": "deactivate"}[action]
             body = {k: lm[k] for k in ("mac", "ip", "port", "version")}
-            _with_retries(lambda d=device, path=path, body=body: api.post(
-                f"/v1/devices/{d['device_id']}/{path}", body,
-                headers={"Authorization": f"Device {d['device_token']}"}), outcomes)
+            _with_retries(
+                lambda d=device, path=path, body=body: api.post(
+                    f"/v1/devices/{d['device_id']}/{path}",
+                    body,
+                    headers={"Authorization": f"Device {d['device_token']}"},
+                ),
+                outcomes,
+            )
         elif action == "delete":
             _with_retries(lambda d=device: api.delete(f"/v1/devices/{d['device_id']}", headers=keys.admin), outcomes)
         elif action == "unblock":
-            _with_retries(lambda d=device: api.post(f"/v1/devices/{d['device_id']}/unblock", headers=keys.admin),
-                          outcomes)
+            _with_retries(
+                lambda d=device: api.post(f"/v1/devices/{d['device_id']}/unblock", headers=keys.admin), outcomes
+            )
         else:
             name = rng.choice(["block_unconfirmed", "deactivate_silent", "meter_usage"])
             event = scheduled_event(clock.now() + timedelta(hours=rng.choice([1, 30])))
@@ -156,10 +178,12 @@ def test_invariants_hold_under_injected_faults(api, new_tenant, faults, clock, s
 
     faults.on = False
     checks = _assert_invariants(keys.tenant_id, lic_type_id)
-    print(f"\nfaults: {OPERATIONS} operations, {sum(outcomes.values())} requests, {faults.calls} DynamoDB calls, "
-          f"injected {dict(faults.injected)}, answers {dict(outcomes)}, sweeps {sweeps_run} "
-          f"({sweeps_failed} failed invocations, each retried), "
-          f"invariant checks {checks}")
+    print(
+        f"\nfaults: {OPERATIONS} operations, {sum(outcomes.values())} requests, {faults.calls} DynamoDB calls, "
+        f"injected {dict(faults.injected)}, answers {dict(outcomes)}, sweeps {sweeps_run} "
+        f"({sweeps_failed} failed invocations, each retried), "
+        f"invariant checks {checks}"
+    )
     assert sum(faults.injected.values()) > 0.05 * faults.calls
     assert outcomes[500] == 0 and outcomes[201] > 0
     assert sweeps_failed > 0, "no sweep met a fault: the retry path of the schedules went untested"

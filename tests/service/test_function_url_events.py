@@ -50,16 +50,35 @@ def function_url_event(call: Call, query: str = "", cookies: list[str] | None = 
     with commas, cookies apart."""
     now = time.time()
     event = {
-        "version": "2.0", "routeKey": "$default", "rawPath": call.path, "rawQueryString": query,
-        "headers": {"host": DOMAIN, "x-forwarded-for": "203.0.113.7", "x-forwarded-proto": "https",
-                    "x-forwarded-port": "443", "x-amzn-trace-id": "Root=1-" + uuid.uuid4().hex[:24],
-                    **{k.lower(): v for k, v in call.headers.items()}},
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": call.path,
+        "rawQueryString": query,
+        "headers": {
+            "host": DOMAIN,
+            "x-forwarded-for": "203.0.113.7",
+            "x-forwarded-proto": "https",
+            "x-forwarded-port": "443",
+            "x-amzn-trace-id": "Root=1-" + uuid.uuid4().hex[:24],
+            **{k.lower(): v for k, v in call.headers.items()},
+        },
         "requestContext": {
-            "accountId": "anonymous", "apiId": URL_ID, "domainName": DOMAIN, "domainPrefix": URL_ID,
-            "http": {"method": call.method, "path": call.path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7",
-                     "userAgent": "LoadMaster/7.2.47"},
-            "requestId": str(uuid.uuid4()), "routeKey": "$default", "stage": "$default",
-            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)), "timeEpoch": int(now * 1000),
+            "accountId": "anonymous",
+            "apiId": URL_ID,
+            "domainName": DOMAIN,
+            "domainPrefix": URL_ID,
+            "http": {
+                "method": call.method,
+                "path": call.path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.7",
+                "userAgent": "LoadMaster/7.2.47",
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
         },
         "isBase64Encoded": False,
     }
@@ -117,7 +136,9 @@ def test_the_function_url_serves_the_routes_the_http_api_serves():
 
     for path in DEVICE_ROUTES.values():
         assert app.route_of(path.replace("{device_id}", "dev%2D1")) == (
-            path, {"device_id": "dev-1"} if "{device_id}" in path else None)
+            path,
+            {"device_id": "dev-1"} if "{device_id}" in path else None,
+        )
     assert {"/".join(route) for route in app.served} == set(DEVICE_ROUTES.values())
     assert app.route_of("/v1/license-types") == (NO_ROUTE, None)
     assert app.route_of("/v1/devices//confirm") == (NO_ROUTE, None)
@@ -132,11 +153,11 @@ def test_license_types_alike_and_refused_alike(tenant):
     assert_same_headers(rest, url)
     assert rest.body["license_types"]
 
-    assert_same(*both(Call("POST", path, path, {**JSON, "X-Activation-Key": "lk_act.wrong"}, _lm_body())), 401,
-                "VERIFY_FAILED")
+    assert_same(
+        *both(Call("POST", path, path, {**JSON, "X-Activation-Key": "lk_act.wrong"}, _lm_body())), 401, "VERIFY_FAILED"
+    )
     assert_same(*both(Call("POST", path, path, good.headers, '{"mac": ')), 400, "INVALID_INITIALIZATION")
-    assert_same(*both(Call("POST", path, path, good.headers, _lm_body(sku="NOT-A-SKU"))), 404,
-                "NO_LICENSE_FOR_SKU")
+    assert_same(*both(Call("POST", path, path, good.headers, _lm_body(sku="NOT-A-SKU"))), 404, "NO_LICENSE_FOR_SKU")
 
 
 @pytest.mark.parametrize("url_first", [False, True], ids=["rest-first", "url-first"])
@@ -155,14 +176,22 @@ def test_an_activation_alike_through_both_shapes(tenant, url_first):
 def test_activation_refusals_alike(tenant):
     keys, lic_type_id = tenant
     good = _activation(keys, lic_type_id)
-    assert_same(*both(Call("POST", good.path, good.route, good.headers, "not json")), 400,
-                "INVALID_INITIALIZATION")
-    assert_same(*both(Call("POST", good.path, good.route, good.headers, json.dumps({"mac": LM["mac"]}))), 400,
-                "INVALID_INITIALIZATION")
-    assert_same(*both(Call("POST", good.path, good.route, {**good.headers, "X-Activation-Key": "nope"},
-                           good.body)), 401, "VERIFY_FAILED")
-    assert_same(*both(Call("POST", good.path, good.route, {**good.headers, "Idempotency-Key": "bad key!"},
-                           good.body)), 400, "INVALID_INITIALIZATION")
+    assert_same(*both(Call("POST", good.path, good.route, good.headers, "not json")), 400, "INVALID_INITIALIZATION")
+    assert_same(
+        *both(Call("POST", good.path, good.route, good.headers, json.dumps({"mac": LM["mac"]}))),
+        400,
+        "INVALID_INITIALIZATION",
+    )
+    assert_same(
+        *both(Call("POST", good.path, good.route, {**good.headers, "X-Activation-Key": "nope"}, good.body)),
+        401,
+        "VERIFY_FAILED",
+    )
+    assert_same(
+        *both(Call("POST", good.path, good.route, {**good.headers, "Idempotency-Key": "bad key!"}, good.body)),
+        400,
+        "INVALID_INITIALIZATION",
+    )
 
 
 @pytest.mark.parametrize("url_first", [False, True], ids=["rest-first", "url-first"])
@@ -198,8 +227,13 @@ def test_device_call_refusals_alike(tenant, verb):
     assert unknown[0].status in (401, 403, 404), unknown[0].body
     if verb == "check-ins":
         assert_same(*both(_device_call(verb, device_id, headers, {"mac": mac})), 400, "INVALID_INITIALIZATION")
-        assert_same(*both(Call("POST", f"/v1/devices/{device_id}/check-ins", "/v1/devices/{device_id}/check-ins",
-                               headers, "{")), 400, "INVALID_INITIALIZATION")
+        assert_same(
+            *both(
+                Call("POST", f"/v1/devices/{device_id}/check-ins", "/v1/devices/{device_id}/check-ins", headers, "{")
+            ),
+            400,
+            "INVALID_INITIALIZATION",
+        )
 
 
 def test_a_base64_body_without_content_type_is_read_alike(tenant):
@@ -252,9 +286,18 @@ def test_jwks_and_health_alike(tenant, name):
     assert_same_headers(rest, url)
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", "/v1/nope"), ("POST", "/v1/tenants"), ("GET", "/"),
-                                              ("GET", "/v1/devices/a/b/c/d"), ("DELETE", "/v1/license"),
-                                              ("GET", "/v1/health/"), ("GET", "/openapi.json")])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/nope"),
+        ("POST", "/v1/tenants"),
+        ("GET", "/"),
+        ("GET", "/v1/devices/a/b/c/d"),
+        ("DELETE", "/v1/license"),
+        ("GET", "/v1/health/"),
+        ("GET", "/openapi.json"),
+    ],
+)
 def test_a_path_the_function_url_does_not_serve_is_the_contracts_404(aws, method, path):
     """As the REST API's gateway response answers a path it has no route for."""
     answer = invoke_url(function_url_event(Call(method, path, path, JSON)))

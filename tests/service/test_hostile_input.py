@@ -19,8 +19,14 @@ from chalicelib.domain.errors import Code
 from tests.conftest import LM, activate, first_type_id, operator_headers
 from tests.unit.test_parsers import bodies, hostile_json_texts, json_values, tokens
 
-ROUTE_FUZZ = settings(max_examples=40, derandomize=True, database=None, deadline=None, print_blob=True,
-                      suppress_health_check=list(HealthCheck))
+ROUTE_FUZZ = settings(
+    max_examples=40,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=list(HealthCheck),
+)
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -30,6 +36,7 @@ def operations() -> list:
     import app  # noqa: F401
 
     return sorted({(op.method, op.path): op for op in OPERATIONS}.values(), key=lambda op: (op.path, op.method))
+
 
 # A body each operation accepts, to be spoiled one field at a time (so the fuzz gets past the
 # first field check and reaches the deeper ones).
@@ -48,10 +55,24 @@ VALID_BODIES = {
     "OwnerRequest": {"owner_email": "owner@acme.example"},
 }
 
-HOSTILE_TEXTS = st.text(max_size=40) | st.sampled_from([
-    "x" * 3000, "..", "%00", "\x00", "é" * 50, "\ud800", "' OR 1=1 --", "${jndi:ldap://x}", "../../etc/passwd",
-    "9" * 5000, "NaN", "-1", "0", "1e999",
-])
+HOSTILE_TEXTS = st.text(max_size=40) | st.sampled_from(
+    [
+        "x" * 3000,
+        "..",
+        "%00",
+        "\x00",
+        "é" * 50,
+        "\ud800",
+        "' OR 1=1 --",
+        "${jndi:ldap://x}",
+        "../../etc/passwd",
+        "9" * 5000,
+        "NaN",
+        "-1",
+        "0",
+        "1e999",
+    ]
+)
 
 
 def assert_contract_answer(reply, request: str) -> None:
@@ -75,11 +96,18 @@ def generous_limits(monkeypatch, user_pool):
     from chalicelib.startup import configure
     from tests.conftest import SETTINGS
 
-    configure(SETTINGS.model_copy(update={"refusals_per_key_per_minute": 1_000_000,
-                                          "activations_per_mac_per_hour": 1_000_000,
-                                          "account_attempts_per_email_per_hour": 1_000_000,
-                                          "account_attempts_per_address_per_hour": 1_000_000,
-                                          "cognito_user_pool_id": user_pool[0], "cognito_client_id": user_pool[1]}))
+    configure(
+        SETTINGS.model_copy(
+            update={
+                "refusals_per_key_per_minute": 1_000_000,
+                "activations_per_mac_per_hour": 1_000_000,
+                "account_attempts_per_email_per_hour": 1_000_000,
+                "account_attempts_per_address_per_hour": 1_000_000,
+                "cognito_user_pool_id": user_pool[0],
+                "cognito_client_id": user_pool[1],
+            }
+        )
+    )
     yield
     configure(SETTINGS)
 
@@ -93,8 +121,12 @@ def world(api, generous_limits, accounts, verify_user_attribute):
     lic_type_id = first_type_id(api, trial_tenant)
     granted = activate(api, trial_tenant, lic_type_id)
     assert granted.status == 201, granted.body
-    ids = {"tenant_id": trial_tenant.tenant_id, "device_id": granted.body["device_id"], "lic_type_id": lic_type_id,
-           "account_id": owner.account_id}
+    ids = {
+        "tenant_id": trial_tenant.tenant_id,
+        "device_id": granted.body["device_id"],
+        "lic_type_id": lic_type_id,
+        "account_id": owner.account_id,
+    }
     credentials = {
         "operator": operator_headers(),
         "tenant": trial_tenant.admin,
@@ -118,8 +150,11 @@ def _headers(data, op, world) -> tuple[str, dict[str, str]]:
     elif variant == "other role":
         headers = dict(credentials[data.draw(st.sampled_from(sorted(credentials)))])
     elif variant == "hostile":
-        value = data.draw(HOSTILE_TEXTS | tokens() | st.builds(lambda s, t: f"{s} {t}",
-                                                             st.sampled_from(["Device", "Bearer", "device"]), tokens()))
+        value = data.draw(
+            HOSTILE_TEXTS
+            | tokens()
+            | st.builds(lambda s, t: f"{s} {t}", st.sampled_from(["Device", "Bearer", "device"]), tokens())
+        )
         headers[data.draw(st.sampled_from(["Authorization", "X-Activation-Key"]))] = value
     if data.draw(st.booleans()):
         headers["Idempotency-Key"] = data.draw(HOSTILE_TEXTS)
@@ -161,8 +196,10 @@ def _body(data, op, world) -> bytes | None:
 def test_no_route_answers_hostile_input_with_a_5xx_or_off_contract(api, world):
     answered: dict[tuple[str, str], Counter] = defaultdict(Counter)
     # What ends the world's device or tenant goes last, so the others meet them alive.
-    ops = sorted(operations(), key=lambda op: (op.method == "DELETE" or op.path.endswith(("/terminate", "/deactivate")),
-                                               op.path, op.method))
+    ops = sorted(
+        operations(),
+        key=lambda op: (op.method == "DELETE" or op.path.endswith(("/terminate", "/deactivate")), op.path, op.method),
+    )
 
     for op in ops:
         _fuzz(api, world, op, answered[(op.method, op.path)])
@@ -221,12 +258,14 @@ def test_a_forged_device_token_is_verify_failed(api, world, token):
     device_id = world["ids"]["device_id"]
     check_in = {k: LM[k] for k in ("mac", "ip", "port", "version")}
 
-    replies = {action: api.post(f"/v1/devices/{device_id}/{action}", check_in,
-                                headers={"Authorization": f"Device {token}"})
-               for action in ("confirm", "check-ins", "deactivate")}
+    replies = {
+        action: api.post(f"/v1/devices/{device_id}/{action}", check_in, headers={"Authorization": f"Device {token}"})
+        for action in ("confirm", "check-ins", "deactivate")
+    }
 
-    assert {a: (r.status, r.code) for a, r in replies.items()} == {
-        a: (401, "VERIFY_FAILED") for a in replies}, {a: r.body for a, r in replies.items()}
+    assert {a: (r.status, r.code) for a, r in replies.items()} == {a: (401, "VERIFY_FAILED") for a in replies}, {
+        a: r.body for a, r in replies.items()
+    }
 
 
 HOSTILE_BODIES = {
@@ -239,8 +278,7 @@ HOSTILE_BODIES = {
 
 
 @pytest.mark.parametrize("body", HOSTILE_BODIES.values(), ids=HOSTILE_BODIES.keys())
-def test_a_hostile_body_is_validation_error_for_an_admin_and_invalid_initialization_for_a_loadmaster(
-        api, world, body):
+def test_a_hostile_body_is_validation_error_for_an_admin_and_invalid_initialization_for_a_loadmaster(api, world, body):
     credentials = world["credentials"]
 
     admin = api.post("/v1/license-types", raw=body, headers=credentials["tenant"])
@@ -259,8 +297,9 @@ def test_a_forged_cursor_is_a_validation_error(api, world, kid):
 
     replies = {path: api.get(f"{path}?next={cursor}", headers=headers) for path, headers in listings.items()}
 
-    assert {p: (r.status, r.code) for p, r in replies.items()} == {
-        p: (400, "VALIDATION_ERROR") for p in replies}, {p: r.body for p, r in replies.items()}
+    assert {p: (r.status, r.code) for p, r in replies.items()} == {p: (400, "VALIDATION_ERROR") for p in replies}, {
+        p: r.body for p, r in replies.items()
+    }
 
 
 @pytest.mark.parametrize("scheme", ["bearer", "BEARER", "bEaReR"])
@@ -294,8 +333,13 @@ def test_every_unsupported_method_of_every_path_is_405_in_the_contracts_body(api
             reply = api.call(method, concrete)
 
             assert reply.status == 405, (method, path, reply.body)
-            assert reply.body == {"error": {"code": "METHOD_NOT_ALLOWED",
-                                            "message": "This method is not allowed on this path.", "detail": {}}}
+            assert reply.body == {
+                "error": {
+                    "code": "METHOD_NOT_ALLOWED",
+                    "message": "This method is not allowed on this path.",
+                    "detail": {},
+                }
+            }
             allowed = {m.strip() for m in reply.headers.get("Allow", reply.headers.get("allow", "")).split(",")}
             assert allowed == set(routes), (method, path, reply.headers)
 

@@ -40,8 +40,11 @@ class Call:
     @property
     def path_parameters(self) -> dict[str, str] | None:
         names = [part[1:-1] for part in self.route.split("/") if part.startswith("{")]
-        values = [value for part, value in zip(self.route.split("/"), self.path.split("/"), strict=True)
-                  if part.startswith("{")]
+        values = [
+            value
+            for part, value in zip(self.route.split("/"), self.path.split("/"), strict=True)
+            if part.startswith("{")
+        ]
         return dict(zip(names, values, strict=True)) or None
 
 
@@ -54,19 +57,34 @@ def rest_event(call: Call) -> dict[str, Any]:
     """What the REST API (stage v1) sends for ``call``: headers as the client wrote them."""
     request_time, epoch = _request_time()
     return {
-        "resource": call.route, "path": call.path, "httpMethod": call.method,
-        "headers": call.headers, "multiValueHeaders": {k: [v] for k, v in call.headers.items()},
-        "queryStringParameters": None, "multiValueQueryStringParameters": None,
-        "pathParameters": call.path_parameters, "stageVariables": None,
+        "resource": call.route,
+        "path": call.path,
+        "httpMethod": call.method,
+        "headers": call.headers,
+        "multiValueHeaders": {k: [v] for k, v in call.headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": call.path_parameters,
+        "stageVariables": None,
         "requestContext": {
-            "accountId": "123456789012", "apiId": API_ID, "domainName": DOMAIN, "domainPrefix": API_ID,
-            "extendedRequestId": str(uuid.uuid4()), "httpMethod": call.method,
+            "accountId": "123456789012",
+            "apiId": API_ID,
+            "domainName": DOMAIN,
+            "domainPrefix": API_ID,
+            "extendedRequestId": str(uuid.uuid4()),
+            "httpMethod": call.method,
             "identity": {"sourceIp": "203.0.113.7", "userAgent": "LoadMaster/7.2.47"},
-            "path": f"/{REST_STAGE}{call.path}", "protocol": "HTTP/1.1", "requestId": str(uuid.uuid4()),
-            "requestTime": request_time, "requestTimeEpoch": epoch, "resourceId": "abc123",
-            "resourcePath": call.route, "stage": REST_STAGE,
+            "path": f"/{REST_STAGE}{call.path}",
+            "protocol": "HTTP/1.1",
+            "requestId": str(uuid.uuid4()),
+            "requestTime": request_time,
+            "requestTimeEpoch": epoch,
+            "resourceId": "abc123",
+            "resourcePath": call.route,
+            "stage": REST_STAGE,
         },
-        "body": call.body, "isBase64Encoded": False,
+        "body": call.body,
+        "isBase64Encoded": False,
     }
 
 
@@ -83,24 +101,50 @@ def http_api_event(call: Call, route: str | None = None) -> dict[str, Any]:
     route = call.route if route is None else route
     route_key = route if route == "$default" else device_route_key(route)
     return {
-        "version": "1.0", "resource": route, "path": call.path, "httpMethod": call.method,
-        "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": None, "multiValueQueryStringParameters": None,
+        "version": "1.0",
+        "resource": route,
+        "path": call.path,
+        "httpMethod": call.method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
         "requestContext": {
-            "accountId": "123456789012", "apiId": API_ID, "authorizer": {"claims": None, "scopes": None},
-            "domainName": DOMAIN, "domainPrefix": API_ID, "extendedRequestId": "Xk3Hc" + uuid.uuid4().hex[:8],
+            "accountId": "123456789012",
+            "apiId": API_ID,
+            "authorizer": {"claims": None, "scopes": None},
+            "domainName": DOMAIN,
+            "domainPrefix": API_ID,
+            "extendedRequestId": "Xk3Hc" + uuid.uuid4().hex[:8],
             "httpMethod": call.method,
-            "identity": {"accessKey": None, "accountId": None, "caller": None, "cognitoAmr": None,
-                         "cognitoAuthenticationProvider": None,
-                         "cognitoAuthenticationType": None, "cognitoIdentityId": None, "cognitoIdentityPoolId": None,
-                         "principalOrgId": None, "sourceIp": "203.0.113.7", "user": None,
-                         "userAgent": "LoadMaster/7.2.47", "userArn": None},
-            "path": call.path, "protocol": "HTTP/1.1", "requestId": uuid.uuid4().hex[:16] + "=",
-            "requestTime": request_time, "requestTimeEpoch": epoch, "resourceId": route_key, "resourcePath": route,
+            "identity": {
+                "accessKey": None,
+                "accountId": None,
+                "caller": None,
+                "cognitoAmr": None,
+                "cognitoAuthenticationProvider": None,
+                "cognitoAuthenticationType": None,
+                "cognitoIdentityId": None,
+                "cognitoIdentityPoolId": None,
+                "principalOrgId": None,
+                "sourceIp": "203.0.113.7",
+                "user": None,
+                "userAgent": "LoadMaster/7.2.47",
+                "userArn": None,
+            },
+            "path": call.path,
+            "protocol": "HTTP/1.1",
+            "requestId": uuid.uuid4().hex[:16] + "=",
+            "requestTime": request_time,
+            "requestTimeEpoch": epoch,
+            "resourceId": route_key,
+            "resourcePath": route,
             "stage": DEVICE_API_STAGE,
         },
-        "pathParameters": call.path_parameters if route == call.route else None, "stageVariables": None,
-        "body": call.body, "isBase64Encoded": False,
+        "pathParameters": call.path_parameters if route == call.route else None,
+        "stageVariables": None,
+        "body": call.body,
+        "isBase64Encoded": False,
     }
 
 
@@ -159,9 +203,13 @@ def _lm_body(**overrides) -> str:
 
 
 def _activation(keys, lic_type_id: str, **overrides) -> Call:
-    return Call("POST", "/v1/activations", "/v1/activations",
-                {**JSON, "X-Activation-Key": keys.activation_key, "Idempotency-Key": f"k-{uuid.uuid4().hex}"},
-                json.dumps({**lm(**overrides), "lic_type_id": lic_type_id}))
+    return Call(
+        "POST",
+        "/v1/activations",
+        "/v1/activations",
+        {**JSON, "X-Activation-Key": keys.activation_key, "Idempotency-Key": f"k-{uuid.uuid4().hex}"},
+        json.dumps({**lm(**overrides), "lic_type_id": lic_type_id}),
+    )
 
 
 def _device(keys, lic_type_id: str, mac: str) -> tuple[str, dict[str, str]]:
@@ -171,8 +219,13 @@ def _device(keys, lic_type_id: str, mac: str) -> tuple[str, dict[str, str]]:
 
 
 def _device_call(verb: str, device_id: str, headers: dict[str, str], body: dict | None = None) -> Call:
-    return Call("POST", f"/v1/devices/{device_id}/{verb}", f"/v1/devices/{{device_id}}/{verb}", headers,
-                json.dumps(body) if body is not None else None)
+    return Call(
+        "POST",
+        f"/v1/devices/{device_id}/{verb}",
+        f"/v1/devices/{{device_id}}/{verb}",
+        headers,
+        json.dumps(body) if body is not None else None,
+    )
 
 
 def _check_in_body(mac: str) -> dict[str, Any]:
@@ -225,11 +278,11 @@ def test_license_types_alike_and_refused_alike(tenant):
     assert_same(*both(good), 200)
     assert both(good)[0].body["license_types"]
 
-    assert_same(*both(Call("POST", path, path, {**JSON, "X-Activation-Key": "lk_act.wrong"}, _lm_body())), 401,
-                "VERIFY_FAILED")
+    assert_same(
+        *both(Call("POST", path, path, {**JSON, "X-Activation-Key": "lk_act.wrong"}, _lm_body())), 401, "VERIFY_FAILED"
+    )
     assert_same(*both(Call("POST", path, path, good.headers, '{"mac": ')), 400, "INVALID_INITIALIZATION")
-    assert_same(*both(Call("POST", path, path, good.headers, _lm_body(sku="NOT-A-SKU"))), 404,
-                "NO_LICENSE_FOR_SKU")
+    assert_same(*both(Call("POST", path, path, good.headers, _lm_body(sku="NOT-A-SKU"))), 404, "NO_LICENSE_FOR_SKU")
 
 
 @pytest.mark.parametrize("http_first", [False, True], ids=["rest-first", "http-first"])
@@ -249,14 +302,22 @@ def test_an_activation_alike_through_both_shapes(tenant, http_first):
 def test_activation_refusals_alike(tenant):
     keys, lic_type_id = tenant
     good = _activation(keys, lic_type_id)
-    assert_same(*both(Call("POST", good.path, good.route, good.headers, "not json")), 400,
-                "INVALID_INITIALIZATION")
-    assert_same(*both(Call("POST", good.path, good.route, good.headers, json.dumps({"mac": LM["mac"]}))), 400,
-                "INVALID_INITIALIZATION")
-    assert_same(*both(Call("POST", good.path, good.route, {**good.headers, "X-Activation-Key": "nope"},
-                           good.body)), 401, "VERIFY_FAILED")
-    assert_same(*both(Call("POST", good.path, good.route, {**good.headers, "Idempotency-Key": "bad key!"},
-                           good.body)), 400, "INVALID_INITIALIZATION")
+    assert_same(*both(Call("POST", good.path, good.route, good.headers, "not json")), 400, "INVALID_INITIALIZATION")
+    assert_same(
+        *both(Call("POST", good.path, good.route, good.headers, json.dumps({"mac": LM["mac"]}))),
+        400,
+        "INVALID_INITIALIZATION",
+    )
+    assert_same(
+        *both(Call("POST", good.path, good.route, {**good.headers, "X-Activation-Key": "nope"}, good.body)),
+        401,
+        "VERIFY_FAILED",
+    )
+    assert_same(
+        *both(Call("POST", good.path, good.route, {**good.headers, "Idempotency-Key": "bad key!"}, good.body)),
+        400,
+        "INVALID_INITIALIZATION",
+    )
 
 
 @pytest.mark.parametrize("http_first", [False, True], ids=["rest-first", "http-first"])
@@ -295,8 +356,13 @@ def test_device_call_refusals_alike(tenant, verb):
     assert unknown[0].status in (401, 403, 404), unknown[0].body
     if verb == "check-ins":
         assert_same(*both(_device_call(verb, device_id, headers, {"mac": mac})), 400, "INVALID_INITIALIZATION")
-        assert_same(*both(Call("POST", f"/v1/devices/{device_id}/check-ins", "/v1/devices/{device_id}/check-ins",
-                               headers, "{")), 400, "INVALID_INITIALIZATION")
+        assert_same(
+            *both(
+                Call("POST", f"/v1/devices/{device_id}/check-ins", "/v1/devices/{device_id}/check-ins", headers, "{")
+            ),
+            400,
+            "INVALID_INITIALIZATION",
+        )
     assert other_id != device_id
 
 
@@ -321,8 +387,16 @@ def test_jwks_and_health_alike(tenant, name):
     assert http.headers.get("cache-control") == rest.headers.get("cache-control")
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", "/v1/nope"), ("POST", "/v1/tenants"), ("GET", "/"),
-                                              ("GET", "/v1/devices/a/b/c/d"), ("DELETE", "/v1/license")])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/nope"),
+        ("POST", "/v1/tenants"),
+        ("GET", "/"),
+        ("GET", "/v1/devices/a/b/c/d"),
+        ("DELETE", "/v1/license"),
+    ],
+)
 def test_a_path_the_http_api_has_no_route_for_is_the_contracts_404(aws, method, path):
     """The HTTP API sends it to ``$default``, the function; the REST API answers it itself with
     its gateway response (infra/template.py, gateway_responses): the same status and body."""

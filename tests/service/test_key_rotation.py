@@ -58,8 +58,17 @@ class LoadMaster:
     before the last step, 1 after it). After ``online_until`` it stops checking in and keeps
     working on its last lease until it runs out."""
 
-    def __init__(self, api, containers: Containers, granted: dict, address: dict, *, adopts_tokens: bool,
-                 container: int | None = None, jwks_from: int = 0) -> None:
+    def __init__(
+        self,
+        api,
+        containers: Containers,
+        granted: dict,
+        address: dict,
+        *,
+        adopts_tokens: bool,
+        container: int | None = None,
+        jwks_from: int = 0,
+    ) -> None:
         self.api, self.containers, self.address, self.adopts_tokens = api, containers, address, adopts_tokens
         self.container, self.jwks_from = container, jwks_from
         self.online_until: datetime | None = None
@@ -81,9 +90,11 @@ class LoadMaster:
         if self.online_until and clock.now() > self.online_until:
             return
         self.containers.serve(self.container if container is None else container)
-        reply = self.api.post(f"/v1/devices/{self.device_id}/check-ins",
-                              {**self.address, "port": 443, "version": "7.2.47"},
-                              headers=self._headers())
+        reply = self.api.post(
+            f"/v1/devices/{self.device_id}/check-ins",
+            {**self.address, "port": 443, "version": "7.2.47"},
+            headers=self._headers(),
+        )
         assert reply.status == 200, (clock.now(), reply.body)
         self.lease = reply.body["license"]
         if self.adopts_tokens:
@@ -133,8 +144,10 @@ def secrets_client(aws):
     configure(SETTINGS.model_copy(update={"signing_key_ttl_s": LONGEST_KEY_TTL_S, "signing_key_autocreate": False}))
     client = boto3.client("secretsmanager", region_name="us-east-1")
     key = json.loads(signing.new_secret_value("k-old"))["keys"][0]
-    client.create_secret(Name=SETTINGS.signing_key_secret_id,
-                         SecretString=json.dumps({"active_kid": "k-old", "keys": [{"kid": "k-old", "d": key["d"]}]}))
+    client.create_secret(
+        Name=SETTINGS.signing_key_secret_id,
+        SecretString=json.dumps({"active_kid": "k-old", "keys": [{"kid": "k-old", "d": key["d"]}]}),
+    )
     return client
 
 
@@ -146,7 +159,8 @@ def _live_until(fleet: list[LoadMaster], until: datetime, every: timedelta) -> N
 
 
 def test_a_whole_rotation_refuses_no_check_in_and_leaves_no_lease_unverifiable(
-        secrets_client, api, trial_tenant, monkeypatch):
+    secrets_client, api, trial_tenant, monkeypatch
+):
     # Given leases as long as the API allows, and three LoadMasters: one taking each fresh device
     # token and one keeping its activation's, both fetching the JWKS from the container that
     # started before the last step (it may not publish a key just added); and one that goes
@@ -161,8 +175,11 @@ def test_a_whole_rotation_refuses_no_check_in_and_leaves_no_lease_unverifiable(
         address = {"mac": f"00:50:56:aa:bb:0{n}", "ip": f"10.0.0.{n + 5}"}
         containers.serve(container)
         granted = activate(api, trial_tenant, lic_type_id, **address).body
-        fleet.append(LoadMaster(api, containers, granted, address, adopts_tokens=adopts, container=container,
-                                jwks_from=jwks_from))
+        fleet.append(
+            LoadMaster(
+                api, containers, granted, address, adopts_tokens=adopts, container=container, jwks_from=jwks_from
+            )
+        )
     adopter, keeper, offline = fleet
     # A check-in every 70 s: off the grid of the TTL and the max-age, so some JWKS is fetched
     # just before a container reads the secret again.
@@ -191,8 +208,9 @@ def test_a_whole_rotation_refuses_no_check_in_and_leaves_no_lease_unverifiable(
 
     # Then (every check-in answered, every lease verified all along) the JWKS holds the new key
     # only, and the token the keeper kept, signed by the retired key, still checks in
-    new_kid = json.loads(secrets_client.get_secret_value(SecretId=SETTINGS.signing_key_secret_id)
-                         ["SecretString"])["active_kid"]
+    new_kid = json.loads(secrets_client.get_secret_value(SecretId=SETTINGS.signing_key_secret_id)["SecretString"])[
+        "active_kid"
+    ]
     assert [k["kid"] for k in adopter.jwks["keys"]] == [new_kid] != ["k-old"]
     assert (adopter.token_kid(), keeper.token_kid()) == (new_kid, "k-old")
     assert offline.lease_kid() == "k-old"  # it went offline on the replaced key's last lease
@@ -219,14 +237,17 @@ def test_a_failed_refresh_keeps_the_last_good_keys_and_says_so(secrets_client, a
     secrets_client.delete_secret(SecretId=SETTINGS.signing_key_secret_id, ForceDeleteWithoutRecovery=True)
     clock.set_now(T0 + TTL)
 
-    reply = api.post(f"/v1/devices/{granted['device_id']}/check-ins",
-                     {"mac": "00:50:56:aa:bb:01", "ip": "10.0.0.5", "port": 443, "version": "7.2.47"},
-                     headers={"Authorization": f"Device {granted['device_token']}"})
+    reply = api.post(
+        f"/v1/devices/{granted['device_id']}/check-ins",
+        {"mac": "00:50:56:aa:bb:01", "ip": "10.0.0.5", "port": 443, "version": "7.2.47"},
+        headers={"Authorization": f"Device {granted['device_token']}"},
+    )
 
     assert reply.status == 200, reply.body
     assert _kid(reply.body["license"]) == "k-old"
-    [failure] = [line for line in log_lines
-                 if line.get("message") == "secret refresh failed, the last good value is kept"]
+    [failure] = [
+        line for line in log_lines if line.get("message") == "secret refresh failed, the last good value is kept"
+    ]
     assert failure["secret"] == "signing keys" and "ResourceNotFoundException" in failure["error"]
 
 
@@ -249,15 +270,18 @@ def _hand_edited(value: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("edit", list(_hand_edited(signing.new_secret_value("k-old"))))
 def test_a_hand_edited_secret_the_service_cannot_use_leaves_the_last_good_keys_serving(
-        secrets_client, api, trial_tenant, log_lines, edit):
+    secrets_client, api, trial_tenant, log_lines, edit
+):
     granted = activate(api, trial_tenant, first_type_id(api, trial_tenant)).body
     old = secrets_client.get_secret_value(SecretId=SETTINGS.signing_key_secret_id)["SecretString"]
     secrets_client.put_secret_value(SecretId=SETTINGS.signing_key_secret_id, SecretString=_hand_edited(old)[edit])
     clock.set_now(T0 + TTL)
 
-    reply = api.post(f"/v1/devices/{granted['device_id']}/check-ins",
-                     {"mac": "00:50:56:aa:bb:01", "ip": "10.0.0.5", "port": 443, "version": "7.2.47"},
-                     headers={"Authorization": f"Device {granted['device_token']}"})
+    reply = api.post(
+        f"/v1/devices/{granted['device_id']}/check-ins",
+        {"mac": "00:50:56:aa:bb:01", "ip": "10.0.0.5", "port": 443, "version": "7.2.47"},
+        headers={"Authorization": f"Device {granted['device_token']}"},
+    )
 
     assert reply.status == 200, reply.body
     assert _kid(reply.body["license"]) == _kid(reply.body["device_token"]) == "k-old"

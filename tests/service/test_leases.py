@@ -58,8 +58,11 @@ def test_check_in_renews_the_lease(api, trial_tenant, clock):
     clock.set_now(T0 + timedelta(days=6))
     body = {"mac": "00:50:56:aa:bb:01", "ip": "10.0.0.5", "port": 443, "version": "7.2.47"}
 
-    renewed = api.post(f"/v1/devices/{granted['device_id']}/check-ins", body,
-                       headers={"Authorization": f"Device {granted['device_token']}"}).body
+    renewed = api.post(
+        f"/v1/devices/{granted['device_id']}/check-ins",
+        body,
+        headers={"Authorization": f"Device {granted['device_token']}"},
+    ).body
 
     assert _verify(renewed["license"], jwks, T0 + timedelta(days=12))["sub"] == granted["device_id"]
 
@@ -79,8 +82,7 @@ def test_jwks_publishes_every_key_of_a_rotation(api, trial_tenant, monkeypatch):
     assert _verify(granted["license"], jwks, T0)["sub"] == granted["device_id"]
 
 
-def test_a_retired_key_is_not_published_but_still_verifies_the_device_tokens_it_signed(api, trial_tenant,
-                                                                                       monkeypatch):
+def test_a_retired_key_is_not_published_but_still_verifies_the_device_tokens_it_signed(api, trial_tenant, monkeypatch):
     old = json.loads(signing.new_secret_value("k-old"))
     monkeypatch.setattr(signing, "_load_secret", lambda: json.dumps(old))
     signing.reset_key_ring()
@@ -91,9 +93,11 @@ def test_a_retired_key_is_not_published_but_still_verifies_the_device_tokens_it_
     signing.reset_key_ring()
 
     jwks = api.get("/v1/.well-known/jwks.json").body
-    renewed = api.post(f"/v1/devices/{granted['device_id']}/check-ins",
-                       {"mac": "00:50:56:aa:bb:01", "ip": "10.0.0.5", "port": 443, "version": "7.2.47"},
-                       headers={"Authorization": f"Device {granted['device_token']}"})
+    renewed = api.post(
+        f"/v1/devices/{granted['device_id']}/check-ins",
+        {"mac": "00:50:56:aa:bb:01", "ip": "10.0.0.5", "port": 443, "version": "7.2.47"},
+        headers={"Authorization": f"Device {granted['device_token']}"},
+    )
 
     assert [k["kid"] for k in jwks["keys"]] == ["k-new"]
     assert renewed.status == 200, renewed.body

@@ -36,8 +36,11 @@ def _authorised(call: Call) -> set[tuple[str, str]]:
     service, operation, params = call.service, call.operation, call.params
     if service == "dynamodb":
         if operation == "TransactWriteItems":
-            return {(_key(service, body["TableName"]), f"dynamodb:{TRANSACT[kind]}")
-                    for item in params["TransactItems"] for kind, body in item.items()}
+            return {
+                (_key(service, body["TableName"]), f"dynamodb:{TRANSACT[kind]}")
+                for item in params["TransactItems"]
+                for kind, body in item.items()
+            }
         if "RequestItems" in params:  # BatchGetItem, BatchWriteItem
             return {(_key(service, table), f"dynamodb:{operation}") for table in params["RequestItems"]}
         table = params.get("TableName", "")
@@ -102,19 +105,42 @@ def _every_route_and_schedule(api, keys, new_tenant, sweep, clock):
     api.get(f"/v1/license-types/{lic['lic_type_id']}", headers=keys.admin)
     extra = api.post("/v1/license-types", {"name": "B", "sku": "VLM-200-SPLA", "capacity": 1}, headers=keys.admin)
     api.delete(f"/v1/license-types/{extra.body['lic_type_id']}", headers=keys.admin)
-    api.post("/v1/activation/license-types", {"mac": "00:50:56:00:70:01", "ip": "10.70.0.1", "port": 443,
-                                              "sku": "VLM-MAX-SPLA", "image": "x-SPLA.ova", "version": "1"},
-             headers=keys.loadmaster)
-    devices = [activate(api, keys, lic["lic_type_id"], mac=f"00:50:56:00:70:{n:02x}", ip=f"10.70.0.{n}",
-                        headers={"Idempotency-Key": f"k{n}"}).body for n in range(1, 4)]
+    api.post(
+        "/v1/activation/license-types",
+        {
+            "mac": "00:50:56:00:70:01",
+            "ip": "10.70.0.1",
+            "port": 443,
+            "sku": "VLM-MAX-SPLA",
+            "image": "x-SPLA.ova",
+            "version": "1",
+        },
+        headers=keys.loadmaster,
+    )
+    devices = [
+        activate(
+            api,
+            keys,
+            lic["lic_type_id"],
+            mac=f"00:50:56:00:70:{n:02x}",
+            ip=f"10.70.0.{n}",
+            headers={"Idempotency-Key": f"k{n}"},
+        ).body
+        for n in range(1, 4)
+    ]
     activate(api, keys, lic["lic_type_id"], mac="00:50:56:00:70:09", ip="10.70.0.9")  # refused: pool full
     d0, d1, d2 = devices
     for d, path in ((d0, "confirm"), (d0, "check-ins"), (d1, "deactivate")):
-        api.post(f"/v1/devices/{d['device_id']}/{path}", {"mac": "00:50:56:00:70:01", "ip": "10.70.0.9",
-                                                          "port": 443, "version": "2"},
-                 headers={"Authorization": f"Device {d['device_token']}"})
-    api.post(f"/v1/devices/{d0['device_id']}/replace", {"mac": "00:50:56:00:70:42", "ip": "10.70.0.42", "port": 443},
-             headers=keys.admin)
+        api.post(
+            f"/v1/devices/{d['device_id']}/{path}",
+            {"mac": "00:50:56:00:70:01", "ip": "10.70.0.9", "port": 443, "version": "2"},
+            headers={"Authorization": f"Device {d['device_token']}"},
+        )
+    api.post(
+        f"/v1/devices/{d0['device_id']}/replace",
+        {"mac": "00:50:56:00:70:42", "ip": "10.70.0.42", "port": 443},
+        headers=keys.admin,
+    )
     api.get("/v1/devices?status=ACTIVE", headers=keys.admin)
     # A page with a cursor: the cursor key is read from its secret.
     cursor = api.get("/v1/devices?limit=1", headers=keys.admin).body["next"]
@@ -163,8 +189,9 @@ def _every_account_route(api, accounts, sweep):
     api.post("/v1/ownership", {"account_id": member.account_id}, headers=as_owner)
     api.delete(f"/v1/members/{owner.account_id}", headers=member.in_tenant(keys.tenant_id))
     api.post("/v1/accounts/password-reset", {"email": "member@lp.example"})
-    api.post("/v1/accounts/password-reset/confirm", {"email": "member@lp.example", "code": "123456",
-                                                     "password": PASSWORD})
+    api.post(
+        "/v1/accounts/password-reset/confirm", {"email": "member@lp.example", "code": "123456", "password": PASSWORD}
+    )
     api.patch("/v1/account", {"email": "moved@lp.example"}, headers=member.headers)
     moved = accounts.sign_in("moved@lp.example").body["access_token"]  # moto: see test_accounts
     api.post("/v1/account/email/confirm", {"code": "123456"}, headers={"Authorization": f"Bearer {moved}"})

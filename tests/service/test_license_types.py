@@ -62,8 +62,11 @@ def test_another_tenants_license_type_is_not_found(api, trial_tenant, new_tenant
     other = new_tenant("Other", trial={})
     path = f"/v1/license-types/{first_type_id(api, trial_tenant)}"
 
-    for reply in (api.get(path, headers=other.admin), api.patch(path, {"capacity": 1}, headers=other.admin),
-                  api.delete(path, headers=other.admin)):
+    for reply in (
+        api.get(path, headers=other.admin),
+        api.patch(path, {"capacity": 1}, headers=other.admin),
+        api.delete(path, headers=other.admin),
+    ):
         assert reply.status == 404 and reply.code == "NOT_FOUND"
     assert api.get(path, headers=trial_tenant.admin).status == 200
 
@@ -80,8 +83,7 @@ def test_trial_types_become_contract_types_and_shrink_to_what_they_hold_if_they_
     lic_type_id = first_type_id(api, trial_tenant)
     activate(api, trial_tenant, lic_type_id)
 
-    api.post(f"/v1/tenants/{trial_tenant.tenant_id}/contracts", {**CONTRACT, "capacity": 3},
-             headers=operator_headers())
+    api.post(f"/v1/tenants/{trial_tenant.tenant_id}/contracts", {**CONTRACT, "capacity": 3}, headers=operator_headers())
     pool = api.get(f"/v1/license-types/{lic_type_id}", headers=trial_tenant.admin).body
 
     assert (pool["trial"], pool["capacity"], pool["in_use"]) == (False, 1, 1)

@@ -48,14 +48,18 @@ def test_trial_tenant_refuses_a_loadmaster_licensed_elsewhere(api, trial_tenant)
 
     reply = activate(api, trial_tenant, lic_type_id, existing_license={"issuer": "other.example", "active": True})
 
-    _assert_error(reply, 409, "TRIAL_CONFLICT", "Not issuing license to LM because Kemp 360 Central has trial "
-                  "license and LM has active license from another Central/ALSI")
+    _assert_error(
+        reply,
+        409,
+        "TRIAL_CONFLICT",
+        "Not issuing license to LM because Kemp 360 Central has trial "
+        "license and LM has active license from another Central/ALSI",
+    )
 
 
 def test_licensed_tenant_accepts_a_loadmaster_licensed_elsewhere(api, new_tenant):
     keys = new_tenant(contract={"contract_id": "C-1", "capacity": 10, "starts_at": "2026-11-01T00:00:00Z"})
-    created = api.post("/v1/license-types", {"name": "Max", "sku": "VLM-MAX-SPLA", "capacity": 10},
-                       headers=keys.admin)
+    created = api.post("/v1/license-types", {"name": "Max", "sku": "VLM-MAX-SPLA", "capacity": 10}, headers=keys.admin)
 
     reply = activate(api, keys, created.body["lic_type_id"], existing_license={"issuer": "x", "active": True})
 
@@ -65,8 +69,9 @@ def test_licensed_tenant_accepts_a_loadmaster_licensed_elsewhere(api, new_tenant
 def test_non_spla_image_gets_no_local_license_found(api, trial_tenant):
     lic_type_id = first_type_id(api, trial_tenant)
 
-    listing = api.post("/v1/activation/license-types", lm(image="LoadMaster-VLM-7.2.47.ova"),
-                       headers=trial_tenant.loadmaster)
+    listing = api.post(
+        "/v1/activation/license-types", lm(image="LoadMaster-VLM-7.2.47.ova"), headers=trial_tenant.loadmaster
+    )
     activation = activate(api, trial_tenant, lic_type_id, image="LoadMaster-VLM-7.2.47.ova")
 
     _assert_error(listing, 404, "NO_LOCAL_LICENSE", "No Local license found.")
@@ -111,8 +116,10 @@ def test_contract_capacity_caps_the_pools_together(api, new_tenant):
     keys = new_tenant(trial={"instances": 2, "skus": ["VLM-MAX-SPLA", "VLM-200-SPLA"]})
     types = {t["sku"]: t["lic_type_id"] for t in api.get("/v1/license-types", headers=keys.admin).body["license_types"]}
     assert activate(api, keys, types["VLM-MAX-SPLA"], mac="00:50:56:00:00:01", ip="10.0.0.1").status == 201
-    assert activate(api, keys, types["VLM-200-SPLA"], sku="VLM-200-SPLA", mac="00:50:56:00:00:02",
-                    ip="10.0.0.2").status == 201
+    assert (
+        activate(api, keys, types["VLM-200-SPLA"], sku="VLM-200-SPLA", mac="00:50:56:00:00:02", ip="10.0.0.2").status
+        == 201
+    )
 
     reply = activate(api, keys, types["VLM-MAX-SPLA"], mac="00:50:56:00:00:03", ip="10.0.0.3")
 
@@ -153,11 +160,14 @@ def test_forged_device_token_gets_cant_verify_check(api, trial_tenant):
     header, claims, signature = granted["device_token"].split(".")
     tampered = f"{header}.{claims[:-2]}AA.{signature}"
 
-    wrong_device = api.post("/v1/devices/00000000-0000-0000-0000-000000000000/confirm",
-                            headers={"Authorization": f"Device {granted['device_token']}"})
+    wrong_device = api.post(
+        "/v1/devices/00000000-0000-0000-0000-000000000000/confirm",
+        headers={"Authorization": f"Device {granted['device_token']}"},
+    )
     altered = api.post(f"/v1/devices/{granted['device_id']}/confirm", headers={"Authorization": f"Device {tampered}"})
-    lease_as_token = api.post(f"/v1/devices/{granted['device_id']}/confirm",
-                              headers={"Authorization": f"Device {granted['license']}"})
+    lease_as_token = api.post(
+        f"/v1/devices/{granted['device_id']}/confirm", headers={"Authorization": f"Device {granted['license']}"}
+    )
 
     for reply in (wrong_device, altered, lease_as_token):
         _assert_error(reply, 401, "VERIFY_FAILED", "Can't verify check.")
@@ -193,16 +203,18 @@ def _blocked_device(api, keys, clock):
     """A device activated and not confirmed in time: confirming late blocks it."""
     granted = activate(api, keys, first_type_id(api, keys)).body
     clock.set_now(clock.now().replace(day=clock.now().day + 2))
-    late = api.post(f"/v1/devices/{granted['device_id']}/confirm",
-                    headers={"Authorization": f"Device {granted['device_token']}"})
+    late = api.post(
+        f"/v1/devices/{granted['device_id']}/confirm", headers={"Authorization": f"Device {granted['device_token']}"}
+    )
     return granted, late
 
 
 def test_confirming_after_the_deadline_blocks_the_device_and_frees_its_instance(api, trial_tenant, clock):
     _granted, late = _blocked_device(api, trial_tenant, clock)
 
-    _assert_error(late, 403, "DEVICE_BLOCKED",
-                  "This LoadMaster cannot be licensed against this Kemp 360 Central at this time.")
+    _assert_error(
+        late, 403, "DEVICE_BLOCKED", "This LoadMaster cannot be licensed against this Kemp 360 Central at this time."
+    )
     assert api.get("/v1/license", headers=trial_tenant.admin).body["in_use"] == 0
 
 
@@ -213,8 +225,9 @@ def test_a_blocked_mac_is_refused_on_license_types_activation_and_confirm(api, t
     listing = api.post("/v1/activation/license-types", lm(), headers=trial_tenant.loadmaster)
     again = activate(api, trial_tenant, first_type_id(api, trial_tenant), ip="10.9.9.9")
     not_spla = activate(api, trial_tenant, first_type_id(api, trial_tenant), image="plain.ova")
-    confirm = api.post(f"/v1/devices/{granted['device_id']}/confirm",
-                       headers={"Authorization": f"Device {granted['device_token']}"})
+    confirm = api.post(
+        f"/v1/devices/{granted['device_id']}/confirm", headers={"Authorization": f"Device {granted['device_token']}"}
+    )
 
     for reply in (listing, again, not_spla, confirm):
         _assert_error(reply, 403, "DEVICE_BLOCKED", message)

@@ -66,8 +66,9 @@ def test_a_pool_created_between_anothers_read_and_write_cannot_multiply_the_cont
     # Given a 10-instance contract, and a pool of 10 created by another request right after this
     # request read the tenant's pools (the sum it checks is then stale)
     keys = new_tenant(contract={"contract_id": "C-10", "capacity": 10, "starts_at": "2026-11-01T00:00:00Z"})
-    interleaved = _after_first_call(monkeypatch, tenant_store, "list_license_types",
-                                    lambda: _pool(api, keys, 10, name="Other"))
+    interleaved = _after_first_call(
+        monkeypatch, tenant_store, "list_license_types", lambda: _pool(api, keys, 10, name="Other")
+    )
 
     # When this request creates its own pool of 10
     reply = _pool(api, keys, 10)
@@ -124,10 +125,13 @@ def test_a_tenant_may_have_at_most_the_configured_number_of_license_types(api, n
 # Contract windows ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("dates, field", [
-    ({"ends_at": "2026-10-01T00:00:00Z"}, "ends_at"),  # before starts_at
-    ({"ends_at": "2026-11-20T00:00:00Z"}, "ends_at"),  # already over
-])
+@pytest.mark.parametrize(
+    "dates, field",
+    [
+        ({"ends_at": "2026-10-01T00:00:00Z"}, "ends_at"),  # before starts_at
+        ({"ends_at": "2026-11-20T00:00:00Z"}, "ends_at"),  # already over
+    ],
+)
 def test_a_contract_must_end_after_it_starts_and_in_the_future(api, new_tenant, dates, field):
     keys = new_tenant(trial={})
 
@@ -148,8 +152,9 @@ def test_a_contract_sold_to_start_later_licenses_nothing_before_its_start(api, n
 
     # Then until then it keeps its trial and its limit of five
     lic_type_id = first_type_id(api, keys)
-    granted = [activate(api, keys, lic_type_id, mac=f"00:50:56:00:00:{n:02x}", ip=f"10.0.0.{n}").status
-               for n in range(6)]
+    granted = [
+        activate(api, keys, lic_type_id, mac=f"00:50:56:00:00:{n:02x}", ip=f"10.0.0.{n}").status for n in range(6)
+    ]
     assert granted == [201] * 5 + [409]
 
     # And from its start the tenant is LICENSED, as seen before anything records it
@@ -259,8 +264,12 @@ def test_a_release_that_loses_to_an_address_move_is_read_again_and_retried(api, 
     granted = activate(api, keys, first_type_id(api, keys)).body
     headers = _device_headers(granted)
     body = {**{k: lm()[k] for k in ("mac", "port")}, "ip": "10.7.7.7", "version": "7.2.48"}
-    moved = _after_first_call(monkeypatch, device_store, "get_device",
-                              lambda: api.post(f"/v1/devices/{granted['device_id']}/check-ins", body, headers=headers))
+    moved = _after_first_call(
+        monkeypatch,
+        device_store,
+        "get_device",
+        lambda: api.post(f"/v1/devices/{granted['device_id']}/check-ins", body, headers=headers),
+    )
 
     reply = api.delete(f"/v1/devices/{granted['device_id']}", headers=keys.admin)
 
@@ -280,14 +289,18 @@ def test_a_clone_with_another_mac_is_refused_and_logged_and_changes_nothing(api,
     path = f"/v1/devices/{granted['device_id']}/check-ins"
     clock.set_now(T0 + timedelta(hours=1))
 
-    clone = api.post(path, {"mac": "00:50:56:ee:ee:ee", "ip": "10.0.0.77", "port": 443, "version": "7.2.47"},
-                     headers=headers)
+    clone = api.post(
+        path, {"mac": "00:50:56:ee:ee:ee", "ip": "10.0.0.77", "port": 443, "version": "7.2.47"}, headers=headers
+    )
 
     assert (clone.status, clone.code) == (401, "VERIFY_FAILED")
     device = api.get(f"/v1/devices/{granted['device_id']}", headers=trial_tenant.admin).body
     assert device["last_check_in_at"] is None and device["ip"] == "10.0.0.5"
-    [event] = [e for e in api.get("/v1/events", headers=trial_tenant.admin).body["events"]
-               if e["kind"] == "device.clone_suspected"]
+    [event] = [
+        e
+        for e in api.get("/v1/events", headers=trial_tenant.admin).body["events"]
+        if e["kind"] == "device.clone_suspected"
+    ]
     assert event["device_id"] == granted["device_id"]
     assert event["detail"]["clone_mac"] == "00:50:56:ee:ee:ee" and event["detail"]["mac"] == lm()["mac"]
     original = api.post(path, {k: lm()[k] for k in ("mac", "ip", "port", "version")}, headers=headers)
@@ -319,8 +332,9 @@ def test_an_expired_idempotency_key_is_free_whatever_ttl_has_done(api, trial_ten
     assert again.status == 201 and again.body["device_id"] != first["device_id"]
 
 
-@pytest.mark.parametrize("end, status, code", [("blocked", 403, "DEVICE_BLOCKED"),
-                                               ("deactivated", 410, "DEVICE_DEACTIVATED")])
+@pytest.mark.parametrize(
+    "end, status, code", [("blocked", 403, "DEVICE_BLOCKED"), ("deactivated", 410, "DEVICE_DEACTIVATED")]
+)
 def test_a_replay_answers_what_the_device_is_now(api, trial_tenant, sweep, end, status, code):
     key = {"Idempotency-Key": f"lm-{end}"}
     first = activate(api, trial_tenant, first_type_id(api, trial_tenant), headers=key).body
@@ -359,8 +373,9 @@ def test_a_zone_id_is_refused(api, trial_tenant, ip):
 
 
 def test_csv_cells_a_spreadsheet_would_run_are_neutralised(api, new_tenant, sweep):
-    keys = new_tenant("=cmd|' /C calc'!A0", contract={"contract_id": "C-1", "capacity": 5,
-                                                      "starts_at": "2026-11-01T00:00:00Z"})
+    keys = new_tenant(
+        "=cmd|' /C calc'!A0", contract={"contract_id": "C-1", "capacity": 5, "starts_at": "2026-11-01T00:00:00Z"}
+    )
     assert _pool(api, keys, 5, name='=HYPERLINK("http://x.example","click")').status == 201
     sweep("meter_usage", T0)
 

@@ -39,8 +39,11 @@ def test_an_account_in_several_tenants_names_one_with_x_tenant_id(api, accounts)
     second = api.post("/v1/account/tenant", {"name": "Second"}, headers=person.headers).body
 
     ambiguous = api.get("/v1/license", headers=person.headers)
-    named = api.post("/v1/license-types", {"name": "P", "sku": "VLM-MAX-SPLA", "capacity": 0},
-                     headers=person.in_tenant(second["tenant_id"]))
+    named = api.post(
+        "/v1/license-types",
+        {"name": "P", "sku": "VLM-MAX-SPLA", "capacity": 0},
+        headers=person.in_tenant(second["tenant_id"]),
+    )
 
     assert ambiguous.status == 400 and ambiguous.code == "VALIDATION_ERROR"
     assert "X-Tenant-Id" in ambiguous.body["error"]["detail"]["fields"]
@@ -70,13 +73,16 @@ def test_a_viewer_reads_but_changes_nothing(api, accounts):
     viewer = accounts.signed_up("viewer@acme.example")
     assert _invite(api, owner, keys.tenant_id, "viewer@acme.example", "viewer").status == 201
 
-    reads = [api.get(path, headers=viewer.headers).status for path in ("/v1/license", "/v1/license-types",
-                                                                        "/v1/devices", "/v1/events", "/v1/settings")]
-    writes = [api.post("/v1/license-types", {"name": "P", "sku": "VLM-MAX-SPLA", "capacity": 0},
-                       headers=viewer.headers),
-              api.patch("/v1/settings", {"lease_s": 7200}, headers=viewer.headers),
-              api.post("/v1/keys/rotate", {"kind": "api"}, headers=viewer.headers),
-              api.get("/v1/members", headers=viewer.headers)]
+    reads = [
+        api.get(path, headers=viewer.headers).status
+        for path in ("/v1/license", "/v1/license-types", "/v1/devices", "/v1/events", "/v1/settings")
+    ]
+    writes = [
+        api.post("/v1/license-types", {"name": "P", "sku": "VLM-MAX-SPLA", "capacity": 0}, headers=viewer.headers),
+        api.patch("/v1/settings", {"lease_s": 7200}, headers=viewer.headers),
+        api.post("/v1/keys/rotate", {"kind": "api"}, headers=viewer.headers),
+        api.get("/v1/members", headers=viewer.headers),
+    ]
 
     assert reads == [200] * 5
     assert [(r.status, r.code) for r in writes] == [(403, "FORBIDDEN")] * 4
@@ -102,9 +108,10 @@ def test_tokens_that_are_not_this_pools_access_tokens_are_refused(api, accounts,
 
     person, _keys = accounts.owning("owner@acme.example")
     id_token = boto3.client("cognito-idp", region_name="us-east-1").initiate_auth(
-        ClientId=user_pool[1], AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": "owner@acme.example", "PASSWORD": PASSWORD})["AuthenticationResult"][
-        "IdToken"]
+        ClientId=user_pool[1],
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "owner@acme.example", "PASSWORD": PASSWORD},
+    )["AuthenticationResult"]["IdToken"]
     header, payload, signature = person.access_token.split(".")
     tampered = f"{header}.{payload}.{signature[:-4]}AAAA"
 
@@ -123,8 +130,14 @@ def _forged(claims_update: dict, user_pool) -> str:
 
     key = jwk.RSAKey.import_key(load_resource("cognitoidp/resources/jwks-private.json"))
     now = int(time.time())
-    claims = {"iss": f"https://cognito-idp.us-east-1.amazonaws.com/{user_pool[0]}", "sub": "someone",
-              "client_id": user_pool[1], "token_use": "access", "iat": now, "exp": now + 600}
+    claims = {
+        "iss": f"https://cognito-idp.us-east-1.amazonaws.com/{user_pool[0]}",
+        "sub": "someone",
+        "client_id": user_pool[1],
+        "token_use": "access",
+        "iat": now,
+        "exp": now + 600,
+    }
     return jwt.encode({"kid": "dummy", "alg": "RS256"}, {**claims, **claims_update}, key)
 
 
@@ -133,9 +146,12 @@ def test_expired_or_foreign_tokens_signed_by_the_pool_are_refused(api, accounts,
 
     accounts.owning("owner@acme.example")
     good = _forged({}, user_pool)
-    refused = [_forged({"exp": int(time.time()) - 120}, user_pool), _forged({"client_id": "another-client"}, user_pool),
-               _forged({"iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_other"}, user_pool),
-               _forged({"token_use": "id"}, user_pool)]
+    refused = [
+        _forged({"exp": int(time.time()) - 120}, user_pool),
+        _forged({"client_id": "another-client"}, user_pool),
+        _forged({"iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_other"}, user_pool),
+        _forged({"token_use": "id"}, user_pool),
+    ]
 
     # The well-formed one passes verification (and "someone" is a member of nothing: 403).
     assert api.get("/v1/license", headers={"Authorization": f"Bearer {good}"}).status == 403
@@ -155,7 +171,9 @@ def test_inviting_a_confirmed_account_makes_it_a_member_at_once(api, accounts):
 
     assert invited.status == 201 and invited.body["account_id"] == admin.account_id
     assert sorted((m["email"], m["role"], m["status"]) for m in listed.body["members"]) == [
-        ("admin@acme.example", "admin", "member"), ("owner@acme.example", "owner", "member")]
+        ("admin@acme.example", "admin", "member"),
+        ("owner@acme.example", "owner", "member"),
+    ]
     assert api.get("/v1/license", headers=admin.headers).status == 200
 
 
@@ -169,7 +187,8 @@ def test_an_invitation_before_registration_makes_the_account_a_member_once_confi
     assert invited.status == 201 and invited.body["status"] == "invited"
     assert {"account_id": None, "email": "later@acme.example", "role": "viewer", "status": "invited"} in pending
     assert api.get("/v1/account", headers=later.headers).body["tenants"] == [
-        {"tenant_id": keys.tenant_id, "name": "Acme", "role": "viewer"}]
+        {"tenant_id": keys.tenant_id, "name": "Acme", "role": "viewer"}
+    ]
     assert api.get("/v1/license", headers=later.headers).status == 200
 
 
@@ -213,7 +232,8 @@ def test_only_the_owner_withdraws_an_invitation(api, accounts):
     assert by_admin.status == by_key.status == 403
     assert no_email.status == 400 and no_email.code == "VALIDATION_ERROR"
     assert {"account_id": None, "email": "later@acme.example", "role": "admin", "status": "invited"} in api.get(
-        "/v1/members", headers=owner.headers).body["members"]
+        "/v1/members", headers=owner.headers
+    ).body["members"]
 
 
 # The operator's tenants ----------------------------------------------------------------------------
@@ -237,9 +257,11 @@ def test_the_operators_tenant_is_owned_by_its_owner_email_once_that_account_conf
     assert tenant["owner_email"] == "buyer@sold.example"
     assert pending == [{"account_id": None, "email": "buyer@sold.example", "role": "owner", "status": "invited"}]
     assert api.get("/v1/account", headers=buyer.headers).body["tenants"] == [
-        {"tenant_id": tenant["tenant_id"], "name": "Sold", "role": "owner"}]
-    assert members == [{"account_id": buyer.account_id, "email": "buyer@sold.example", "role": "owner",
-                        "status": "member"}]
+        {"tenant_id": tenant["tenant_id"], "name": "Sold", "role": "owner"}
+    ]
+    assert members == [
+        {"account_id": buyer.account_id, "email": "buyer@sold.example", "role": "owner", "status": "member"}
+    ]
     assert invited.status == 201
     assert {"member.invited", "member.joined"} <= set(kinds)
 
@@ -250,11 +272,11 @@ def test_an_owner_email_with_an_account_owns_the_operators_tenant_at_once(api, a
     tenant = _operator_tenant(api, "buyer@sold.example")
 
     assert api.get("/v1/account", headers=buyer.headers).body["tenants"] == [
-        {"tenant_id": tenant["tenant_id"], "name": "Sold", "role": "owner"}]
+        {"tenant_id": tenant["tenant_id"], "name": "Sold", "role": "owner"}
+    ]
 
 
-def test_the_operators_tenant_is_made_while_cognito_is_out_and_its_owner_joins_at_sign_in(api, accounts,
-                                                                                            monkeypatch):
+def test_the_operators_tenant_is_made_while_cognito_is_out_and_its_owner_joins_at_sign_in(api, accounts, monkeypatch):
     from botocore.client import BaseClient
     from botocore.exceptions import ClientError
 
@@ -274,20 +296,23 @@ def test_the_operators_tenant_is_made_while_cognito_is_out_and_its_owner_joins_a
 
     assert before == []
     assert api.get("/v1/account", headers={"Authorization": f"Bearer {again}"}).body["tenants"] == [
-        {"tenant_id": tenant["tenant_id"], "name": "Sold", "role": "owner"}]
+        {"tenant_id": tenant["tenant_id"], "name": "Sold", "role": "owner"}
+    ]
 
 
 def test_the_former_owner_email_of_an_operators_tenant_does_not_take_it(api, accounts):
     tenant = _operator_tenant(api, "first@sold.example")
-    moved = api.post(f"/v1/tenants/{tenant['tenant_id']}/owner", {"owner_email": "second@sold.example"},
-                     headers=operator_headers())
+    moved = api.post(
+        f"/v1/tenants/{tenant['tenant_id']}/owner", {"owner_email": "second@sold.example"}, headers=operator_headers()
+    )
 
     first = accounts.signed_up("first@sold.example")
 
     assert moved.status == 200
     assert api.get("/v1/account", headers=first.headers).body["tenants"] == []
     assert api.get("/v1/members", headers={"Authorization": f"Bearer {tenant['api_key']}"}).body["members"] == [
-        {"account_id": None, "email": "second@sold.example", "role": "owner", "status": "invited"}]
+        {"account_id": None, "email": "second@sold.example", "role": "owner", "status": "invited"}
+    ]
 
 
 def test_the_owner_changes_a_role_and_removes_a_member(api, accounts):
@@ -329,8 +354,9 @@ def test_transferring_ownership_makes_the_former_owner_an_admin(api, accounts, n
     assert moved.status == 200 and moved.body["role"] == "owner"
     assert again.status == 403
     assert roles == {"owner@acme.example": "admin", "heir@acme.example": "owner"}
-    tenant = api.get(f"/v1/tenants/{keys.tenant_id}",
-                     headers={"Authorization": "Bearer lk_op.test-operator-key-0123456789"}).body
+    tenant = api.get(
+        f"/v1/tenants/{keys.tenant_id}", headers={"Authorization": "Bearer lk_op.test-operator-key-0123456789"}
+    ).body
     assert tenant["owner_email"] == "heir@acme.example"
 
 
@@ -357,8 +383,16 @@ def test_member_changes_appear_in_the_tenants_debug_log(api, accounts):
     events = api.get("/v1/events", headers=keys.admin).body["events"]
     kinds = [e["kind"] for e in events]
 
-    for kind in ("member.invited", "member.joined", "member.role_changed", "ownership.transferred",
-                 "member.removed", "member.signed_in", "tenant.created", "member.invitation_withdrawn"):
+    for kind in (
+        "member.invited",
+        "member.joined",
+        "member.role_changed",
+        "ownership.transferred",
+        "member.removed",
+        "member.signed_in",
+        "tenant.created",
+        "member.invitation_withdrawn",
+    ):
         assert kind in kinds
     withdrawn = next(e for e in events if e["kind"] == "member.invitation_withdrawn")
     assert withdrawn["detail"] == {"email": "later@acme.example", "by": member.account_id}
@@ -382,8 +416,9 @@ def test_the_owner_starts_the_tenants_one_trial(api, accounts):
 def test_one_trial_per_verified_email_even_in_another_tenant(api, accounts):
     owner, _ = accounts.owning("owner@acme.example", "First")
     second = api.post("/v1/account/tenant", {"name": "Second"}, headers=owner.headers).body
-    assert api.post("/v1/trial", headers=owner.headers | {"X-Tenant-Id": _first_tenant(api, owner, second)}).status \
-        == 201
+    assert (
+        api.post("/v1/trial", headers=owner.headers | {"X-Tenant-Id": _first_tenant(api, owner, second)}).status == 201
+    )
 
     reply = api.post("/v1/trial", headers=owner.in_tenant(second["tenant_id"]))
 

@@ -16,13 +16,11 @@ from tests.service.test_sweep_budget import invoke
 
 
 def _records(tenant_id) -> list[tuple[str, int, bool]]:
-    return [(r.hour_type.split("#")[0][-2:], int(r.in_use), bool(r.backfilled))
-            for r in UsageItem.query(tenant_id)]
+    return [(r.hour_type.split("#")[0][-2:], int(r.in_use), bool(r.backfilled)) for r in UsageItem.query(tenant_id)]
 
 
 def _activate(api, keys, n):
-    assert activate(api, keys, first_type_id(api, keys), mac=f"00:50:56:00:70:{n:02x}",
-                    ip=f"10.70.0.{n}").status == 201
+    assert activate(api, keys, first_type_id(api, keys), mac=f"00:50:56:00:70:{n:02x}", ip=f"10.70.0.{n}").status == 201
 
 
 def test_the_meter_runs_at_five_past_every_hour():

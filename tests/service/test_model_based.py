@@ -59,16 +59,19 @@ class Licensing(RuleBasedStateMachine):
 
         self.client = Client(app, stage_name="dev")
         self.api = Api(self.client)
-        created = self.api.post("/v1/tenants", {"name": "Model", "owner_email": "m@model.example"},
-                                headers=operator_headers()).body
-        self.api.post(f"/v1/tenants/{created['tenant_id']}/contracts",
-                      {"contract_id": "M", "capacity": CAPACITY, "starts_at": "2026-01-01T00:00:00Z"},
-                      headers=operator_headers())
+        created = self.api.post(
+            "/v1/tenants", {"name": "Model", "owner_email": "m@model.example"}, headers=operator_headers()
+        ).body
+        self.api.post(
+            f"/v1/tenants/{created['tenant_id']}/contracts",
+            {"contract_id": "M", "capacity": CAPACITY, "starts_at": "2026-01-01T00:00:00Z"},
+            headers=operator_headers(),
+        )
         self.admin = {"Authorization": f"Bearer {created['api_key']}"}
         self.loadmaster = {"X-Activation-Key": created["activation_key"]}
-        self.lic_type_id = self.api.post("/v1/license-types", {"name": "M", "sku": "VLM-MAX-SPLA",
-                                                               "capacity": CAPACITY}, headers=self.admin).body[
-            "lic_type_id"]
+        self.lic_type_id = self.api.post(
+            "/v1/license-types", {"name": "M", "sku": "VLM-MAX-SPLA", "capacity": CAPACITY}, headers=self.admin
+        ).body["lic_type_id"]
         self.tenant_id = created["tenant_id"]
         self.contract = CAPACITY
         self.pool = CAPACITY
@@ -105,8 +108,9 @@ class Licensing(RuleBasedStateMachine):
 
     @rule(mac=st.integers(0, MACS - 1))
     def activate(self, mac: int) -> None:
-        reply = self.api.post("/v1/activations", {**self._lm(mac), "lic_type_id": self.lic_type_id},
-                              headers=self.loadmaster)
+        reply = self.api.post(
+            "/v1/activations", {**self._lm(mac), "lic_type_id": self.lic_type_id}, headers=self.loadmaster
+        )
         existing = self._of_mac(mac)
         hour = (mac, int(self.now.timestamp()) // 3600)
         if self.terminated:
@@ -122,17 +126,28 @@ class Licensing(RuleBasedStateMachine):
         else:
             assert reply.status == 201, reply.body
             at = self.now.timestamp()
-            self.devices.append(ModelDevice(reply.body["device_id"], reply.body["device_token"], mac, "PENDING",
-                                            at + CONFIRM_WINDOW, silent_at(at)))
+            self.devices.append(
+                ModelDevice(
+                    reply.body["device_id"],
+                    reply.body["device_token"],
+                    mac,
+                    "PENDING",
+                    at + CONFIRM_WINDOW,
+                    silent_at(at),
+                )
+            )
             self.granted_per_mac_hour[hour] = self.granted_per_mac_hour.get(hour, 0) + 1
 
     def _device_call(self, device: ModelDevice, path: str, *, moved: bool | None = None, mac: str | None = None):
-        body = {k: self._lm(device.mac, device.moved if moved is None else moved)[k]
-                for k in ("mac", "ip", "port", "version")}
+        body = {
+            k: self._lm(device.mac, device.moved if moved is None else moved)[k]
+            for k in ("mac", "ip", "port", "version")
+        }
         if mac is not None:
             body["mac"] = mac
-        return self.api.post(f"/v1/devices/{device.device_id}/{path}", body,
-                             headers={"Authorization": f"Device {device.token}"})
+        return self.api.post(
+            f"/v1/devices/{device.device_id}/{path}", body, headers={"Authorization": f"Device {device.token}"}
+        )
 
     @precondition(lambda self: self.devices or self.deleted)
     @rule(data=st.data())
@@ -187,9 +202,11 @@ class Licensing(RuleBasedStateMachine):
     @rule(capacity=st.integers(1, CAPACITY + 2))
     def renew(self, capacity: int) -> None:
         """A renewal (of a terminated tenant too), to more or fewer instances."""
-        reply = self.api.post(f"/v1/tenants/{self.tenant_id}/contracts",
-                              {"contract_id": f"M-{capacity}", "capacity": capacity,
-                               "starts_at": "2026-01-01T00:00:00Z"}, headers=operator_headers())
+        reply = self.api.post(
+            f"/v1/tenants/{self.tenant_id}/contracts",
+            {"contract_id": f"M-{capacity}", "capacity": capacity, "starts_at": "2026-01-01T00:00:00Z"},
+            headers=operator_headers(),
+        )
         if capacity < len(self._holding()):
             assert reply.code == "CONFLICT", reply.body
             return
@@ -266,8 +283,9 @@ class Licensing(RuleBasedStateMachine):
         listed = {}
         cursor = None
         while True:
-            page = self.api.get("/v1/devices?limit=100" + (f"&next={cursor}" if cursor else ""),
-                                headers=self.admin).body
+            page = self.api.get(
+                "/v1/devices?limit=100" + (f"&next={cursor}" if cursor else ""), headers=self.admin
+            ).body
             listed |= {d["device_id"]: d["status"] for d in page["devices"]}
             cursor = page["next"]
             if not cursor:
@@ -280,15 +298,21 @@ class Licensing(RuleBasedStateMachine):
         tenant = TenantItem.get(self.tenant_id)
         assert (int(tenant.in_use), int(tenant.capacity)) == (len(holding), self.contract)
         assert int(tenant.allocated) == self.pool <= self.contract  # invariant 7
-        claims = {(c.claim.split("#")[0], c.claim.split("#", 2)[2], c.device_id)
-                  for c in ClaimItem.scan(ClaimItem.tenant_id == self.tenant_id)
-                  if not c.claim.startswith("idem#")}
-        expected = {("mac", self._lm(d.mac)["mac"], d.device_id)
-                    for d in self.devices if d.status in ("PENDING", "ACTIVE", "BLOCKED")}
+        claims = {
+            (c.claim.split("#")[0], c.claim.split("#", 2)[2], c.device_id)
+            for c in ClaimItem.scan(ClaimItem.tenant_id == self.tenant_id)
+            if not c.claim.startswith("idem#")
+        }
+        expected = {
+            ("mac", self._lm(d.mac)["mac"], d.device_id)
+            for d in self.devices
+            if d.status in ("PENDING", "ACTIVE", "BLOCKED")
+        }
         expected |= {("addr", f"{self._lm(d.mac, d.moved)['ip']}:443", d.device_id) for d in holding}
         assert claims == expected
 
 
 TestLicensing = Licensing.TestCase
-TestLicensing.settings = settings(max_examples=25, stateful_step_count=30, deadline=None,
-                                  suppress_health_check=[HealthCheck.too_slow])
+TestLicensing.settings = settings(
+    max_examples=25, stateful_step_count=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)

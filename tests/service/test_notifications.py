@@ -50,8 +50,9 @@ def test_blocked_and_silent_devices_are_announced(api, trial_tenant, sweep, inbo
     lic_type_id = first_type_id(api, trial_tenant)
     pending = activate(api, trial_tenant, lic_type_id).body
     active = activate(api, trial_tenant, lic_type_id, mac="00:50:56:00:60:02", ip="10.60.0.2").body
-    api.post(f"/v1/devices/{active['device_id']}/confirm",
-             headers={"Authorization": f"Device {active['device_token']}"})
+    api.post(
+        f"/v1/devices/{active['device_id']}/confirm", headers={"Authorization": f"Device {active['device_token']}"}
+    )
 
     sweep("block_unconfirmed", T0 + timedelta(days=2))
     sweep("deactivate_silent", T0 + timedelta(days=3))
@@ -82,29 +83,37 @@ def test_a_notification_that_cannot_be_sent_does_not_fail_the_decision(api, tria
     monkeypatch.setattr(notifications, "_events", lambda: (_ for _ in ()).throw(RuntimeError("no EventBridge")))
     lic_type_id = first_type_id(api, trial_tenant)
 
-    replies = [activate(api, trial_tenant, lic_type_id, mac=f"00:50:56:00:61:{n:02x}", ip=f"10.61.0.{n}")
-               for n in range(5)]
+    replies = [
+        activate(api, trial_tenant, lic_type_id, mac=f"00:50:56:00:61:{n:02x}", ip=f"10.61.0.{n}") for n in range(5)
+    ]
 
     assert [r.status for r in replies] == [201] * 5
 
 
-def test_a_sweep_sends_its_notifications_ten_to_a_call_and_logs_the_one_refused(api, licensed_tenant, sweep,
-                                                                              monkeypatch, log_lines):
+def test_a_sweep_sends_its_notifications_ten_to_a_call_and_logs_the_one_refused(
+    api, licensed_tenant, sweep, monkeypatch, log_lines
+):
     # Given twelve silent LoadMasters, and an EventBridge that refuses the third entry of a call
     from chalicelib import notifications
 
     keys = licensed_tenant(20)
     for n in range(12):
         granted = activate(api, keys, keys.lic_type_id, mac=f"00:50:56:00:62:{n:02x}", ip=f"10.62.0.{n}").body
-        api.post(f"/v1/devices/{granted['device_id']}/confirm",
-                 headers={"Authorization": f"Device {granted['device_token']}"})
+        api.post(
+            f"/v1/devices/{granted['device_id']}/confirm",
+            headers={"Authorization": f"Device {granted['device_token']}"},
+        )
     calls = []
 
     class Refusing:
         def put_events(self, Entries):
             calls.append(len(Entries))
-            return {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure"} if i == 2 else {"EventId": "e"}
-                                                       for i in range(len(Entries))]}
+            return {
+                "FailedEntryCount": 1,
+                "Entries": [
+                    {"ErrorCode": "InternalFailure"} if i == 2 else {"EventId": "e"} for i in range(len(Entries))
+                ],
+            }
 
     monkeypatch.setattr(notifications, "_events", lambda: Refusing())
 
@@ -115,5 +124,6 @@ def test_a_sweep_sends_its_notifications_ten_to_a_call_and_logs_the_one_refused(
     refused = [line for line in log_lines if line.get("message") == "notification refused by EventBridge"]
     assert report["acted"] == 12
     assert calls == [10, 2]
-    assert [(r["detail_type"], r["error_code"]) for r in refused] == [("Device deactivated as silent",
-                                                                        "InternalFailure")]
+    assert [(r["detail_type"], r["error_code"]) for r in refused] == [
+        ("Device deactivated as silent", "InternalFailure")
+    ]

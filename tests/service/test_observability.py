@@ -60,8 +60,9 @@ def test_metrics_go_to_the_namespace_the_stack_names(api, trial_tenant, capsys):
 def test_no_key_or_token_is_ever_logged(api, new_tenant, capsys, log_lines):
     keys = new_tenant(trial={})
     granted = activate(api, keys, first_type_id(api, keys)).body
-    api.post(f"/v1/devices/{granted['device_id']}/confirm",
-             headers={"Authorization": f"Device {granted['device_token']}"})
+    api.post(
+        f"/v1/devices/{granted['device_id']}/confirm", headers={"Authorization": f"Device {granted['device_token']}"}
+    )
     api.get("/v1/license", headers={"Authorization": "Bearer lk_api.tx.wrong-key-wrong-key-wrong"})
 
     out = capsys.readouterr()

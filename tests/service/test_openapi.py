@@ -24,14 +24,34 @@ def test_every_route_of_the_app_is_documented(api):
 
 def test_every_contract_path_is_there(api):
     paths = api.get("/openapi.json").body["paths"]
-    contract = ["/v1/activation/license-types", "/v1/activations", "/v1/devices/{device_id}/confirm",
-                "/v1/devices/{device_id}/check-ins", "/v1/devices/{device_id}/deactivate", "/v1/license",
-                "/v1/license-types", "/v1/license-types/{lic_type_id}", "/v1/devices", "/v1/devices/{device_id}",
-                "/v1/devices/{device_id}/unblock", "/v1/usage", "/v1/usage.csv", "/v1/events", "/v1/settings",
-                "/v1/keys/rotate", "/v1/tenants", "/v1/tenants/{tenant_id}", "/v1/tenants/{tenant_id}/trial",
-                "/v1/tenants/{tenant_id}/contracts", "/v1/tenants/{tenant_id}/terminate",
-                "/v1/tenants/{tenant_id}/owner", "/v1/health", "/v1/.well-known/jwks.json", "/openapi.json",
-                "/console"]
+    contract = [
+        "/v1/activation/license-types",
+        "/v1/activations",
+        "/v1/devices/{device_id}/confirm",
+        "/v1/devices/{device_id}/check-ins",
+        "/v1/devices/{device_id}/deactivate",
+        "/v1/license",
+        "/v1/license-types",
+        "/v1/license-types/{lic_type_id}",
+        "/v1/devices",
+        "/v1/devices/{device_id}",
+        "/v1/devices/{device_id}/unblock",
+        "/v1/usage",
+        "/v1/usage.csv",
+        "/v1/events",
+        "/v1/settings",
+        "/v1/keys/rotate",
+        "/v1/tenants",
+        "/v1/tenants/{tenant_id}",
+        "/v1/tenants/{tenant_id}/trial",
+        "/v1/tenants/{tenant_id}/contracts",
+        "/v1/tenants/{tenant_id}/terminate",
+        "/v1/tenants/{tenant_id}/owner",
+        "/v1/health",
+        "/v1/.well-known/jwks.json",
+        "/openapi.json",
+        "/console",
+    ]
 
     assert [p for p in contract if p not in paths] == []
 
@@ -65,5 +85,7 @@ def _resolved(doc, name):
     import json
 
     text = json.dumps(doc["components"]["schemas"][name]).replace("#/components/schemas/", "#/$defs/")
-    return {**json.loads(text), "$defs": json.loads(json.dumps(doc["components"]["schemas"]).replace(
-        "#/components/schemas/", "#/$defs/"))}
+    return {
+        **json.loads(text),
+        "$defs": json.loads(json.dumps(doc["components"]["schemas"]).replace("#/components/schemas/", "#/$defs/")),
+    }

@@ -4,8 +4,12 @@ import pytest
 
 from tests.conftest import activate, first_type_id, operator_headers
 
-CONTRACT = {"contract_id": "C-2026-001", "capacity": 20, "starts_at": "2026-11-01T00:00:00Z",
-            "ends_at": "2027-11-01T00:00:00Z"}
+CONTRACT = {
+    "contract_id": "C-2026-001",
+    "capacity": 20,
+    "starts_at": "2026-11-01T00:00:00Z",
+    "ends_at": "2027-11-01T00:00:00Z",
+}
 
 
 def test_created_tenant_is_unlicensed_and_its_keys_are_shown_once(api):
@@ -71,8 +75,9 @@ def test_contract_makes_the_tenant_licensed_and_trial_devices_keep_their_instanc
     assert reply.status == 201
     assert state["state"] == "LICENSED" and state["contract_id"] == "C-2026-001"
     assert (state["capacity"], state["in_use"]) == (20, 1)
-    confirm = api.post(f"/v1/devices/{device['device_id']}/confirm",
-                       headers={"Authorization": f"Device {device['device_token']}"})
+    confirm = api.post(
+        f"/v1/devices/{device['device_id']}/confirm", headers={"Authorization": f"Device {device['device_token']}"}
+    )
     assert confirm.status == 200
 
 
@@ -81,8 +86,9 @@ def test_contract_below_the_instances_in_use_is_refused(api, trial_tenant):
     activate(api, trial_tenant, lic_type_id, mac="00:50:56:00:00:01", ip="10.0.0.1")
     activate(api, trial_tenant, lic_type_id, mac="00:50:56:00:00:02", ip="10.0.0.2")
 
-    reply = api.post(f"/v1/tenants/{trial_tenant.tenant_id}/contracts", {**CONTRACT, "capacity": 1},
-                     headers=operator_headers())
+    reply = api.post(
+        f"/v1/tenants/{trial_tenant.tenant_id}/contracts", {**CONTRACT, "capacity": 1}, headers=operator_headers()
+    )
 
     assert reply.status == 409 and reply.code == "CONFLICT"
     assert api.get("/v1/license", headers=trial_tenant.admin).body["state"] == "TRIAL"
@@ -90,8 +96,9 @@ def test_contract_below_the_instances_in_use_is_refused(api, trial_tenant):
 
 def test_contract_past_its_end_licenses_nothing_more(api, new_tenant, clock):
     keys = new_tenant(contract={**CONTRACT, "ends_at": "2026-12-01T00:00:00Z"})
-    lic_type_id = api.post("/v1/license-types", {"name": "Max", "sku": "VLM-MAX-SPLA", "capacity": 5},
-                           headers=keys.admin).body["lic_type_id"]
+    lic_type_id = api.post(
+        "/v1/license-types", {"name": "Max", "sku": "VLM-MAX-SPLA", "capacity": 5}, headers=keys.admin
+    ).body["lic_type_id"]
     clock.set_now(clock.now().replace(month=12, day=2))
 
     reply = activate(api, keys, lic_type_id)
@@ -117,16 +124,23 @@ def test_terminate_deactivates_every_device_and_releases_the_instances(api, tria
 def test_change_of_ownership(api, new_tenant):
     keys = new_tenant()
 
-    reply = api.post(f"/v1/tenants/{keys.tenant_id}/owner", {"owner_email": "new@acme.example"},
-                     headers=operator_headers())
+    reply = api.post(
+        f"/v1/tenants/{keys.tenant_id}/owner", {"owner_email": "new@acme.example"}, headers=operator_headers()
+    )
 
     assert reply.status == 200 and reply.body["owner_email"] == "new@acme.example"
 
 
-@pytest.mark.parametrize("method, path", [
-    ("GET", "/v1/tenants/tnope"), ("POST", "/v1/tenants/tnope/trial"), ("POST", "/v1/tenants/tnope/contracts"),
-    ("POST", "/v1/tenants/tnope/terminate"), ("POST", "/v1/tenants/tnope/owner"),
-])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/v1/tenants/tnope"),
+        ("POST", "/v1/tenants/tnope/trial"),
+        ("POST", "/v1/tenants/tnope/contracts"),
+        ("POST", "/v1/tenants/tnope/terminate"),
+        ("POST", "/v1/tenants/tnope/owner"),
+    ],
+)
 def test_unknown_tenant_is_not_found(api, method, path):
     body = {"owner_email": "a@b.example"} if path.endswith("owner") else (CONTRACT if "contracts" in path else {})
 

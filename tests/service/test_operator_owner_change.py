@@ -73,7 +73,8 @@ def test_a_confirmed_account_that_is_not_a_member_joins_as_the_owner(api, accoun
     assert [r.status for r in replies] == [200, 200]
     assert _roster(api, keys) == [("buyer@acme.example", "owner", "member"), ("owner@acme.example", "admin", "member")]
     assert api.get("/v1/account", headers=buyer.headers).body["tenants"] == [
-        {"tenant_id": keys.tenant_id, "name": "Acme", "role": "owner"}]
+        {"tenant_id": keys.tenant_id, "name": "Acme", "role": "owner"}
+    ]
     assert api.get("/v1/account", headers=owner.headers).body["tenants"][0]["role"] == "admin"
     assert {"member.invited", "member.joined"} <= set(kinds)
 
@@ -111,8 +112,9 @@ def test_a_newer_change_of_owner_replaces_the_older_invitation(api, accounts):
 
 
 def test_an_operators_tenant_nobody_joined_goes_to_the_new_email_by_its_invitation(api, accounts):
-    created = api.post("/v1/tenants", {"name": "Sold", "owner_email": "first@sold.example"},
-                       headers=operator_headers()).body
+    created = api.post(
+        "/v1/tenants", {"name": "Sold", "owner_email": "first@sold.example"}, headers=operator_headers()
+    ).body
     keys_headers = {"Authorization": f"Bearer {created['api_key']}"}
 
     moved = _change_owner(api, created["tenant_id"], "second@sold.example")
@@ -122,7 +124,8 @@ def test_an_operators_tenant_nobody_joined_goes_to_the_new_email_by_its_invitati
     assert moved.status == 200
     assert pending == [{"account_id": None, "email": "second@sold.example", "role": "owner", "status": "invited"}]
     assert api.get("/v1/members", headers=keys_headers).body["members"] == [
-        {"account_id": second.account_id, "email": "second@sold.example", "role": "owner", "status": "member"}]
+        {"account_id": second.account_id, "email": "second@sold.example", "role": "owner", "status": "member"}
+    ]
 
 
 def test_a_member_that_joined_as_the_operator_invited_it_is_promoted_not_added_twice(api, accounts, monkeypatch):
@@ -157,26 +160,31 @@ def _at_once(*calls):
 
 
 @pytest.mark.parametrize("round_", range(4))
-def test_an_owners_transfer_racing_the_operators_change_leaves_one_owner(api, accounts, atomic_moto, threaded_app,
-                                                                         round_):
+def test_an_owners_transfer_racing_the_operators_change_leaves_one_owner(
+    api, accounts, atomic_moto, threaded_app, round_
+):
     owner, heir, keys = _with_member(api, accounts, "heir@acme.example", "admin")
     pick = accounts.signed_up("pick@acme.example")
     api.post("/v1/members", {"email": pick.email, "role": "admin"}, headers=owner.headers)
 
-    replies = _at_once(lambda: api.post("/v1/ownership", {"account_id": heir.account_id}, headers=owner.headers),
-                       lambda: _change_owner(api, keys.tenant_id, pick.email))
+    replies = _at_once(
+        lambda: api.post("/v1/ownership", {"account_id": heir.account_id}, headers=owner.headers),
+        lambda: _change_owner(api, keys.tenant_id, pick.email),
+    )
 
     # Whichever lands first, the operator's change lands last: the owner's transfer either went
     # first (the operator's then takes the ownership from the heir) or is refused.
     assert replies[1].status == 200, replies
     assert replies[0].status in (200, 403), replies
     assert _owner_email(api, keys.tenant_id) == pick.email
-    assert _roster(api, keys) == [(heir.email, "admin", "member"), (owner.email, "admin", "member"),
-                                  (pick.email, "owner", "member")]
+    assert _roster(api, keys) == [
+        (heir.email, "admin", "member"),
+        (owner.email, "admin", "member"),
+        (pick.email, "owner", "member"),
+    ]
 
 
-def test_an_owners_transfer_between_the_operators_read_and_write_is_undone_by_the_operators(api, accounts,
-                                                                                           monkeypatch):
+def test_an_owners_transfer_between_the_operators_read_and_write_is_undone_by_the_operators(api, accounts, monkeypatch):
     """The interleaving the race above may or may not hit, forced: the owner's transfer lands
     after the operator read who owns the tenant; the operator's conditional write is refused and
     tried again on the new owner."""
@@ -198,8 +206,11 @@ def test_an_owners_transfer_between_the_operators_read_and_write_is_undone_by_th
     monkeypatch.undo()
 
     assert transfers[0].status == 200 and changed.status == 200
-    assert _roster(api, keys) == [(heir.email, "admin", "member"), (owner.email, "admin", "member"),
-                                  (pick.email, "owner", "member")]
+    assert _roster(api, keys) == [
+        (heir.email, "admin", "member"),
+        (owner.email, "admin", "member"),
+        (pick.email, "owner", "member"),
+    ]
 
 
 def test_an_owners_transfer_after_the_operators_change_is_refused(api, accounts):

@@ -12,8 +12,10 @@ def _churn(api, keys, lic_type_id, times):
         reply = activate(api, keys, lic_type_id)
         if reply.status != 201:
             return reply
-        api.post(f"/v1/devices/{reply.body['device_id']}/deactivate",
-                 headers={"Authorization": f"Device {reply.body['device_token']}"})
+        api.post(
+            f"/v1/devices/{reply.body['device_id']}/deactivate",
+            headers={"Authorization": f"Device {reply.body['device_token']}"},
+        )
     return reply
 
 
@@ -44,8 +46,10 @@ def test_a_retry_of_a_held_license_is_answered_even_when_limited(api, trial_tena
 
 
 def test_refused_attempts_past_the_limit_get_429_until_the_next_minute(api, trial_tenant, clock):
-    refusals = [api.post("/v1/activation/license-types", lm(image="plain.ova"), headers=trial_tenant.loadmaster)
-                for _ in range(31)]
+    refusals = [
+        api.post("/v1/activation/license-types", lm(image="plain.ova"), headers=trial_tenant.loadmaster)
+        for _ in range(31)
+    ]
     granted = activate(api, trial_tenant, first_type_id(api, trial_tenant))
     clock.set_now(T0 + timedelta(minutes=1))
     next_minute = api.post("/v1/activation/license-types", lm(image="plain.ova"), headers=trial_tenant.loadmaster)

@@ -35,8 +35,9 @@ def test_replayed_device_token_still_confirms(api, trial_tenant):
     activate(api, trial_tenant, lic_type_id)
     replay = activate(api, trial_tenant, lic_type_id).body
 
-    reply = api.post(f"/v1/devices/{replay['device_id']}/confirm",
-                     headers={"Authorization": f"Device {replay['device_token']}"})
+    reply = api.post(
+        f"/v1/devices/{replay['device_id']}/confirm", headers={"Authorization": f"Device {replay['device_token']}"}
+    )
 
     assert reply.status == 200 and reply.body["status"] == "ACTIVE"
 
@@ -57,8 +58,9 @@ def test_idempotency_key_reused_for_another_request_is_a_conflict(api, trial_ten
     lic_type_id = first_type_id(api, trial_tenant)
     activate(api, trial_tenant, lic_type_id, headers={"Idempotency-Key": "req-1"})
 
-    reply = activate(api, trial_tenant, lic_type_id, headers={"Idempotency-Key": "req-1"},
-                     mac="00:50:56:aa:bb:77", ip="10.0.0.77")
+    reply = activate(
+        api, trial_tenant, lic_type_id, headers={"Idempotency-Key": "req-1"}, mac="00:50:56:aa:bb:77", ip="10.0.0.77"
+    )
 
     assert reply.status == 409 and reply.code == "CONFLICT"
     assert _in_use(api, trial_tenant) == 1

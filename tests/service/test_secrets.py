@@ -21,19 +21,28 @@ def _full_run(api, new_tenant, sweep):
     granted = activate(api, keys_, lic_type_id).body
     headers = {"Authorization": f"Device {granted['device_token']}"}
     api.post(f"/v1/devices/{granted['device_id']}/confirm", headers=headers)
-    renewed = api.post(f"/v1/devices/{granted['device_id']}/check-ins",
-                       {"mac": "00:50:56:aa:bb:01", "ip": "10.0.0.5", "port": 443, "version": "7.2.48"},
-                       headers=headers).body
+    renewed = api.post(
+        f"/v1/devices/{granted['device_id']}/check-ins",
+        {"mac": "00:50:56:aa:bb:01", "ip": "10.0.0.5", "port": 443, "version": "7.2.48"},
+        headers=headers,
+    ).body
     rotated_api = api.post("/v1/keys/rotate", {"kind": "api"}, headers=keys_.admin).body["key"]
-    rotated_act = api.post("/v1/keys/rotate", {"kind": "activation"},
-                           headers={"Authorization": f"Bearer {rotated_api}"}).body["key"]
+    rotated_act = api.post(
+        "/v1/keys/rotate", {"kind": "activation"}, headers={"Authorization": f"Bearer {rotated_api}"}
+    ).body["key"]
     api.get("/v1/license", headers=keys_.admin)  # the old key, refused
     api.post("/v1/activation/license-types", {}, headers={"X-Activation-Key": keys_.activation_key})
     api.get("/v1/tenants", headers={"Authorization": "Bearer lk_op.a-wrong-operator-key-0000"})
     sweep("deactivate_silent", "2027-01-01T00:00:00Z")
     api.get("/v1/tenants", headers=operator_headers())
-    return [*secrets, granted["device_token"], renewed["device_token"], rotated_api, rotated_act,
-            "lk_op.a-wrong-operator-key-0000"]
+    return [
+        *secrets,
+        granted["device_token"],
+        renewed["device_token"],
+        rotated_api,
+        rotated_act,
+        "lk_op.a-wrong-operator-key-0000",
+    ]
 
 
 def _secret_parts(secret: str) -> list[str]:
@@ -57,12 +66,15 @@ def test_a_signing_key_secret_that_no_longer_parses_is_not_logged(api, trial_ten
     broken = signing.new_secret_value("k-next")
     seed = json.loads(broken)["keys"][0]["d"]
     boto3.client("secretsmanager", region_name="us-east-1").put_secret_value(
-        SecretId=SETTINGS.signing_key_secret_id, SecretString=broken[:-3])  # cut short: not JSON
+        SecretId=SETTINGS.signing_key_secret_id, SecretString=broken[:-3]
+    )  # cut short: not JSON
     clock.set_now(T0 + timedelta(seconds=SETTINGS.signing_key_ttl_s))
 
-    reply = api.post(f"/v1/devices/{granted['device_id']}/check-ins",
-                     {"mac": "00:50:56:aa:bb:01", "ip": "10.0.0.5", "port": 443, "version": "7.2.47"},
-                     headers={"Authorization": f"Device {granted['device_token']}"})
+    reply = api.post(
+        f"/v1/devices/{granted['device_id']}/check-ins",
+        {"mac": "00:50:56:aa:bb:01", "ip": "10.0.0.5", "port": 443, "version": "7.2.47"},
+        headers={"Authorization": f"Device {granted['device_token']}"},
+    )
 
     captured = capsys.readouterr()
     logged = captured.out + captured.err + log_lines.text

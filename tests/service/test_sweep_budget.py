@@ -51,10 +51,10 @@ def invoke(name: str, at, *, step_ms: int = 0) -> dict:
 @pytest.fixture
 def fleet(api, new_tenant):
     """A tenant under a contract as large as the fleet, with one license type of its size."""
-    keys = new_tenant("Fleet", contract={"contract_id": "C-F", "capacity": 60_000,
-                                         "starts_at": "2026-11-01T00:00:00Z"})
-    keys.lic_type_id = api.post("/v1/license-types", {"name": "Max", "sku": "VLM-MAX-SPLA", "capacity": 60_000},
-                                headers=keys.admin).body["lic_type_id"]
+    keys = new_tenant("Fleet", contract={"contract_id": "C-F", "capacity": 60_000, "starts_at": "2026-11-01T00:00:00Z"})
+    keys.lic_type_id = api.post(
+        "/v1/license-types", {"name": "Max", "sku": "VLM-MAX-SPLA", "capacity": 60_000}, headers=keys.admin
+    ).body["lic_type_id"]
     return keys
 
 
@@ -73,16 +73,35 @@ def seed_silent(keys, n: int, last_seen) -> list[str]:
             mac = f"00:50:56:{(i >> 16) & 255:02x}:{(i >> 8) & 255:02x}:{i & 255:02x}"
             ip, port = f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}", 443
             shard = device_store._shard(device_id)
-            devices.save(DeviceItem(
-                device_id, tenant_id=keys.tenant_id, mac=mac, ip=ip, port=port, sku="VLM-MAX-SPLA",
-                image="LoadMaster-VLM-7.2.47-SPLA.ova", version="7.2.47", lic_type_id=keys.lic_type_id,
-                status="ACTIVE", credential_version=1, activated_at=last_seen - timedelta(days=2),
-                confirm_by=last_seen - timedelta(days=1), confirmed_at=last_seen - timedelta(days=2),
-                last_check_in_at=last_seen, silent_after_s=silent_after, silent_shard=f"S{shard}",
-                silent_due=device_store.silent_bucket_base(last_seen) + silent_after,
-                silent_at=int(last_seen.timestamp()) + silent_after))
-            claim = {"tenant_id": keys.tenant_id, "device_id": device_id, "lic_type_id": keys.lic_type_id,
-                     "created_at": last_seen}
+            devices.save(
+                DeviceItem(
+                    device_id,
+                    tenant_id=keys.tenant_id,
+                    mac=mac,
+                    ip=ip,
+                    port=port,
+                    sku="VLM-MAX-SPLA",
+                    image="LoadMaster-VLM-7.2.47-SPLA.ova",
+                    version="7.2.47",
+                    lic_type_id=keys.lic_type_id,
+                    status="ACTIVE",
+                    credential_version=1,
+                    activated_at=last_seen - timedelta(days=2),
+                    confirm_by=last_seen - timedelta(days=1),
+                    confirmed_at=last_seen - timedelta(days=2),
+                    last_check_in_at=last_seen,
+                    silent_after_s=silent_after,
+                    silent_shard=f"S{shard}",
+                    silent_due=device_store.silent_bucket_base(last_seen) + silent_after,
+                    silent_at=int(last_seen.timestamp()) + silent_after,
+                )
+            )
+            claim = {
+                "tenant_id": keys.tenant_id,
+                "device_id": device_id,
+                "lic_type_id": keys.lic_type_id,
+                "created_at": last_seen,
+            }
             claims.save(ClaimItem(device_store.mac_claim(keys.tenant_id, mac), **claim))
             claims.save(ClaimItem(device_store.address_claim(keys.tenant_id, f"{ip}:{port}"), **claim))
             ids.append(device_id)
@@ -175,9 +194,11 @@ def test_releases_go_in_batches_of_24_and_notifications_ten_to_a_call(api, fleet
     # PutEvents per ten notifications
     transactions = [c for c in log.dynamodb() if c.operation == "TransactWriteItems"]
     per_device = len(log.dynamodb()) / report["acted"]
-    print(f"deactivate_silent, 1,000 silent devices of one pool: {len(log.dynamodb())} DynamoDB calls "
-          f"({len(transactions)} TransactWriteItems, {log.ops().count('Query')} Query), "
-          f"{per_device:.3f} per released device; {len(published)} PutEvents")
+    print(
+        f"deactivate_silent, 1,000 silent devices of one pool: {len(log.dynamodb())} DynamoDB calls "
+        f"({len(transactions)} TransactWriteItems, {log.ops().count('Query')} Query), "
+        f"{per_device:.3f} per released device; {len(published)} PutEvents"
+    )
     assert report["acted"] == 1_000
     assert len(transactions) == math.ceil(1_000 / device_store.RELEASE_BATCH)
     assert max(len(c.params["TransactItems"]) for c in transactions) == 4 * device_store.RELEASE_BATCH + 2
@@ -186,8 +207,9 @@ def test_releases_go_in_batches_of_24_and_notifications_ten_to_a_call(api, fleet
     assert _counts(api, fleet) == (0, 0)
 
 
-def test_a_device_that_checks_in_during_the_batch_keeps_its_instance_and_the_others_go(api, trial_tenant, sweep,
-                                                                                       clock, monkeypatch, published):
+def test_a_device_that_checks_in_during_the_batch_keeps_its_instance_and_the_others_go(
+    api, trial_tenant, sweep, clock, monkeypatch, published
+):
     # Given three silent devices, one of which checks in after the sweep read it
     from tests.service.test_sweeps import _check_in, _device
 
@@ -212,11 +234,13 @@ def test_a_device_that_checks_in_during_the_batch_keeps_its_instance_and_the_oth
     assert [device_store.get_device(d).status for d, _ in devices] == ["DEACTIVATED", "ACTIVE", "DEACTIVATED"]
     assert api.get("/v1/license", headers=trial_tenant.admin).body["in_use"] == 1
     assert sorted(json.loads(e["Detail"])["device_id"] for entries in published for e in entries) == sorted(
-        [devices[0][0], devices[2][0]])
+        [devices[0][0], devices[2][0]]
+    )
 
 
-def test_a_batch_refused_for_another_reason_releases_its_devices_one_by_one(api, trial_tenant, sweep, monkeypatch,
-                                                                           published):
+def test_a_batch_refused_for_another_reason_releases_its_devices_one_by_one(
+    api, trial_tenant, sweep, monkeypatch, published
+):
     # Given three silent devices, one of which moved its address after the sweep read it
     from chalicelib.store.models import ClaimItem
     from tests.service.test_sweeps import _device
@@ -230,8 +254,13 @@ def test_a_batch_refused_for_another_reason_releases_its_devices_one_by_one(api,
         moved_holder = next(h for h in holders if h.device_id == moved)
         old = ClaimItem.get(device_store.address_claim(trial_tenant.tenant_id, f"{moved_holder.ip}:443"))
         old.delete()
-        ClaimItem(device_store.address_claim(trial_tenant.tenant_id, "10.9.9.9:443"), tenant_id=old.tenant_id,
-                  device_id=moved, lic_type_id=old.lic_type_id, created_at=old.created_at).save()
+        ClaimItem(
+            device_store.address_claim(trial_tenant.tenant_id, "10.9.9.9:443"),
+            tenant_id=old.tenant_id,
+            device_id=moved,
+            lic_type_id=old.lic_type_id,
+            created_at=old.created_at,
+        ).save()
         from chalicelib.store.models import DeviceItem
 
         DeviceItem(moved).update([DeviceItem.ip.set("10.9.9.9")])
@@ -253,7 +282,8 @@ def test_a_batch_refused_for_another_reason_releases_its_devices_one_by_one(api,
 
 
 def test_a_backlog_drains_over_runs_stopped_by_their_budget_each_device_released_and_announced_once(
-        api, fleet, published):
+    api, fleet, published
+):
     # Given 1,000 devices of one tenant fallen silent at once, and runs in which each step (a
     # batch of releases) takes 3 s of the 30: eight before the 5 s margin
     backlog = 1_000
@@ -288,9 +318,19 @@ class FleetInMemory:
 
     def __init__(self, n: int) -> None:
         rng = random.Random(n)
-        self.holders = [device_store.Holder(str(uuid.UUID(int=rng.getrandbits(128), version=4)), "t-fleet",
-                                            "lt-fleet", f"mac-{i}", f"10.0.{i >> 8}.{i & 255}", 443, "ACTIVE", 1)
-                        for i in range(n)]
+        self.holders = [
+            device_store.Holder(
+                str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "t-fleet",
+                "lt-fleet",
+                f"mac-{i}",
+                f"10.0.{i >> 8}.{i & 255}",
+                443,
+                "ACTIVE",
+                1,
+            )
+            for i in range(n)
+        ]
         self.holding = {h.device_id for h in self.holders}
         self.in_use = n
         self.attempts: Counter = Counter()
@@ -298,7 +338,7 @@ class FleetInMemory:
 
     def silent_due(self, now, limit):
         due = [h for h in self.holders if h.device_id in self.holding]
-        yield from due[:limit * DUE_SHARDS]
+        yield from due[: limit * DUE_SHARDS]
 
     def release_all_if_due(self, holders, to, reason, now):
         self.transactions += math.ceil(len(holders) / device_store.RELEASE_BATCH)
@@ -316,7 +356,8 @@ class FleetInMemory:
 
 
 def test_a_backlog_of_50000_silent_devices_drains_in_a_bounded_number_of_runs_each_released_once(
-        api, published, monkeypatch):
+    api, published, monkeypatch
+):
     # Given 50,000 devices fallen silent at once, and runs of 30 s in which each step (a batch of
     # releases) takes a second: 25 before the 5 s margin
     backlog = 50_000
@@ -332,8 +373,10 @@ def test_a_backlog_of_50000_silent_devices_drains_in_a_bounded_number_of_runs_ea
 
     # Then it drained in as many runs as its budget allows, nothing attempted or announced twice
     per_run = reports[0]["acted"]
-    print(f"50,000 silent devices: {len(reports)} runs of {per_run} releases ({per_run * 12} an hour at one "
-          f"run every five minutes), {fleet.transactions} transactions, {len(published)} PutEvents")
+    print(
+        f"50,000 silent devices: {len(reports)} runs of {per_run} releases ({per_run * 12} an hour at one "
+        f"run every five minutes), {fleet.transactions} transactions, {len(published)} PutEvents"
+    )
     assert per_run == 25 * device_store.RELEASE_BATCH
     assert len(reports) == math.ceil(backlog / per_run)
     assert sum(r["acted"] for r in reports) == backlog and sum(r["skipped"] for r in reports) == 0
@@ -363,10 +406,18 @@ def test_expire_trials_stops_between_tenants_and_the_next_run_goes_on(api, new_t
 def test_a_large_wind_down_stops_with_its_budget_and_the_next_run_finishes_it(api, new_tenant, published):
     # Given a contract that has ended with 60 devices still holding instances, and runs whose
     # budget lets them start a few releases each
-    keys = new_tenant("Ending", contract={"contract_id": "C-E", "capacity": 100, "starts_at": "2026-11-01T00:00:00Z",
-                                          "ends_at": "2026-12-01T00:00:00Z"})
-    keys.lic_type_id = api.post("/v1/license-types", {"name": "Max", "sku": "VLM-MAX-SPLA", "capacity": 100},
-                                headers=keys.admin).body["lic_type_id"]
+    keys = new_tenant(
+        "Ending",
+        contract={
+            "contract_id": "C-E",
+            "capacity": 100,
+            "starts_at": "2026-11-01T00:00:00Z",
+            "ends_at": "2026-12-01T00:00:00Z",
+        },
+    )
+    keys.lic_type_id = api.post(
+        "/v1/license-types", {"name": "Max", "sku": "VLM-MAX-SPLA", "capacity": 100}, headers=keys.admin
+    ).body["lic_type_id"]
     ids = seed_silent(keys, 60, T0)
     end = T0.replace(year=2026, month=12, day=1, hour=0, minute=1)
 

@@ -91,8 +91,9 @@ def test_device_is_not_deactivated_before_it_has_been_silent_for_silent_after(ap
 
 
 @pytest.mark.parametrize("minutes_after_the_hour", [0, 7, 59])
-def test_silent_device_is_deactivated_within_one_sweep_period_of_its_deadline(api, trial_tenant, sweep, clock,
-                                                                               minutes_after_the_hour):
+def test_silent_device_is_deactivated_within_one_sweep_period_of_its_deadline(
+    api, trial_tenant, sweep, clock, minutes_after_the_hour
+):
     # Given a LoadMaster last heard from at some minute of the day (its due bucket rounds down)
     clock.set_now(T0 + timedelta(minutes=minutes_after_the_hour))
     device_id, headers = _device(api, trial_tenant, 1)
@@ -121,8 +122,9 @@ def test_a_device_found_before_its_deadline_is_read_again_only_at_its_deadline(a
     assert later["due"] == 0
 
 
-def test_check_in_landing_between_the_sweeps_read_and_write_keeps_the_device(api, trial_tenant, sweep, clock,
-                                                                             monkeypatch):
+def test_check_in_landing_between_the_sweeps_read_and_write_keeps_the_device(
+    api, trial_tenant, sweep, clock, monkeypatch
+):
     device_id, headers = _device(api, trial_tenant, 1)
     at = T0 + timedelta(days=3)
     read_due = device_store.silent_due
@@ -151,8 +153,9 @@ def test_confirm_landing_between_the_block_sweeps_read_and_write_wins(api, trial
             from chalicelib.store.models import DeviceItem
 
             # The LoadMaster confirmed just before its deadline; the sweep read it a moment late.
-            DeviceItem(holder.device_id).update(actions=[DeviceItem.status.set("ACTIVE"),
-                                                         DeviceItem.pending_shard.remove()])
+            DeviceItem(holder.device_id).update(
+                actions=[DeviceItem.status.set("ACTIVE"), DeviceItem.pending_shard.remove()]
+            )
             yield holder
 
     monkeypatch.setattr(device_store, "pending_due", confirm_after_the_read)
@@ -225,7 +228,9 @@ def test_meter_records_each_hour_per_license_type_once(api, trial_tenant, sweep)
     records = list(UsageItem.query(trial_tenant.tenant_id))
     assert (first["acted"], twice["acted"], twice["skipped"], next_hour["acted"]) == (1, 0, 1, 1)
     assert [(r.hour_type.split("#")[0], int(r.in_use), int(r.capacity)) for r in records] == [
-        ("2026-11-28T20", 2, 5), ("2026-11-28T21", 2, 5)]
+        ("2026-11-28T20", 2, 5),
+        ("2026-11-28T21", 2, 5),
+    ]
 
 
 def test_meter_reads_license_types_not_devices(api, trial_tenant, sweep):
@@ -239,12 +244,21 @@ def test_meter_reads_license_types_not_devices(api, trial_tenant, sweep):
     assert "devices" not in {call.table for call in log.calls}
 
 
-def test_a_contract_past_its_end_leaves_the_tenant_unlicensed_and_its_devices_deactivated(api, new_tenant, sweep,
-                                                                                         clock):
-    keys = new_tenant("Ending", contract={"contract_id": "C-E", "capacity": 5, "starts_at": "2026-11-01T00:00:00Z",
-                                          "ends_at": "2026-12-01T00:00:00Z"})
-    keys.lic_type_id = api.post("/v1/license-types", {"name": "M", "sku": "VLM-MAX-SPLA", "capacity": 5},
-                                headers=keys.admin).body["lic_type_id"]
+def test_a_contract_past_its_end_leaves_the_tenant_unlicensed_and_its_devices_deactivated(
+    api, new_tenant, sweep, clock
+):
+    keys = new_tenant(
+        "Ending",
+        contract={
+            "contract_id": "C-E",
+            "capacity": 5,
+            "starts_at": "2026-11-01T00:00:00Z",
+            "ends_at": "2026-12-01T00:00:00Z",
+        },
+    )
+    keys.lic_type_id = api.post(
+        "/v1/license-types", {"name": "M", "sku": "VLM-MAX-SPLA", "capacity": 5}, headers=keys.admin
+    ).body["lic_type_id"]
     device = activate(api, keys, keys.lic_type_id).body
 
     before = sweep("expire_trials", "2026-11-30T23:00:00Z")
@@ -261,11 +275,18 @@ def test_a_contract_past_its_end_leaves_the_tenant_unlicensed_and_its_devices_de
 def test_a_contract_renewed_before_its_end_is_left_alone(api, new_tenant, sweep):
     from tests.conftest import operator_headers
 
-    contract = {"contract_id": "C-R", "capacity": 5, "starts_at": "2026-11-01T00:00:00Z",
-                "ends_at": "2026-12-01T00:00:00Z"}
+    contract = {
+        "contract_id": "C-R",
+        "capacity": 5,
+        "starts_at": "2026-11-01T00:00:00Z",
+        "ends_at": "2026-12-01T00:00:00Z",
+    }
     keys = new_tenant("Renewing", contract=contract)
-    api.post(f"/v1/tenants/{keys.tenant_id}/contracts", {**contract, "contract_id": "C-R2",
-                                                         "ends_at": "2027-12-01T00:00:00Z"}, headers=operator_headers())
+    api.post(
+        f"/v1/tenants/{keys.tenant_id}/contracts",
+        {**contract, "contract_id": "C-R2", "ends_at": "2027-12-01T00:00:00Z"},
+        headers=operator_headers(),
+    )
 
     report = sweep("expire_trials", "2026-12-01T01:00:00Z")
 

@@ -25,8 +25,14 @@ print(json.dumps({"models": len(models), "built": sorted(m.__name__ for m in mod
 
 def _cold_start() -> dict:
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
-    started = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True,
-                             env={**keep, "AWS_DEFAULT_REGION": "us-east-1"}, timeout=60)
+    started = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**keep, "AWS_DEFAULT_REGION": "us-east-1"},
+        timeout=60,
+    )
     assert started.returncode == 0, started.stderr
     return json.loads(started.stdout)
 

@@ -35,15 +35,18 @@ def _decide(tenant: Tenant, lm: LoadMaster = LM, **facts) -> Code | None:
     return None if error is None else error.code
 
 
-@pytest.mark.parametrize("tenant, code", [
-    (_tenant(TenantState.UNLICENSED), Code.CENTRAL_UNLICENSED),
-    (_tenant(TenantState.TERMINATED), Code.CENTRAL_UNLICENSED),
-    (_tenant(TenantState.EXPIRED), Code.TRIAL_EXPIRED),
-    (_tenant(TenantState.TRIAL, trial_expires_at=NOW), Code.TRIAL_EXPIRED),
-    (_tenant(TenantState.TRIAL, trial_expires_at=NOW + timedelta(seconds=1)), None),
-    (_tenant(TenantState.LICENSED, contract_ends_at=NOW), Code.CENTRAL_UNLICENSED),
-    (_tenant(TenantState.LICENSED), None),
-])
+@pytest.mark.parametrize(
+    "tenant, code",
+    [
+        (_tenant(TenantState.UNLICENSED), Code.CENTRAL_UNLICENSED),
+        (_tenant(TenantState.TERMINATED), Code.CENTRAL_UNLICENSED),
+        (_tenant(TenantState.EXPIRED), Code.TRIAL_EXPIRED),
+        (_tenant(TenantState.TRIAL, trial_expires_at=NOW), Code.TRIAL_EXPIRED),
+        (_tenant(TenantState.TRIAL, trial_expires_at=NOW + timedelta(seconds=1)), None),
+        (_tenant(TenantState.LICENSED, contract_ends_at=NOW), Code.CENTRAL_UNLICENSED),
+        (_tenant(TenantState.LICENSED), None),
+    ],
+)
 def test_tenant_guards(tenant, code):
     assert _decide(tenant) == code
 
@@ -75,8 +78,12 @@ def test_the_contracts_order_when_everything_is_wrong_at_once():
         (_tenant(TenantState.EXPIRED), plain, everything, Code.TRIAL_EXPIRED),
         (licensed, plain, everything, Code.DEVICE_BLOCKED),
         (licensed, plain, {**everything, "mac_blocked": lambda: False}, Code.NO_LOCAL_LICENSE),
-        (licensed, LoadMaster(**{**LM.__dict__, "sku": "OTHER"}), {**everything, "mac_blocked": lambda: False},
-         Code.NO_LICENSE_FOR_SKU),
+        (
+            licensed,
+            LoadMaster(**{**LM.__dict__, "sku": "OTHER"}),
+            {**everything, "mac_blocked": lambda: False},
+            Code.NO_LICENSE_FOR_SKU,
+        ),
         (licensed, LM, {**everything, "mac_blocked": lambda: False}, Code.INVALID_LICENSE_TYPE),
         (licensed, LM, {**everything, "mac_blocked": lambda: False, "lic_type_id": "lt1"}, Code.DUPLICATE_ADDRESS),
         (licensed, LM, {"lic_type_id": "lt1", "no_instance": True}, Code.INSTANCE_LIMIT_REACHED),
@@ -103,36 +110,57 @@ def test_facts_are_read_only_when_the_order_gets_to_them():
     assert read == []
 
 
-@pytest.mark.parametrize("image, spla", [("LoadMaster-VLM-7.2.47-SPLA.ova", True), ("lm-spla.vhd", True),
-                                         ("LoadMaster-VLM-7.2.47.ova", False)])
+@pytest.mark.parametrize(
+    "image, spla",
+    [("LoadMaster-VLM-7.2.47-SPLA.ova", True), ("lm-spla.vhd", True), ("LoadMaster-VLM-7.2.47.ova", False)],
+)
 def test_spla_image(image, spla):
     assert is_spla_image(image) is spla
 
 
 def test_no_type_for_sku_names_the_sku():
-    error = activation_refusal(TenantState.LICENSED, LoadMaster(**{**LM.__dict__, "sku": "VLM-200-SPLA"}),
-                               mac_blocked=lambda: False, types=lambda: [TYPE])
+    error = activation_refusal(
+        TenantState.LICENSED,
+        LoadMaster(**{**LM.__dict__, "sku": "VLM-200-SPLA"}),
+        mac_blocked=lambda: False,
+        types=lambda: [TYPE],
+    )
 
     assert error.message == "No License configured for LM SKU VLM-200-SPLA."
 
 
 def _device(**kw) -> Device:
-    base = {"device_id": "d1", "tenant_id": "t1", "mac": "00:50:56:aa:bb:01", "ip": "10.0.0.5", "port": 443,
-            "sku": "VLM-MAX-SPLA", "image": "x-SPLA.ova", "version": "7", "lic_type_id": "lt1",
-            "status": DeviceStatus.ACTIVE, "activated_at": NOW, "confirm_by": NOW, "credential_version": 2}
+    base = {
+        "device_id": "d1",
+        "tenant_id": "t1",
+        "mac": "00:50:56:aa:bb:01",
+        "ip": "10.0.0.5",
+        "port": 443,
+        "sku": "VLM-MAX-SPLA",
+        "image": "x-SPLA.ova",
+        "version": "7",
+        "lic_type_id": "lt1",
+        "status": DeviceStatus.ACTIVE,
+        "activated_at": NOW,
+        "confirm_by": NOW,
+        "credential_version": 2,
+    }
     return Device(**{**base, **kw})
 
 
-@pytest.mark.parametrize("device, tenant_id, version, mac, verdict", [
-    (None, "t1", 2, "00:50:56:aa:bb:01", DeviceVerdict.UNKNOWN),
-    (_device(), "t2", 2, "00:50:56:aa:bb:01", DeviceVerdict.UNKNOWN),
-    (_device(status=DeviceStatus.BLOCKED), "t1", 1, "00:50:56:aa:bb:02", DeviceVerdict.REVOKED),
-    (_device(status=DeviceStatus.BLOCKED), "t1", 2, "00:50:56:aa:bb:02", DeviceVerdict.CLONE),
-    (_device(status=DeviceStatus.BLOCKED), "t1", 2, "00:50:56:aa:bb:01", DeviceVerdict.BLOCKED),
-    (_device(status=DeviceStatus.DEACTIVATED), "t1", 2, "00:50:56:aa:bb:01", DeviceVerdict.DEACTIVATED),
-    (_device(status=DeviceStatus.PENDING), "t1", 2, "00:50:56:aa:bb:01", DeviceVerdict.HOLDING),
-    (_device(), "t1", 2, None, DeviceVerdict.HOLDING),
-])
+@pytest.mark.parametrize(
+    "device, tenant_id, version, mac, verdict",
+    [
+        (None, "t1", 2, "00:50:56:aa:bb:01", DeviceVerdict.UNKNOWN),
+        (_device(), "t2", 2, "00:50:56:aa:bb:01", DeviceVerdict.UNKNOWN),
+        (_device(status=DeviceStatus.BLOCKED), "t1", 1, "00:50:56:aa:bb:02", DeviceVerdict.REVOKED),
+        (_device(status=DeviceStatus.BLOCKED), "t1", 2, "00:50:56:aa:bb:02", DeviceVerdict.CLONE),
+        (_device(status=DeviceStatus.BLOCKED), "t1", 2, "00:50:56:aa:bb:01", DeviceVerdict.BLOCKED),
+        (_device(status=DeviceStatus.DEACTIVATED), "t1", 2, "00:50:56:aa:bb:01", DeviceVerdict.DEACTIVATED),
+        (_device(status=DeviceStatus.PENDING), "t1", 2, "00:50:56:aa:bb:01", DeviceVerdict.HOLDING),
+        (_device(), "t1", 2, None, DeviceVerdict.HOLDING),
+    ],
+)
 def test_the_device_status_ladder(device, tenant_id, version, mac, verdict):
     assert device_verdict(device, tenant_id=tenant_id, credential_version=version, mac=mac) == verdict
 
@@ -171,7 +199,11 @@ def test_signed_tokens_verify_only_with_their_kind_and_key():
     token = ring.sign({"sub": "d1"}, "device+jwt")
 
     assert ring.verify(token, "device+jwt") == {"sub": "d1"}
-    for check in (lambda: ring.verify(token, "JWT"), lambda: other.verify(token, "device+jwt"),
-                  lambda: ring.verify(token + "x", "device+jwt"), lambda: ring.verify("a.b", "device+jwt")):
+    for check in (
+        lambda: ring.verify(token, "JWT"),
+        lambda: other.verify(token, "device+jwt"),
+        lambda: ring.verify(token + "x", "device+jwt"),
+        lambda: ring.verify("a.b", "device+jwt"),
+    ):
         with pytest.raises(signing.InvalidToken):
             check()

@@ -27,7 +27,7 @@ def imports(source: str, module: str) -> set[str]:
             base = node.module or ""
             if node.level:
                 parts = package.split(".")
-                base = ".".join(parts[:len(parts) - node.level + 1] + ([base] if base else []))
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
             found.add(base)
             found |= {f"{base}.{alias.name}" for alias in node.names}
     return found
@@ -45,8 +45,11 @@ def _within(name: str, *packages: str) -> bool:
 
 
 def _offending(layer: str, forbidden) -> dict[str, list[str]]:
-    return {module: sorted(n for n in names if forbidden(n))
-            for module, names in GRAPH.items() if _within(module, layer) and any(forbidden(n) for n in names)}
+    return {
+        module: sorted(n for n in names if forbidden(n))
+        for module, names in GRAPH.items()
+        if _within(module, layer) and any(forbidden(n) for n in names)
+    }
 
 
 def test_the_scanner_sees_every_kind_of_import():
@@ -58,15 +61,25 @@ def test_the_scanner_sees_every_kind_of_import():
 
 
 def test_the_graph_covers_every_layer():
-    for layer in ("app", "chalicelib.api", "chalicelib.services", "chalicelib.domain", "chalicelib.store",
-                  "chalicelib.security", "chalicelib.settings", "chalicelib.startup"):
+    for layer in (
+        "app",
+        "chalicelib.api",
+        "chalicelib.services",
+        "chalicelib.domain",
+        "chalicelib.store",
+        "chalicelib.security",
+        "chalicelib.settings",
+        "chalicelib.startup",
+    ):
         assert any(_within(m, layer) for m in GRAPH), layer
 
 
 def test_nothing_outside_the_store_imports_pynamodb_or_botocore():
-    leaks = {module: sorted(n for n in names if _within(n, *SEALED))
-             for module, names in GRAPH.items()
-             if not _within(module, "chalicelib.store") and any(_within(n, *SEALED) for n in names)}
+    leaks = {
+        module: sorted(n for n in names if _within(n, *SEALED))
+        for module, names in GRAPH.items()
+        if not _within(module, "chalicelib.store") and any(_within(n, *SEALED) for n in names)
+    }
 
     assert leaks == {}
 
@@ -89,12 +102,15 @@ def test_the_store_depends_on_nothing_above_it():
     assert _offending("chalicelib.store", lambda n: _within(n, *above)) == {}
 
 
-@pytest.mark.parametrize("layer, above", [
-    ("chalicelib.services", ("chalicelib.api", "chalicelib.startup", "app")),
-    ("chalicelib.security", ("chalicelib.api", "chalicelib.services", "chalicelib.startup", "app")),
-    # A route calls a service: it never reaches past it into the store.
-    ("chalicelib.api", ("chalicelib.store", "chalicelib.startup", "app")),
-])
+@pytest.mark.parametrize(
+    "layer, above",
+    [
+        ("chalicelib.services", ("chalicelib.api", "chalicelib.startup", "app")),
+        ("chalicelib.security", ("chalicelib.api", "chalicelib.services", "chalicelib.startup", "app")),
+        # A route calls a service: it never reaches past it into the store.
+        ("chalicelib.api", ("chalicelib.store", "chalicelib.startup", "app")),
+    ],
+)
 def test_no_arrow_runs_back_up(layer, above):
     assert _offending(layer, lambda n: _within(n, *above)) == {}
 

@@ -21,8 +21,14 @@ from chalicelib.security.refreshed import Refreshed
 from chalicelib.security.signing import InvalidToken, new_secret_value, parse_secret
 from chalicelib.security.tokens import DEVICE_TOKEN_TYP, verify_device_token
 
-FUZZ = settings(max_examples=150, derandomize=True, database=None, deadline=None, print_blob=True,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=150,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 DEVICE_ID = "7d8f6a52-0c1e-4b8e-9f3a-2b1c0d9e8f7a"
 CLAIMS = {"sub": DEVICE_ID, "tid": "t0123456789abcdef", "ver": 1, "mac": "00:50:56:aa:bb:01"}
@@ -65,46 +71,54 @@ json_values = st.recursive(
 )
 
 # What json.dumps cannot make but an attacker can send.
-hostile_json_texts = st.sampled_from([
-    nested(1000),
-    '{"a":' * 1000 + "1" + "}" * 1000,
-    nested(33),
-    "1" * 5000,
-    '{"port": ' + "9" * 5000 + "}",
-    '{"port": 1' + "0" * 400 + "}",
-    '{"port": 1e999999}',
-    '{"port": -1e999999}',
-    '{"port": 1.' + "5" * 5000 + "}",
-    '{"port": NaN}',
-    '{"port": Infinity}',
-    '{"port": -Infinity}',
-    '{"mac": "\\ud800"}',
-    '{"sku": "\\udfff\\ud800"}',
-    '{"a": 1, "a": 2}',
-    '{"image": "' + "x" * 10000 + '"}',
-    "\ufeff{}",
-    "[" * 100000,
-    '"' + "\\" * 3000,
-])
+hostile_json_texts = st.sampled_from(
+    [
+        nested(1000),
+        '{"a":' * 1000 + "1" + "}" * 1000,
+        nested(33),
+        "1" * 5000,
+        '{"port": ' + "9" * 5000 + "}",
+        '{"port": 1' + "0" * 400 + "}",
+        '{"port": 1e999999}',
+        '{"port": -1e999999}',
+        '{"port": 1.' + "5" * 5000 + "}",
+        '{"port": NaN}',
+        '{"port": Infinity}',
+        '{"port": -Infinity}',
+        '{"mac": "\\ud800"}',
+        '{"sku": "\\udfff\\ud800"}',
+        '{"a": 1, "a": 2}',
+        '{"image": "' + "x" * 10000 + '"}',
+        "\ufeff{}",
+        "[" * 100000,
+        '"' + "\\" * 3000,
+    ]
+)
 
 json_texts = json_values.map(json.dumps) | hostile_json_texts | st.text(max_size=200)
 bodies = (
     st.binary(max_size=300)
     | json_texts.map(lambda text: text.encode("utf-8", "surrogatepass"))
-    | st.builds(lambda v: json.dumps({"mac": v, "ip": v, "port": v, "sku": v, "image": v, "version": v,
-                                       "lic_type_id": v, "existing_license": v}).encode(), json_values)
+    | st.builds(
+        lambda v: json.dumps(
+            {"mac": v, "ip": v, "port": v, "sku": v, "image": v, "version": v, "lic_type_id": v, "existing_license": v}
+        ).encode(),
+        json_values,
+    )
 )
 
-header_values = json_values | st.sampled_from([
-    {"alg": "EdDSA", "typ": DEVICE_TOKEN_TYP, "kid": ["k-test"]},
-    {"alg": "EdDSA", "typ": DEVICE_TOKEN_TYP, "kid": {"k": "k-test"}},
-    {"alg": ["EdDSA"], "typ": DEVICE_TOKEN_TYP, "kid": "k-test"},
-    {"alg": "EdDSA", "typ": {"t": 1}, "kid": "k-test"},
-    {"alg": "none", "typ": DEVICE_TOKEN_TYP, "kid": "k-test"},
-    {"alg": "EdDSA", "typ": "cursor", "kid": "k-test"},
-    {"alg": "EdDSA", "typ": DEVICE_TOKEN_TYP, "kid": None},
-    ["EdDSA"],
-])
+header_values = json_values | st.sampled_from(
+    [
+        {"alg": "EdDSA", "typ": DEVICE_TOKEN_TYP, "kid": ["k-test"]},
+        {"alg": "EdDSA", "typ": DEVICE_TOKEN_TYP, "kid": {"k": "k-test"}},
+        {"alg": ["EdDSA"], "typ": DEVICE_TOKEN_TYP, "kid": "k-test"},
+        {"alg": "EdDSA", "typ": {"t": 1}, "kid": "k-test"},
+        {"alg": "none", "typ": DEVICE_TOKEN_TYP, "kid": "k-test"},
+        {"alg": "EdDSA", "typ": "cursor", "kid": "k-test"},
+        {"alg": "EdDSA", "typ": DEVICE_TOKEN_TYP, "kid": None},
+        ["EdDSA"],
+    ]
+)
 
 raw_segments = st.one_of(
     st.text(max_size=40),
@@ -141,15 +155,19 @@ def test_a_token_whose_kid_is_not_a_string_is_invalid(ring, kid):
         ring.verify(token, DEVICE_TOKEN_TYP)
 
 
-@pytest.mark.parametrize("token", [
-    f"{b64(nested(5000).encode())}.{segment(CLAIMS)}.sig",
-    f"{b64(('1' * 5000).encode())}.{segment(CLAIMS)}.sig",
-    "é" * 10 + ".a.b",
-    "a.b.c.d",
-    "a.b",
-    "",
-    "x" * 1_000_000,
-], ids=["deep-header", "huge-int-header", "non-ascii", "four-parts", "two-parts", "empty", "huge"])
+@pytest.mark.parametrize(
+    "token",
+    [
+        f"{b64(nested(5000).encode())}.{segment(CLAIMS)}.sig",
+        f"{b64(('1' * 5000).encode())}.{segment(CLAIMS)}.sig",
+        "é" * 10 + ".a.b",
+        "a.b.c.d",
+        "a.b",
+        "",
+        "x" * 1_000_000,
+    ],
+    ids=["deep-header", "huge-int-header", "non-ascii", "four-parts", "two-parts", "empty", "huge"],
+)
 def test_a_malformed_token_is_invalid(ring, token):
     with pytest.raises(InvalidToken):
         ring.verify(token, DEVICE_TOKEN_TYP)
@@ -230,17 +248,21 @@ class Anything(BaseModel):
     model_config = {"extra": "allow"}
 
 
-@pytest.mark.parametrize("text", [
-    nested(1000),
-    '{"a":' * 1000 + "1" + "}" * 1000,
-    '{"a": ' + nested(32) + "}",
-    '{"port": ' + "9" * 5000 + "}",
-    '{"port": 1e999999}',
-    '{"port": 1.' + "5" * 5000 + "}",
-    '{"port": NaN}',
-    '{"port": Infinity}',
-    '{"port": -Infinity}',
-], ids=["deep-list", "deep-object", "depth-33", "huge-int", "huge-exponent", "long-float", "nan", "inf", "-inf"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        nested(1000),
+        '{"a":' * 1000 + "1" + "}" * 1000,
+        '{"a": ' + nested(32) + "}",
+        '{"port": ' + "9" * 5000 + "}",
+        '{"port": 1e999999}',
+        '{"port": 1.' + "5" * 5000 + "}",
+        '{"port": NaN}',
+        '{"port": Infinity}',
+        '{"port": -Infinity}',
+    ],
+    ids=["deep-list", "deep-object", "depth-33", "huge-int", "huge-exponent", "long-float", "nan", "inf", "-inf"],
+)
 def test_a_body_beyond_the_limits_is_a_validation_error(text):
     with pytest.raises(DomainError) as refused:
         http.parse_body(text.encode(), Anything)
@@ -258,8 +280,7 @@ def test_a_body_within_the_limits_is_parsed():
 
 
 @FUZZ
-@given(body=bodies, model=st.sampled_from([Anything, ActivationRequest, CheckInRequest]),
-       loadmaster=st.booleans())
+@given(body=bodies, model=st.sampled_from([Anything, ActivationRequest, CheckInRequest]), loadmaster=st.booleans())
 def test_parse_body_answers_any_bytes_with_a_model_or_the_callers_refusal(body, model, loadmaster):
     try:
         parsed = http.parse_body(body, model, loadmaster=loadmaster)
@@ -276,10 +297,16 @@ query_texts = st.text(max_size=30) | st.sampled_from(["9" * 5000, "NaN", "-1", "
 
 
 @FUZZ
-@given(params=st.none() | st.dictionaries(st.sampled_from(["limit", "next", "status", "month", "mac", "ip",
-                                                            "device_id", "lic_type_id"]) | st.text(max_size=10),
-                                          query_texts, max_size=4),
-       model=st.sampled_from([PageQuery, DeviceQuery, EventQuery, UsageQuery]))
+@given(
+    params=st.none()
+    | st.dictionaries(
+        st.sampled_from(["limit", "next", "status", "month", "mac", "ip", "device_id", "lic_type_id"])
+        | st.text(max_size=10),
+        query_texts,
+        max_size=4,
+    ),
+    model=st.sampled_from([PageQuery, DeviceQuery, EventQuery, UsageQuery]),
+)
 def test_parse_query_answers_any_parameters_with_a_model_or_a_validation_error(params, model):
     try:
         parsed = http.parse_query(params, model)
@@ -309,9 +336,11 @@ def test_another_scheme_or_no_credential_is_none(value):
     assert auth._credential({"authorization": value}, "Device") is None
 
 
-header_texts = st.text(max_size=60) | tokens() | st.builds(lambda s, t: f"{s} {t}",
-                                                            st.sampled_from(["Device", "device", "Bearer", "x"]),
-                                                            tokens())
+header_texts = (
+    st.text(max_size=60)
+    | tokens()
+    | st.builds(lambda s, t: f"{s} {t}", st.sampled_from(["Device", "device", "Bearer", "x"]), tokens())
+)
 
 
 @FUZZ
@@ -341,8 +370,11 @@ def test_a_device_token_is_accepted_with_the_scheme_in_any_case(ring):
 # Ids in paths and keys ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value", ["x" * 129, "x" * 3000, "", "a\x00b", "a\nb", "\ud800"],
-                         ids=["129", "3000", "empty", "nul", "newline", "surrogate"])
+@pytest.mark.parametrize(
+    "value",
+    ["x" * 129, "x" * 3000, "", "a\x00b", "a\nb", "\ud800"],
+    ids=["129", "3000", "empty", "nul", "newline", "surrogate"],
+)
 def test_a_path_parameter_that_cannot_be_an_id_is_not_found_before_the_view(value):
     reached = []
     view = http.guarded(lambda **kwargs: reached.append(kwargs))
@@ -356,15 +388,21 @@ def test_a_path_parameter_that_can_be_an_id_reaches_the_view():
     view = http.guarded(lambda **kwargs: kwargs)
 
     assert view(device_id="7d8f6a52-0c1e-4b8e-9f3a-2b1c0d9e8f7a", lic_type_id="x" * 128) == {
-        "device_id": "7d8f6a52-0c1e-4b8e-9f3a-2b1c0d9e8f7a", "lic_type_id": "x" * 128}
+        "device_id": "7d8f6a52-0c1e-4b8e-9f3a-2b1c0d9e8f7a",
+        "lic_type_id": "x" * 128,
+    }
 
 
-@pytest.mark.parametrize(("check", "headers", "code"), [
-    (auth.tenant_admin, {"authorization": f"Bearer lk_api.{'t' * 3000}.{'s' * 32}"}, Code.UNAUTHORIZED),
-    (auth.operator, {"authorization": f"Bearer lk_api.{'t' * 3000}.{'s' * 32}"}, Code.UNAUTHORIZED),
-    (auth.activation, {"x-activation-key": f"lk_act.{'t' * 3000}.{'s' * 32}"}, Code.VERIFY_FAILED),
-    (auth.activation, {"x-activation-key": f"lk_act.t\u00e9.{'s' * 32}"}, Code.VERIFY_FAILED),
-], ids=["admin-long-tenant", "operator-long-tenant", "activation-long-tenant", "activation-non-ascii"])
+@pytest.mark.parametrize(
+    ("check", "headers", "code"),
+    [
+        (auth.tenant_admin, {"authorization": f"Bearer lk_api.{'t' * 3000}.{'s' * 32}"}, Code.UNAUTHORIZED),
+        (auth.operator, {"authorization": f"Bearer lk_api.{'t' * 3000}.{'s' * 32}"}, Code.UNAUTHORIZED),
+        (auth.activation, {"x-activation-key": f"lk_act.{'t' * 3000}.{'s' * 32}"}, Code.VERIFY_FAILED),
+        (auth.activation, {"x-activation-key": f"lk_act.t\u00e9.{'s' * 32}"}, Code.VERIFY_FAILED),
+    ],
+    ids=["admin-long-tenant", "operator-long-tenant", "activation-long-tenant", "activation-non-ascii"],
+)
 def test_a_key_naming_an_impossible_tenant_is_refused_without_a_lookup(monkeypatch, check, headers, code):
     monkeypatch.setattr(auth, "get_tenant", lambda tenant_id: pytest.fail(f"looked up {tenant_id[:20]}..."))
 

@@ -9,12 +9,15 @@ from chalicelib.domain import passwords
 from chalicelib.domain.errors import Code
 
 
-@pytest.mark.parametrize("password, lacks", [
-    ("Correct-horse-42", []),
-    ("", ["minimum_length", "require_lowercase", "require_uppercase", "require_numbers"]),
-    ("correct horse battery 4", ["require_uppercase"]),
-    ("Ünïcödé-only-Ä", ["require_uppercase", "require_numbers"]),  # Cognito counts basic Latin letters only
-])
+@pytest.mark.parametrize(
+    "password, lacks",
+    [
+        ("Correct-horse-42", []),
+        ("", ["minimum_length", "require_lowercase", "require_uppercase", "require_numbers"]),
+        ("correct horse battery 4", ["require_uppercase"]),
+        ("Ünïcödé-only-Ä", ["require_uppercase", "require_numbers"]),  # Cognito counts basic Latin letters only
+    ],
+)
 def test_what_a_password_lacks_is_named_by_rule(password, lacks):
     assert [r.name for r in passwords.broken(password)] == lacks
 
@@ -23,8 +26,9 @@ def test_the_refusal_names_the_policy_and_carries_it():
     refusal = passwords.refusal("short")
 
     assert refusal.code == Code.VALIDATION_ERROR
-    assert refusal.message.endswith(": at least 12 characters, with a lowercase letter, an uppercase letter and a "
-                                    "number.")
+    assert refusal.message.endswith(
+        ": at least 12 characters, with a lowercase letter, an uppercase letter and a number."
+    )
     assert refusal.detail["password_policy"] == passwords.published()
     assert "short" not in str(refusal.detail)
 

@@ -26,8 +26,12 @@ from chalicelib.store.usage import HourOfUse
 
 SEEDED = settings(derandomize=True, database=None, print_blob=True, max_examples=200, deadline=None)
 NOW = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
-FACTOR = {OveragePolicy.NO_OVERAGE: Fraction(1), OveragePolicy.ALLOW_1_25X: Fraction(5, 4),
-          OveragePolicy.ALLOW_1_5X: Fraction(3, 2), OveragePolicy.ALLOW_2X: Fraction(2)}
+FACTOR = {
+    OveragePolicy.NO_OVERAGE: Fraction(1),
+    OveragePolicy.ALLOW_1_25X: Fraction(5, 4),
+    OveragePolicy.ALLOW_1_5X: Fraction(3, 2),
+    OveragePolicy.ALLOW_2X: Fraction(2),
+}
 capacities = st.integers(min_value=0, max_value=10_000_000)
 moments = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC))
 
@@ -56,15 +60,19 @@ def test_the_policies_are_ordered_and_grow_with_the_capacity(capacity):
     assert all(p.max_in_use(capacity + 1) >= p.max_in_use(capacity) for p in FACTOR)
 
 
-@pytest.mark.parametrize(("policy", "capacity", "limit"), [
-    (OveragePolicy.ALLOW_1_25X, 3, 4),   # 3.75: the README's example, never silently 3
-    (OveragePolicy.ALLOW_1_25X, 1, 2),
-    (OveragePolicy.ALLOW_1_25X, 4, 5),
-    (OveragePolicy.ALLOW_1_5X, 3, 5),
-    (OveragePolicy.ALLOW_2X, 3, 6),
-    (OveragePolicy.NO_OVERAGE, 3, 3),
-    (OveragePolicy.ALLOW_2X, 0, 0),      # a pool of 0 holds none, whatever its policy
-], ids=str)
+@pytest.mark.parametrize(
+    ("policy", "capacity", "limit"),
+    [
+        (OveragePolicy.ALLOW_1_25X, 3, 4),  # 3.75: the README's example, never silently 3
+        (OveragePolicy.ALLOW_1_25X, 1, 2),
+        (OveragePolicy.ALLOW_1_25X, 4, 5),
+        (OveragePolicy.ALLOW_1_5X, 3, 5),
+        (OveragePolicy.ALLOW_2X, 3, 6),
+        (OveragePolicy.NO_OVERAGE, 3, 3),
+        (OveragePolicy.ALLOW_2X, 0, 0),  # a pool of 0 holds none, whatever its policy
+    ],
+    ids=str,
+)
 def test_overage_limits_of_the_documentation(policy, capacity, limit):
     assert policy.max_in_use(capacity) == limit
 
@@ -217,10 +225,20 @@ def test_the_canonical_spelling_is_a_fixed_point(octets):
     assert MAC.validate_python(MAC.validate_python(canonical)) == canonical
 
 
-@pytest.mark.parametrize("text", [
-    "00:50:56:aa:bb", "00:50:56:aa:bb:cc:dd", "00:50-56:aa:bb:cc", "00:50:56:aa:bb:cg", "0050.56aa.bbcc",
-    "00:50:56:aa:bb:c", "", "::::::", "00 50 56 aa bb cc",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "00:50:56:aa:bb",
+        "00:50:56:aa:bb:cc:dd",
+        "00:50-56:aa:bb:cc",
+        "00:50:56:aa:bb:cg",
+        "0050.56aa.bbcc",
+        "00:50:56:aa:bb:c",
+        "",
+        "::::::",
+        "00 50 56 aa bb cc",
+    ],
+)
 def test_what_is_not_a_mac_is_refused(text):
     with pytest.raises(ValidationError):
         MAC.validate_python(text)
@@ -230,8 +248,10 @@ def test_what_is_not_a_mac_is_refused(text):
 
 
 def hours_of(readings: list[tuple[int, str, int, int]]) -> list[HourOfUse]:
-    return [HourOfUse(NOW + timedelta(hours=h), lic_type_id, in_use, capacity)
-            for h, lic_type_id, in_use, capacity in readings]
+    return [
+        HourOfUse(NOW + timedelta(hours=h), lic_type_id, in_use, capacity)
+        for h, lic_type_id, in_use, capacity in readings
+    ]
 
 
 @pytest.fixture
@@ -264,8 +284,11 @@ def test_a_deleted_pool_is_still_billed_under_its_id(month_of):
     assert (line.lic_type_id, line.name, line.sku, line.instance_hours) == ("lt-gone", "(deleted)", "", 3)
 
 
-readings = st.lists(st.tuples(st.integers(0, 743), st.sampled_from(["lt1", "lt2", "lt3"]), st.integers(0, 50),
-                              st.integers(0, 50)), max_size=60, unique_by=lambda r: (r[0], r[1]))
+readings = st.lists(
+    st.tuples(st.integers(0, 743), st.sampled_from(["lt1", "lt2", "lt3"]), st.integers(0, 50), st.integers(0, 50)),
+    max_size=60,
+    unique_by=lambda r: (r[0], r[1]),
+)
 
 
 @settings(SEEDED, suppress_health_check=[HealthCheck.function_scoped_fixture])  # the stubs are set per example

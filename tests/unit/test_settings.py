@@ -13,8 +13,15 @@ from chalicelib.settings import ConfigurationError, Settings
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("variable, value", [("SILENT_BUCKET_S", "5"), ("MAX_BODY_BYTES", "many"),
-                                             ("OPERATOR_KEY_SHA256", "abc"), ("SIGNING_KEY_AUTOCREATE", "maybe")])
+@pytest.mark.parametrize(
+    "variable, value",
+    [
+        ("SILENT_BUCKET_S", "5"),
+        ("MAX_BODY_BYTES", "many"),
+        ("OPERATOR_KEY_SHA256", "abc"),
+        ("SIGNING_KEY_AUTOCREATE", "maybe"),
+    ],
+)
 def test_a_wrong_variable_is_named(monkeypatch, variable, value):
     monkeypatch.setenv(variable, value)
 
@@ -36,8 +43,14 @@ def test_the_environment_names_of_the_readme(monkeypatch):
 
 def _cold_start(**environment: str) -> subprocess.CompletedProcess:
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
-    return subprocess.run([sys.executable, "-c", "import app"], cwd=ROOT, capture_output=True, text=True,
-                          env={**keep, "AWS_DEFAULT_REGION": "us-east-1", **environment}, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", "import app"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**keep, "AWS_DEFAULT_REGION": "us-east-1", **environment},
+        timeout=60,
+    )
 
 
 def test_a_cold_start_with_a_wrong_variable_fails_naming_it():
@@ -50,9 +63,13 @@ def test_a_cold_start_with_a_wrong_variable_fails_naming_it():
 def test_a_cold_start_configures_the_tables_from_the_environment():
     started = subprocess.run(
         [sys.executable, "-c", "import app; from chalicelib import store; print(store.table_names()[0])"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
-        | {"AWS_DEFAULT_REGION": "us-east-1", "TABLE_PREFIX": "licensing-prod-"})
+        | {"AWS_DEFAULT_REGION": "us-east-1", "TABLE_PREFIX": "licensing-prod-"},
+    )
 
     assert started.returncode == 0, started.stderr
     assert started.stdout.strip() == "licensing-prod-tenants"

@@ -44,8 +44,9 @@ def test_a_lease_verifies_offline_with_the_published_jwks(ring):
 
 
 def test_the_jwks_publishes_public_okp_keys_only():
-    ring = parse_secret(json.dumps({"active_kid": "b", "keys": [
-        json.loads(new_secret_value(kid))["keys"][0] for kid in ("b", "a")]}))
+    ring = parse_secret(
+        json.dumps({"active_kid": "b", "keys": [json.loads(new_secret_value(kid))["keys"][0] for kid in ("b", "a")]})
+    )
 
     keys = ring.jwks()["keys"]
 
