@@ -16,6 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from infra.build import compile_bytecode
+
 # Lambda's Python runtimes (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html) that
 # Chalice 1.34's packager knows (chalice/deploy/packager.py, _RUNTIME_TO_ABI).
 LAMBDA_PYTHONS = ("3.11", "3.12", "3.13", "3.14")
@@ -87,24 +89,7 @@ def retargeted(task_root: Path, python: str, version: str, into: Path, machine: 
             if target.is_dir():
                 shutil.rmtree(target)
             shutil.move(str(entry), target)
-    subprocess.run(
-        [
-            python,
-            "-m",
-            "compileall",
-            "-q",
-            "-j",
-            "0",
-            "--invalidation-mode",
-            "unchecked-hash",
-            "-s",
-            str(into),
-            "-p",
-            "/var/task",
-            str(into),
-        ],
-        env={**os.environ, "PYTHONHASHSEED": "0"},
-        check=True,
-    )
+    if not compile_bytecode(into, python):
+        raise SystemExit(f"some module of {into} does not compile under {python}")
     subprocess.run(["chmod", "-R", "a-w", str(into)], check=True)
     return into

@@ -78,28 +78,7 @@ def precompiled(source: Path, target: Path, runtime: str) -> None:
         with zipfile.ZipFile(source) as zipped:
             zipped.extractall(root)
         lean(root)
-        # The file names recorded are where Lambda puts the code (tracebacks name them), and the hash
-        # seed is fixed (a set constant's order follows the string hashes): same code, same bytes.
-        compiled = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "compileall",
-                "-q",
-                "-j",
-                "0",
-                "--invalidation-mode",
-                "unchecked-hash",
-                "-s",
-                str(root),
-                "-p",
-                "/var/task",
-                str(root),
-            ],
-            env={**os.environ, "PYTHONHASHSEED": "0"},
-            check=False,
-        )
-        if compiled.returncode != 0:
+        if not compile_bytecode(root, sys.executable):
             raise SystemExit("some module of the package does not compile")
         with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zipped:
             for path in sorted(p for p in root.rglob("*") if p.is_file()):
@@ -107,6 +86,16 @@ def precompiled(source: Path, target: Path, runtime: str) -> None:
                 info.external_attr = (0o755 if os.access(path, os.X_OK) else 0o644) << 16
                 info.compress_type = zipfile.ZIP_DEFLATED
                 zipped.writestr(info, path.read_bytes())
+
+
+def compile_bytecode(root: Path, python: str) -> bool:
+    """Every module under ``root`` compiled by ``python`` to unchecked-hash bytecode; False if
+    one does not compile. The file names recorded are where Lambda puts the code (tracebacks
+    name them), and the hash seed is fixed (a set constant's order follows the string hashes):
+    same code, same bytes."""
+    command = [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash"]
+    command += ["-s", str(root), "-p", "/var/task", str(root)]
+    return subprocess.run(command, env={**os.environ, "PYTHONHASHSEED": "0"}, check=False).returncode == 0
 
 
 # What a wheel ships that no Lambda invocation reads: type stubs and their markers, the installer's
