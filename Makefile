@@ -58,10 +58,16 @@ test: $(STAMP) $(CHECKOV_STAMP) $(CHROMIUM)
 	$(PY) -m mypy
 	$(PY) -m pytest
 
-## make test-fast: the unit, service and CLI tiers on every core (pytest-xdist), without the two
-## long property runs, fault injection and the model-based test, which make test runs
+## make test-fast: the unit, service and CLI tiers on every core (pytest-xdist), without the long
+## runs (fault injection, the model-based test, the fuzzing of every route, the 1,000- and
+## 50,000-device backlogs, a whole key rotation) and the CLI over a local stack's HTTP, which make test runs
 FAST_TIERS := tests/unit tests/service tests/cli
-LONG_RUNS := tests/service/test_faults.py tests/service/test_model_based.py
+LONG_RUNS := tests/service/test_faults.py tests/service/test_model_based.py tests/cli/test_cli_over_http.py \
+	tests/service/test_hostile_input.py::test_no_route_answers_hostile_input_with_a_5xx_or_off_contract \
+	tests/service/test_sweep_budget.py::test_a_backlog_drains_over_runs_stopped_by_their_budget_each_device_released_and_announced_once \
+	tests/service/test_sweep_budget.py::test_a_backlog_of_50000_silent_devices_drains_in_a_bounded_number_of_runs_each_released_once \
+	tests/service/test_sweep_budget.py::test_releases_go_in_batches_of_24_and_notifications_ten_to_a_call \
+	tests/service/test_key_rotation.py::test_a_whole_rotation_refuses_no_check_in_and_leaves_no_lease_unverifiable
 test-fast: $(STAMP)
 	$(PY) -m mypy
 	$(PY) -m pytest -n auto $(FAST_TIERS) $(foreach f,$(LONG_RUNS),--deselect $(f))

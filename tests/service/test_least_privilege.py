@@ -57,8 +57,21 @@ def _authorised(call: Call) -> set[tuple[str, str]]:
     return set()
 
 
+# The flow is the same for every test of this module: run once per process (its fixtures set up
+# only then), not once per function checked.
+_RECORDED: dict[str, set[tuple[str, str]]] = {}
+
+
 @pytest.fixture
-def recorded(api, new_tenant, sweep, clock, accounts, verify_user_attribute):
+def recorded(request):
+    """Per function, the (resource key, action) pairs it called when every route and schedule ran once."""
+    if not _RECORDED:
+        names = ("api", "new_tenant", "sweep", "clock", "accounts", "verify_user_attribute")
+        _RECORDED.update(_record(*(request.getfixturevalue(name) for name in names)))
+    return _RECORDED
+
+
+def _record(api, new_tenant, sweep, clock, accounts, _verify_user_attribute):
     """Run every route and schedule once; per function, the (resource key, action) pairs it called."""
     schedules: list[tuple[str, int, int]] = []  # the calls log.calls[start:end] ran in the schedule
     log = CallLog()
