@@ -112,14 +112,6 @@ def device(headers: Mapping[str, str], device_id: str) -> DeviceCredential:
     return credential
 
 
-def tenant_admin_or_operator(headers: Mapping[str, str]) -> Tenant | None:
-    """For the paths both roles share (usage): the tenant, or None for the operator."""
-    key = _credential(headers, "Bearer")
-    if key is not None and _is_operator_key(key):
-        return None
-    return tenant_admin(headers)
-
-
 # Accounts (people): a Cognito access token as the Bearer credential ------------------------------
 
 

@@ -135,23 +135,6 @@ def members_of(tenant_id: str) -> tuple[list[Membership], list[Invitation]]:
 
 
 @dynamodb
-def add_member(tenant: Tenant, account: Account, role: Role, owner_id: str, now: datetime) -> Membership:
-    """Make a confirmed account a member, if the caller is still the owner; CONFLICT when it is
-    one already."""
-    tx = Transaction()
-    _caller_is_owner(tx, tenant.tenant_id, owner_id)
-    for n, item in enumerate(_member_items(tenant.tenant_id, tenant.name, account, role, now)):
-        tx.put(f"member{n}", item, condition=MemberItem.pk.does_not_exist())
-    try:
-        tx.commit()
-    except TransactionCancelled as e:
-        if "caller" in e.failed:
-            raise _not_owner() from e
-        raise conflict("The account is a member already.", account_id=account.account_id) from e
-    return Membership(tenant.tenant_id, account.account_id, normalise_email(account.email), role, tenant.name)
-
-
-@dynamodb
 def invite(tenant: Tenant, email: str, role: Role, owner_id: str, now: datetime) -> Invitation:
     """Record an invitation of ``email`` (a second one replaces the first's role, but not the
     operator's invitation as owner: only another change of owner replaces that)."""
