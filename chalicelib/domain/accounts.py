@@ -18,8 +18,6 @@ class Role(StrEnum):
     VIEWER = "viewer"  # reads only
 
 
-# The roles an invitation or a role change may give: ownership moves only by a transfer.
-ASSIGNABLE = (Role.ADMIN, Role.VIEWER)
 MANAGERS = (Role.OWNER, Role.ADMIN)
 
 
