@@ -123,3 +123,22 @@ def test_a_throttle_window_passes(api, accounts, limits, clock):
     clock.set_now(clock.now() + timedelta(hours=1))
 
     assert api.post("/v1/accounts/password-reset", {"email": "p@acme.example"}).status == 202
+
+
+def test_the_purge_stops_with_its_budget_and_the_next_run_goes_on(api, accounts):
+    from tests.service.test_sweep_budget import invoke
+
+    # Given five stale registrations, and runs whose budget lets them start two deletions each
+    for n in range(5):
+        accounts.register(f"stale{n}@acme.example")
+    later = datetime.now(UTC) + timedelta(days=3)
+
+    # When the purge runs until a run finishes its work
+    reports = []
+    while not reports or reports[-1]["stopped_early"]:
+        reports.append(invoke("purge_unconfirmed", later + timedelta(hours=len(reports)), step_ms=12_000))
+        assert len(reports) < 10
+
+    # Then each run deleted what its budget allowed, and every registration was deleted once
+    assert [(r["acted"], r["stopped_early"]) for r in reports] == [(2, True), (2, True), (1, False)]
+    assert all(accounts.confirm(f"stale{n}@acme.example").status == 400 for n in range(5))
