@@ -389,3 +389,25 @@ def verify_user_attribute(monkeypatch):
         raise AssertionError("no such token")
 
     monkeypatch.setattr(CognitoIdpResponse, "verify_user_attribute", verify, raising=False)
+
+
+def pool_signed_token(user_pool, kid: str = "dummy", **claims: Any) -> str:
+    """An access token signed with moto's user-pool key (the one its JWKS publishes, as
+    ``dummy``), under ``kid``, with ``claims`` over a valid set: what only a holder of the pool's
+    key could make."""
+    import time
+
+    from joserfc import jwk, jwt
+    from moto.utilities.utils import load_resource
+
+    key = jwk.RSAKey.import_key(load_resource("cognitoidp/resources/jwks-private.json"))
+    now = int(time.time())
+    valid = {
+        "iss": f"https://cognito-idp.us-east-1.amazonaws.com/{user_pool[0]}",
+        "sub": "someone",
+        "client_id": user_pool[1],
+        "token_use": "access",
+        "iat": now,
+        "exp": now + 600,
+    }
+    return jwt.encode({"kid": kid, "alg": "RS256"}, {**valid, **claims}, key)

@@ -7,23 +7,7 @@ import time
 
 import pytest
 
-
-def _token(user_pool, kid: str) -> str:
-    """Signed with moto's pool key (the one its JWKS publishes, as ``dummy``), under ``kid``."""
-    from joserfc import jwk, jwt
-    from moto.utilities.utils import load_resource
-
-    key = jwk.RSAKey.import_key(load_resource("cognitoidp/resources/jwks-private.json"))
-    now = int(time.time())
-    claims = {
-        "iss": f"https://cognito-idp.us-east-1.amazonaws.com/{user_pool[0]}",
-        "sub": "someone",
-        "client_id": user_pool[1],
-        "token_use": "access",
-        "iat": now,
-        "exp": now + 600,
-    }
-    return jwt.encode({"kid": kid, "alg": "RS256"}, claims, key)
+from tests.conftest import pool_signed_token
 
 
 @pytest.fixture
@@ -40,7 +24,7 @@ def fetches(monkeypatch, user_pool):
 
 def test_the_keys_are_fetched_once_for_many_requests(api, user_pool, fetches):
     for _ in range(3):
-        assert api.get("/v1/license", headers={"Authorization": f"Bearer {_token(user_pool, 'dummy')}"}).status == 403
+        assert api.get("/v1/license", headers={"Authorization": f"Bearer {pool_signed_token(user_pool)}"}).status == 403
 
     assert len(fetches) == 1
 
@@ -48,8 +32,8 @@ def test_the_keys_are_fetched_once_for_many_requests(api, user_pool, fetches):
 def test_an_unknown_key_id_is_fetched_again_at_most_once_a_minute(api, user_pool, fetches, monkeypatch):
     from chalicelib.security import access_tokens
 
-    unknown = {"Authorization": f"Bearer {_token(user_pool, 'rotated')}"}
-    known = {"Authorization": f"Bearer {_token(user_pool, 'dummy')}"}
+    unknown = {"Authorization": f"Bearer {pool_signed_token(user_pool, 'rotated')}"}
+    known = {"Authorization": f"Bearer {pool_signed_token(user_pool)}"}
     assert api.get("/v1/license", headers=known).status == 403  # verified: a member of nothing
 
     floods = [api.get("/v1/license", headers=unknown).status for _ in range(5)]

@@ -3,7 +3,7 @@ invitations, ownership and the account's one trial."""
 
 from __future__ import annotations
 
-from tests.conftest import PASSWORD, first_type_id, operator_headers
+from tests.conftest import PASSWORD, first_type_id, operator_headers, pool_signed_token
 
 
 def _invite(api, owner, tenant_id, email, role="admin"):
@@ -120,37 +120,16 @@ def test_tokens_that_are_not_this_pools_access_tokens_are_refused(api, accounts,
         assert reply.status == 401 and reply.code == "UNAUTHORIZED", token[:20]
 
 
-def _forged(claims_update: dict, user_pool) -> str:
-    """A token signed with moto's own key (the one the pool's JWKS publishes), with claims of our
-    choosing: what only a holder of the pool's key could make."""
-    import time
-
-    from joserfc import jwk, jwt
-    from moto.utilities.utils import load_resource
-
-    key = jwk.RSAKey.import_key(load_resource("cognitoidp/resources/jwks-private.json"))
-    now = int(time.time())
-    claims = {
-        "iss": f"https://cognito-idp.us-east-1.amazonaws.com/{user_pool[0]}",
-        "sub": "someone",
-        "client_id": user_pool[1],
-        "token_use": "access",
-        "iat": now,
-        "exp": now + 600,
-    }
-    return jwt.encode({"kid": "dummy", "alg": "RS256"}, {**claims, **claims_update}, key)
-
-
 def test_expired_or_foreign_tokens_signed_by_the_pool_are_refused(api, accounts, user_pool):
     import time
 
     accounts.owning("owner@acme.example")
-    good = _forged({}, user_pool)
+    good = pool_signed_token(user_pool)
     refused = [
-        _forged({"exp": int(time.time()) - 120}, user_pool),
-        _forged({"client_id": "another-client"}, user_pool),
-        _forged({"iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_other"}, user_pool),
-        _forged({"token_use": "id"}, user_pool),
+        pool_signed_token(user_pool, exp=int(time.time()) - 120),
+        pool_signed_token(user_pool, client_id="another-client"),
+        pool_signed_token(user_pool, iss="https://cognito-idp.us-east-1.amazonaws.com/us-east-1_other"),
+        pool_signed_token(user_pool, token_use="id"),
     ]
 
     # The well-formed one passes verification (and "someone" is a member of nothing: 403).
