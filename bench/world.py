@@ -130,12 +130,11 @@ class World:
         self.api: Api
 
     def __enter__(self) -> World:
-        from chalice.test import Client
-
         from app import app
         from chalicelib import clock
         from chalicelib.startup import configure
         from chalicelib.store import create_tables, create_user_pool
+        from local.schedules import Client
 
         use_fake_aws_credentials()
         self._stack.enter_context(mock_aws())

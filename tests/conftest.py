@@ -124,9 +124,8 @@ class TenantKeys:
 
 @pytest.fixture
 def api(aws):
-    from chalice.test import Client
-
     from app import app
+    from local.schedules import Client
 
     with Client(app, stage_name="dev") as client:
         yield Api(client)

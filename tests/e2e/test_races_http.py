@@ -17,6 +17,7 @@ uses its own ``requests.Session``; nothing waits on the wall clock: conditions a
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -311,6 +312,8 @@ def _outcome(sweep: subprocess.Popen) -> tuple[int, str, str]:
 def _finish(sweep: subprocess.Popen) -> str:
     code, out, err = _outcome(sweep)
     assert code == 0, f"the sweep exited with {code}:\n{err}"
+    stopped = [name for name, report in json.loads(out).items() if report.get("stopped_early")]
+    assert not stopped, f"{stopped} stopped with work left: the run's budget, not the race, decided:\n{err}"
     return out
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from chalice.test import Client
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -21,6 +20,7 @@ from chalicelib.security.signing import reset_key_ring
 from chalicelib.settings import get_settings
 from chalicelib.store import create_tables
 from chalicelib.store.models import ClaimItem, TenantItem
+from local.schedules import Client
 from tests.conftest import LM, T0, Api, operator_headers, scheduled_event
 
 CAPACITY = 3
