@@ -1,5 +1,7 @@
 # The short names. Each target creates .venv from the pinned requirements when they change.
-PYTHON ?= python3
+# Lambda runs the service on python3.13, and Chalice packages for the Python that runs it: the venv
+# is 3.13 (.python-version tells pyenv; elsewhere, PYTHON=/path/to/python3.13).
+PYTHON ?= python3.13
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml | sha256sum | cut -c1-12)
@@ -9,7 +11,9 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt py
 # The stamp's name is a hash of the lock files, so editing them (make lock, a pull) rebuilds the
 # venv and merely touching them does not.
 $(STAMP):
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null || \
+		{ echo "make: Python 3.13 is needed (Lambda's runtime, which Chalice packages for): install it, or set PYTHON="; exit 2; }
+	$(PYTHON) -m venv --clear $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade "pip<26.3"
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --no-deps -e .
@@ -18,7 +22,7 @@ $(STAMP):
 
 ## make lock: compile requirements*.in into the pinned, hashed requirements*.txt (README: Dependencies).
 ## Pins already in a lock are kept; make lock UPGRADE="pydantic boto3" moves those to their newest releases.
-UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 \
+UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --generate-hashes --python-version 3.13 \
 	--custom-compile-command "make lock" $(foreach p,$(UPGRADE),--upgrade-package $(p))
 lock: $(STAMP)
 	$(UV_COMPILE) requirements.in -o requirements.txt
@@ -29,7 +33,7 @@ lock: $(STAMP)
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat requirements-checkov.txt | sha256sum | cut -c1-12)
 $(CHECKOV_STAMP):
-	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(PYTHON) -m venv --clear $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --require-hashes -r requirements-checkov.txt
 	rm -f $(CHECKOV_VENV)/.installed-*
 	touch $@

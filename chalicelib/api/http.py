@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
@@ -20,8 +20,6 @@ from chalicelib.domain.errors import Code, DomainError, validation
 from chalicelib.observability import logger
 from chalicelib.security import auth, cursors
 from chalicelib.settings import get_settings
-
-M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -193,7 +191,7 @@ MAX_NUMBER_LENGTH = 40  # characters: 128-bit integers and every float repr fit
 _JSON_STRUCTURE = re.compile(r'[\[\]{}"\\]')
 
 
-def parse_body(raw: bytes | str | None, model: type[M], *, loadmaster: bool = False) -> M:
+def parse_body[M: BaseModel](raw: bytes | str | None, model: type[M], *, loadmaster: bool = False) -> M:
     """The request body as ``model``. A LoadMaster's bad body is the seed's "Invalid local
     license initialization."; anyone else's is VALIDATION_ERROR naming the fields. Whatever
     the bytes, the answer is the model or that refusal: never another exception. (Chalice
@@ -287,7 +285,7 @@ def _for_caller(error: DomainError, loadmaster: bool) -> DomainError:
 MAX_QUERY_VALUE_LENGTH = 4096
 
 
-def parse_query(params: Mapping[str, str] | None, model: type[M]) -> M:
+def parse_query[M: BaseModel](params: Mapping[str, str] | None, model: type[M]) -> M:
     """The query string as ``model``, or VALIDATION_ERROR naming the parameters."""
     params = dict(params or {})
     try:

@@ -11,19 +11,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Generic, TypeVar
 
 from chalicelib import clock
 from chalicelib.observability import logger
-
-T = TypeVar("T")
 
 # After a failed refresh, the next request tries again this much later: a Secrets Manager in
 # trouble is asked at most twice a minute per container, each call within the outbound deadlines.
 RETRY_AFTER = timedelta(seconds=30)
 
 
-class Refreshed(Generic[T]):
+class Refreshed[T]:
     """``load()``'s answer, kept for ``ttl_s`` seconds. The first load's failure is the caller's
     (there is nothing to serve with); a later one keeps the last good value, logged."""
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TypeVar
 
 from chalicelib import clock
 from chalicelib.budget import Budget
@@ -25,8 +24,6 @@ from chalicelib.store import tenants as store
 
 # How often a write guarded by what it read is tried again after losing a race.
 ATTEMPTS = 5
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -67,7 +64,7 @@ def list_tenants(limit: int, cursor: dict | None) -> tuple[list[Tenant], dict | 
     return store.list_tenants(limit, cursor)
 
 
-def guarded_by_pools(
+def guarded_by_pools[T](
     tenant_id: str, write: Callable[[Tenant, list[LicenseType]], T], *, tenant: Tenant | None = None
 ) -> T:
     """Run ``write`` on the tenant and its license types as read now (``tenant`` when the caller

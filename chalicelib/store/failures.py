@@ -12,15 +12,13 @@ import functools
 import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
 from chalicelib.domain.errors import Code, DomainError
 from chalicelib.observability import logger
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 # DynamoDB answers that mean "not now", not "no": the client should retry.
 TRANSIENT_CAUSES = {
@@ -60,7 +58,7 @@ def _unavailable(e: BaseException) -> DomainError:
     return DomainError(Code.UNAVAILABLE)
 
 
-def dynamodb(operation: F) -> F:
+def dynamodb[F: Callable[..., Any]](operation: F) -> F:
     """A store operation whose passing DynamoDB failures are ``DomainError(UNAVAILABLE)``
     (generators too: the failure surfaces where the caller iterates)."""
     if inspect.isgeneratorfunction(operation):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 from botocore.awsrequest import AWSRequest
 from botocore.exceptions import BotoCoreError, ClientError
@@ -29,8 +29,6 @@ from chalicelib.domain.errors import Code, DomainError, validation
 from chalicelib.observability import logger
 from chalicelib.settings import get_settings
 from chalicelib.store import aws
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 _client: Any = None
 
@@ -82,7 +80,7 @@ def _message(e: ClientError) -> str:
     return e.response.get("Error", {}).get("Message", "")
 
 
-def cognito(operation: F) -> F:
+def cognito[F: Callable[..., Any]](operation: F) -> F:
     """A Cognito call whose passing failures are UNAVAILABLE and whose refusals by too many tries
     are RATE_LIMITED; anything else goes on to the operation's own mapping."""
 

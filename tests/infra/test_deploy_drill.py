@@ -740,7 +740,7 @@ NEXT_TEMPLATE = {
         "Sweep": {
             "Type": "AWS::Serverless::Function",
             "Properties": {
-                "Runtime": "python3.11",
+                "Runtime": "python3.13",
                 "Handler": "app.meter_usage",
                 "CodeUri": "./deployment.zip",
                 "AutoPublishAlias": "live",
