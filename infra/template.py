@@ -1061,7 +1061,7 @@ def device_route_key(path: str) -> str:
 
 def _device_api(t: Template) -> None:
     """The LoadMaster's routes, the JWKS and health on an HTTP API (payload format 1.0, which
-    Chalice's handler reads as it reads the REST API's events: tests/service/test_http_api_events.py),
+    Chalice's handler reads as it reads the REST API's events: tests/service/test_front_door_events.py),
     to the same function's live alias. Every other path goes to the function through ``$default``
     and gets the contract's 404 from it (chalicelib/api/http.py): an HTTP API has no gateway
     responses to put the contract's body in. Its own answers are then only a throttled request

@@ -9,8 +9,8 @@ import json
 
 import pytest
 
+from tests.front_doors import Call, function_url_event
 from tests.infra import drill as d
-from tests.service.test_function_url_events import Call, function_url_event
 
 
 @pytest.fixture(scope="module")

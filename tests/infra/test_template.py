@@ -505,7 +505,7 @@ def test_the_loadmasters_routes_reach_the_live_alias_through_an_http_api_in_payl
     assert resources["DeviceApi"]["Properties"]["ProtocolType"] == "HTTP"
     assert resources["DeviceApi"]["Properties"]["Name"] == {"Fn::Sub": "licensing-${Stage}-devices"}
     integration = resources["DeviceApiIntegration"]["Properties"]
-    # The format Chalice's handler reads (tests/service/test_http_api_events.py), to the alias the
+    # The format Chalice's handler reads (tests/service/test_front_door_events.py), to the alias the
     # REST API calls, so a gradual deployment moves both front doors at once.
     assert (integration["IntegrationType"], integration["PayloadFormatVersion"]) == ("AWS_PROXY", "1.0")
     assert integration["IntegrationUri"] == {"Ref": "APIHandlerAliaslive"}
