@@ -10,6 +10,11 @@ from typing import Any
 
 import pytest
 
+# moto's hook joins botocore's handlers when moto is imported, and a boto3 session takes the
+# handlers as they are when it is made; the default session is kept between tests (moto_state), so
+# moto comes first: a test that makes a client before any test starts moto (test_outbound_deadlines)
+# would otherwise leave every later client of that session talking to AWS itself.
+import tests.moto_state  # noqa: F401  (before anything makes a boto3 session)
 from chalicelib.startup import configure
 from local.environment import TEST_OPERATOR_KEY, local_settings, use_fake_aws_credentials
 

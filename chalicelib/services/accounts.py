@@ -26,7 +26,7 @@ from chalicelib.domain.errors import Code, DomainError
 from chalicelib.domain.windows import Window
 from chalicelib.observability import count, logger
 from chalicelib.security import access_tokens
-from chalicelib.services.sweeps import SweepReport
+from chalicelib.services.reports import SweepReport
 from chalicelib.settings import get_settings
 from chalicelib.store import counters, events, identity, members
 

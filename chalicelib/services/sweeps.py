@@ -24,43 +24,21 @@ any other refusal sends its devices one by one, as before.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
 
 from chalicelib import clock, notifications
 from chalicelib.budget import Budget
 from chalicelib.domain.model import DeviceStatus, TenantState
-from chalicelib.observability import count, logger
+from chalicelib.observability import logger
+from chalicelib.services.reports import SweepReport
 from chalicelib.services.tenants import promote_due_contract, wind_down
 from chalicelib.settings import get_settings
 from chalicelib.store import devices as device_store
 from chalicelib.store import events
 from chalicelib.store import tenants as tenant_store
 from chalicelib.store import usage as usage_store
-
-
-@dataclass
-class SweepReport:
-    sweep: str
-    due: int = 0
-    acted: int = 0
-    skipped: int = 0  # lost a race: the item moved after it was read
-    stopped_early: bool = False  # the budget was spent with work left: the next run goes on
-
-    def metrics(self) -> dict[str, int]:
-        return {
-            "Due": self.due,
-            "Acted": self.acted,
-            "SkippedLostRace": self.skipped,
-            "StoppedEarly": int(self.stopped_early),
-        }
-
-    def publish(self) -> dict:
-        for metric, value in self.metrics().items():
-            count(f"{self.sweep}.{metric}", value)
-        logger.info("sweep finished", extra=asdict(self))
-        return asdict(self)
 
 
 def block_unconfirmed(now: datetime, budget: Budget) -> dict:
