@@ -55,12 +55,13 @@ $(CHROMIUM):
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium || \
 		{ $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
-## make test: ruff (lint and formatting) and mypy, then every test (unit, service, e2e, infra)
+## make test: ruff (lint and formatting) and mypy, then every test (unit, service, e2e, infra) on every core,
+## each file on one worker (its module fixtures, such as the e2e stacks and the deploy drill's steps, made once)
 test: $(STAMP) $(CHECKOV_STAMP) $(CHROMIUM)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadfile
 
 ## make test-fast: the unit, service and CLI tiers on every core (pytest-xdist), without the long
 ## runs (fault injection, the model-based test, the fuzzing of every route, the 1,000- and
