@@ -14,9 +14,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 from infra.build import compile_bytecode
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # Lambda's Python runtimes (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html) that
 # Chalice 1.34's packager knows (chalice/deploy/packager.py, _RUNTIME_TO_ABI).
@@ -28,10 +31,18 @@ def this_machine() -> str:
     return "aarch64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
 
 
+def supported() -> tuple[str, ...]:
+    """Lambda's Pythons the code runs on: from the oldest ``requires-python`` allows (the code
+    uses what that version brings, such as PEP 695's type parameters)."""
+    spec = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    oldest = tuple(int(part) for part in spec.removeprefix(">=").split("."))
+    return tuple(v for v in LAMBDA_PYTHONS if tuple(int(part) for part in v.split(".")) >= oldest)
+
+
 def interpreters() -> dict[str, str]:
-    """Lambda's Pythons this machine has: pyenv's, else on PATH."""
+    """Lambda's Pythons the code runs on that this machine has: pyenv's, else on PATH."""
     found = {}
-    for version in LAMBDA_PYTHONS:
+    for version in supported():
         candidates = sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python{version}")))
         path = candidates[-1] if candidates else shutil.which(f"python{version}")
         if path:

@@ -9,8 +9,11 @@ variable is documented in the README's configuration table.
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import os
+from collections.abc import Mapping
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
 
 # The longest a container may keep the keys it read from Secrets Manager (SIGNING_KEY_TTL_S): a
 # key rotation (infra/rotate_key.py) waits this long between its steps, whatever a stage chose.
@@ -21,10 +24,13 @@ class ConfigurationError(RuntimeError):
     """The environment does not describe a runnable service (the message names the variable)."""
 
 
-class Settings(BaseSettings):
-    """One field per environment variable (its name in capitals, unless an alias says otherwise)."""
+class Settings(BaseModel):
+    """One field per environment variable: its name in capitals, unless its ``validation_alias``
+    names the variable (or the variables, the first set wins). A plain pydantic model read by
+    ``from_environ``: pydantic-settings did the same reading for 50 to 75 ms of every cold start
+    (its sources, asyncio, argparse, dotenv; docs/PERFORMANCE.md, section 6)."""
 
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True, case_sensitive=False)
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
     stage: str = "dev"
     region: str = Field("us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
@@ -71,23 +77,35 @@ class Settings(BaseSettings):
         return value
 
     @classmethod
-    def from_environ(cls) -> Settings:
-        """The settings the process's environment describes, or ``ConfigurationError`` naming
-        each variable that is wrong."""
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings the process's environment (or ``environ``) describes, variable names in
+        any case, or ``ConfigurationError`` naming each variable that is wrong."""
+        found = {name.upper(): value for name, value in (os.environ if environ is None else environ).items()}
+        values = {}
+        for field, info in cls.model_fields.items():
+            variable = next((v for v in _variables(field, info) if v in found), None)
+            if variable is not None:
+                values[field] = found[variable]
         try:
-            return cls()
+            return cls(**values)
         except ValidationError as e:
             problems = "; ".join(f"{_variable(err['loc'])}: {err['msg']}" for err in e.errors())
             raise ConfigurationError(f"invalid configuration: {problems}") from e
 
 
-# The environment variable of each field, as the README's table names them.
-_ALIASES = {"region": "AWS_REGION", "version": "SERVICE_VERSION", "metrics_namespace": "POWERTOOLS_METRICS_NAMESPACE"}
+def _variables(field: str, info: FieldInfo) -> list[str]:
+    """The environment variables a field is read from, in order."""
+    alias = info.validation_alias
+    if isinstance(alias, AliasChoices):
+        return [str(choice).upper() for choice in alias.choices]
+    return [(alias if isinstance(alias, str) else field).upper()]
 
 
 def _variable(loc: tuple) -> str:
-    name = str(loc[0]) if loc else "?"
-    return _ALIASES.get(name, name).upper()
+    """The variable to name for an error at ``loc``, as the README's table names it."""
+    field = str(loc[0]) if loc else "?"
+    info = Settings.model_fields.get(field)
+    return _variables(field, info)[0] if info is not None else field.upper()
 
 
 _settings: Settings | None = None

@@ -41,6 +41,26 @@ def test_the_environment_names_of_the_readme(monkeypatch):
     assert settings.signing_key_autocreate is True
 
 
+def test_each_variable_is_read_by_its_name_in_any_case_the_first_alias_set_winning():
+    environ = {
+        "AWS_DEFAULT_REGION": "eu-central-1",
+        "AWS_REGION": "eu-west-1",
+        "table_prefix": "licensing-lower-",
+        "Stage": "mixed",
+        "POWERTOOLS_METRICS_NAMESPACE": "MeteredLicensing/mixed",
+        "VERSION": "not SERVICE_VERSION",
+        "UNRELATED": "ignored",
+    }
+
+    settings = Settings.from_environ(environ)
+
+    assert (settings.region, settings.table_prefix, settings.stage) == ("eu-west-1", "licensing-lower-", "mixed")
+    assert settings.metrics_namespace == "MeteredLicensing/mixed"
+    assert settings.version == Settings.model_fields["version"].default
+    assert Settings.from_environ({"AWS_DEFAULT_REGION": "ap-south-1"}).region == "ap-south-1"
+    assert Settings.from_environ({}) == Settings()
+
+
 def _cold_start(**environment: str) -> subprocess.CompletedProcess:
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
     return subprocess.run(
