@@ -77,17 +77,19 @@ class Settings(BaseModel):
         return value
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
+    def from_environ(cls, environ: Mapping[str, str] | None = None, **given: object) -> Settings:
         """The settings the process's environment (or ``environ``) describes, variable names in
-        any case, or ``ConfigurationError`` naming each variable that is wrong."""
+        any case, or ``ConfigurationError`` naming each variable that is wrong. Fields ``given``
+        win over the environment (the local stack and the tests fix some and leave the rest to
+        it, as pydantic-settings did with a model's arguments)."""
         found = {name.upper(): value for name, value in (os.environ if environ is None else environ).items()}
-        values = {}
+        values: dict[str, object] = {}
         for field, info in cls.model_fields.items():
             variable = next((v for v in _variables(field, info) if v in found), None)
             if variable is not None:
                 values[field] = found[variable]
         try:
-            return cls(**values)
+            return cls(**{**values, **given})
         except ValidationError as e:
             problems = "; ".join(f"{_variable(err['loc'])}: {err['msg']}" for err in e.errors())
             raise ConfigurationError(f"invalid configuration: {problems}") from e

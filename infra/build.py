@@ -9,6 +9,8 @@ same for every stage: the stack's ``Stage`` parameter names what differs.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,13 +48,26 @@ def build(out: Path, commit: str | None = None) -> Path:
     env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
     env.pop("AWS_ENDPOINT_URL", None)
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([tool("chalice"), "package", "--stage", CHALICE_STAGE, tmp], cwd=ROOT, env=env, check=True)
+        with _chalice_cache_locked():
+            subprocess.run([tool("chalice"), "package", "--stage", CHALICE_STAGE, tmp], cwd=ROOT, env=env, check=True)
         sam = json.loads((Path(tmp) / "sam.json").read_text())
         precompiled(Path(tmp) / "deployment.zip", out / "deployment.zip", runtime=_runtime(sam))
     template = finish(sam, commit or version())
     path = out / "sam.json"
     path.write_text(json.dumps(template, indent=1, sort_keys=False) + "\n")
     return path
+
+
+@contextlib.contextmanager
+def _chalice_cache_locked() -> Iterator[None]:
+    """One ``chalice package`` at a time in this checkout: it caches its zip in
+    ``.chalice/deployments`` and writes it in place, so a second build at once (make test's
+    workers, a benchmark beside them) could take the first one's half-written zip."""
+    lock = ROOT / ".chalice" / "deployments" / ".lock"
+    lock.parent.mkdir(exist_ok=True)
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        yield
 
 
 def _runtime(sam: dict) -> str:

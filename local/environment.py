@@ -21,8 +21,9 @@ _REAL_CREDENTIALS = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
 
 def local_settings(*, moto_endpoint: str | None, operator_key: str, **overrides: object) -> Settings:
-    """The dev stage's settings against moto: at ``moto_endpoint``, or in process when None."""
-    return Settings(
+    """The dev stage's settings against moto: at ``moto_endpoint``, or in process when None; any
+    other setting from the environment (``REFUSALS_PER_KEY_PER_MINUTE=100000 make run``)."""
+    return Settings.from_environ(
         stage="dev",
         region="us-east-1",
         table_prefix="licensing-dev-",

@@ -34,8 +34,9 @@ class _DeployedLambdaClient(chalice_test.TestLambdaClient):
             raise chalice_test.FunctionNotFoundError(function_name)
         scoped = self._config.scope(self._config.chalice_stage, function_name)
         context = LambdaContext(function_name, scoped.lambda_memory_size, max_runtime_ms=DEPLOYED_TIMEOUT_MS)
+        event = {} if payload is None else payload
         with self._patched_env_vars(scoped.environment_variables):
-            return chalice_test.InvokeResponse(self._app.handler_map[function_name](payload or {}, context))
+            return chalice_test.InvokeResponse(self._app.handler_map[function_name](event, context))
 
 
 class Client(chalice_test.Client):

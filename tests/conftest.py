@@ -18,6 +18,9 @@ import tests.moto_state  # noqa: F401  (before anything makes a boto3 session)
 from chalicelib.startup import configure
 from local.environment import TEST_OPERATOR_KEY, local_settings, use_fake_aws_credentials
 
+# The front doors' events and answers are checked in that module, with pytest's messages.
+pytest.register_assert_rewrite("tests.front_doors")
+
 OPERATOR_KEY = TEST_OPERATOR_KEY
 SETTINGS = local_settings(moto_endpoint=None, operator_key=OPERATOR_KEY)
 use_fake_aws_credentials()

@@ -93,3 +93,15 @@ def test_a_cold_start_configures_the_tables_from_the_environment():
 
     assert started.returncode == 0, started.stderr
     assert started.stdout.strip() == "licensing-prod-tenants"
+
+
+def test_the_local_stack_fixes_its_own_settings_and_takes_the_rest_from_the_environment(monkeypatch):
+    """``REFUSALS_PER_KEY_PER_MINUTE=100000 make run``: the e2e stacks are started so."""
+    from local.environment import local_settings
+
+    monkeypatch.setenv("REFUSALS_PER_KEY_PER_MINUTE", "100000")
+    monkeypatch.setenv("TABLE_PREFIX", "elsewhere-")
+
+    settings = local_settings(moto_endpoint=None, operator_key="")
+
+    assert (settings.refusals_per_key_per_minute, settings.table_prefix) == (100000, "licensing-dev-")
