@@ -10,9 +10,11 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt py
 
 # The stamp's name is a hash of the lock files, so editing them (make lock, a pull) rebuilds the
 # venv and merely touching them does not.
+NEED_PYTHON = @$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null || \
+	{ echo "make: Python 3.13 is needed (Lambda's runtime, which Chalice packages for): install it, or set PYTHON="; exit 2; }
+
 $(STAMP):
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null || \
-		{ echo "make: Python 3.13 is needed (Lambda's runtime, which Chalice packages for): install it, or set PYTHON="; exit 2; }
+	$(NEED_PYTHON)
 	$(PYTHON) -m venv --clear $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade "pip<26.3"
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
@@ -33,6 +35,7 @@ lock: $(STAMP)
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat requirements-checkov.txt | sha256sum | cut -c1-12)
 $(CHECKOV_STAMP):
+	$(NEED_PYTHON)
 	$(PYTHON) -m venv --clear $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --require-hashes -r requirements-checkov.txt
 	rm -f $(CHECKOV_VENV)/.installed-*
