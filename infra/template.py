@@ -988,17 +988,37 @@ def gateway_responses() -> dict[str, dict[str, Any]]:
     }
 
 
-def _domain(t: Template) -> None:
+def _regional_domain(t: Template, name: str, domain: str, condition: str, record_condition: str) -> None:
+    """A regional custom domain ``name`` (TLS 1.2, the stack's certificate) for the parameter
+    ``domain``, and its Route 53 alias record when ``record_condition`` holds. A domain name is one
+    object to both API kinds; each maps it with its own kind of mapping."""
     t.add_resource(
         apigateway.DomainName(
-            "ApiDomain",
-            Condition="HasDomain",
-            DomainName=Ref("DomainName"),
+            name,
+            Condition=condition,
+            DomainName=Ref(domain),
             RegionalCertificateArn=Ref("CertificateArn"),
             SecurityPolicy="TLS_1_2",
             EndpointConfiguration=apigateway.EndpointConfiguration(Types=["REGIONAL"]),
         )
     )
+    t.add_resource(
+        route53.RecordSetType(
+            f"{name}Record",
+            Condition=record_condition,
+            HostedZoneId=Ref("HostedZoneId"),
+            Name=Ref(domain),
+            Type="A",
+            AliasTarget=route53.AliasTarget(
+                DNSName=GetAtt(name, "RegionalDomainName"),
+                HostedZoneId=GetAtt(name, "RegionalHostedZoneId"),
+            ),
+        )
+    )
+
+
+def _domain(t: Template) -> None:
+    _regional_domain(t, "ApiDomain", "DomainName", "HasDomain", "HasHostedZone")
     # The stage at the domain's root: https://<domain>/v1/health.
     t.add_resource(
         apigateway.BasePathMapping(
@@ -1007,19 +1027,6 @@ def _domain(t: Template) -> None:
             DomainName=Ref("ApiDomain"),
             RestApiId=Ref("RestAPI"),
             Stage=Ref("RestAPI.Stage"),
-        )
-    )
-    t.add_resource(
-        route53.RecordSetType(
-            "ApiDomainRecord",
-            Condition="HasHostedZone",
-            HostedZoneId=Ref("HostedZoneId"),
-            Name=Ref("DomainName"),
-            Type="A",
-            AliasTarget=route53.AliasTarget(
-                DNSName=GetAtt("ApiDomain", "RegionalDomainName"),
-                HostedZoneId=GetAtt("ApiDomain", "RegionalHostedZoneId"),
-            ),
         )
     )
     role = t.add_resource(
@@ -1158,18 +1165,8 @@ def _device_api(t: Template) -> None:
     )
     # Its own hostname: an API mapping strips its key from the path the API routes on, so one
     # domain cannot serve the contract's /v1/... paths from two APIs (docs/DEPLOY.md).
-    # A domain name is one object to both API kinds: made like the REST API's (regional, TLS 1.2,
-    # which an HTTP API requires), mapped with an HTTP API mapping.
-    t.add_resource(
-        apigateway.DomainName(
-            "DeviceApiDomain",
-            Condition="HasDeviceDomain",
-            DomainName=Ref("DeviceDomainName"),
-            RegionalCertificateArn=Ref("CertificateArn"),
-            SecurityPolicy="TLS_1_2",
-            EndpointConfiguration=apigateway.EndpointConfiguration(Types=["REGIONAL"]),
-        )
-    )
+    # Regional with TLS 1.2, which an HTTP API requires; mapped with an HTTP API mapping.
+    _regional_domain(t, "DeviceApiDomain", "DeviceDomainName", "HasDeviceDomain", "HasDeviceHostedZone")
     t.add_resource(
         apigatewayv2.ApiMapping(
             "DeviceApiMapping",
@@ -1177,19 +1174,6 @@ def _device_api(t: Template) -> None:
             DomainName=Ref("DeviceApiDomain"),
             ApiId=Ref("DeviceApi"),
             Stage=Ref("DeviceApiStage"),
-        )
-    )
-    t.add_resource(
-        route53.RecordSetType(
-            "DeviceApiDomainRecord",
-            Condition="HasDeviceHostedZone",
-            HostedZoneId=Ref("HostedZoneId"),
-            Name=Ref("DeviceDomainName"),
-            Type="A",
-            AliasTarget=route53.AliasTarget(
-                DNSName=GetAtt("DeviceApiDomain", "RegionalDomainName"),
-                HostedZoneId=GetAtt("DeviceApiDomain", "RegionalHostedZoneId"),
-            ),
         )
     )
 
