@@ -148,3 +148,15 @@ def kill_everything(process: subprocess.Popen, api_pgid: int | None) -> None:
     if api_pgid is not None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(api_pgid, signal.SIGKILL)
+
+
+def loadmaster(n: int) -> dict:
+    """The activation body of the ``n``-th LoadMaster of a fleet: its own MAC and address."""
+    return {
+        "mac": f"00:50:56:{n >> 8:02x}:{n & 255:02x}:01",
+        "ip": f"10.{n >> 8}.{n & 255}.1",
+        "port": 443,
+        "sku": "VLM-MAX-SPLA",
+        "image": "LoadMaster-VLM-7.2.47-SPLA.ova",
+        "version": "7.2.47",
+    }

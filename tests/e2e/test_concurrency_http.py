@@ -13,7 +13,7 @@ from threading import Barrier, Lock, local
 import pytest
 import requests
 
-from tests.e2e.conftest import OPERATOR_KEY, ROOT, kill_everything, start_stack
+from tests.e2e.conftest import OPERATOR_KEY, ROOT, kill_everything, loadmaster, start_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -77,17 +77,6 @@ def _tenant(stack):
     return created, admin, lic_type["lic_type_id"]
 
 
-def _loadmaster(n: int) -> dict:
-    return {
-        "mac": f"00:50:56:{n >> 8:02x}:{n & 255:02x}:01",
-        "ip": f"10.{n >> 8}.{n & 255}.1",
-        "port": 443,
-        "sku": "VLM-MAX-SPLA",
-        "image": "LoadMaster-VLM-7.2.47-SPLA.ova",
-        "version": "7.2.47",
-    }
-
-
 def _holding_by_type(stack, admin) -> dict[str, int]:
     counts: dict[str, int] = {}
     cursor = None
@@ -112,7 +101,7 @@ def test_two_hundred_attempts_from_sixteen_threads_take_exactly_fifty_instances(
             start.wait()
         return sessions().post(
             f"{stack.base_url}/v1/activations",
-            json={**_loadmaster(n), "lic_type_id": lic_type_id},
+            json={**loadmaster(n), "lic_type_id": lic_type_id},
             headers={"X-Activation-Key": tenant["activation_key"]},
             timeout=30,
         )
@@ -134,7 +123,7 @@ def test_check_ins_deactivations_and_sweeps_racing_leave_every_counter_true(stac
     granted = [
         requests.post(
             f"{stack.base_url}/v1/activations",
-            json={**_loadmaster(1000 + n), "lic_type_id": lic_type_id},
+            json={**loadmaster(1000 + n), "lic_type_id": lic_type_id},
             headers={"X-Activation-Key": tenant["activation_key"]},
             timeout=10,
         ).json()
@@ -146,7 +135,7 @@ def test_check_ins_deactivations_and_sweeps_racing_leave_every_counter_true(stac
         device = granted[i % len(granted)]
         headers = {"Authorization": f"Device {device['device_token']}"}
         path = ("check-ins", "confirm", "deactivate")[i % 3]
-        body = {k: _loadmaster(1000 + i % len(granted))[k] for k in ("mac", "ip", "port", "version")}
+        body = {k: loadmaster(1000 + i % len(granted))[k] for k in ("mac", "ip", "port", "version")}
         return (
             sessions()
             .post(f"{stack.base_url}/v1/devices/{device['device_id']}/{path}", json=body, headers=headers, timeout=30)

@@ -30,7 +30,7 @@ from threading import Barrier
 import pytest
 import requests
 
-from tests.e2e.conftest import OPERATOR_KEY, ROOT, kill_everything, start_stack
+from tests.e2e.conftest import OPERATOR_KEY, ROOT, kill_everything, loadmaster, start_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -175,7 +175,7 @@ class Tenant:
     def activate(self, n: int, lic_type_id: str, api: Api | None = None) -> requests.Response:
         return (api or Api(self.stack)).post(
             "/v1/activations",
-            json={**_loadmaster(n), "lic_type_id": lic_type_id},
+            json={**loadmaster(n), "lic_type_id": lic_type_id},
             headers={"X-Activation-Key": self.activation_key},
         )
 
@@ -200,23 +200,12 @@ class Tenant:
         return state
 
 
-def _loadmaster(n: int) -> dict:
-    return {
-        "mac": f"00:50:56:{n >> 8:02x}:{n & 255:02x}:01",
-        "ip": f"10.{n >> 8}.{n & 255}.1",
-        "port": 443,
-        "sku": "VLM-MAX-SPLA",
-        "image": "LoadMaster-VLM-7.2.47-SPLA.ova",
-        "version": "7.2.47",
-    }
-
-
 def _moved_ip(n: int) -> str:
     return f"172.16.{n >> 8}.{n & 255}"
 
 
 def _check_in_body(n: int, ip: str | None = None) -> dict:
-    body = {k: _loadmaster(n)[k] for k in ("mac", "ip", "port", "version")}
+    body = {k: loadmaster(n)[k] for k in ("mac", "ip", "port", "version")}
     return {**body, "ip": ip or body["ip"]}
 
 
@@ -503,7 +492,7 @@ def _racing_moving_check_ins(device, api, call) -> tuple[requests.Response, list
     def check_ins() -> list[requests.Response]:
         own = device.api()
         start.wait()
-        ips = (_moved_ip(device.n), _loadmaster(device.n)["ip"])
+        ips = (_moved_ip(device.n), loadmaster(device.n)["ip"])
         return [device.check_in(ips[i % 2], api=own) for i in range(6)]
 
     with ThreadPoolExecutor(2) as pool:
@@ -559,7 +548,7 @@ def test_block_unconfirmed_racing_moving_check_ins_never_aborts(stack):
         apis = [d.api() for d in mine]
         start.wait()
         return [
-            device.check_in((_moved_ip(device.n), _loadmaster(device.n)["ip"])[i % 2], api=api)
+            device.check_in((_moved_ip(device.n), loadmaster(device.n)["ip"])[i % 2], api=api)
             for i in range(4)
             for device, api in zip(mine, apis, strict=True)
         ]
@@ -608,7 +597,7 @@ def test_wind_downs_racing_address_moves_never_fail_and_release_everything(stack
         replies = []
         for i in range(4):
             for device, api in zip(mine, apis, strict=True):
-                ips = (_moved_ip(device.n), _loadmaster(device.n)["ip"])
+                ips = (_moved_ip(device.n), loadmaster(device.n)["ip"])
                 replies.append(device.check_in(ips[i % 2], api=api))
         return replies
 
@@ -644,8 +633,8 @@ def test_a_clone_with_another_mac_is_refused_and_changes_nothing(stack):
     device.confirm()
     _ok(device.check_in(), 200)
     before = _ok(device.read(), 200).json()
-    clone_mac = _loadmaster(2)["mac"]
-    clone = device.check_in(_loadmaster(2)["ip"], mac=clone_mac)
+    clone_mac = loadmaster(2)["mac"]
+    clone = device.check_in(loadmaster(2)["ip"], mac=clone_mac)
     assert (clone.status_code, _code(clone)) == (401, "VERIFY_FAILED"), _show(clone)
     after = _ok(device.read(), 200).json()
     for field in ("status", "mac", "ip", "port", "last_check_in_at"):
